@@ -1,0 +1,131 @@
+"""The `charcomplete` command line: a click group; each command imports what it needs
+when it runs, so `charcomplete --help` starts fast (no torch import)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from charcomplete import __version__
+
+MODEL_KINDS = ("lstm", "attention")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def fail(message: str) -> "click.ClickException":
+    """A one-line error for the user (exit code 1)."""
+    return click.ClickException(str(message).splitlines()[0] if message else "error")
+
+
+def user_errors():
+    """The project's own error types: shown as one line, never as a traceback."""
+    from charcomplete.checkpoint import CheckpointError
+    from charcomplete.corpus import CorpusError
+    from charcomplete.device import DeviceError
+    from charcomplete.trainer import TrainingError
+
+    return (CheckpointError, CorpusError, DeviceError, TrainingError, ValueError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="charcomplete")
+def cli():
+    """charcomplete: a text editor that completes what you type with small local
+    character-level models (an LSTM, or an LSTM with attention)."""
+
+
+# --- train ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--model", "kind", type=click.Choice(MODEL_KINDS), default="attention", show_default=True, help="Model kind.")
+@click.option("--corpus", "corpus", multiple=True, help="Training text: a file, a folder (recursive) or a glob; repeatable.")
+@click.option("--epochs", type=float, default=None, help="Passes over the text (fractions allowed). Default 1 unless --max-minutes is given.")
+@click.option("--max-minutes", type=float, default=None, help="Wall-clock budget in minutes (fractions allowed).")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Parallel streams per step.")
+@click.option("--seq-len", type=int, default=128, show_default=True, help="Characters per chunk (truncated BPTT).")
+@click.option("--embed", type=int, default=64, show_default=True, help="Embedding width.")
+@click.option("--hidden", type=int, default=256, show_default=True, help="LSTM width.")
+@click.option("--layers", type=int, default=1, show_default=True, help="LSTM layers.")
+@click.option("--window", type=int, default=32, show_default=True, help="Attention window W (attention model).")
+@click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout (between layers, before the output).")
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate (cosine decay to 10%).")
+@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
+@click.option("--eval-every", type=int, default=200, show_default=True, help="Steps between validations.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("--name", default=None, help="Save as this model name in your data dir.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Save to this path instead.")
+@click.option("--force", is_flag=True, help="Replace an existing model of that name/path.")
+@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue an interrupted run (its checkpoint or resume file).")
+@click.option("--init", "init", default=None, help="Fine-tune this checkpoint (name or path) on the corpus.")
+def train(kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout, lr,
+          val_fraction, eval_every, device, seed, threads, name, out, force, resume, init):
+    """Train a model on your own text.
+
+    \b
+    charcomplete train --model attention --corpus notes/ --max-minutes 5
+    charcomplete train --model lstm --corpus notes/ --corpus '*.md' --epochs 3 --name my-notes
+    """
+    if not corpus:
+        raise fail("no corpus given: use --corpus PATH (a file, folder or glob; repeatable)")
+    if name and out:
+        raise fail("give --name or --out, not both")
+    if epochs is None and max_minutes is None:
+        epochs = 1.0
+    from charcomplete.train_cli import run_train
+
+    try:
+        run_train(
+            kind=kind, corpus=list(corpus), epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, seq_len=seq_len,
+            embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout, lr=lr, val_fraction=val_fraction,
+            eval_every=eval_every, device=device, seed=seed, threads=threads, name=name, out=out, force=force,
+            resume=resume, init=init,
+        )
+    except user_errors() as e:
+        raise fail(str(e)) from None
+
+
+# --- models -----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models(as_json):
+    """List the shipped and your own trained models."""
+    import json
+
+    from charcomplete.checkpoint import CheckpointError, CheckpointMeta, list_checkpoints, read_safetensors
+
+    rows = []
+    for e in list_checkpoints():
+        row = {"name": e.name, "source": e.source, "path": str(e.path), "kind": "?", "val_bpc": None, "parameters": None, "error": None}
+        try:
+            _, md = read_safetensors(e.path)
+            meta = CheckpointMeta.from_metadata(md, str(e.path))
+            row.update(kind=meta.config.get("kind", "?"), val_bpc=meta.metrics.get("val_bpc"), parameters=meta.metrics.get("parameters"),
+                       corpus=meta.corpus.get("paths", ""), created=meta.created)
+        except CheckpointError as err:
+            row["error"] = str(err)
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="charcomplete models")
+    for col in ("name", "kind", "source", "val bpc", "params", "trained on", "path"):
+        table.add_column(col)
+    for r in rows:
+        bpc = f"{r['val_bpc']:.3f}" if isinstance(r["val_bpc"], (int, float)) else "-"
+        params = f"{r['parameters']:,}" if isinstance(r["parameters"], int) else "-"
+        table.add_row(r["name"], r["kind"] if not r["error"] else "[red]unreadable[/]", r["source"], bpc, params,
+                      str(r.get("corpus", ""))[:40], r["path"])
+    Console().print(table if rows else "No models yet: train one with `charcomplete train --corpus PATH`.")
+
+
+# --- more commands register below (one block each) ---------------------------------------

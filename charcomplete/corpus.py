@@ -1,0 +1,199 @@
+"""Reading training text: files, folders (recursive) and globs; a contiguous split.
+
+The last `val_fraction` of every file is validation, the rest is training text: the
+validation text is never seen in training (no random overlapping windows). Ids are held
+as compact numpy arrays (uint8 for up to 256 characters), not Python lists.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charcomplete.vocab import Vocab, codepoints, normalize_newlines
+
+SNIFF_BYTES = 8192  # a NUL in this many leading bytes marks a file as binary
+
+
+class CorpusError(Exception):
+    """A corpus that cannot be used (missing path, nothing readable, too little text)."""
+
+
+@dataclass
+class Document:
+    path: str  # where the text came from
+    text: str  # its text, newlines normalised
+
+
+@dataclass
+class CorpusFiles:
+    documents: list[Document]  # the readable text files, in a stable order
+    skipped_binary: int = 0  # files with a NUL byte in their first 8 KB
+    skipped_encoding: int = 0  # files that are not valid UTF-8
+    skipped_unreadable: int = 0  # files we may not read
+
+    @property
+    def chars(self) -> int:
+        return sum(len(d.text) for d in self.documents)
+
+    def summary(self) -> str:
+        s = f"{len(self.documents)} files, {self.chars:,} characters"
+        skipped = []
+        if self.skipped_binary:
+            skipped.append(f"{self.skipped_binary} binary")
+        if self.skipped_encoding:
+            skipped.append(f"{self.skipped_encoding} not UTF-8")
+        if self.skipped_unreadable:
+            skipped.append(f"{self.skipped_unreadable} unreadable")
+        if skipped:
+            s += " (skipped: " + ", ".join(skipped) + ")"
+        return s
+
+
+def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> str:
+    """The text of one file; raises ValueError('binary') or UnicodeDecodeError."""
+    data = Path(path).read_bytes()
+    if b"\x00" in data[:SNIFF_BYTES]:
+        raise ValueError("binary file (NUL byte)")
+    text = data.decode(encoding)
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files named by `paths`: files as given, folders walked recursively, globs expanded.
+
+    Hidden files and folders (a name starting with '.') inside a folder are skipped.
+    """
+    found: list[Path] = []
+    for p in paths:
+        if os.path.isdir(p):
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [Path(root) / f for f in sorted(files) if not f.startswith(".")]
+        elif os.path.isfile(p):
+            found.append(Path(p))
+        elif glob.has_magic(p):
+            matches = sorted(glob.glob(p, recursive=True))
+            if not matches:
+                raise CorpusError(f"no files match {p!r}")
+            found += expand_paths(matches)
+        else:
+            raise CorpusError(f"corpus path not found: {p}")
+    seen, unique = set(), []
+    for f in found:
+        key = os.path.realpath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def read_corpus(paths: list[str]) -> CorpusFiles:
+    """Read every text file under `paths`, counting the ones skipped."""
+    if not paths:
+        raise CorpusError("no corpus given (use --corpus PATH)")
+    out = CorpusFiles(documents=[])
+    for f in expand_paths(list(paths)):
+        try:
+            text = read_text_file(f)
+        except ValueError as e:
+            if isinstance(e, UnicodeDecodeError):
+                out.skipped_encoding += 1
+            else:
+                out.skipped_binary += 1
+            continue
+        except OSError:
+            out.skipped_unreadable += 1
+            continue
+        out.documents.append(Document(str(f), normalize_newlines(text)))
+    return out
+
+
+def char_counts(texts) -> dict[str, int]:
+    """How often each character occurs in `texts` (an iterable of strings)."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        cps, n = np.unique(codepoints(text), return_counts=True)
+        for c, k in zip(cps.tolist(), n.tolist()):
+            counts[chr(c)] = counts.get(chr(c), 0) + k
+    return counts
+
+
+def split_text(text: str, val_fraction: float) -> tuple[str, str]:
+    """(train, validation): the validation part is the contiguous tail of `text`."""
+    n_val = int(round(len(text) * val_fraction))
+    return text[: len(text) - n_val], text[len(text) - n_val :]
+
+
+@dataclass
+class Corpus:
+    """Token ids ready for training: train and validation, never overlapping."""
+
+    vocab: Vocab  # the characters the model knows
+    train: np.ndarray  # (N_train,) ids of the training parts, files concatenated
+    val: np.ndarray  # (N_val,) ids of the validation tails, files concatenated
+    files: CorpusFiles  # what was read and skipped
+    description: str  # the corpus paths, for the checkpoint's metadata
+
+    def summary(self) -> str:
+        return (
+            f"{self.files.summary()}; vocabulary {len(self.vocab)}; "
+            f"train {len(self.train):,} chars, validation {len(self.val):,} chars"
+        )
+
+
+def load_corpus(
+    paths: list[str],
+    val_fraction: float = 0.05,
+    vocab: Vocab | None = None,
+    min_count: int = 1,
+) -> Corpus:
+    """Read, split and encode a corpus. `vocab` given (fine-tuning): keep it, unknown -> <unk>."""
+    if not 0.0 < val_fraction < 1.0:
+        raise CorpusError("val_fraction must be between 0 and 1")
+    files = read_corpus(paths)
+    if not files.documents:
+        raise CorpusError(f"no text files in the corpus ({files.summary()})")
+    parts = [split_text(d.text, val_fraction) for d in files.documents]
+    if sum(len(t) for t, _ in parts) < 2:
+        raise CorpusError(f"the corpus is too small to train on ({files.summary()})")
+    if vocab is None:
+        vocab = Vocab.from_counts(char_counts(t for t, _ in parts), min_count=min_count)
+    train = np.concatenate([vocab.encode(t) for t, _ in parts])
+    val = np.concatenate([vocab.encode(v) for _, v in parts])
+    return Corpus(
+        vocab=vocab,
+        train=train,
+        val=val,
+        files=files,
+        description=", ".join(paths),
+    )
+
+
+def stream_batches(ids: np.ndarray, batch_size: int, seq_len: int):
+    """Split `ids` into `batch_size` contiguous streams; yield (x, y) chunks of `seq_len`.
+
+    Chunk k of every stream follows chunk k-1, so the recurrent state carries over.
+    x, y: int64 numpy arrays (B, T), y is x shifted by one character.
+    """
+    streams = as_streams(ids, batch_size)  # (B, L)
+    length = streams.shape[1] - 1
+    for start in range(0, length, seq_len):
+        end = min(start + seq_len, length)
+        yield streams[:, start:end].astype(np.int64), streams[:, start + 1 : end + 1].astype(np.int64)
+
+
+def as_streams(ids: np.ndarray, batch_size: int) -> np.ndarray:
+    """(B, L) view of `ids` cut into B equal contiguous streams (the remainder dropped)."""
+    length = len(ids) // batch_size
+    return ids[: length * batch_size].reshape(batch_size, length)
+
+
+def steps_per_epoch(n: int, batch_size: int, seq_len: int) -> int:
+    """Number of chunks `stream_batches` yields for `n` ids."""
+    length = n // batch_size - 1
+    return max(0, -(-length // seq_len))

@@ -1,0 +1,70 @@
+"""Atomic file writes: a temp file in the same folder, write, fsync, keep the mode, rename.
+
+Used for checkpoints and for the editor's saves. If anything fails the original file is
+untouched and the temp file is removed. A symlink stays a symlink: its target is written.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+TEMP_PREFIX = ".charcomplete-tmp-"  # temp files we write start with this; stale ones are ignored
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
+    """Replace the file at `path` (or the target of the symlink at `path`) with `data`.
+
+    `mode`: permission bits for a new file (default 0o644 less the umask); an existing
+    file keeps its own. Returns the path that was written (the symlink's target).
+    """
+    target = Path(os.path.realpath(path))
+    folder = target.parent
+    try:
+        st = target.stat()
+        keep_mode = stat.S_IMODE(st.st_mode)
+    except FileNotFoundError:
+        st = None
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            keep_mode = 0o666 & ~umask
+        else:
+            keep_mode = mode
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, keep_mode)
+        if st is not None:
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass  # not ours to change: the file keeps our uid, as any editor's save would
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(folder)
+    return target
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename durable (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

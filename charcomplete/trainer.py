@@ -1,0 +1,317 @@
+"""The one training loop: `charcomplete train`, `compare` and the editor all call `train()`.
+
+Truncated BPTT: the training text is cut into `batch_size` contiguous streams; step k feeds
+chunk k (seq_len characters) of every stream and carries the recurrent state (detached) into
+chunk k+1, so every position predicts its next character and the model sees context longer
+than one chunk. Validation runs every `eval_every` steps on the held-out tails and reports
+bits per character and top-1 accuracy; the best model so far is written atomically.
+
+Everything the loop does at step k is a function of (seed, k) and the saved state, so a run
+stopped at a step boundary (Ctrl+C, Cancel) and resumed continues exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from charcomplete.checkpoint import (
+    CheckpointError,
+    CheckpointMeta,
+    load_resume,
+    resume_path_for,
+    save_checkpoint,
+    save_resume,
+)
+from charcomplete.corpus import Corpus, as_streams, steps_per_epoch
+from charcomplete.device import resolve_device
+from charcomplete.models import ModelConfig, build_model, count_parameters, detach_state
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class TrainConfig:
+    epochs: float | None = 1.0  # passes over the training text (fractions allowed); None: time budget only
+    max_minutes: float | None = None  # wall-clock budget in minutes (fractions allowed); None: no limit
+    batch_size: int = 64  # B parallel streams
+    seq_len: int = 128  # T characters per chunk (truncated BPTT length)
+    lr: float = 3e-3  # Adam learning rate (the notebook's)
+    lr_final: float = 0.1  # cosine decay over the budget (epochs or minutes) down to lr * lr_final
+    grad_clip: float = 1.0  # max global gradient norm
+    eval_every: int = 200  # steps between validations (and one at the end)
+    val_max_chars: int = 262_144  # validate on at most this many held-out characters
+    seed: int = 0  # seeds the initial weights (and dropout): same seed, same run
+    device: str = "auto"  # auto (cuda, mps, cpu), cpu, cuda or mps
+
+    def validate(self) -> "TrainConfig":
+        if self.epochs is not None and not self.epochs > 0:
+            raise ValueError("epochs must be > 0")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError("max-minutes must be > 0")
+        for name in ("batch_size", "seq_len", "eval_every", "val_max_chars"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be >= 1")
+        if not self.lr > 0 or not math.isfinite(self.lr):
+            raise ValueError("lr must be a positive number")
+        return self
+
+
+@dataclass
+class Progress:
+    """One event of a run, passed to the callback after every step and every validation."""
+
+    kind: str  # "start", "step", "eval" or "done"
+    step: int  # steps done so far
+    total_steps: int | None  # with an epoch budget; None when only time bounds the run
+    epoch: float  # passes over the training text so far
+    elapsed: float  # seconds of training so far (across resumes)
+    chars: int  # characters of supervision so far
+    chars_per_s: float  # training speed of this run
+    train_bpc: float | None  # recent training loss in bits per character
+    val_bpc: float | None = None  # the latest validation (for "eval")
+    val_acc: float | None = None  # top-1 accuracy of the latest validation
+    best_val_bpc: float | None = None  # best validation so far
+    fraction: float = 0.0  # how much of the budget is spent, 0..1
+    eta: float | None = None  # seconds left, estimated
+
+
+@dataclass
+class TrainResult:
+    path: Path  # the best checkpoint
+    best_val_bpc: float | None
+    best_val_acc: float | None
+    steps: int
+    chars: int
+    seconds: float
+    chars_per_s: float
+    parameters: int
+    history: list[dict] = field(default_factory=list)  # one dict per validation
+
+
+class TrainingError(Exception):
+    """Training could not go on (bad data, divergence); the message is one line."""
+
+
+class TrainingInterrupted(Exception):
+    """Stopped on request; `resume_path` continues the run with --resume."""
+
+    def __init__(self, resume_path: Path, step: int):
+        super().__init__(f"interrupted at step {step}; resume with --resume {resume_path}")
+        self.resume_path = resume_path
+        self.step = step
+
+
+@torch.no_grad()
+def evaluate_ids(model, ids: np.ndarray, batch_size: int, seq_len: int, device: str) -> tuple[float, float]:
+    """(bits per character, top-1 accuracy) of `model` predicting every next id of `ids`."""
+    was_training = model.training
+    model.eval()
+    streams_n = max(1, min(batch_size, (len(ids) - 1) // max(seq_len, 1)))
+    streams = torch.from_numpy(as_streams(ids, streams_n).astype(np.int64)).to(device)  # (B, L)
+    nll, correct, count, state = 0.0, 0, 0, None
+    for start in range(0, streams.shape[1] - 1, seq_len):
+        x = streams[:, start : start + seq_len]
+        y = streams[:, start + 1 : start + seq_len + 1]
+        x = x[:, : y.shape[1]]
+        logits, state = model(x, state)
+        nll += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
+        correct += (logits.argmax(-1) == y).sum().item()
+        count += y.numel()
+    model.train(was_training)
+    if count == 0:
+        return float("nan"), float("nan")
+    return nll / count / LN2, correct / count
+
+
+def train(
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    corpus: Corpus,
+    out: str | Path,
+    callback: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: str | Path | None = None,
+    init_model=None,
+) -> TrainResult:
+    """Train a model on `corpus`, writing the best one to `out` (atomically).
+
+    callback: called with a Progress after every step and validation.
+    should_stop: polled between steps; when it returns True the run saves a resume file and
+        raises TrainingInterrupted (Ctrl+C in the CLI, Cancel in the editor).
+    resume: a resume file (or the checkpoint beside it) to continue exactly where it stopped.
+    init_model: a loaded model to start from (fine-tuning); its config and vocabulary are kept.
+    """
+    cfg.validate()
+    out = Path(out)
+    device = resolve_device(cfg.device)
+    spe = steps_per_epoch(len(corpus.train), cfg.batch_size, cfg.seq_len)
+    if spe < 1:
+        need = cfg.batch_size * 2
+        raise TrainingError(
+            f"the training text ({len(corpus.train)} characters) is shorter than one batch "
+            f"({need} characters for --batch-size {cfg.batch_size}); use more text or a smaller --batch-size"
+        )
+    model_cfg.vocab_size = len(corpus.vocab)
+    torch.manual_seed(cfg.seed)
+    model = init_model if init_model is not None else build_model(model_cfg)
+    model_cfg = model.cfg
+    model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    total_steps = max(1, math.ceil(cfg.epochs * spe)) if cfg.epochs is not None else None
+    streams = torch.from_numpy(as_streams(corpus.train, cfg.batch_size).astype(np.int64))  # (B, L)
+    val_ids = corpus.val[: cfg.val_max_chars]
+
+    step, elapsed_before, state = 0, 0.0, None
+    best_bpc, best_acc, history = None, None, []
+    if resume is not None:
+        step, elapsed_before, state, best_bpc, best_acc, history = _restore(resume, model, opt, cfg, model_cfg, corpus, device)
+
+    meta = CheckpointMeta(
+        config=model_cfg.to_dict(),
+        vocab=corpus.vocab.to_json(),
+        corpus={"paths": corpus.description, "files": len(corpus.files.documents), "train_chars": int(len(corpus.train)), "val_chars": int(len(corpus.val))},
+        train=asdict(cfg),
+    )
+    n_params = count_parameters(model)
+    t0 = time.perf_counter()
+    chars_this_run = 0
+    recent = []  # training losses (nats) since the last validation
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - t0
+
+    def budget_fraction() -> float:
+        fr = []
+        if total_steps is not None:
+            fr.append(step / total_steps)
+        if cfg.max_minutes is not None:
+            fr.append(elapsed() / (cfg.max_minutes * 60))
+        return min(1.0, max(fr)) if fr else 0.0
+
+    def progress(kind: str, **kw) -> Progress:
+        rate = chars_this_run / max(time.perf_counter() - t0, 1e-9)
+        frac = budget_fraction()
+        eta = None
+        if 0 < frac < 1:
+            eta = (time.perf_counter() - t0) * (1 - frac) / max(frac - start_fraction, 1e-9)
+        p = Progress(
+            kind=kind, step=step, total_steps=total_steps, epoch=step / spe, elapsed=elapsed(),
+            chars=step * cfg.batch_size * cfg.seq_len, chars_per_s=rate,
+            train_bpc=(float(np.mean(recent)) / LN2) if recent else None,
+            best_val_bpc=best_bpc, fraction=frac, eta=eta, **kw,
+        )
+        if callback is not None:
+            callback(p)
+        return p
+
+    def validate_and_save():
+        nonlocal best_bpc, best_acc
+        bpc, acc = evaluate_ids(model, val_ids, cfg.batch_size, cfg.seq_len, device) if len(val_ids) > 1 else (None, None)
+        train_bpc = (float(np.mean(recent)) / LN2) if recent else None
+        row = {"step": step, "epoch": step / spe, "elapsed": elapsed(), "train_bpc": train_bpc, "val_bpc": bpc, "val_acc": acc}
+        history.append(row)
+        improved = bpc is not None and math.isfinite(bpc) and (best_bpc is None or bpc < best_bpc)
+        if improved or (bpc is None and step > 0) or not out.exists() and best_bpc is None:
+            if improved:
+                best_bpc, best_acc = bpc, acc
+            meta.metrics = {
+                "val_bpc": best_bpc, "val_acc": best_acc, "steps": step, "epochs": step / spe,
+                "chars": step * cfg.batch_size * cfg.seq_len, "seconds": round(elapsed(), 1), "parameters": n_params,
+            }
+            save_checkpoint(out, model, meta)
+        progress("eval", val_bpc=bpc, val_acc=acc)
+        recent.clear()
+
+    start_fraction = budget_fraction()
+    progress("start")
+    while True:
+        if total_steps is not None and step >= total_steps:
+            break
+        if cfg.max_minutes is not None and elapsed() >= cfg.max_minutes * 60:
+            break
+        if should_stop is not None and should_stop():
+            path = _save_resume_file(out, model, opt, cfg, model_cfg, corpus, step, elapsed(), state, best_bpc, best_acc, history)
+            raise TrainingInterrupted(path, step)
+        k = step % spe
+        if k == 0:
+            state = None  # a new pass over the text starts with a fresh state
+        x = streams[:, k * cfg.seq_len : (k + 1) * cfg.seq_len + 1].to(device)  # (B, T+1)
+        inputs, targets = x[:, :-1], x[:, 1:]
+        lr = cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * budget_fraction())))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        logits, state = model(inputs, state)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        if not torch.isfinite(loss):
+            kept = f"the best checkpoint so far is kept at {out}" if out.exists() else "no checkpoint was written"
+            raise TrainingError(f"training diverged: loss became {loss.item()} at step {step}; {kept} (try a lower --lr)")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        state = detach_state(state)
+        step += 1
+        chars_this_run += inputs.numel()
+        recent.append(loss.item())
+        progress("step")
+        if step % cfg.eval_every == 0:
+            validate_and_save()
+    if not history or history[-1]["step"] != step:
+        validate_and_save()
+    seconds = elapsed()
+    progress("done")
+    return TrainResult(
+        path=out, best_val_bpc=best_bpc, best_val_acc=best_acc, steps=step, chars=step * cfg.batch_size * cfg.seq_len,
+        seconds=seconds, chars_per_s=chars_this_run / max(time.perf_counter() - t0, 1e-9), parameters=n_params, history=history,
+    )
+
+
+def _save_resume_file(out, model, opt, cfg, model_cfg, corpus, step, elapsed, state, best_bpc, best_acc, history) -> Path:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    params = list(model.parameters())
+    for i, p in enumerate(params):
+        for k, v in opt.state.get(p, {}).items():
+            tensors[f"opt.{i}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    if state is not None:
+        for i, s in enumerate(state):
+            tensors[f"state.{i}"] = s
+    tensors["rng.cpu"] = torch.get_rng_state()
+    info = {
+        "step": step, "elapsed": elapsed, "best_val_bpc": best_bpc, "best_val_acc": best_acc, "history": history,
+        "model_config": model_cfg.to_dict(), "train_config": asdict(cfg), "vocab": corpus.vocab.to_json(),
+        "checkpoint": str(out), "state_len": 0 if state is None else len(state),
+        "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups],
+    }
+    return save_resume(resume_path_for(out), tensors, info)
+
+
+def _restore(resume, model, opt, cfg, model_cfg, corpus, device):
+    path = resume_path_for(resume)
+    tensors, info = load_resume(path)
+    try:
+        if info["vocab"] != corpus.vocab.to_json():
+            raise TrainingError(f"{path}: the corpus has a different vocabulary than the run being resumed (use the same --corpus)")
+        if info["model_config"] != model_cfg.to_dict():
+            raise TrainingError(f"{path}: the model settings differ from the run being resumed ({info['model_config']})")
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        params = list(model.parameters())
+        for i, p in enumerate(params):
+            st = {k.split(".", 2)[2]: v.to(device) for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
+            if st:
+                opt.state[p] = st
+        for g, saved in zip(opt.param_groups, info["param_groups"]):
+            g.update(saved)
+        n = info["state_len"]
+        state = tuple(tensors[f"state.{i}"].to(device) for i in range(n)) if n else None
+        torch.set_rng_state(tensors["rng.cpu"])
+        return info["step"], float(info["elapsed"]), state, info["best_val_bpc"], info["best_val_acc"], list(info["history"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot resume from this file ({type(e).__name__}: {str(e).splitlines()[0][:100]})") from None
