@@ -80,6 +80,16 @@ class CharLSTM(nn.Module):
         out, hc = self.lstm(x, None if state is None else (state[0], state[1]))  # out: (B, T, H)
         return out, hc
 
+    def advance(self, ids: torch.Tensor, state=None):
+        """The state after reading `ids` (B, T), without computing any logits (fast)."""
+        out, (h, c) = self.run_lstm(ids, state)  # (B, T, H)
+        if self.head_width == self.cfg.hidden:
+            return (h, c)
+        W = self.cfg.window
+        mem = state[2] if state is not None and len(state) > 2 else out[:, :0]
+        values = torch.cat([mem, out], dim=1)  # (B, M+T, H)
+        return (h, c, values[:, -(W - 1) :] if W > 1 else values[:, :0])
+
     def forward(self, ids: torch.Tensor, state=None, return_attention: bool = False):
         out, (h, c) = self.run_lstm(ids, state)  # (B, T, H)
         logits = self.fc(self.drop(out))  # (B, T, V)

@@ -1,0 +1,264 @@
+"""The Completer: what the editor asks on every keystroke.
+
+It keeps the model's state for the last context it saw. When a new context extends that one
+by at most `max_extend` characters, only the new characters are stepped (a hand-written
+numpy LSTM step: one matrix-vector product and the gates, no framework overhead); otherwise
+it recomputes from the last `context_chars` characters with one batched model call. Either
+way the result equals running the model over the same text in one call (tested to 1e-5).
+
+A suggestion is a greedy continuation with clear stopping rules (see `Policy`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from charcomplete.vocab import UNK, Vocab, normalize_newlines
+
+DEFAULT_MODEL = "attention"  # the editor's default: see README "Shipped models" for the measurement
+WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
+
+
+@dataclass
+class Policy:
+    """How a continuation is grown and when it stops (chosen by measuring KSR; see README)."""
+
+    max_chars: int = 16  # longest suggestion
+    min_chars: int = 2  # a 1-character suggestion saves no keystroke (Tab costs one): not shown
+    threshold: float = 0.4  # stop before the whole suggestion's probability would fall below this
+    boundary: str = "word"  # "word": end after the word being typed (with its trailing space); "phrase": no word stop
+
+
+@dataclass
+class Suggestion:
+    text: str  # what Tab would insert ("" when nothing is confident enough)
+    confidence: float  # probability of the whole text under the model (product of char_probs)
+    char_probs: list[float] = field(default_factory=list)  # probability of each character of text
+    attention: list[float] | None = None  # attention weights over attention_text (None for lstm)
+    attention_text: str = ""  # the last W characters before the cursor (the sparkline's labels)
+    latency_ms: float = 0.0  # time suggest() took
+
+
+def _sigmoid_tanh_scale(hidden: int) -> np.ndarray:
+    """Gate order i, f, g, o: sigmoid(x) = 0.5 * tanh(x / 2) + 0.5, so scale i, f, o by 1/2."""
+    s = np.full(4 * hidden, 0.5, dtype=np.float32)
+    s[2 * hidden : 3 * hidden] = 1.0
+    return s
+
+
+class StepState:
+    """The model's state after some text: h and c per layer, recent outputs and keys, logits."""
+
+    __slots__ = ("h", "c", "values", "keys", "logits", "attn")
+
+    def __init__(self, h, c, values, keys, logits, attn):
+        self.h = h  # list of (H,) per layer
+        self.c = c  # list of (H,) per layer
+        self.values = values  # (M, H) last outputs of the top layer (attention only), M <= W
+        self.keys = keys  # (M, H) their keys
+        self.logits = logits  # (V,) next-character logits
+        self.attn = attn  # (M,) attention weights of the last step (attention only)
+
+
+class Completer:
+    """Next-character predictions and suggestions from one model."""
+
+    def __init__(self, model, vocab: Vocab, name: str = "", meta=None, device: str = "cpu",
+                 context_chars: int = 256, max_extend: int = 64, policy: Policy | None = None):
+        import torch
+
+        self.model = model.eval()
+        self.vocab = vocab
+        self.name = name
+        self.meta = meta
+        self.device = device
+        self.kind = model.cfg.kind
+        self.context_chars = context_chars  # a recompute reads at most this many characters back
+        self.max_extend = max_extend  # extensions up to this long are stepped, longer ones recompute
+        self.policy = policy or Policy()
+        cfg = model.cfg
+        self.H, self.W, self.layers = cfg.hidden, cfg.window, cfg.layers
+        sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+        emb = sd["embedding.weight"]  # (V, E)
+        # layer 0's input projection for every character, biases folded in: (V, 4H)
+        self._x_table = emb @ sd["lstm.weight_ih_l0"].T + sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]
+        self._w_hh = [np.ascontiguousarray(sd[f"lstm.weight_hh_l{i}"]) for i in range(self.layers)]  # (4H, H)
+        self._w_ih = [None] + [np.ascontiguousarray(sd[f"lstm.weight_ih_l{i}"]) for i in range(1, self.layers)]
+        self._b = [None] + [sd[f"lstm.bias_ih_l{i}"] + sd[f"lstm.bias_hh_l{i}"] for i in range(1, self.layers)]
+        self._w_out = np.ascontiguousarray(sd["fc.weight"])  # (V, H) or (V, 2H)
+        self._b_out = sd["fc.bias"]
+        if self.kind == "attention":
+            self._w_k = np.ascontiguousarray(sd["attn_linear.weight"])  # (H, H)
+            self._b_k = sd["attn_linear.bias"]
+        self._scale = _sigmoid_tanh_scale(self.H)
+        self._no_unk = np.zeros(len(vocab), dtype=np.float32)
+        self._no_unk[0] = -np.inf  # suggestions never contain <unk>
+        self._torch = torch
+        self._ctx: str | None = None  # the context the cached state belongs to
+        self._state: StepState | None = None
+
+    # --- the model, one character at a time (numpy) ------------------------------------
+
+    def _step(self, st: StepState, i: int) -> StepState:
+        """The state after reading character id `i` in state `st`."""
+        H = self.H
+        hs, cs = [], []
+        x = None
+        for layer in range(self.layers):
+            if layer == 0:
+                g = self._x_table[i] + self._w_hh[0] @ st.h[0]  # (4H,)
+            else:
+                g = self._w_ih[layer] @ x + self._b[layer] + self._w_hh[layer] @ st.h[layer]
+            t = np.tanh(g * self._scale)
+            ig, fg, og = 0.5 * t[:H] + 0.5, 0.5 * t[H : 2 * H] + 0.5, 0.5 * t[3 * H :] + 0.5
+            c = fg * st.c[layer] + ig * t[2 * H : 3 * H]
+            x = og * np.tanh(c)  # (H,) this layer's output
+            hs.append(x)
+            cs.append(c)
+        return self._head(hs, cs, st.values, st.keys, x)
+
+    def _head(self, hs, cs, values, keys, out) -> StepState:
+        """Logits (and attention) for the output `out` (H,) given earlier outputs."""
+        H = self.H
+        if self.kind != "attention":
+            return StepState(hs, cs, None, None, self._w_out @ out + self._b_out, None)
+        k = self._w_k @ out + self._b_k  # (H,)
+        values = np.vstack([values[-(self.W - 1) :], out]) if self.W > 1 else out[None]  # (M, H)
+        keys = np.vstack([keys[-(self.W - 1) :], k]) if self.W > 1 else k[None]  # (M, H)
+        scores = keys @ out / math.sqrt(H)  # (M,)
+        w = np.exp(scores - scores.max())
+        w /= w.sum()
+        context = w @ values  # (H,)
+        logits = self._w_out[:, :H] @ out + self._w_out[:, H:] @ context + self._b_out
+        return StepState(hs, cs, values, keys, logits, w)
+
+    def _recompute(self, text: str) -> StepState:
+        """The state after `text` (at most context_chars long), with one model call."""
+        torch = self._torch
+        ids = self.vocab.encode(text or "\n").astype(np.int64)
+        with torch.no_grad():
+            x = torch.from_numpy(ids[:-1][None]).to(self.device)  # (1, T-1): all but the last char
+            H = self.H
+            if len(ids) > 1:
+                state = self.model.advance(x, None)
+                h = [s.cpu().numpy() for s in state[0][:, 0]]  # layers x (H,)
+                c = [s.cpu().numpy() for s in state[1][:, 0]]
+                values = state[2][0].cpu().numpy() if self.kind == "attention" else None  # (M, H)
+            else:
+                h = [np.zeros(H, np.float32) for _ in range(self.layers)]
+                c = [np.zeros(H, np.float32) for _ in range(self.layers)]
+                values = np.zeros((0, H), np.float32) if self.kind == "attention" else None
+        keys = values @ self._w_k.T + self._b_k if values is not None else None
+        # the last character is stepped by hand, so both paths share the output head
+        return self._step(StepState(h, c, values, keys, None, None), int(ids[-1]))
+
+    def _state_for(self, context: str) -> StepState:
+        context = normalize_newlines(context)
+        last = self._ctx
+        if last is not None and context == last:
+            return self._state
+        if last is not None and last and context.startswith(last) and len(context) - len(last) <= self.max_extend:
+            st = self._state
+            for i in self.vocab.encode(context[len(last) :]):
+                st = self._step(st, int(i))
+        else:
+            st = self._recompute(context[-self.context_chars :])
+        self._ctx, self._state = context, st
+        return st
+
+    def reset(self) -> None:
+        """Forget the cached state: the next call recomputes."""
+        self._ctx, self._state = None, None
+
+    # --- the public API ----------------------------------------------------------------
+
+    def next_char_probs(self, context: str) -> dict[str, float]:
+        """Probability of every next character (and `<unk>`), summing to 1."""
+        p = _softmax(self._state_for(context).logits)
+        return {self.vocab.token(i): float(p[i]) for i in range(len(p))}
+
+    def suggest(self, context: str, max_chars: int | None = None) -> Suggestion:
+        """The suggestion shown after `context` (the text before the cursor)."""
+        t0 = time.perf_counter()
+        st = self._state_for(context)
+        s = self._continue(st, context, None, max_chars)
+        self._attach_attention(s, st, context)
+        s.latency_ms = (time.perf_counter() - t0) * 1000
+        return s
+
+    def alternatives(self, context: str, k: int = 3, max_chars: int | None = None) -> list[Suggestion]:
+        """Up to k distinct suggestions, best first (each starts with a different character)."""
+        st = self._state_for(context)
+        best = self.suggest(context, max_chars)
+        p = _softmax(st.logits + self._no_unk)
+        out = [best] if best.text else []
+        for first in np.argsort(-p)[: k + 1]:
+            if len(out) >= k:
+                break
+            s = self._continue(st, context, int(first), max_chars, threshold=self.policy.threshold / 4)
+            if s.text and all(s.text != o.text for o in out):
+                self._attach_attention(s, st, context)
+                out.append(s)
+        return out[:1] + sorted(out[1:], key=lambda s: -s.confidence)
+
+    def _attach_attention(self, s: Suggestion, st: StepState, context: str) -> None:
+        if st.attn is not None:
+            n = len(st.attn)
+            s.attention = [float(a) for a in st.attn]
+            tail = normalize_newlines(context)[-n:] if context else "\n"
+            s.attention_text = tail.rjust(n)[-n:]
+
+    def _continue(self, st: StepState, context: str, first: int | None, max_chars: int | None,
+                  threshold: float | None = None) -> Suggestion:
+        """Greedy continuation from `st` under the policy (first character forced if given)."""
+        pol = self.policy
+        limit = pol.max_chars if max_chars is None else max_chars
+        threshold = pol.threshold if threshold is None else threshold
+        text, probs, conf = [], [], 1.0
+        in_word = bool(context) and context[-1] not in WORD_END  # completing a word already begun
+        seen_word = False
+        while len(text) < limit:
+            p = _softmax(st.logits + self._no_unk)
+            i = int(np.argmax(p)) if first is None or text else first
+            p_true = float(_softmax(st.logits)[i])
+            if conf * p_true < threshold:
+                break
+            ch = self.vocab.token(i)
+            if pol.boundary == "word" and ch in WORD_END and (seen_word or in_word):
+                if ch in " \t" and conf * p_true >= threshold:
+                    text.append(ch)  # the space after a finished word comes along
+                    probs.append(p_true)
+                    conf *= p_true
+                break
+            text.append(ch)
+            probs.append(p_true)
+            conf *= p_true
+            if ch not in WORD_END:
+                seen_word = True
+            if len(text) < limit:
+                st = self._step(st, i)
+        if len(text) < pol.min_chars:
+            return Suggestion("", 0.0)
+        return Suggestion("".join(text), conf, probs)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max())
+    return z / z.sum()
+
+
+def load_completer(model: str | Path | None = None, device: str = "cpu", **kwargs) -> Completer:
+    """A Completer for a shipped or user checkpoint name, or a path (default: the editor's model)."""
+    from charcomplete.checkpoint import load_checkpoint, resolve_model
+    from charcomplete.device import resolve_device
+
+    device = resolve_device(device)
+    path = resolve_model(str(model or DEFAULT_MODEL))
+    net, meta, vocab = load_checkpoint(path, device=device)
+    name = path.name[: -len(".safetensors")] if path.name.endswith(".safetensors") else path.name
+    return Completer(net, vocab, name=name, meta=meta, device=device, **kwargs)
