@@ -128,4 +128,57 @@ def models(as_json):
     Console().print(table if rows else "No models yet: train one with `charcomplete train --corpus PATH`.")
 
 
+
+
+# --- complete -----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--model", default=None, help="Model name or checkpoint path (default: the editor's default model).")
+@click.option("--max-chars", type=click.IntRange(1, 1000), default=None, help="Longest suggestion (default: the policy's).")
+@click.option("-k", "--alternatives", "k", type=click.IntRange(1, 20), default=1, help="Show up to K alternatives with their confidence.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (text, confidence, per-char probabilities, attention).")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="cpu", show_default=True)
+def complete(text, model, max_chars, k, as_json, device):
+    """Print the suggestion for TEXT (or stdin when TEXT is - or missing).
+
+    \b
+    charcomplete complete "To be, or not to b"
+    echo -n "def main(" | charcomplete complete --json -
+    """
+    from charcomplete.eval_cli import run_complete
+
+    try:
+        run_complete(model, text, max_chars, k, as_json, device)
+    except user_errors() as e:
+        raise fail(str(e)) from None
+
+
+# --- eval ---------------------------------------------------------------------------------
+
+
+@cli.command("eval")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--model", "models", multiple=True, help="Model name or path; repeat to compare (default: lstm and attention).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate at most N characters in all.")
+@click.option("--reference", default=None, help="Text the keyword baseline knows words from (e.g. the training text).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="cpu", show_default=True)
+def eval_cmd(paths, models, limit, reference, as_json, device):
+    """Evaluate models on texts they did not train on: bits per character, top-1/top-3
+    accuracy, keystroke savings (and the keyword baseline's), suggestion latency.
+
+    \b
+    charcomplete eval notes.txt
+    charcomplete eval --model attention --model my-notes --json --limit 20000 notes/
+    """
+    from charcomplete.eval_cli import run_eval
+
+    try:
+        run_eval(list(models) or ["lstm", "attention"], list(paths), as_json, limit, device, reference)
+    except user_errors() as e:
+        raise fail(str(e)) from None
+
+
 # --- more commands register below (one block each) ---------------------------------------

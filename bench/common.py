@@ -1,0 +1,42 @@
+"""Shared helpers for the benchmark scripts: the corpus's held-out tails, timing, tables."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "corpus"
+sys.path.insert(0, str(REPO))
+
+from charcomplete.corpus import read_corpus, split_text  # noqa: E402
+
+
+def tails(folder: str | Path, val_fraction: float = 0.05) -> tuple[list[tuple[str, str]], str]:
+    """([(path, validation tail)], training text) of a corpus folder, split as the trainer splits it."""
+    files = read_corpus([str(folder)])
+    val, train = [], []
+    for d in files.documents:
+        t, v = split_text(d.text, val_fraction)
+        train.append(t)
+        if v:
+            val.append((d.path, v))
+    return val, "".join(train)
+
+
+def sample(texts: list[tuple[str, str]], chars_per_file: int, max_files: int) -> list[tuple[str, str]]:
+    """The first `chars_per_file` characters of up to `max_files` texts, spread over the list."""
+    step = max(1, len(texts) // max_files)
+    return [(p, t[:chars_per_file]) for p, t in texts[::step][:max_files]]
+
+
+def one_thread() -> None:
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+def command_line() -> str:
+    return "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])

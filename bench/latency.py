@@ -1,0 +1,49 @@
+"""Suggestion latency on one CPU thread, with the default shipped model (or --model).
+
+Times `suggest()` as a user types (the context grows by one character per call) and the
+first suggestion after a cursor jump (a full recompute). Two policies: the shipped one with
+max_chars=16, and a forced 16-character greedy continuation (the worst case: no early stop).
+Medians over repeats of p50 and p99.
+
+    python bench/latency.py [--model attention] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from dataclasses import replace
+
+from common import REPO, SHARED, command_line, one_thread, sample, tails
+
+from charcomplete.completion import Policy, load_completer
+from charcomplete.evaluate import measure_latency
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None, help="model name or path (default: the editor's default)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--chars", type=int, default=3000, help="characters typed per repeat")
+    args = ap.parse_args()
+    one_thread()
+    text = (REPO / "bench" / "data" / "modern-prose.txt").read_text()
+    if SHARED.exists():
+        val, _ = tails(SHARED / "shakespeare")
+        text += "".join(t for _, t in sample(val, 1500, 2))
+    text = text[: args.chars]
+    c = load_completer(args.model)
+    print(f"# suggestion latency, model {c.name} ({c.kind}), 1 thread, {len(text):,} characters typed, "
+          f"{args.repeats} repeats\n\n`{command_line()}`\n")
+    print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms |\n|---|---|---|---|---|")
+    shipped = c.policy
+    for label, pol in (("shipped policy, max 16 chars", replace(shipped, max_chars=16)),
+                       ("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase"))):
+        c.policy = pol
+        runs = [measure_latency(c, text, max_chars=16) for _ in range(args.repeats)]
+        med = lambda f: statistics.median(getattr(r, f) for r in runs)  # noqa: E731
+        print(f"| {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | {med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
