@@ -158,7 +158,8 @@ class Completer:
         return self._step(StepState(h, c, values, keys, None, None), int(ids[-1]))
 
     def _state_for(self, context: str) -> StepState:
-        context = normalize_newlines(context)
+        if "\r" in context:
+            context = normalize_newlines(context)
         last = self._ctx
         if last is not None and context == last:
             return self._state

@@ -57,12 +57,20 @@ def evaluate_model(completer, texts: list[tuple[str, str]], reference: str = "",
     }
 
 
+def one_cpu_thread() -> None:
+    """Suggestions are tiny sequential computations: one thread is fastest and steadiest."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | None, device: str, reference: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from charcomplete.completion import load_completer
 
+    one_cpu_thread()
     texts = read_eval_texts(paths, limit)
     ref_text = "".join(t for _, t in read_eval_texts([reference], None)) if reference else ""
     results = []
@@ -100,6 +108,7 @@ def run_complete(model: str | None, text: str | None, max_chars: int | None, k: 
 
     if text is None or text == "-":
         text = sys.stdin.read()
+    one_cpu_thread()
     c = load_completer(model, device=device)
     if as_json:
         alts = c.alternatives(text, k=k, max_chars=max_chars) if k > 1 else [c.suggest(text, max_chars=max_chars)]

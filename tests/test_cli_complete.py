@@ -1,0 +1,69 @@
+"""`charcomplete complete` and `charcomplete eval` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from charcomplete.cli import cli
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def one_line_error(r):
+    assert r.exit_code != 0
+    assert "Traceback" not in r.output
+    lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), r.output
+
+
+def test_complete_text_and_stdin(tiny_checkpoints):
+    m = str(tiny_checkpoints["attention"])
+    r = run("complete", "--model", m, "the quick br")
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("own")
+    r2 = run("complete", "--model", m, "-", input="the quick br")
+    assert r2.output == r.output
+
+
+def test_complete_json_and_alternatives(tiny_checkpoints):
+    r = run("complete", "--model", str(tiny_checkpoints["lstm"]), "--json", "-k", "3", "the ")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["kind"] == "lstm" and 1 <= len(data["suggestions"]) <= 3
+
+
+def test_complete_unknown_model():
+    one_line_error(run("complete", "--model", "no-such-model", "abc"))
+
+
+def test_eval_table_and_json(tiny_checkpoints, tmp_path):
+    f = tmp_path / "held-out.txt"
+    f.write_text("the lazy dog sleeps while the quick brown fox runs.\n" * 5)
+    args = ["eval", "--model", str(tiny_checkpoints["lstm"]), "--model", str(tiny_checkpoints["attention"]), str(f)]
+    r = run(*args)
+    assert r.exit_code == 0, r.output
+    assert "keystroke savings" in r.output and "lstm" in r.output and "attention" in r.output
+    r = run(*args, "--json", "--limit", "100")
+    data = json.loads(r.output)
+    assert [x["kind"] for x in data["results"]] == ["lstm", "attention"]
+    assert data["results"][0]["chars"] == 100
+    for x in data["results"]:
+        assert 0 <= x["ksr"] <= 1 and x["bpc"] > 0 and x["latency_p50_ms"] > 0
+
+
+def test_eval_bad_input(tiny_checkpoints, tmp_path):
+    m = str(tiny_checkpoints["lstm"])
+    one_line_error(run("eval", "--model", m, str(tmp_path / "missing.txt")))
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"abc\x00def" * 10)
+    one_line_error(run("eval", "--model", m, str(binary)))
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\xe9".encode("latin-1"))
+    one_line_error(run("eval", "--model", m, str(latin)))
+    good = tmp_path / "good.txt"
+    good.write_text("hello")
+    one_line_error(run("eval", "--model", "no-such-model", str(good)))

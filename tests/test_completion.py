@@ -1,0 +1,113 @@
+"""The Completer: incremental == full recompute, probabilities, the suggestion policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from charcomplete.completion import Policy, load_completer
+
+CONTEXT = "the quick brown fox jumps over the lazy dog.\nthe lazy dog sle"
+
+
+def reference_probs(c, text: str) -> np.ndarray:
+    """Softmax of the model's last logits over `text`, in one torch call."""
+    ids = torch.from_numpy(c.vocab.encode(text).astype(np.int64))[None]
+    with torch.no_grad():
+        logits, _ = c.model(ids)
+    return torch.softmax(logits[0, -1], -1).numpy()
+
+
+def as_array(c, probs: dict) -> np.ndarray:
+    return np.array([probs[c.vocab.token(i)] for i in range(len(c.vocab))])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_incremental_equals_full_recompute(tiny_checkpoints, kind):
+    inc = load_completer(tiny_checkpoints[kind])
+    for i in range(1, len(CONTEXT) + 1):  # typed one character at a time
+        inc.suggest(CONTEXT[:i])
+    fresh = load_completer(tiny_checkpoints[kind])
+    a, b = as_array(inc, inc.next_char_probs(CONTEXT)), as_array(fresh, fresh.next_char_probs(CONTEXT))
+    ref = reference_probs(fresh, CONTEXT)
+    assert np.abs(a - b).max() < 1e-5
+    assert np.abs(a - ref).max() < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_long_extension_recomputes_and_still_matches(tiny_checkpoints, kind):
+    c = load_completer(tiny_checkpoints[kind], max_extend=4)
+    c.suggest(CONTEXT[:10])
+    got = as_array(c, c.next_char_probs(CONTEXT))  # 50+ new characters: recomputed
+    assert np.abs(got - reference_probs(c, CONTEXT)).max() < 1e-5
+    c.suggest(CONTEXT[:-3])  # backspace: not an extension, recomputed
+    assert np.abs(as_array(c, c.next_char_probs(CONTEXT[:-3])) - reference_probs(c, CONTEXT[:-3])).max() < 1e-5
+
+
+def test_next_char_probs_sum_to_one_and_include_unk(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["lstm"])
+    p = c.next_char_probs("the lazy d")
+    assert "<unk>" in p and len(p) == len(c.vocab)
+    assert abs(sum(p.values()) - 1) < 1e-5
+    assert max(p, key=p.get) == "o"  # the tiny model learned its corpus
+
+
+def test_suggest_completes_a_learned_word(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["attention"])
+    s = c.suggest("the quick br")
+    assert s.text.startswith("own")
+    assert 0 < s.confidence <= 1 and len(s.char_probs) == len(s.text)
+    assert abs(np.prod(s.char_probs) - s.confidence) < 1e-6
+    assert s.attention is not None and abs(sum(s.attention) - 1) < 1e-5
+    assert len(s.attention) == len(s.attention_text) == c.W
+
+
+def test_lstm_has_no_attention(tiny_checkpoints):
+    s = load_completer(tiny_checkpoints["lstm"]).suggest("the quick br")
+    assert s.attention is None
+
+
+def test_suggest_honours_max_chars_and_threshold(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["lstm"])
+    c.policy = Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase")
+    assert len(c.suggest("the quick b").text) == 16
+    assert len(c.suggest("the quick b", max_chars=5).text) == 5
+    c.policy = Policy(threshold=0.999999)
+    assert c.suggest("the quick b").text == ""
+    c.policy = Policy(min_chars=50)
+    assert c.suggest("the quick b").text == ""
+
+
+def test_word_boundary_policy_stops_after_the_word(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["lstm"])
+    c.policy = Policy(threshold=0.0, boundary="word")
+    text = c.suggest("the quick br").text
+    assert text.rstrip(" ") == "own" or text.count(" ") <= 1 and text.endswith(" ")
+
+
+def test_alternatives_distinct_best_first(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["attention"])
+    alts = c.alternatives("the ", k=3)
+    assert 1 <= len(alts) <= 3
+    assert len({a.text for a in alts}) == len(alts)
+    assert alts[0].text == c.suggest("the ").text
+
+
+@pytest.mark.parametrize("context", ["", "😀🎉", "日本語のテキスト", "\x00\x07\x1b[31m", "a\r\nb\rc", "\ud800 lone surrogate"])
+def test_any_unicode_context(tiny_checkpoints, context):
+    for kind in ("lstm", "attention"):
+        c = load_completer(tiny_checkpoints[kind])
+        s = c.suggest(context)
+        assert isinstance(s.text, str) and "<unk>" not in s.text
+        p = c.next_char_probs(context)
+        assert abs(sum(p.values()) - 1) < 1e-5 and all(np.isfinite(list(p.values())))
+
+
+def test_megabyte_context(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["attention"])
+    big = ("the lazy dog sleeps. " * 60000)[:1_000_000]
+    s = c.suggest(big)
+    assert isinstance(s.text, str)
+    s2 = c.suggest(big + "t")  # incremental from a 1 MB context
+    assert isinstance(s2.text, str)
