@@ -52,8 +52,8 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda, mps, cpu), cpu, cuda or mps
 
     def validate(self) -> "TrainConfig":
-        if self.epochs is not None and not self.epochs > 0:
-            raise ValueError("epochs must be > 0")
+        if self.epochs is not None and not 0 < self.epochs < math.inf:
+            raise ValueError("epochs must be a number > 0")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError("max-minutes must be > 0")
         for name in ("batch_size", "seq_len", "eval_every", "val_max_chars"):
@@ -212,14 +212,20 @@ def train(
             callback(p)
         return p
 
+    def diverged(what: str) -> TrainingError:
+        kept = f"the best checkpoint so far is kept at {out}" if out.exists() else "no checkpoint was written"
+        return TrainingError(f"training diverged: {what} at step {step}; {kept} (try a lower --lr)")
+
     def validate_and_save():
         nonlocal best_bpc, best_acc
         bpc, acc = evaluate_ids(model, val_ids, cfg.batch_size, cfg.seq_len, device) if len(val_ids) > 1 else (None, None)
         train_bpc = (float(np.mean(recent)) / LN2) if recent else None
         row = {"step": step, "epoch": step / spe, "elapsed": elapsed(), "train_bpc": train_bpc, "val_bpc": bpc, "val_acc": acc}
         history.append(row)
-        improved = bpc is not None and math.isfinite(bpc) and (best_bpc is None or bpc < best_bpc)
-        if improved or (bpc is None and step > 0) or not out.exists() and best_bpc is None:
+        if bpc is not None and not math.isfinite(bpc):
+            raise diverged(f"validation loss became {bpc}")  # never write NaN weights over a good checkpoint
+        improved = bpc is not None and (best_bpc is None or bpc < best_bpc)
+        if improved or (bpc is None and step > 0):
             if improved:
                 best_bpc, best_acc = bpc, acc
             meta.metrics = {
@@ -251,8 +257,7 @@ def train(
         logits, state = model(inputs, state)  # (B, T, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         if not torch.isfinite(loss):
-            kept = f"the best checkpoint so far is kept at {out}" if out.exists() else "no checkpoint was written"
-            raise TrainingError(f"training diverged: loss became {loss.item()} at step {step}; {kept} (try a lower --lr)")
+            raise diverged(f"loss became {loss.item()}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
