@@ -37,13 +37,14 @@ def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]
 
 def evaluate_model(completer, texts: list[tuple[str, str]], reference: str = "", latency_chars: int = 2000) -> dict:
     """All the numbers `eval` reports for one model over `texts`."""
-    from charcomplete.evaluate import KeywordCompleter, completer_ksr, keystroke_savings, measure_latency, score_text
+    from charcomplete.evaluate import KeywordCompleter, WordIndex, completer_ksr, keystroke_savings, measure_latency, score_text
 
     scored = [score_text(completer.model, completer.vocab, t, device=completer.device) for _, t in texts]
     n = sum(s["chars"] for s in scored) or 1
     mean = lambda k: sum(s[k] * s["chars"] for s in scored if s["chars"]) / n  # noqa: E731
     ksr = [completer_ksr(completer, t) for _, t in texts]
-    base = [keystroke_savings(KeywordCompleter(reference).suggest, t) for _, t in texts]
+    words = WordIndex(reference)
+    base = [keystroke_savings(KeywordCompleter(words).suggest, t) for _, t in texts]
     chars = sum(k["chars"] for k in ksr) or 1
     lat = measure_latency(completer, "".join(t for _, t in texts)[:latency_chars])
     return {

@@ -85,47 +85,67 @@ def completer_ksr(completer, text: str) -> dict:
     return keystroke_savings(lambda ctx: completer.suggest(ctx).text, text)
 
 
+class WordIndex:
+    """Word counts and, for every prefix, the most frequent word with it (ties: first seen)."""
+
+    def __init__(self, text: str = ""):
+        self.counts: dict[str, int] = {}
+        self.best: dict[str, str] = {}  # prefix -> most frequent word with that prefix
+        for w in WORD.findall(text):
+            self.add(w, self.counts)
+
+    def add(self, word: str, counts: dict[str, int]) -> None:
+        """Count `word` once more in `counts` and update the best word of its prefixes."""
+        k = counts.get(word, 0) + 1
+        counts[word] = k
+        score = self.score
+        for i in range(1, len(word)):
+            cur = self.best.get(word[:i])
+            if cur is None or cur == word or score(cur) < score(word):
+                self.best[word[:i]] = word
+
+    def score(self, word: str) -> int:
+        return self.counts.get(word, 0)
+
+
 class KeywordCompleter:
     """The baseline: editor keyword completion (Vim's Ctrl-N, fish-style).
 
     Completes the partial word before the cursor to the most frequent word seen so far in the
-    reference text (e.g. the training text) and in the document before the cursor.
+    reference text (e.g. the training text) and in the document before the cursor. Build the
+    reference `WordIndex` once and share it: each completer keeps its document's counts apart.
     """
 
-    def __init__(self, reference: str = ""):
-        self.counts: dict[str, int] = {}
-        self.best: dict[str, str] = {}  # prefix -> most frequent word with that prefix
-        for w in WORD.findall(reference):
-            self._add(w)
-        self._doc = ""  # the document text already counted
-        self._pending = 0  # where counting stopped in it
+    def __init__(self, reference: "str | WordIndex" = ""):
+        self.ref = reference if isinstance(reference, WordIndex) else WordIndex(reference)
+        self._restart()
 
-    def _add(self, word: str) -> None:
-        k = self.counts.get(word, 0) + 1
-        self.counts[word] = k
-        for i in range(1, len(word)):
-            prefix = word[:i]
-            cur = self.best.get(prefix)
-            if cur is None or cur == word or self.counts[cur] < k:
-                self.best[prefix] = word
+    def _restart(self) -> None:
+        self.doc = WordIndex()  # the document's words; its score counts reference + document
+        self.doc.score = lambda w: self.ref.counts.get(w, 0) + self.doc.counts.get(w, 0)
+        self._text, self._pending = "", 0  # the document text counted, and where counting stopped
 
     def _count_document(self, context: str) -> None:
-        if not context.startswith(self._doc):  # a new document: restart its counts
-            self._doc, self._pending = "", 0
+        if not context.startswith(self._text):  # a different document: start its counts again
+            self._restart()
         # count every word that has ended (a word still being typed is not counted yet)
         for m in WORD.finditer(context, self._pending):
             if m.end() < len(context):
-                self._add(m.group())
+                self.doc.add(m.group(), self.doc.counts)
                 self._pending = m.end()
-        self._doc = context
+        self._text = context
 
     def suggest(self, context: str) -> str:
         self._count_document(context)
         m = re.search(r"\w+$", context)
         if not m:
             return ""
-        word = self.best.get(m.group())
-        return word[len(m.group()) :] if word else ""
+        prefix = m.group()
+        options = [w for w in (self.ref.best.get(prefix), self.doc.best.get(prefix)) if w]
+        if not options:
+            return ""
+        word = max(options, key=self.doc.score)
+        return word[len(prefix) :]
 
 
 # --- latency --------------------------------------------------------------------------------
