@@ -51,18 +51,34 @@ def _sigmoid_tanh_scale(hidden: int) -> np.ndarray:
     return s
 
 
+class OutputBuffer:
+    """The attention model's recent outputs and their keys, append-only.
+
+    A state sees the rows before its `end`. Stepping writes row `end` and hands back end + 1,
+    without copying: a suggestion's speculative steps write past the committed end and are
+    simply overwritten by the next real character, since no state looks at or past its end.
+    When the buffer is full, the last W - 1 rows move to a new one (old states keep the old).
+    """
+
+    def __init__(self, values: np.ndarray, keys: np.ndarray, capacity: int = 1024):
+        n, H = values.shape
+        self.values = np.empty((max(capacity, 2 * n + 2), H), np.float32)  # (C, H) outputs h_j
+        self.keys = np.empty_like(self.values)  # (C, H) attn_linear(h_j)
+        self.values[:n], self.keys[:n] = values, keys
+
+
 class StepState:
-    """The model's state after some text: h and c per layer, recent outputs and keys, logits."""
+    """The model's state after some text: h and c per layer, recent outputs, next logits."""
 
-    __slots__ = ("h", "c", "values", "keys", "logits", "attn")
+    __slots__ = ("h", "c", "buf", "end", "logits", "attn")
 
-    def __init__(self, h, c, values, keys, logits, attn):
+    def __init__(self, h, c, buf, end, logits, attn):
         self.h = h  # list of (H,) per layer
         self.c = c  # list of (H,) per layer
-        self.values = values  # (M, H) last outputs of the top layer (attention only), M <= W
-        self.keys = keys  # (M, H) their keys
+        self.buf = buf  # OutputBuffer of the top layer's outputs (attention only)
+        self.end = end  # this state sees buf rows [end - W, end)
         self.logits = logits  # (V,) next-character logits
-        self.attn = attn  # (M,) attention weights of the last step (attention only)
+        self.attn = attn  # (M,) attention weights of the last step over its M <= W outputs
 
 
 class Completer:
@@ -96,6 +112,7 @@ class Completer:
             self._w_k = np.ascontiguousarray(sd["attn_linear.weight"])  # (H, H)
             self._b_k = sd["attn_linear.bias"]
         self._scale = _sigmoid_tanh_scale(self.H)
+        self._inv_sqrt_h = np.float32(1.0 / math.sqrt(self.H))
         self._no_unk = np.zeros(len(vocab), dtype=np.float32)
         self._no_unk[0] = -np.inf  # suggestions never contain <unk>
         self._torch = torch
@@ -111,31 +128,35 @@ class Completer:
         x = None
         for layer in range(self.layers):
             if layer == 0:
-                g = self._x_table[i] + self._w_hh[0] @ st.h[0]  # (4H,)
+                g = self._x_table[i] + self._w_hh[0] @ st.h[0]  # (4H,) gates i, f, g, o
             else:
                 g = self._w_ih[layer] @ x + self._b[layer] + self._w_hh[layer] @ st.h[layer]
-            t = np.tanh(g * self._scale)
-            ig, fg, og = 0.5 * t[:H] + 0.5, 0.5 * t[H : 2 * H] + 0.5, 0.5 * t[3 * H :] + 0.5
-            c = fg * st.c[layer] + ig * t[2 * H : 3 * H]
-            x = og * np.tanh(c)  # (H,) this layer's output
+            t = np.tanh(g * self._scale)  # tanh of g; tanh(x/2) of i, f, o
+            s = 0.5 * t + 0.5  # sigmoid of i, f, o (the g part is unused)
+            c = s[H : 2 * H] * st.c[layer] + s[:H] * t[2 * H : 3 * H]
+            x = s[3 * H :] * np.tanh(c)  # (H,) this layer's output
             hs.append(x)
             cs.append(c)
-        return self._head(hs, cs, st.values, st.keys, x)
-
-    def _head(self, hs, cs, values, keys, out) -> StepState:
-        """Logits (and attention) for the output `out` (H,) given earlier outputs."""
-        H = self.H
         if self.kind != "attention":
-            return StepState(hs, cs, None, None, self._w_out @ out + self._b_out, None)
-        k = self._w_k @ out + self._b_k  # (H,)
-        values = np.vstack([values[-(self.W - 1) :], out]) if self.W > 1 else out[None]  # (M, H)
-        keys = np.vstack([keys[-(self.W - 1) :], k]) if self.W > 1 else k[None]  # (M, H)
-        scores = keys @ out / math.sqrt(H)  # (M,)
+            return StepState(hs, cs, None, 0, self._w_out @ x + self._b_out, None)
+        return self._attend(hs, cs, st.buf, st.end, x)
+
+    def _attend(self, hs, cs, buf: OutputBuffer, end: int, out: np.ndarray) -> StepState:
+        """Logits for output `out` (H,) attending over itself and the W - 1 outputs before it."""
+        if end >= len(buf.values):  # full: carry the last W - 1 rows into a new buffer
+            keep = self.W - 1
+            buf = OutputBuffer(buf.values[end - keep : end], buf.keys[end - keep : end])
+            end = keep
+        buf.values[end] = out
+        buf.keys[end] = self._w_k @ out + self._b_k
+        lo = max(0, end + 1 - self.W)
+        values, keys = buf.values[lo : end + 1], buf.keys[lo : end + 1]  # (M, H), M <= W
+        scores = keys @ out * self._inv_sqrt_h  # (M,)
         w = np.exp(scores - scores.max())
         w /= w.sum()
         context = w @ values  # (H,)
-        logits = self._w_out[:, :H] @ out + self._w_out[:, H:] @ context + self._b_out
-        return StepState(hs, cs, values, keys, logits, w)
+        logits = self._w_out @ np.concatenate([out, context]) + self._b_out  # (V,)
+        return StepState(hs, cs, buf, end + 1, logits, w)
 
     def _recompute(self, text: str) -> StepState:
         """The state after `text` (at most context_chars long), with one model call."""
@@ -153,9 +174,9 @@ class Completer:
                 h = [np.zeros(H, np.float32) for _ in range(self.layers)]
                 c = [np.zeros(H, np.float32) for _ in range(self.layers)]
                 values = np.zeros((0, H), np.float32) if self.kind == "attention" else None
-        keys = values @ self._w_k.T + self._b_k if values is not None else None
+        buf = OutputBuffer(values, values @ self._w_k.T + self._b_k) if values is not None else None
         # the last character is stepped by hand, so both paths share the output head
-        return self._step(StepState(h, c, values, keys, None, None), int(ids[-1]))
+        return self._step(StepState(h, c, buf, 0 if values is None else len(values), None, None), int(ids[-1]))
 
     def _state_for(self, context: str) -> StepState:
         if "\r" in context:
@@ -224,9 +245,9 @@ class Completer:
         in_word = bool(context) and context[-1] not in WORD_END  # completing a word already begun
         seen_word = False
         while len(text) < limit:
-            p = _softmax(st.logits + self._no_unk)
-            i = int(np.argmax(p)) if first is None or text else first
-            p_true = float(_softmax(st.logits)[i])
+            p = _softmax(st.logits)
+            i = int(np.argmax(p[1:])) + 1 if first is None or text else first  # never <unk> (id 0)
+            p_true = float(p[i])
             if conf * p_true < threshold:
                 break
             ch = self.vocab.token(i)

@@ -111,3 +111,13 @@ def test_megabyte_context(tiny_checkpoints):
     assert isinstance(s.text, str)
     s2 = c.suggest(big + "t")  # incremental from a 1 MB context
     assert isinstance(s2.text, str)
+
+
+def test_typing_past_the_output_buffer_still_matches(tiny_checkpoints):
+    """1,100 characters typed one by one: the attention outputs' buffer (1,024 rows) rolls over."""
+    c = load_completer(tiny_checkpoints["attention"])
+    text = ("the quick brown fox jumps over the lazy dog. " * 30)[:1100]
+    for i in range(1, len(text) + 1, 7):
+        c.suggest(text[:i])
+    got = as_array(c, c.next_char_probs(text))
+    assert np.abs(got - reference_probs(c, text)).max() < 1e-5
