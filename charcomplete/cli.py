@@ -182,3 +182,67 @@ def eval_cmd(paths, models, limit, reference, as_json, device):
 
 
 # --- more commands register below (one block each) ---------------------------------------
+
+# --- compare ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--corpus", "corpus", multiple=True, help="Text to train and validate on: a file, a folder (recursive) or a glob; repeatable.")
+@click.option("--epochs", type=float, default=None, help="Passes over the text, per model. Default 1 (20 with --notebook) unless --max-minutes is given.")
+@click.option("--max-minutes", type=float, default=None, help="Wall-clock budget per model (and per method with --notebook).")
+@click.option("--notebook", is_flag=True, help="Also train both models with the notebook's method (20-char windows, random split) for reference.")
+@click.option("--plot", default=None, metavar="PATH", help="Also write the two plots as a PNG here (needs charcomplete[plot]).")
+@click.option("--save", is_flag=True, help="Keep both trained models as user models NAME-lstm and NAME-attention.")
+@click.option("--name", default="compare", show_default=True, help="Name prefix for --save.")
+@click.option("--force", is_flag=True, help="With --save: replace models of those names.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same initial weights and data order for both models.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Parallel streams per step (our trainer).")
+@click.option("--seq-len", type=int, default=128, show_default=True, help="Characters per chunk (our trainer).")
+@click.option("--embed", type=int, default=None, help="Embedding width. [default: 64; 128 with --notebook, as the notebook]")
+@click.option("--hidden", type=int, default=256, show_default=True, help="LSTM width.")
+@click.option("--layers", type=int, default=1, show_default=True, help="LSTM layers.")
+@click.option("--window", type=int, default=None, help="Attention window (and the notebook's window length). [default: 32; 20 with --notebook]")
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate of our trainer (cosine decay); the notebook's method keeps its constant 0.003.")
+@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
+@click.option("--val-chars", type=int, default=65536, show_default=True, help="Validate on at most this many held-out characters.")
+@click.option("--eval-every", type=int, default=None, help="Steps between validations. [default: about 20 per run with --epochs, else 200]")
+@click.option("--ksr-chars", type=int, default=4000, show_default=True, help="Keystroke savings on this many characters of held-out text.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout (progress goes to stderr).")
+def compare(corpus, epochs, max_minutes, notebook, plot, save, name, force, seed, batch_size, seq_len, embed, hidden, layers,
+            window, lr, val_fraction, val_chars, eval_every, ksr_chars, device, threads, as_json):
+    """Train lstm and attention the same way and compare them: per-validation losses,
+    a summary table (bpc, accuracy, size, speed, latency, keystroke savings) and plots.
+
+    \b
+    charcomplete compare --corpus ../shared/corpus/shakespeare --max-minutes 4
+    charcomplete compare --corpus notes.txt --epochs 20 --plot cmp.png
+    charcomplete compare --corpus notes/ --notebook      # the notebook's own method, for reference
+    """
+    if not corpus:
+        raise fail("no corpus given: use --corpus PATH (a file, folder or glob; repeatable)")
+    for opt, value in (("--epochs", epochs), ("--max-minutes", max_minutes)):
+        if value is not None and not value > 0:
+            raise fail(f"{opt} must be > 0, got {value:g}")
+    for opt, value in (("--batch-size", batch_size), ("--seq-len", seq_len), ("--hidden", hidden), ("--layers", layers),
+                       ("--embed", embed), ("--window", window), ("--val-chars", val_chars), ("--eval-every", eval_every),
+                       ("--ksr-chars", ksr_chars), ("--threads", threads)):
+        if value is not None and value < (0 if opt == "--ksr-chars" else 1):
+            raise fail(f"{opt} must be {'>= 0' if opt == '--ksr-chars' else '>= 1'}, got {value}")
+    if epochs is None and max_minutes is None:
+        epochs = 20.0 if notebook else 1.0
+    from charcomplete.compare_cli import run_compare_command
+
+    try:
+        run_compare_command(
+            corpus=list(corpus), epochs=epochs, max_minutes=max_minutes, notebook=notebook, plot=plot, save=save, name=name,
+            force=force, seed=seed, batch_size=batch_size, seq_len=seq_len, embed=embed or (128 if notebook else 64),
+            hidden=hidden, layers=layers, window=window or (20 if notebook else 32), lr=lr, val_fraction=val_fraction,
+            val_chars=val_chars, eval_every=eval_every, ksr_chars=ksr_chars, device=device, threads=threads, as_json=as_json,
+        )
+    except user_errors() as e:
+        raise fail(str(e)) from None
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

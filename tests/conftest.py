@@ -61,3 +61,29 @@ def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
     folder.mkdir()
     (folder / "a.txt").write_text(TINY_TEXT)
     return {k: _train_tiny(k, folder, root / f"{k}.safetensors") for k in ("lstm", "attention")}
+
+
+# --- the editor (tests/test_editor_*.py) ------------------------------------------------
+
+
+@pytest.fixture
+def make_editor(tiny_checkpoints, tmp_path):
+    """make_editor(text=None, kind="attention", name="notes.txt") -> an EditorApp on a temp file.
+
+    text None: the file does not exist yet. Training from the editor uses tiny settings.
+    """
+    from charcomplete.completion import load_completer
+    from charcomplete.document import Document
+    from charcomplete.tui.app import EditorApp
+
+    def make(text: str | bytes | None = None, kind: str = "attention", name: str = "notes.txt", path: Path | None = None):
+        p = path or tmp_path / name
+        if isinstance(text, str):
+            p.write_text(text)
+        elif isinstance(text, bytes):
+            p.write_bytes(text)
+        tiny = {"embed": 8, "hidden": 16, "window": 4, "seq_len": 16, "batch_size": 4, "epochs": 0.5,
+                "max_minutes": 1.0, "eval_every": 5}
+        return EditorApp(Document.open(p), load_completer(tiny_checkpoints[kind]), train_overrides=tiny)
+
+    return make

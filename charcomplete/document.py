@@ -1,0 +1,236 @@
+"""The file being edited: opening, saving and recovering it without ever losing the user's text.
+
+- Opening decodes with the asked-for encoding (UTF-8 by default, a BOM is remembered), and
+  remembers the line-ending style, so an unedited buffer saves byte-identical (the original
+  bytes are written back as they were). Binary files, folders, unreadable files and bytes that
+  do not decode are refused with one line that says what to do (`--encoding`).
+- Saving is atomic (`fileio.atomic_write`: temp file, fsync, mode kept, rename; a symlink stays
+  a symlink). A file that changed on disk since it was opened or last saved is detected
+  (mtime + size, then a hash) so the editor can ask before overwriting it.
+- A recovery file `.NAME.charcomplete-recovery` next to the file holds the buffer when the
+  editor is killed (SIGTERM, SIGHUP) or crashes with unsaved changes; the next edit offers it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from charcomplete.fileio import atomic_write
+
+SNIFF_BYTES = 8192  # a NUL in this many leading bytes marks a file as binary
+RECOVERY_SUFFIX = ".charcomplete-recovery"
+
+
+class DocumentError(Exception):
+    """A file the editor cannot open or save; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the file on disk looked like when we last read or wrote it."""
+
+    mtime_ns: int
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path, data: bytes | None = None) -> "Fingerprint | None":
+        try:
+            st = path.stat()
+            if data is None:
+                data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return cls(st.st_mtime_ns, st.st_size, hashlib.sha256(data).hexdigest())
+
+
+def detect_newline(text: str) -> str:
+    """The dominant line ending of `text` ("\\n" when it has none)."""
+    crlf = text.count("\r\n")
+    cr = text.count("\r") - crlf
+    lf = text.count("\n") - crlf
+    best = max((lf, "\n"), (crlf, "\r\n"), (cr, "\r"), key=lambda t: t[0])
+    return best[1] if best[0] else "\n"
+
+
+def to_lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def recovery_path_for(path: Path) -> Path:
+    return path.parent / f".{path.name}{RECOVERY_SUFFIX}"
+
+
+class Document:
+    """One file on disk and how to write it back exactly as it came."""
+
+    def __init__(self, path: Path, text: str, encoding: str, bom: bool, newline: str,
+                 original: bytes | None, fingerprint: Fingerprint | None, read_only_reason: str | None):
+        self.path = path  # as given (a symlink stays a symlink)
+        self.text = text  # the buffer's starting text, newlines as "\n"
+        self.encoding = encoding  # a codec name
+        self.bom = bom  # the file started with a byte-order mark
+        self.newline = newline  # the line ending used when saving an edited buffer
+        self._original = original  # the bytes on disk (None for a new file)
+        self._saved_text = text  # the buffer text that matches the file on disk
+        self.fingerprint = fingerprint  # None: the file does not exist (yet)
+        self.read_only_reason = read_only_reason  # why it cannot be saved, or None
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, encoding: str = "utf-8") -> "Document":
+        p = Path(path).expanduser()
+        try:
+            codec = codecs.lookup(encoding).name
+        except LookupError:
+            raise DocumentError(f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252, utf-16)") from None
+        if p.is_dir():
+            raise DocumentError(f"{p} is a directory; give a file to edit")
+        if not p.exists():
+            if p.is_symlink():
+                raise DocumentError(f"{p} is a symlink to a missing file ({os.readlink(p)})")
+            folder = p.parent
+            if not folder.is_dir():
+                raise DocumentError(f"cannot create {p}: the folder {folder} does not exist")
+            reason = None if os.access(folder, os.W_OK) else f"the folder {folder} is not writable"
+            return cls(p, "", codec, False, "\n", None, None, reason)
+        if not p.is_file():
+            raise DocumentError(f"{p} is not a regular file")
+        try:
+            data = p.read_bytes()
+        except PermissionError:
+            raise DocumentError(f"cannot read {p}: permission denied") from None
+        except OSError as e:
+            raise DocumentError(f"cannot read {p}: {e.strerror or e}") from None
+        text, bom = _decode(p, data, codec)
+        return cls(p, to_lf(text), codec, bom, detect_newline(text), data, Fingerprint.of(p, data), _read_only_reason(p))
+
+    # --- state ---------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return self.fingerprint is not None
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    def is_modified(self, text: str) -> bool:
+        return text != self._saved_text
+
+    def changed_on_disk(self) -> str | None:
+        """Why the file on disk differs from what we last read or wrote, or None."""
+        real = Path(os.path.realpath(self.path))
+        if self.fingerprint is None:
+            return "it was created by another program" if real.exists() else None
+        try:
+            st = real.stat()
+        except FileNotFoundError:
+            return "it was deleted"
+        except OSError:
+            return None
+        if (st.st_mtime_ns, st.st_size) == (self.fingerprint.mtime_ns, self.fingerprint.size):
+            return None
+        now = Fingerprint.of(real)
+        if now is None:
+            return "it was deleted"
+        if now.sha256 != self.fingerprint.sha256:
+            return "it was changed by another program"
+        self.fingerprint = now  # touched but identical: nothing to ask about
+        return None
+
+    # --- saving --------------------------------------------------------------------------
+
+    def encode(self, text: str) -> bytes:
+        """The bytes to write for the buffer `text` (the original bytes when it is unedited)."""
+        if self._original is not None and text == self._saved_text and self._saved_is_original:
+            return self._original
+        body = text if self.newline == "\n" else text.replace("\n", self.newline)
+        try:
+            data = body.encode(self.encoding)
+        except UnicodeEncodeError as e:
+            bad = e.object[e.start : e.end]
+            raise DocumentError(f"cannot save: {bad!r} cannot be written in {self.encoding} (the file's encoding)") from None
+        if self.bom and not data.startswith(codecs.BOM_UTF8) and self.encoding == "utf-8":
+            data = codecs.BOM_UTF8 + data
+        return data
+
+    _saved_is_original = True  # the saved text still corresponds to the original bytes
+
+    def save(self, text: str) -> Path:
+        """Write `text` atomically. On failure the file is untouched and DocumentError says why."""
+        data = self.encode(text)
+        try:
+            written = atomic_write(self.path, data)
+        except OSError as e:
+            why = e.strerror or str(e)
+            raise DocumentError(f"could not save {self.path.name}: {why}; the file on disk is unchanged") from None
+        self._saved_is_original = data == self._original
+        self._saved_text = text
+        self.fingerprint = Fingerprint.of(written, data)
+        self.read_only_reason = None
+        return written
+
+    # --- recovery ------------------------------------------------------------------------
+
+    @property
+    def recovery_path(self) -> Path:
+        return recovery_path_for(self.path)
+
+    def write_recovery(self, text: str) -> Path:
+        """Keep `text` (the unsaved buffer) in the recovery file; always UTF-8."""
+        return atomic_write(self.recovery_path, text.encode("utf-8"), mode=0o600)
+
+    def read_recovery(self) -> str | None:
+        """The recovered buffer, if a recovery file exists and differs from the file."""
+        try:
+            data = self.recovery_path.read_bytes()
+        except OSError:
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return text if text != self.text else None
+
+    def remove_recovery(self) -> None:
+        try:
+            self.recovery_path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _decode(p: Path, data: bytes, codec: str) -> tuple[str, bool]:
+    if b"\x00" in data[:SNIFF_BYTES] and not codec.startswith(("utf-16", "utf-32")):
+        raise DocumentError(f"{p} looks like a binary file (a NUL byte in its first 8 KB); not opening it")
+    bom = codec == "utf-8" and data.startswith(codecs.BOM_UTF8)
+    try:
+        text = data[len(codecs.BOM_UTF8) :].decode(codec) if bom else data.decode(codec)
+    except UnicodeDecodeError as e:
+        raise DocumentError(
+            f"{p} is not valid {codec} (byte 0x{data[e.start]:02x} at offset {e.start}); "
+            f"open it with --encoding ENCODING, e.g. --encoding latin-1"
+        ) from None
+    if codec.startswith(("utf-16", "utf-32")) and text.startswith("\ufeff"):
+        text = text[1:]
+        bom = True
+    return text, bom
+
+
+def _read_only_reason(p: Path) -> str | None:
+    real = Path(os.path.realpath(p))
+    try:
+        mode = real.stat().st_mode
+    except OSError:
+        return None
+    if not os.access(real, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return "the file is read-only"
+    if not os.access(real.parent, os.W_OK):
+        return f"its folder {real.parent} is not writable (a safe save writes a temp file there)"
+    return None

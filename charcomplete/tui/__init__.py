@@ -1,0 +1,1 @@
+"""The Textual editor: `charcomplete edit FILE` (see app.py for the layout)."""

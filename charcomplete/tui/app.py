@@ -1,0 +1,321 @@
+"""`charcomplete edit FILE`: the App. Layout, keys and the actions that tie the widgets together.
+
+    ┌ GhostEditor (TextArea + model ghost text) ─────────────┐
+    │ AttentionSparkline (bars over the last W characters)   │
+    │ TrainingPanel (only while training)                    │
+    │ StatusBar                                              │
+    └ Footer ────────────────────────────────────────────────┘
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, TextArea
+
+from charcomplete.document import Document, DocumentError, to_lf
+from charcomplete.tui.commands import EditorCommands
+from charcomplete.tui.dialogs import overwrite_dialog, quit_dialog, recovery_dialog
+from charcomplete.tui.editor import GhostEditor
+from charcomplete.tui.model import ModelHost
+from charcomplete.tui.sparkline import AttentionSparkline
+from charcomplete.tui.statusbar import StatusBar
+from charcomplete.tui.training import TrainDialog, TrainingPanel, TrainRequest, unique_model_name
+
+LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json": "json", ".toml": "toml",
+             ".yaml": "yaml", ".yml": "yaml", ".html": "html", ".htm": "html", ".css": "css", ".js": "javascript",
+             ".rs": "rust", ".go": "go", ".sh": "bash", ".bash": "bash", ".sql": "sql", ".java": "java", ".xml": "xml"}
+
+
+class EditorApp(App):
+    """The editor. `document`: the opened file; `completer`: the model to start with."""
+
+    CSS_PATH = "editor.tcss"
+    COMMANDS = App.COMMANDS | {EditorCommands}
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f2", "toggle_suggestions", "Suggestions"),
+        Binding("f3", "toggle_sparkline", "Sparkline"),
+        Binding("ctrl+t", "train_file", "Train"),
+    ]
+
+    def __init__(self, document: Document, completer, train_overrides: dict | None = None):
+        super().__init__()
+        self.document = document
+        self.model = ModelHost(completer)
+        self.train_overrides = train_overrides or {}  # tests: tiny training settings
+        self.title = f"charcomplete — {document.path.name}"
+        self._dirty = False
+        self._restored = False
+        self._counted_accept = True
+
+    # --- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        doc = self.document
+        yield GhostEditor(doc.text, self.model, id="editor", read_only=doc.read_only,
+                          language=LANGUAGES.get(doc.path.suffix.lower()))
+        yield AttentionSparkline(id="sparkline")
+        yield TrainingPanel(id="training")
+        yield StatusBar(id="status")
+        yield Footer(compact=True)
+
+    @property
+    def editor(self) -> GhostEditor:
+        return self.query_one(GhostEditor)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def training_running(self) -> bool:
+        return self.query_one(TrainingPanel).running
+
+    def on_mount(self) -> None:
+        self.query_one(TrainingPanel).display = False
+        self._show_model()
+        self.status.file_name = self.document.path.name
+        self.status.read_only = self.document.read_only
+        self.editor.focus()
+        self._install_signal_handlers()
+        if self.document.read_only:
+            self.notify(f"Opened read-only: {self.document.read_only_reason}.", severity="warning", timeout=8)
+        recovered = self.document.read_recovery()
+        if recovered is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.document.recovery_path.stat().st_mtime))
+            self.push_screen(recovery_dialog(self.document.path.name, when), lambda c: self._recovery_chosen(c, recovered))
+
+    def _show_model(self) -> None:
+        c = self.model.completer
+        self.status.model = self.model.label
+        self.status.device = c.device
+        self.query_one(AttentionSparkline).update([], "", "attention" if c.kind == "attention" else "confidence (lstm)")
+
+    def buffer_text(self) -> str:
+        return to_lf(self.editor.text)
+
+    def is_modified(self) -> bool:
+        return self.document.is_modified(self.buffer_text())
+
+    # --- what the widgets report ----------------------------------------------------------
+
+    def on_ghost_editor_suggestion_ready(self, message: GhostEditor.SuggestionReady) -> None:
+        s = message.suggestion
+        self.query_one(AttentionSparkline).show(s, self.model.completer.kind)
+        self.status.latency_ms = s.latency_ms
+        self.status.confidence = s.confidence if s.text else None
+        if message.new:
+            self.status.shown += 1
+            self._counted_accept = False
+
+    def on_ghost_editor_accepted(self, message: GhostEditor.Accepted) -> None:
+        if not self._counted_accept:  # one acceptance per suggestion shown (Ctrl+→ may take it word by word)
+            self.status.accepted += 1
+            self._counted_accept = True
+
+    def on_ghost_editor_suggestion_failed(self, message: GhostEditor.SuggestionFailed) -> None:
+        self.editor.suggestions_enabled = False
+        self.status.suggestions_on = False
+        self.notify(f"The model failed ({message.error}); suggestions are off (F2 turns them on).", severity="error")
+
+    def on_text_area_changed(self, message: TextArea.Changed) -> None:
+        self._dirty = True
+        self.status.modified = True
+        self.status.cursor = self.editor.cursor_location
+
+    def on_text_area_selection_changed(self, message: TextArea.SelectionChanged) -> None:
+        self.status.cursor = self.editor.cursor_location
+
+    # --- saving and quitting --------------------------------------------------------------
+
+    def action_save(self, then=None) -> None:
+        """Ctrl+S: save atomically; ask first if the file changed on disk since it was opened."""
+        doc = self.document
+        if doc.read_only:
+            self.notify(f"Cannot save: {doc.read_only_reason}.", severity="error")
+            return
+        reason = doc.changed_on_disk()
+        if reason:
+            self.push_screen(overwrite_dialog(doc.path.name, reason), lambda c: self._write(then) if c == "overwrite" else None)
+            return
+        self._write(then)
+
+    def _write(self, then=None) -> None:
+        try:
+            self.document.save(self.buffer_text())
+        except DocumentError as e:
+            self.notify(str(e), severity="error", timeout=10)
+            return
+        self.document.remove_recovery()
+        self._dirty = False
+        self.status.modified = False
+        self.notify(f"Saved {self.document.path.name}", timeout=2)
+        if then is not None:
+            then()
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: quit; with unsaved changes ask save / discard / cancel."""
+        if not self.is_modified():
+            self._leave()
+            return
+
+        def chosen(choice: str) -> None:
+            if choice == "save":
+                self.action_save(then=self._leave)
+            elif choice == "discard":
+                if self._restored:
+                    self.document.remove_recovery()
+                self._leave()
+
+        self.push_screen(quit_dialog(self.document.path.name), chosen)
+
+    def _leave(self) -> None:
+        self.action_cancel_training()
+        self.exit()
+
+    def _recovery_chosen(self, choice: str, text: str) -> None:
+        if choice == "restore":
+            self.editor.replace(text, (0, 0), self.editor.document.end)  # undoable: Ctrl+Z gives back the file
+            self._restored = True
+            self.notify("Recovered text restored; save to keep it.")
+        elif choice == "discard":
+            self.document.remove_recovery()
+
+    # --- never lose the buffer: signals and crashes ------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread (some test runners) or not a POSIX platform
+
+    def _on_signal(self, sig: int) -> None:
+        self.write_recovery()
+        self.action_cancel_training()
+        self.exit(return_code=128 + sig)
+
+    def write_recovery(self) -> Path | None:
+        """Keep unsaved changes in the recovery file (called on SIGTERM, SIGHUP and crashes)."""
+        try:
+            if not self.is_mounted or not self.is_modified():
+                return None
+            return self.document.write_recovery(self.buffer_text())
+        except Exception:
+            return None
+
+    def _handle_exception(self, error: Exception) -> None:
+        self.write_recovery()
+        super()._handle_exception(error)
+
+    # --- models -----------------------------------------------------------------------------
+
+    def action_switch_model(self, name: str) -> None:
+        """Load a model in a worker; the current one serves until the new one is ready."""
+        self.status.activity = f"loading {name}…"
+        self._load_model(name)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load_model(self, name: str) -> None:
+        from charcomplete.completion import load_completer
+
+        try:
+            completer = load_completer(name, device=self.model.completer.device)
+        except Exception as e:
+            self.call_from_thread(self._model_failed, name, str(e).splitlines()[0] if str(e) else type(e).__name__)
+        else:
+            self.call_from_thread(self._use_model, completer, f"Switched to {completer.name} ({completer.kind})")
+
+    def _model_failed(self, name: str, error: str) -> None:
+        self.status.activity = ""
+        self.notify(f"Could not load {name}: {error}", severity="error")
+
+    def _use_model(self, completer, note: str) -> None:
+        self.model.swap(completer)
+        self.status.activity = ""
+        self._show_model()
+        self.editor.update_suggestion()
+        self.notify(note)
+
+    # --- training -----------------------------------------------------------------------------
+
+    def _train_request(self, corpus: list[str], name: str, description: str) -> TrainRequest:
+        c = self.model.completer
+        req = TrainRequest(corpus=corpus, name=unique_model_name(name), kind=c.kind, device=c.device, description=description)
+        for k, v in self.train_overrides.items():
+            setattr(req, k, v)
+        return req
+
+    def action_train_file(self) -> None:
+        """Train a model on this buffer (as it is now, saved or not)."""
+        if self._refuse_second_run():
+            return
+        text = self.buffer_text()
+        if len(text) < 64:
+            self.notify("This file is too short to train on; try 'Train model on a folder…'.", severity="warning")
+            return
+        fd, tmp = tempfile.mkstemp(prefix=f"{self.document.path.stem}-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        req = self._train_request([tmp], f"{self.document.path.stem}-{self.model.completer.kind}", self.document.path.name)
+        req.cleanup.append(Path(tmp))
+        self.push_screen(TrainDialog(req, ask_path=False), lambda chosen: self._start_training(chosen, req))
+
+    def action_train_folder(self) -> None:
+        if self._refuse_second_run():
+            return
+        req = self._train_request([], f"notes-{self.model.completer.kind}", "")
+        self.push_screen(TrainDialog(req, ask_path=True), lambda chosen: self._start_training(chosen, req))
+
+    def _refuse_second_run(self) -> bool:
+        if self.training_running:
+            self.notify("A model is already training (Cancel it first).", severity="warning")
+        return self.training_running
+
+    def _start_training(self, chosen: TrainRequest | None, asked: TrainRequest) -> None:
+        if chosen is None:  # the form was cancelled
+            for p in asked.cleanup:
+                p.unlink(missing_ok=True)
+            return
+        self.status.activity = "training"
+        self.query_one(TrainingPanel).start(chosen, self.model.completer.device)
+
+    def action_cancel_training(self) -> None:
+        panel = self.query_one(TrainingPanel)
+        if panel.running:
+            panel.cancel()
+
+    def on_training_panel_finished(self, message: TrainingPanel.Finished) -> None:
+        self.status.activity = ""
+        req = message.request
+        if message.cancelled:
+            self.notify(f"Training cancelled; still using {self.model.completer.name}.")
+        elif message.error:
+            self.notify(f"Training failed: {message.error}", severity="error", timeout=10)
+        else:
+            bpc = (message.completer.meta.metrics or {}).get("val_bpc")
+            score = f", val {bpc:.3f} bpc" if isinstance(bpc, (int, float)) else ""
+            self._use_model(message.completer, f"Trained '{req.name}'{score}; switched to it (saved in your data dir).")
+
+    # --- toggles ------------------------------------------------------------------------------
+
+    def action_toggle_suggestions(self) -> None:
+        on = not self.editor.suggestions_enabled
+        self.editor.suggestions_enabled = on
+        self.status.suggestions_on = on
+        self.notify("Suggestions on" if on else "Suggestions off", timeout=2)
+
+    def action_toggle_sparkline(self) -> None:
+        spark = self.query_one(AttentionSparkline)
+        spark.display = not spark.display

@@ -1,0 +1,44 @@
+"""The command palette's editor commands (Textual's own commands stay alongside)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+class EditorCommands(Provider):
+    """Switch model, train, toggles, save."""
+
+    def _commands(self) -> list[tuple[str, object, str]]:
+        from charcomplete.checkpoint import list_checkpoints
+
+        app = self.app
+        current = app.model.completer.name
+        out = []
+        for e in list_checkpoints():
+            mark = " (current)" if e.name == current else ""
+            out.append((f"Switch model: {e.name}", partial(app.action_switch_model, e.name), f"{e.source} model{mark}: {e.path}"))
+        out += [
+            ("Train model on this file", app.action_train_file, "train a model on this buffer, then switch to it"),
+            ("Train model on a folder…", app.action_train_folder, "train a model on a folder of text, then switch to it"),
+        ]
+        if app.training_running:
+            out.append(("Cancel training", app.action_cancel_training, "stop the run; the current model stays"))
+        out += [
+            ("Toggle suggestions", app.action_toggle_suggestions, "turn ghost-text suggestions on or off"),
+            ("Toggle attention sparkline", app.action_toggle_sparkline, "show or hide the attention sparkline"),
+            ("Save", app.action_save, "write the file (atomically)"),
+        ]
+        return out
+
+    async def discover(self) -> Hits:
+        for name, command, help_text in self._commands():
+            yield DiscoveryHit(name, command, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, command, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), command, text=name, help=help_text)

@@ -1,0 +1,77 @@
+"""Modal questions that protect the user's text: quit with unsaved changes, overwrite a file
+changed on disk, restore a recovery file. Each is a `Choice`: a message and buttons, each
+button with a key; the screen's result is the chosen button's id."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+
+class Choice(ModalScreen[str]):
+    """Ask one question; dismiss with the id of the chosen option (Esc: the cancel option)."""
+
+    DEFAULT_CSS = """
+    Choice { align: center middle; }
+    Choice > Vertical { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
+    Choice Label { width: 100%; margin-bottom: 1; }
+    Choice Horizontal { height: auto; align-horizontal: right; }
+    Choice Button { margin-left: 1; }
+    """
+
+    def __init__(self, message: str, options: list[tuple[str, str, str, str]], cancel: str):
+        """options: (id, label, key, variant); `cancel` is the id Esc chooses."""
+        super().__init__()
+        self.message = message
+        self.options = options
+        self.cancel = cancel
+        self._keys = {key: oid for oid, _, key, _ in options}
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.message, id="question")
+            with Horizontal():
+                for oid, label, key, variant in self.options:
+                    yield Button(f"{label} ({key})", id=oid, variant=variant)
+
+    BINDINGS = [Binding("escape", "choose_cancel", "Cancel")]
+
+    def action_choose_cancel(self) -> None:
+        self.dismiss(self.cancel)
+
+    def on_key(self, event) -> None:
+        if event.key in self._keys:
+            event.stop()
+            self.dismiss(self._keys[event.key])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id)
+
+
+def quit_dialog(name: str) -> Choice:
+    return Choice(
+        f"{name} has unsaved changes.",
+        [("save", "Save", "s", "primary"), ("discard", "Discard", "d", "error"), ("cancel", "Cancel", "c", "default")],
+        cancel="cancel",
+    )
+
+
+def overwrite_dialog(name: str, reason: str) -> Choice:
+    return Choice(
+        f"{name} changed on disk since it was opened: {reason}.\nOverwrite it with your version?",
+        [("overwrite", "Overwrite", "o", "error"), ("cancel", "Cancel", "c", "default")],
+        cancel="cancel",
+    )
+
+
+def recovery_dialog(name: str, when: str) -> Choice:
+    return Choice(
+        f"Unsaved changes to {name} were recovered (written {when}, when the editor was closed or crashed).\n"
+        "Restore them into the editor? (Discard deletes the recovery file.)",
+        [("restore", "Restore", "r", "primary"), ("discard", "Discard", "d", "error"), ("later", "Later", "l", "default")],
+        cancel="later",
+    )

@@ -1,0 +1,222 @@
+"""The editing widget: a TextArea whose ghost text (`TextArea.suggestion`) comes from the model.
+
+After every edit a thread worker asks the Completer for a suggestion for the text before the
+cursor; the answer is shown only if nothing changed meanwhile (each edit and each cursor move
+starts a new *generation*; an answer for an older one is dropped). Typing a predicted character
+trims the ghost at once (TextArea does that in `edit`). The ghost is cleared when the cursor
+moves, on a selection, on focus loss, and is not offered mid-word.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+
+from textual import events, work
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import TextArea
+from textual.worker import get_current_worker
+
+from charcomplete.tui.model import ModelHost
+
+CONTEXT_BACK = 1024  # at least this many characters of earlier lines go into the context
+LINE_CHUNK = 2048  # on a very long line the context starts at a multiple of this (stable while typing)
+NEXT_WORD = re.compile(r"\s*\S+\s?")
+
+
+class GhostEditor(TextArea):
+    """A TextArea with model suggestions as ghost text."""
+
+    BINDINGS = [
+        Binding("tab", "accept_suggestion", "Accept", tooltip="Insert the whole suggestion (indents when there is none)"),
+        Binding("ctrl+right", "accept_word", "Accept word", tooltip="Insert the next word of the suggestion"),
+        Binding("escape", "dismiss_suggestion", "Dismiss", show=False),
+        Binding("alt+right_square_bracket", "cycle_alternative(1)", "Next alt", key_display="Alt+]"),
+        Binding("alt+left_square_bracket", "cycle_alternative(-1)", "Prev alt", key_display="Alt+[", show=False),
+    ]
+
+    suggestions_enabled: reactive[bool] = reactive(True, init=False)
+
+    class SuggestionReady(Message):
+        """A model answer (the editor drops stale ones; the app shows the rest in the status bar)."""
+
+        def __init__(self, generation: int, suggestion, model_name: str, alternatives: list | None = None):
+            super().__init__()
+            self.generation = generation
+            self.suggestion = suggestion
+            self.model_name = model_name
+            self.alternatives = alternatives
+            self.new = False  # set by the editor: a ghost the user had not seen yet
+
+    class Accepted(Message):
+        def __init__(self, text: str, whole: bool):
+            super().__init__()
+            self.text = text
+            self.whole = whole
+
+    class SuggestionFailed(Message):
+        def __init__(self, error: str):
+            super().__init__()
+            self.error = error
+
+    def __init__(self, text: str, model: ModelHost, **kwargs):
+        self.model = model
+        self._generation = 0  # bumped by every edit and cursor move: answers for older ones are dropped
+        self._editing = False
+        self._alternatives: list = []  # Suggestions for the current generation (Alt+] / Alt+[)
+        self._alt_index = 0
+        self._alt_step = 1
+        self._key_time: float | None = None  # when the last key arrived (for the latency bench)
+        self.ghost_latency_ms: deque[float] = deque(maxlen=10_000)  # key press -> its ghost painted
+        super().__init__(text, tab_behavior="indent", soft_wrap=True, **kwargs)
+
+    # --- when to ask ------------------------------------------------------------------
+
+    def edit(self, edit):
+        self._editing = True
+        try:
+            if edit.from_location != edit.to_location:
+                self.suggestion = ""  # a deletion or replacement: the old ghost no longer fits
+            return super().edit(edit)
+        finally:
+            self._editing = False
+
+    def update_suggestion(self) -> None:
+        """Called by TextArea after every edit: ask the model (in a worker) for a new ghost."""
+        self._new_generation()
+        if not self.is_mounted or not self._may_suggest():
+            self.suggestion = ""
+            return
+        self._ask(self._generation, self.context(), False)
+
+    def watch_selection(self, previous, selection) -> None:
+        if self._editing or previous == selection:
+            return  # the cursor moved because of an edit: update_suggestion handles it
+        self._clear()
+
+    def watch_has_focus(self, focused: bool) -> None:
+        self.update_suggestion() if focused else self._clear()
+
+    def watch_suggestions_enabled(self, enabled: bool) -> None:
+        self.update_suggestion() if enabled else self._clear()
+
+    def _new_generation(self) -> None:
+        self._generation += 1
+        self._alternatives = []
+        self._alt_index = 0
+
+    def _clear(self) -> None:
+        self._new_generation()
+        self.suggestion = ""
+
+    def _may_suggest(self) -> bool:
+        if not self.suggestions_enabled or self.read_only or not self.selection.is_empty or not self.has_focus:
+            return False
+        row, col = self.cursor_location
+        right = self.document[row][col : col + 1]
+        return not right or right.isspace()  # never mid-word
+
+    def context(self) -> str:
+        """The text before the cursor that the model reads.
+
+        It starts at a line start (or, on a very long line, at a multiple of LINE_CHUNK) that
+        does not move while the user types on the current line, so the Completer's next call
+        extends its previous context and steps only the new characters.
+        """
+        row, col = self.cursor_location
+        doc = self.document
+        line = doc[row]
+        start = max(0, (col // LINE_CHUNK - 1) * LINE_CHUNK)
+        if start:
+            return line[start:col]
+        parts, n, r = [line[:col]], 0, row
+        while r > 0 and n < CONTEXT_BACK:
+            r -= 1
+            prev = doc[r]
+            parts.append(prev + "\n")
+            n += len(prev) + 1
+        return "".join(reversed(parts))
+
+    # --- asking the model (a thread worker; one model call at a time) ---------------------
+
+    @work(thread=True, exclusive=True, group="suggest", exit_on_error=False)
+    def _ask(self, generation: int, context: str, alternatives: bool) -> None:
+        worker = get_current_worker()
+        with self.model.lock:
+            if worker.is_cancelled or generation != self._generation:
+                return  # the user moved on: skip the work
+            completer = self.model.completer
+            try:
+                if alternatives:
+                    alts = completer.alternatives(context, k=4)
+                    best = alts[0] if alts else completer.suggest(context)
+                else:
+                    alts, best = None, completer.suggest(context)
+            except Exception as e:  # a broken model must not take the editor down
+                self.post_message(self.SuggestionFailed(f"{type(e).__name__}: {e}"))
+                return
+        self.post_message(self.SuggestionReady(generation, best, completer.name, alts))
+
+    def on_ghost_editor_suggestion_ready(self, message: SuggestionReady) -> None:
+        if message.generation != self._generation or not self._may_suggest():
+            message.stop()  # stale: the text or the cursor changed since it was asked
+            return
+        if message.alternatives is not None:
+            self._alternatives = [s for s in message.alternatives if s.text]
+            if not self._alternatives:
+                message.stop()
+                return
+            self._alt_index = self._alt_step % len(self._alternatives)  # the first press moves off the best one
+            message.suggestion = self._alternatives[self._alt_index]
+        text = message.suggestion.text
+        message.new = bool(text) and text != self.suggestion
+        self.suggestion = text
+        if self._key_time is not None and text:
+            key_time, self._key_time = self._key_time, None
+            self.call_after_refresh(lambda: self.ghost_latency_ms.append((time.perf_counter() - key_time) * 1000))
+
+    # --- keys ---------------------------------------------------------------------------
+
+    async def _on_key(self, event: events.Key) -> None:
+        self._key_time = time.perf_counter()
+        if event.key == "tab" and self.suggestion:
+            event.stop()
+            event.prevent_default()
+            self.action_accept_suggestion()
+        elif event.key == "escape" and self.suggestion:
+            event.stop()
+            event.prevent_default()
+            self.action_dismiss_suggestion()
+
+    def action_accept_suggestion(self) -> None:
+        """Tab: insert the whole ghost (TextArea indents when there is none)."""
+        text = self.suggestion
+        if text and not self.read_only:
+            self.insert(text)
+            self.post_message(self.Accepted(text, whole=True))
+
+    def action_accept_word(self) -> None:
+        """Ctrl+Right: insert the ghost's next word; without a ghost, move a word right."""
+        m = NEXT_WORD.match(self.suggestion) if self.suggestion and not self.read_only else None
+        if m is None:
+            self.action_cursor_word_right()
+            return
+        self.insert(m.group(0))
+        self.post_message(self.Accepted(m.group(0), whole=False))
+
+    def action_dismiss_suggestion(self) -> None:
+        self._clear()
+
+    def action_cycle_alternative(self, step: int) -> None:
+        """Alt+] / Alt+[: show the Completer's other suggestions for this spot."""
+        if not self._may_suggest():
+            return
+        if not self._alternatives:
+            self._alt_step = step
+            self._ask(self._generation, self.context(), True)
+            return
+        self._alt_index = (self._alt_index + step) % len(self._alternatives)
+        self.post_message(self.SuggestionReady(self._generation, self._alternatives[self._alt_index], self.model.completer.name))
