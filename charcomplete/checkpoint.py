@@ -98,15 +98,13 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict, dict]:
         raise CheckpointError(f"{where}: cannot read ({e.strerror})") from None
     if len(data) < 8:
         raise CheckpointError(f"{where}: empty or truncated file, not a checkpoint")
-    if data[:2] == b"PK" or data[:1] == b"\x80":
-        raise CheckpointError(f"{where}: a pickle/zip file (torch.save?), refused: checkpoints must be safetensors")
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER or 8 + n > len(data):
-        raise CheckpointError(f"{where}: truncated or not a safetensors file (header of {n} bytes)")
+        raise _refused(where, data, f"truncated or not a safetensors file (header of {n} bytes)")
     try:
         header = json.loads(data[8 : 8 + n])
     except (ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{where}: not a safetensors file (unreadable header)") from None
+        raise _refused(where, data, "not a safetensors file (unreadable header)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{where}: not a safetensors file (bad header)")
     md = header.get("__metadata__") or {}
@@ -119,6 +117,16 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict, dict]:
     except Exception as e:  # safetensors' own errors: truncated data, bad offsets, dtypes
         raise CheckpointError(f"{where}: corrupt safetensors data ({str(e).splitlines()[0][:120]})") from None
     return tensors, md
+
+
+def _refused(where: str, data: bytes, why: str) -> CheckpointError:
+    """The error for bytes that are not safetensors; named as a pickle/zip when they look like one.
+
+    Only asked once the header failed: a valid header's length may start with the same bytes.
+    """
+    if data[:2] == b"PK" or data[:1] == b"\x80":
+        return CheckpointError(f"{where}: a pickle/zip file (torch.save?), refused: checkpoints must be safetensors")
+    return CheckpointError(f"{where}: {why}")
 
 
 def write_safetensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str]) -> Path:
@@ -153,10 +161,8 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
         raise CheckpointError(f"{where}: bad metadata ({e})") from None
     if cfg.vocab_size != len(vocab):
         raise CheckpointError(f"{where}: vocabulary mismatch ({len(vocab)} characters, model expects {cfg.vocab_size})")
-    if cfg.hidden * cfg.layers * cfg.embed > 64 * 1024 * 1024:
-        raise CheckpointError(f"{where}: model config too large to be real")
-    model = build_model(cfg)
-    expected = model.state_dict()
+    with torch.device("meta"):  # shapes only, no memory: the config may claim a huge model
+        expected = build_model(cfg).state_dict()
     if set(tensors) != set(expected):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
         raise CheckpointError(f"{where}: tensors do not match a {cfg.kind} model (missing {missing[:3]}, unexpected {extra[:3]})")
@@ -167,6 +173,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
             raise CheckpointError(f"{where}: tensor {k} is not floating point")
         if not torch.isfinite(v).all():
             raise CheckpointError(f"{where}: tensor {k} holds NaN or infinite values")
+    model = build_model(cfg)  # the file's tensors match it, so it is no larger than the file
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return model.to(device).eval(), meta, vocab
 
