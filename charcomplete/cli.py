@@ -183,6 +183,7 @@ def eval_cmd(paths, models, limit, reference, as_json, device):
 
 # --- more commands register below (one block each) ---------------------------------------
 
+
 # --- compare ------------------------------------------------------------------------------
 
 
@@ -246,3 +247,45 @@ def compare(corpus, epochs, max_minutes, notebook, plot, save, name, force, seed
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+
+
+# --- edit -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--model", "model", default=None, help="Model name (see `charcomplete models`) or a .safetensors path. Default: the shipped default model.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True, help="Where the model runs.")
+@click.option("--encoding", default="utf-8", show_default=True, help="The file's text encoding (e.g. latin-1); saved back in it.")
+def edit(file, model, device, encoding):
+    """Edit FILE with model suggestions as ghost text (Tab accepts). FILE is created on the first save.
+
+    \b
+    charcomplete edit notes.txt
+    charcomplete edit notes.txt --model my-notes --device cpu
+    charcomplete edit old.txt --encoding latin-1
+    """
+    from charcomplete.document import Document, DocumentError
+
+    try:
+        document = Document.open(file, encoding=encoding)
+    except DocumentError as e:
+        raise fail(str(e)) from None
+    from charcomplete.completion import load_completer
+
+    try:
+        completer = load_completer(model, device=device)
+    except user_errors() as e:
+        raise fail(str(e)) from None
+    except OSError as e:
+        raise fail(f"cannot load the model: {e}") from None
+    from charcomplete.tui.app import EditorApp
+
+    app = EditorApp(document, completer)
+    try:
+        app.run()
+    except BaseException:
+        app.write_recovery()
+        raise
+    if app.return_code:
+        sys.exit(app.return_code)
