@@ -1,0 +1,261 @@
+"""`charcomplete train` and `charcomplete models`: a real tiny run, bad input as one line,
+Ctrl+C -> resume file + exit 130, `--resume` continues; `--help` does not import torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from charcomplete.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+TEXT = "the cat sat on the mat and the dog sat on the log.\n" * 40
+TINY = ["--batch-size", "4", "--seq-len", "16", "--embed", "8", "--hidden", "16", "--window", "4",
+        "--device", "cpu", "--threads", "1", "--eval-every", "5"]
+
+
+@pytest.fixture
+def corpus_dir(tmp_path) -> Path:
+    d = tmp_path / "notes"
+    d.mkdir()
+    (d / "a.txt").write_text(TEXT)
+    (d / "b.md").write_text(TEXT.upper())
+    return d
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=True)
+
+
+def assert_one_line_error(result, match: str):
+    """Non-zero exit, a single `Error: ...` line, no traceback and no stray exception."""
+    out = result.output
+    assert result.exit_code not in (0, None), out
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in out
+    errors = [ln for ln in out.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, out
+    assert re.search(match, errors[0], re.I), errors[0]
+    return errors[0]
+
+
+def subprocess_env(data_dir: Path) -> dict:
+    env = dict(os.environ, CHARCOMPLETE_DATA_DIR=str(data_dir), OMP_NUM_THREADS="1", COLUMNS="200")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def test_train_a_few_steps_then_models_lists_it(corpus_dir, isolated_data_dir):
+    r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--epochs", "0.5", "--name", "tiny-cli", *TINY)
+    assert r.exit_code == 0, r.output
+    assert "corpus: 2 files" in r.output
+    saved = isolated_data_dir / "models" / "tiny-cli.safetensors"
+    assert saved.exists()
+    assert re.search(r"saved .*tiny-cli\.safetensors\s+\(val [0-9.]+ bpc", r.output)
+
+    listing = run("models", "--json")
+    assert listing.exit_code == 0, listing.output
+    rows = {row["name"]: row for row in json.loads(listing.output)}
+    row = rows["tiny-cli"]
+    assert row["source"] == "user" and row["kind"] == "lstm" and row["error"] is None
+    assert isinstance(row["val_bpc"], float) and row["parameters"] > 0
+    assert Path(row["path"]) == saved
+
+    table = run("models")
+    assert table.exit_code == 0
+    assert "tiny-cli" in table.output and "lstm" in table.output
+
+    # the same name again needs --force; with it, the model is replaced
+    again = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--epochs", "0.2", "--name", "tiny-cli", *TINY)
+    assert_one_line_error(again, "exists.*--force")
+    forced = run("train", "--model", "attention", "--corpus", str(corpus_dir), "--epochs", "0.2", "--name", "tiny-cli",
+                 "--force", *TINY)
+    assert forced.exit_code == 0, forced.output
+    rows = {row["name"]: row for row in json.loads(run("models", "--json").output)}
+    assert rows["tiny-cli"]["kind"] == "attention"
+
+
+def test_out_path_and_init_fine_tuning(corpus_dir, tmp_path):
+    out = tmp_path / "models" / "base"  # the suffix is added
+    r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--epochs", "0.3", "--out", str(out), *TINY)
+    assert r.exit_code == 0, r.output
+    base = out.with_name("base.safetensors")
+    assert base.exists()
+    new = tmp_path / "new.txt"
+    new.write_text("a brand new text with new characters: XYZ!\n" * 30)
+    tuned = tmp_path / "tuned.safetensors"
+    r = run("train", "--corpus", str(new), "--epochs", "0.3", "--init", str(base), "--out", str(tuned), *TINY)
+    assert r.exit_code == 0, r.output
+    from charcomplete.checkpoint import load_checkpoint
+
+    _, meta_base, vocab_base = load_checkpoint(base)
+    _, meta_tuned, vocab_tuned = load_checkpoint(tuned)
+    assert vocab_tuned == vocab_base  # the vocabulary is kept: new characters are <unk>
+    assert meta_tuned.config == meta_base.config and meta_tuned.config["kind"] == "lstm"
+    assert "new.txt" in meta_tuned.corpus["paths"]
+
+
+def _bad_inputs(tmp_path: Path, corpus_dir: Path) -> dict[str, tuple[list[str], str]]:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    binary = tmp_path / "binary"
+    binary.mkdir()
+    (binary / "x.bin").write_bytes(b"\x00\x01\x02\x03" * 100)
+    (binary / "y.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" * 50)
+    latin = tmp_path / "latin"
+    latin.mkdir()
+    (latin / "l.txt").write_bytes("caf\xe9\n".encode("latin-1") * 50)
+    small = tmp_path / "small.txt"
+    small.write_text("short")  # fewer than 2 characters per stream of --batch-size 4
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    c = str(corpus_dir)
+    return {
+        "missing path": (["--corpus", str(tmp_path / "nope")], "not found"),
+        "glob matching nothing": (["--corpus", str(tmp_path / "*.nothing")], "no files match"),
+        "no corpus": ([], "no corpus"),
+        "empty corpus": (["--corpus", str(empty)], "no text files"),
+        "only binary files": (["--corpus", str(binary)], r"no text files.*2 binary"),
+        "only non-utf8 files": (["--corpus", str(latin)], r"no text files.*not UTF-8"),
+        "text shorter than a batch": (["--corpus", str(small)], "shorter than one batch"),
+        "epochs 0": (["--corpus", c, "--epochs", "0"], "epochs"),
+        "epochs inf": (["--corpus", c, "--epochs", "inf"], "epochs"),
+        "max-minutes negative": (["--corpus", c, "--max-minutes", "-1"], "max-minutes"),
+        "lr 0": (["--corpus", c, "--lr", "0"], "lr"),
+        "hidden 0": (["--corpus", c, "--hidden", "0"], "hidden"),
+        "val-fraction 1": (["--corpus", c, "--val-fraction", "1"], "val_fraction"),
+        "unwritable --out": (["--corpus", c, "--out", str(a_file / "m.safetensors")], "cannot write"),
+        "--name and --out": (["--corpus", c, "--name", "x", "--out", str(tmp_path / "x.safetensors")], "not both"),
+        "bad --name": (["--corpus", c, "--name", "../escape"], "bad model name"),
+        "unknown --init": (["--corpus", c, "--init", "no-such-model"], "unknown model"),
+        "--init not a checkpoint": (["--corpus", c, "--init", str(small)], "not a|truncated"),
+        "missing --resume": (["--corpus", c, "--resume", str(tmp_path / "gone.resume.safetensors")], "no such"),
+        "cuda on this machine": (["--corpus", c, "--device", "cuda"], "not available"),
+    }
+
+
+BAD = ["missing path", "glob matching nothing", "no corpus", "empty corpus", "only binary files", "only non-utf8 files",
+       "text shorter than a batch", "epochs 0", "epochs inf", "max-minutes negative", "lr 0", "hidden 0",
+       "val-fraction 1", "unwritable --out", "--name and --out", "bad --name", "unknown --init",
+       "--init not a checkpoint", "missing --resume", "cuda on this machine"]
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_line_and_a_non_zero_exit(case, tmp_path, corpus_dir, isolated_data_dir):
+    if case == "cuda on this machine":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    args, match = _bad_inputs(tmp_path, corpus_dir)[case]
+    r = run("train", "--model", "lstm", *TINY, *args)  # the case's options come last and win
+    assert_one_line_error(r, match)
+    assert not list(isolated_data_dir.rglob("*.safetensors"))  # nothing was written
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_out_folder(tmp_path, corpus_dir):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        assert_one_line_error(run("train", "--corpus", str(corpus_dir), "--out", str(ro / "m.safetensors"), *TINY), "cannot write")
+    finally:
+        ro.chmod(0o700)
+
+
+@pytest.mark.parametrize("args", [["--model", "gru"], ["--device", "tpu"], ["--epochs", "many"]])
+def test_bad_option_values_are_usage_errors(args, corpus_dir):
+    r = run("train", "--corpus", str(corpus_dir), *args)
+    assert r.exit_code == 2
+    assert_one_line_error(r, "invalid value")
+
+
+def test_models_with_nothing_trained_and_with_an_unreadable_file(isolated_data_dir, monkeypatch, tmp_path):
+    import charcomplete.checkpoint as ck
+
+    monkeypatch.setattr(ck, "shipped_dir", lambda: tmp_path / "no-shipped")
+    r = run("models")
+    assert r.exit_code == 0 and "No models yet" in r.output
+    folder = isolated_data_dir / "models"
+    folder.mkdir(parents=True)
+    (folder / "broken.safetensors").write_bytes(b"garbage!" * 4)
+    r = run("models", "--json")
+    assert r.exit_code == 0
+    (row,) = json.loads(r.output)
+    assert row["name"] == "broken" and row["error"]
+    r = run("models")
+    assert r.exit_code == 0 and "broken" in r.output and "unreadable" in r.output
+
+
+def test_help_does_not_import_torch(tmp_path):
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "charcomplete", "--help"], capture_output=True, text=True,
+                       env=subprocess_env(tmp_path), cwd=tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "train" in p.stdout and "models" in p.stdout
+    imported = [ln.rsplit("|", 1)[-1].strip() for ln in p.stderr.splitlines() if ln.startswith("import time:")]
+    assert "charcomplete.cli" in imported  # the check below looks at a real list
+    heavy = [m for m in imported if m.split(".")[0] in ("torch", "numpy", "textual", "safetensors")]
+    assert not heavy, heavy
+
+
+def _read_until(stream, pattern: str, deadline: float, seen: list[str]) -> re.Match | None:
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            return None
+        seen.append(line)
+        m = re.search(pattern, line)
+        if m:
+            return m
+    return None
+
+
+def test_ctrl_c_writes_a_resume_file_exits_130_and_resume_continues(corpus_dir, tmp_path, isolated_data_dir):
+    from charcomplete.corpus import load_corpus, steps_per_epoch
+
+    args = ["train", "--model", "attention", "--corpus", str(corpus_dir), "--name", "sig", *TINY]
+    proc = subprocess.Popen([sys.executable, "-m", "charcomplete", *args, "--epochs", "500"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=subprocess_env(isolated_data_dir), cwd=tmp_path)
+    seen: list[str] = []
+    try:
+        # an eval line means the loop runs (and the Ctrl+C handler is installed)
+        assert _read_until(proc.stderr, r"^step\s+\d+\s+epoch", time.monotonic() + 120, seen), "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        rest_err = proc.stderr.read()
+        out = proc.stdout.read()
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = "".join(seen) + rest_err
+    assert rc == 130, err
+    assert "Traceback" not in err + out
+    lines = [ln for ln in err.splitlines() if ln.startswith("Interrupted")]
+    assert len(lines) == 1, err
+    m = re.search(r"Interrupted at step (\d+): resume with .*--resume (\S+)$", lines[0])
+    assert m, lines[0]
+    stopped, resume_file = int(m.group(1)), Path(m.group(2))
+    assert resume_file == isolated_data_dir / "models" / "sig.resume.safetensors" and resume_file.exists()
+    assert stopped >= 5
+
+    # --resume continues from the step it stopped at (here up to 7 steps further)
+    spe = steps_per_epoch(len(load_corpus([str(corpus_dir)]).train), 4, 16)
+    epochs = (stopped + 7 - 0.5) / spe
+    r = run(*args, "--epochs", repr(epochs), "--resume", str(resume_file))
+    assert r.exit_code == 0, r.output
+    assert re.search(rf"saved .*sig\.safetensors .*\b{stopped + 7} steps", r.output), r.output
+    # the run ends without a resume file left over? it stays until overwritten: still a valid file
+    from charcomplete.checkpoint import load_checkpoint
+
+    _, meta, _ = load_checkpoint(isolated_data_dir / "models" / "sig.safetensors")
+    assert meta.metrics["steps"] <= stopped + 7 and meta.config["kind"] == "attention"
