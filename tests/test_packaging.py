@@ -1,0 +1,85 @@
+"""The built wheel ships the models in checkpoints/, and an installed (non-editable) copy
+finds them as shipped models."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> tuple[Path, list[str]]:
+    """(wheel path, names of the shipped checkpoints in it), built from a temp copy of the repo.
+
+    The real checkpoints/ is copied as it is; when it holds no model yet (they are trained
+    separately), the copy gets one tiny real checkpoint, so the real folder is never written.
+    """
+    pytest.importorskip("build")
+    pytest.importorskip("hatchling")
+    src = tmp_path_factory.mktemp("src")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.resume.safetensors", ".charcomplete-tmp-*")
+    shutil.copytree(REPO / "charcomplete", src / "charcomplete", ignore=ignore)
+    for f in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / f, src / f)
+    if (REPO / "checkpoints").is_dir():
+        shutil.copytree(REPO / "checkpoints", src / "checkpoints", ignore=ignore)
+    else:
+        (src / "checkpoints").mkdir()
+    shipped = sorted(p.name for p in (src / "checkpoints").glob("*.safetensors"))
+    if not shipped:
+        _tiny_checkpoint(src / "checkpoints" / "dummy.safetensors")
+        shipped = ["dummy.safetensors"]
+    out = tmp_path_factory.mktemp("dist")
+    p = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(src)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    (whl,) = out.glob("charcomplete-*.whl")
+    return whl, shipped
+
+
+def _tiny_checkpoint(path: Path) -> None:
+    import torch
+
+    from charcomplete.checkpoint import CheckpointMeta, save_checkpoint
+    from charcomplete.models import ModelConfig, build_model
+    from charcomplete.vocab import Vocab
+
+    vocab = Vocab.build("a tiny shipped model\n")
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="lstm", vocab_size=len(vocab), embed=4, hidden=8))
+    save_checkpoint(path, model, CheckpointMeta(config=model.cfg.to_dict(), vocab=vocab.to_json(), metrics={"val_bpc": 3.0}))
+
+
+def test_the_wheel_contains_the_shipped_checkpoints(wheel):
+    whl, shipped = wheel
+    names = zipfile.ZipFile(whl).namelist()
+    for name in shipped:
+        assert f"charcomplete/checkpoints/{name}" in names, names
+    assert "charcomplete/cli.py" in names and "charcomplete/__main__.py" in names
+    assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "charcomplete = charcomplete.cli:cli" in zipfile.ZipFile(whl).read(entry_points).decode()
+
+
+def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
+    whl, shipped = wheel
+    site = tmp_path / "site"
+    zipfile.ZipFile(whl).extractall(site)  # what pip install puts in site-packages
+    env = dict(os.environ, PYTHONPATH=str(site), CHARCOMPLETE_DATA_DIR=str(tmp_path / "data"), OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-m", "charcomplete", "models", "--json"], capture_output=True, text=True, env=env,
+                       cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = {r["name"]: r for r in json.loads(p.stdout)}
+    for name in shipped:
+        row = rows[name[: -len(".safetensors")]]
+        assert row["source"] == "shipped" and row["error"] is None, row
+        assert Path(row["path"]).resolve().is_relative_to(site.resolve()), row["path"]
