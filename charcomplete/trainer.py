@@ -272,6 +272,8 @@ def train(
     if not history or history[-1]["step"] != step:
         validate_and_save()
     seconds = elapsed()
+    for stale in {resume_path_for(out), *([resume_path_for(resume)] if resume is not None else [])}:
+        stale.unlink(missing_ok=True)  # the run is finished: an old resume file must not restart it
     progress("done")
     return TrainResult(
         path=out, best_val_bpc=best_bpc, best_val_acc=best_acc, steps=step, chars=step * cfg.batch_size * cfg.seq_len,

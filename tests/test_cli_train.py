@@ -254,7 +254,7 @@ def test_ctrl_c_writes_a_resume_file_exits_130_and_resume_continues(corpus_dir, 
     r = run(*args, "--epochs", repr(epochs), "--resume", str(resume_file))
     assert r.exit_code == 0, r.output
     assert re.search(rf"saved .*sig\.safetensors .*\b{stopped + 7} steps", r.output), r.output
-    # the run ends without a resume file left over? it stays until overwritten: still a valid file
+    assert not resume_file.exists()  # finished: a later --resume cannot restart the old state
     from charcomplete.checkpoint import load_checkpoint
 
     _, meta, _ = load_checkpoint(isolated_data_dir / "models" / "sig.safetensors")

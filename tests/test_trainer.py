@@ -105,6 +105,8 @@ def test_resume_after_interrupt_continues_exactly(rep_corpus, tmp_path, kind):
     assert resumed.best_val_bpc == pytest.approx(full.best_val_bpc, abs=1e-5)
     assert [h["step"] for h in resumed.history] == [h["step"] for h in full.history]
 
+    assert not info.value.resume_path.exists()  # the finished run's resume file is gone
+
     a, _, _ = load_checkpoint(tmp_path / "full.safetensors")
     b, _, _ = load_checkpoint(out)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
