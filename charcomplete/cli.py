@@ -140,15 +140,18 @@ def models(as_json):
 @click.option("-k", "--alternatives", "k", type=click.IntRange(1, 20), default=1, help="Show up to K alternatives with their confidence.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (text, confidence, per-char probabilities, attention).")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="cpu", show_default=True)
-def complete(text, model, max_chars, k, as_json, device):
+@click.option("--no-adapt", is_flag=True, help="The model alone: do not adapt to TEXT and your history (see `charcomplete forget`).")
+def complete(text, model, max_chars, k, as_json, device, no_adapt):
     """Print the suggestion for TEXT (or stdin when TEXT is - or missing).
 
     \b
     charcomplete complete "To be, or not to b"
     echo -n "def main(" | charcomplete complete --json -
     """
+    from charcomplete.adapt import set_default
     from charcomplete.eval_cli import run_complete
 
+    set_default(not no_adapt, save=False)  # adapts to TEXT and reads your history; never writes it
     try:
         run_complete(model, text, max_chars, k, as_json, device)
     except user_errors() as e:
@@ -257,7 +260,8 @@ def compare(corpus, epochs, max_minutes, notebook, plot, save, name, force, seed
 @click.option("--model", "model", default=None, help="Model name (see `charcomplete models`) or a .safetensors path. Default: the shipped default model.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True, help="Where the model runs.")
 @click.option("--encoding", default="utf-8", show_default=True, help="The file's text encoding (e.g. latin-1); saved back in it.")
-def edit(file, model, device, encoding):
+@click.option("--no-adapt", is_flag=True, help="Do not learn from what you type (and do not use what was learned before).")
+def edit(file, model, device, encoding, no_adapt):
     """Edit FILE with model suggestions as ghost text (Tab accepts). FILE is created on the first save.
 
     \b
@@ -271,8 +275,10 @@ def edit(file, model, device, encoding):
         document = Document.open(file, encoding=encoding)
     except DocumentError as e:
         raise fail(str(e)) from None
+    from charcomplete.adapt import set_default
     from charcomplete.completion import load_completer
 
+    set_default(not no_adapt)  # every model the editor loads adapts (and saves your history) unless --no-adapt
     try:
         completer = load_completer(model, device=device)
     except user_errors() as e:
@@ -289,3 +295,19 @@ def edit(file, model, device, encoding):
         raise
     if app.return_code:
         sys.exit(app.return_code)
+
+
+# --- forget (adaptation: charcomplete/adapt.py) ---------------------------------------------
+
+
+@cli.command()
+def forget():
+    """Forget what the editor learned from your writing (the adaptation history).
+
+    Deletes the history file in your data dir; a running editor drops what it learned too.
+    `edit --no-adapt` / `complete --no-adapt` turn learning off.
+    """
+    from charcomplete.adapt import adapt_dir, forget as forget_history
+
+    removed = forget_history()
+    click.echo(f"Forgot {len(removed)} file(s) in {adapt_dir()}." if removed else f"Nothing to forget in {adapt_dir()}.")

@@ -85,8 +85,10 @@ class Completer:
     """Next-character predictions and suggestions from one model."""
 
     def __init__(self, model, vocab: Vocab, name: str = "", meta=None, device: str = "cpu",
-                 context_chars: int = 256, max_extend: int = 64, policy: Policy | None = None):
+                 context_chars: int = 256, max_extend: int = 64, policy: Policy | None = None, adapt=None):
         import torch
+
+        from charcomplete.adapt import make_adaptive
 
         self.model = model.eval()
         self.vocab = vocab
@@ -118,6 +120,10 @@ class Completer:
         self._torch = torch
         self._ctx: str | None = None  # the context the cached state belongs to
         self._state: StepState | None = None
+        # adaptation (charcomplete/adapt.py): True/False, an AdaptiveModel, or None for the process
+        # default (off unless `edit`/`complete` turned it on); off = exactly the network
+        self.adapt = make_adaptive(adapt)
+        self._index = dict(vocab._index)  # char -> id, for the adaptive model's counts
 
     # --- the model, one character at a time (numpy) ------------------------------------
 
@@ -181,6 +187,8 @@ class Completer:
     def _state_for(self, context: str) -> StepState:
         if "\r" in context:
             context = normalize_newlines(context)
+        if self.adapt is not None:
+            self.adapt.observe(context)
         last = self._ctx
         if last is not None and context == last:
             return self._state
@@ -194,14 +202,23 @@ class Completer:
         return st
 
     def reset(self) -> None:
-        """Forget the cached state: the next call recomputes."""
+        """Forget the cached state: the next call recomputes (and adaptation starts a new document)."""
         self._ctx, self._state = None, None
+        if self.adapt is not None:
+            self.adapt.new_document()
+
+    def _logits(self, st: StepState, tail: str) -> np.ndarray:
+        """Next-character logits after `tail` (the text so far): the network's, or the log of
+        its mixture with the adaptive model when adapting."""
+        if self.adapt is None:
+            return st.logits
+        return np.log(self.adapt.mix(_softmax(st.logits), normalize_newlines(tail[-64:]), self._index))
 
     # --- the public API ----------------------------------------------------------------
 
     def next_char_probs(self, context: str) -> dict[str, float]:
         """Probability of every next character (and `<unk>`), summing to 1."""
-        p = _softmax(self._state_for(context).logits)
+        p = _softmax(self._logits(self._state_for(context), context))
         return {self.vocab.token(i): float(p[i]) for i in range(len(p))}
 
     def suggest(self, context: str, max_chars: int | None = None) -> Suggestion:
@@ -217,7 +234,7 @@ class Completer:
         """Up to k distinct suggestions, best first (each starts with a different character)."""
         st = self._state_for(context)
         best = self.suggest(context, max_chars)
-        p = _softmax(st.logits + self._no_unk)
+        p = _softmax(self._logits(st, context) + self._no_unk)
         out = [best] if best.text else []
         for first in np.argsort(-p)[: k + 1]:
             if len(out) >= k:
@@ -244,8 +261,9 @@ class Completer:
         text, probs, conf = [], [], 1.0
         in_word = bool(context) and context[-1] not in WORD_END  # completing a word already begun
         seen_word = False
+        tail = context[-64:]  # what the adaptive model predicts from
         while len(text) < limit:
-            p = _softmax(st.logits)
+            p = _softmax(self._logits(st, tail))
             i = int(np.argmax(p[1:])) + 1 if first is None or text else first  # never <unk> (id 0)
             p_true = float(p[i])
             if conf * p_true < threshold:
@@ -264,6 +282,7 @@ class Completer:
                 seen_word = True
             if len(text) < limit:
                 st = self._step(st, i)
+                tail += ch
         if len(text) < pol.min_chars:
             return Suggestion("", 0.0)
         return Suggestion("".join(text), conf, probs)

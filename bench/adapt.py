@@ -1,0 +1,197 @@
+"""Does adaptation pay? Bits per character and keystroke savings (KSR) with and without it.
+
+Evaluation sets: (a) a sample of the validation tails of ../shared/corpus (both folders, as the
+trainer split them); (b) generated "notes": meeting notes full of invented names, project
+code names and terms no model has seen, repeated as notes repeat them (deterministic: seeded);
+(c) bench/data/modern-prose.txt (in neither folder). Every text is a fresh document with no
+user history (the document cache alone); the "notes, with history" row first learns one set
+of notes as the user's history, then types another set about the same people and projects.
+
+bpc here is the Completer's own next-character distribution (mixed when adapting), stepping
+through the text, so both columns are the same computation. Nothing is read from or written to
+the user data dir.
+
+    python bench/adapt.py [--model attention] [--chars 3000] [--files 4]
+    python bench/adapt.py --tune   # the discount/strength/orders grid behind AdaptConfig's defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import random
+import statistics
+from dataclasses import replace
+
+import numpy as np
+
+from common import REPO, SHARED, command_line, one_thread, sample, tails
+
+from charcomplete.adapt import AdaptConfig, AdaptiveModel, History
+from charcomplete.completion import load_completer
+from charcomplete.evaluate import completer_ksr, measure_latency
+from charcomplete.vocab import normalize_newlines
+
+SYLLABLES = ["ka", "zor", "vel", "qui", "tam", "bri", "xo", "nel", "drak", "sy", "mur", "fen", "ol", "gra", "thi", "wex",
+             "lun", "pra", "zeb", "ith", "ko", "rha", "vun", "sel"]
+TEMPLATES = [
+    "- {p} met {q} about {proj}; next step: {term}.\n",
+    "- {proj} status: {p} says the {term} is blocked on {proj2}.\n",
+    "- Action ({p}): send {q} the {term} notes before the {proj} review.\n",
+    "- {q} asked whether {proj} needs a {term}; {p} will check with {r}.\n",
+    "- Decision: {proj2} moves to the {term} track, owner {r}.\n",
+    "- {p} and {q} to pair on the {term} for {proj} this week.\n",
+]
+
+
+def word(rng: random.Random, lo: int, hi: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(lo, hi)))
+
+
+def notes_text(seed: int, chars: int, world_seed: int = 0) -> str:
+    """Meeting notes about a small invented world (people, projects, terms chosen by `world_seed`),
+    `chars` long, the sequence of notes chosen by `seed`."""
+    world = random.Random(world_seed)
+    people = [f"{word(world, 1, 2).title()} {word(world, 2, 3).title()}" for _ in range(6)]
+    projects = [f"Project {word(world, 2, 3).title()}" for _ in range(4)]
+    terms = [f"{word(world, 2, 3)} {word(world, 2, 3)}" for _ in range(6)]
+    rng = random.Random(seed)
+    out, day = [], 1
+    while sum(map(len, out)) < chars:
+        out.append(f"\nNotes, day {day}\n")
+        for _ in range(rng.randint(3, 6)):
+            p, q, r = rng.sample(people, 3)
+            proj, proj2 = rng.sample(projects, 2)
+            out.append(rng.choice(TEMPLATES).format(p=p, q=q, r=r, proj=proj, proj2=proj2, term=rng.choice(terms)))
+        day += 1
+    return "".join(out)[:chars]
+
+
+def completer_bpc(c, text: str) -> float:
+    """Bits per character of the Completer's own next-character distribution over `text` (the
+    first character is not scored), stepping through it as a user would type it."""
+    text = normalize_newlines(text)
+    ids = c.vocab.encode(text)
+    c.reset()
+    nll = 0.0
+    for i in range(1, len(text)):
+        logits = c._logits(c._state_for(text[:i]), text[:i])  # the network's, or log of the mixture
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        nll -= math.log(max(float(p[int(ids[i])]), 1e-12))
+    return nll / max(1, len(text) - 1) / math.log(2)
+
+
+def adaptive(cfg: AdaptConfig | None, history_text: str = "") -> AdaptiveModel | None:
+    """A fresh adaptive model (in memory; `history_text` as the user's earlier writing), or None for off."""
+    if cfg is None:
+        return None
+    history = None
+    if history_text:
+        history = History(None, cfg, save=False)
+        history.loaded.add(normalize_newlines(history_text), 0)
+    return AdaptiveModel(cfg, history)
+
+
+def measure(c, texts: list[str], cfg: AdaptConfig | None, history_text: str = "", ksr: bool = True) -> tuple[float, float]:
+    """(bpc, KSR) over `texts`, each a fresh document."""
+    nll_bits, n, keys, chars = 0.0, 0, 0, 0
+    for t in texts:
+        c.adapt = adaptive(cfg, history_text)
+        nll_bits += completer_bpc(c, t) * (len(t) - 1)
+        n += len(t) - 1
+        if ksr:
+            r = completer_ksr(c, t)
+            keys, chars = keys + r["keystrokes"], chars + r["chars"]
+    c.adapt = None
+    return nll_bits / n, (1 - keys / chars if chars else float("nan"))
+
+
+def eval_sets(chars: int, files: int) -> dict[str, list[str]]:
+    sets = {}
+    for f in ("shakespeare", "python-docs"):
+        val, _ = tails(SHARED / f)
+        long_enough = [(p, t) for p, t in val if len(t) >= chars] or val
+        sets[f"{f} validation tails"] = [t for _, t in sample(long_enough, chars, files)]
+    sets["modern prose (not in the corpus)"] = [(REPO / "bench" / "data" / "modern-prose.txt").read_text()[:chars]]
+    sets["generated notes"] = [notes_text(seed, chars, world_seed=seed) for seed in range(1, 3)]
+    return sets
+
+
+def net_probs(c, text: str) -> np.ndarray:
+    """(len(text), V): the network's next-character distribution after every prefix of `text`."""
+    c.reset()
+    return np.stack([np.exp(c._state_for(text[:i]).logits - c._state_for(text[:i]).logits.max()) for i in range(len(text))])
+
+
+def cache_bpc(c, text: str, p_net: np.ndarray, cfg: AdaptConfig) -> float:
+    """bpc of the mixture for `cfg`, reusing the network's distributions (fast: for tuning)."""
+    ids, m, nll = c.vocab.encode(text), AdaptiveModel(cfg), 0.0
+    for i in range(1, len(text)):
+        m.observe(text[:i])
+        p = m.mix(p_net[i] / p_net[i].sum(), text[max(0, i - 64) : i], c._index)
+        nll -= math.log(max(float(p[int(ids[i])]), 1e-12))
+    return nll / (len(text) - 1) / math.log(2)
+
+
+def tune(c, args) -> None:
+    sets = {k: [(normalize_newlines(t), None) for t in v] for k, v in eval_sets(args.chars, args.files).items()}
+    for texts in sets.values():
+        for j, (t, _) in enumerate(texts):
+            texts[j] = (t, net_probs(c, t))
+    print("| min order | max order | discount | strength | " + " | ".join(f"{k} bpc" for k in sets) + " |")
+    print("|---" * (4 + len(sets)) + "|")
+    base = [measure(c, [t for t, _ in v], None, ksr=False)[0] for v in sets.values()]
+    print("| off | | | | " + " | ".join(f"{b:.3f}" for b in base) + " |", flush=True)
+    for lo, hi, d, b in itertools.product(args.min_orders, args.max_orders, args.discounts, args.strengths):
+        cfg = AdaptConfig(min_order=lo, max_order=hi, discount=d, strength=b)
+        row = []
+        for texts in sets.values():
+            n = sum(len(t) - 1 for t, _ in texts)
+            row.append(sum(cache_bpc(c, t, p, cfg) * (len(t) - 1) for t, p in texts) / n)
+        print(f"| {lo} | {hi} | {d} | {b} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None, help="model name or path (default: the editor's default)")
+    ap.add_argument("--chars", type=int, default=3000, help="characters per text")
+    ap.add_argument("--files", type=int, default=4, help="validation files per corpus folder")
+    ap.add_argument("--tune", action="store_true", help="print the bpc grid over AdaptConfig settings instead")
+    ap.add_argument("--min-orders", type=int, nargs="+", default=[1, 2, 3], help="--tune: min_order values")
+    ap.add_argument("--max-orders", type=int, nargs="+", default=[5, 7], help="--tune: max_order values")
+    ap.add_argument("--discounts", type=float, nargs="+", default=[0.5, 0.75, 0.9], help="--tune: discount values")
+    ap.add_argument("--strengths", type=float, nargs="+", default=[1.0, 2.0, 4.0, 8.0], help="--tune: strength values")
+    args = ap.parse_args()
+    one_thread()
+    c = load_completer(args.model, adapt=False)
+    print(f"# adaptation, model {c.name} ({c.kind})\n\n`{command_line()}`\n")
+    if args.tune:
+        tune(c, args)
+        return
+    cfg = AdaptConfig()
+    print(f"AdaptConfig: orders {cfg.min_order}-{cfg.max_order}, discount {cfg.discount}, strength {cfg.strength}\n")
+    print("| eval set | texts x chars | bpc off | bpc adapting | KSR off | KSR adapting | KSR change |\n|---|---|---|---|---|---|---|")
+    sets = eval_sets(args.chars, args.files)
+    rows = [(k, v, "") for k, v in sets.items()]
+    rows.append(("generated notes, with history", [notes_text(3, args.chars, world_seed=1)], notes_text(4, args.chars, world_seed=1)))
+    for label, texts, history in rows:
+        bpc0, ksr0 = measure(c, texts, None)
+        bpc1, ksr1 = measure(c, texts, cfg, history)
+        print(f"| {label} | {len(texts)} x {len(texts[0]):,} | {bpc0:.3f} | {bpc1:.3f} | {ksr0:.3f} | {ksr1:.3f} | "
+              f"{(ksr1 / ksr0 - 1) * 100:+.1f}% |", flush=True)
+    print("\nSuggestion latency, 1 thread, typing the generated notes then modern prose (as bench/latency.py):\n")
+    print("| adaptation | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms |\n|---|---|---|---|---|")
+    text = (notes_text(5, 1500, world_seed=5) + (REPO / "bench" / "data" / "modern-prose.txt").read_text())[:3000]
+    for label, cfg in (("off", None), ("on", cfg)):
+        runs = []
+        for _ in range(3):
+            c.adapt = adaptive(cfg)
+            runs.append(measure_latency(c, text, max_chars=16))
+        med = lambda f: statistics.median(getattr(r, f) for r in runs)  # noqa: E731
+        print(f"| {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | {med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,376 @@
+"""It learns as you type: an adaptive character model of the document and of the user's history,
+mixed with the network's next-character distribution.
+
+The adaptive part is a character n-gram cache (orders `min_order`..`max_order`) in two
+levels: the user's history (what they typed in earlier sessions, loaded from the user data
+dir) and the current document (the text before the cursor, as the Completer sees it). Its
+counts are blended with the network in the hierarchical Pitman-Yor way (interpolated
+Kneser-Ney's discounting, with the network as the base distribution instead of a uniform one):
+
+    p_k(c) = max(n_k(c) - d, 0) / (N_k + b)  +  (b + d T_k) / (N_k + b) * p_{k-1}(c)
+
+where n_k are the counts after the last k characters (N_k their sum, T_k how many distinct
+characters), d the discount, b the strength, and p_{min_order-1} the network's softmax. So the
+mixture weight is set per context by how much the cache has seen there: a context seen once
+leaves most of the mass to the network; a name typed five times takes over. d and b were
+chosen by measuring bits per character and keystroke savings (bench/adapt.py, README).
+
+What the user types (extensions of the text before the cursor by a few characters) is also
+added to the history, which is saved (JSON, atomic, bounded in size) periodically and at exit
+in `<data dir>/adapt/history.json`, and loaded by the next session. `forget()` deletes it.
+Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import threading
+import time
+import warnings
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "charcomplete-adapt"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a history file above this is refused as corrupt
+
+
+@dataclass
+class AdaptConfig:
+    """The adaptive model's settings (chosen by measurement: bench/adapt.py)."""
+
+    min_order: int = 3  # shortest context the cache predicts from (shorter ones: the network alone)
+    max_order: int = 7  # longest context, in characters
+    discount: float = 0.75  # d: subtracted from every count (Kneser-Ney / Pitman-Yor discount)
+    strength: float = 4.0  # b: pseudo-count of the lower level; larger trusts the network longer
+    typed_chars: int = 32  # an extension by at most this many characters counts as typed (goes to history)
+    learn_per_call: int = 128  # characters of an older backlog learned per call (keeps latency flat)
+    doc_window: int = 50_000  # after a jump, learn at most this many characters before the cursor
+    max_contexts: int = 200_000  # history size bound (contexts kept on save, the most used first)
+    save_every_s: float = 120.0  # save the history at most this often while typing (and at exit)
+
+
+class CharCounts:
+    """Counts of the next character after every context of `min_order`..`max_order` characters."""
+
+    def __init__(self, min_order: int, max_order: int):
+        self.min_order, self.max_order = min_order, max_order
+        self.table: dict[str, list] = {}  # context -> [total, {char: count}]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def add(self, text: str, start: int, end: int | None = None) -> None:
+        """Learn the characters text[start:end], each after the characters before it in `text`."""
+        table, lo, hi = self.table, self.min_order, self.max_order
+        for i in range(start, len(text) if end is None else end):
+            ch = text[i]
+            for k in range(lo, min(hi, i) + 1):
+                ctx = text[i - k : i]
+                node = table.get(ctx)
+                if node is None:
+                    table[ctx] = [1, {ch: 1}]
+                else:
+                    node[0] += 1
+                    counts = node[1]
+                    counts[ch] = counts.get(ch, 0) + 1
+
+    def merged(self, other: "CharCounts", max_contexts: int) -> "CharCounts":
+        """This table plus `other`, at most `max_contexts` contexts: `other`'s (the newer) kept
+        first, then the most used."""
+        out = CharCounts(self.min_order, self.max_order)
+        for ctx, (total, counts) in self.table.items():
+            out.table[ctx] = [total, dict(counts)]
+        for ctx, (total, counts) in other.table.items():
+            node = out.table.setdefault(ctx, [0, {}])
+            node[0] += total
+            for ch, n in counts.items():
+                node[1][ch] = node[1].get(ch, 0) + n
+        if len(out.table) > max_contexts:
+            keep = sorted(out.table, key=lambda c: (c in other.table, out.table[c][0]), reverse=True)[:max_contexts]
+            out.table = {c: out.table[c] for c in keep}
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "min_order": self.min_order, "max_order": self.max_order,
+            "contexts": {ctx: ["".join(counts), list(counts.values())] for ctx, (_, counts) in self.table.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data) -> "CharCounts":
+        """Validated: anything unexpected raises ValueError."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("not a charcomplete history file")
+        if not isinstance(data.get("format_version"), int) or data["format_version"] > FORMAT_VERSION:
+            raise ValueError(f"unsupported format version {data.get('format_version')!r}")
+        lo, hi, contexts = data.get("min_order"), data.get("max_order"), data.get("contexts")
+        if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi <= 64 and isinstance(contexts, dict)):
+            raise ValueError("bad orders or contexts")
+        out = cls(lo, hi)
+        for ctx, entry in contexts.items():
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], list)):
+                raise ValueError(f"bad entry for context {ctx!r}")
+            chars, counts = entry
+            if len(ctx) > hi or len(chars) != len(counts) or len(set(chars)) != len(chars) or not chars:
+                raise ValueError(f"bad entry for context {ctx!r}")
+            if not all(type(n) is int and n > 0 for n in counts):
+                raise ValueError(f"bad counts for context {ctx!r}")
+            out.table[ctx] = [sum(counts), dict(zip(chars, counts))]
+        return out
+
+
+def common_prefix_len(a: str, b: str) -> int:
+    """Length of the longest common prefix of `a` and `b` (O(n) in C: a bisection over slices)."""
+    lo, hi = 0, min(len(a), len(b))  # a[:lo] == b[:lo]; the answer is at most hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a.startswith(b[lo:mid], lo):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# --- the user's history on disk -------------------------------------------------------------
+
+
+def adapt_dir() -> Path:
+    """`<data dir>/adapt`: next to the user's models (CHARCOMPLETE_DATA_DIR overrides)."""
+    from charcomplete.checkpoint import user_dir
+
+    return user_dir().parent / "adapt"
+
+
+def history_path() -> Path:
+    return adapt_dir() / "history.json"
+
+
+def _forgotten_path() -> Path:
+    return adapt_dir() / "forgotten"  # its mtime: when `forget` last ran (a running editor then drops what it learned)
+
+
+class History:
+    """The user's history: `loaded` from earlier sessions (read-only) and `new`, typed in this
+    process. Saved as loaded + new. One per file per process (see `shared_history`)."""
+
+    def __init__(self, path: Path | None, cfg: AdaptConfig, save: bool = True):
+        self.path = path  # None: in memory only (nothing read or written)
+        self.cfg = cfg
+        self.save_enabled = save and path is not None
+        self.lock = threading.Lock()
+        self.loaded = CharCounts(cfg.min_order, cfg.max_order)
+        self.new = CharCounts(cfg.min_order, cfg.max_order)
+        self.dirty = False
+        self.started = time.time()
+        self.last_save = time.monotonic()
+        if path is not None:
+            self.loaded = self._read(path)
+
+    def _read(self, path: Path) -> CharCounts:
+        empty = CharCounts(self.cfg.min_order, self.cfg.max_order)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise ValueError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
+            return CharCounts.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return empty
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            aside = path.with_name(path.name + ".corrupt")
+            try:
+                os.replace(path, aside)
+            except OSError:
+                aside = path
+            warnings.warn(f"charcomplete: ignoring the unreadable adaptation history {path} ({e}); moved to {aside.name}",
+                          RuntimeWarning, stacklevel=2)
+            return empty
+
+    def learn(self, text: str, start: int, end: int) -> None:
+        with self.lock:
+            self.new.add(text, start, end)
+            self.dirty = True
+        if self.save_enabled and time.monotonic() - self.last_save > self.cfg.save_every_s:
+            self.save()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.loaded = CharCounts(self.cfg.min_order, self.cfg.max_order)
+            self.new = CharCounts(self.cfg.min_order, self.cfg.max_order)
+            self.dirty = False
+            self.started = time.time()
+
+    def save(self) -> None:
+        """Write loaded + new (bounded) atomically; after a `forget` elsewhere, drop both instead."""
+        if not self.save_enabled:
+            return
+        from charcomplete.fileio import atomic_write
+
+        self.last_save = time.monotonic()
+        try:
+            if _forgotten_path().stat().st_mtime >= self.started:
+                self.clear()
+                return
+        except OSError:
+            pass
+        with self.lock:
+            if not self.dirty:
+                return
+            data = self.loaded.merged(self.new, self.cfg.max_contexts).to_json()
+            self.dirty = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), mode=0o600)
+        except OSError as e:
+            warnings.warn(f"charcomplete: could not save the adaptation history to {self.path} ({e})", RuntimeWarning, stacklevel=2)
+
+
+_SHARED: dict[tuple[str, bool], History] = {}
+_LIVE: "weakref.WeakSet[AdaptiveModel]" = weakref.WeakSet()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_history(cfg: AdaptConfig, save: bool = True) -> History:
+    """The process's History for the user's file: every Completer (every model) shares it."""
+    path = history_path()
+    with _SHARED_LOCK:
+        key = (str(path), save)
+        if key not in _SHARED:
+            _SHARED[key] = History(path, cfg, save=save)
+        return _SHARED[key]
+
+
+def save_all() -> None:
+    """Save every shared history (runs at exit)."""
+    for h in list(_SHARED.values()):
+        h.save()
+
+
+atexit.register(save_all)
+
+
+def forget() -> list[Path]:
+    """Forget everything learned: delete the history file, clear this process's memory of it and
+    of the open documents, and mark the time so that a running editor drops what it learned.
+    Returns the files removed."""
+    removed = []
+    folder = adapt_dir()
+    for p in (history_path(), history_path().with_name(history_path().name + ".corrupt")):
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    for h in list(_SHARED.values()):
+        h.clear()
+    for m in list(_LIVE):
+        m.new_document()
+    folder.mkdir(parents=True, exist_ok=True)
+    _forgotten_path().write_text(f"{time.time():.3f}\n")
+    return removed
+
+
+# --- the mixture, per Completer -------------------------------------------------------------
+
+
+class AdaptiveModel:
+    """The document cache (per Completer) on top of the user's history, on top of the network."""
+
+    def __init__(self, cfg: AdaptConfig | None = None, history: History | None = None):
+        self.cfg = cfg or AdaptConfig()
+        self.history = history  # None: the document only (no user history)
+        self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
+        self._learned = ""  # the text the document cache has learned (a prefix of the document)
+        _LIVE.add(self)
+
+    def new_document(self) -> None:
+        """Start over for a new document (the history stays)."""
+        self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
+        self._learned = ""
+
+    def observe(self, text: str) -> None:
+        """Learn from the text before the cursor: what was added since the last call (typed
+        characters also go to the history); an older backlog (a jump into a document) is learned
+        `learn_per_call` characters at a time, its last `doc_window` characters only."""
+        learned, cfg = self._learned, self.cfg
+        if text.startswith(learned):
+            start = len(learned)
+        elif learned.startswith(text):
+            return  # the cursor moved back: nothing new
+        else:
+            start = common_prefix_len(text, learned)  # an edit before the end: learn what differs
+        new = len(text) - start
+        if new == 0:
+            return
+        if new <= cfg.typed_chars:
+            self.doc.add(text, start)
+            if self.history is not None:
+                self.history.learn(text, start, len(text))
+            self._learned = text
+            return
+        start = max(start, len(text) - cfg.doc_window)
+        end = min(len(text), start + cfg.learn_per_call)
+        self.doc.add(text, start, end)
+        self._learned = text[:end]
+
+    def mix(self, p_net: np.ndarray, tail: str, index: dict) -> np.ndarray:
+        """The mixed next-character distribution after `tail` (its last max_order characters
+        matter), given the network's `p_net` (V,) and `index` char -> id (others: <unk>, id 0)."""
+        cfg = self.cfg
+        # history.new is not a level: what was typed in this process is in the document already
+        levels = [self.doc.table] if self.history is None else [self.history.loaded.table, self.doc.table]
+        nodes = []  # hit nodes, lowest level first; each level's base is the one before it
+        for k in range(cfg.min_order, min(cfg.max_order, len(tail)) + 1):
+            ctx = tail[-k:]
+            hit = False
+            for table in levels:
+                node = table.get(ctx)
+                if node is not None:
+                    nodes.append(node)
+                    hit = True
+            if not hit:
+                break  # a longer context was never seen either
+        if not nodes:
+            return p_net
+        d, b = cfg.discount, cfg.strength
+        scale, extra = 1.0, {}  # walk down from the top level: extra mass, and what is left below
+        for total, counts in reversed(nodes):
+            denom = total + b
+            for ch, n in counts.items():
+                i = index.get(ch, 0)
+                extra[i] = extra.get(i, 0.0) + scale * (n - d) / denom
+            scale *= (b + d * len(counts)) / denom
+        p = p_net * scale
+        ids = np.fromiter(extra.keys(), dtype=np.int64, count=len(extra))
+        p[ids] += np.fromiter(extra.values(), dtype=p.dtype, count=len(extra))
+        return p
+
+
+def make_adaptive(adapt, save: bool = True) -> AdaptiveModel | None:
+    """What a Completer's `adapt` option means: False -> off; True -> the user's shared history
+    (loaded, and saved unless save=False) plus a document cache; an AdaptiveModel -> itself;
+    None -> the process default (see set_default)."""
+    if adapt is None:
+        adapt, save = _DEFAULT["adapt"], _DEFAULT["save"]
+    if adapt is False:
+        return None
+    if isinstance(adapt, AdaptiveModel):
+        return adapt
+    cfg = AdaptConfig()
+    return AdaptiveModel(cfg, shared_history(cfg, save=save))
+
+
+# the default for load_completer(adapt=None): off for the API, eval and scripts; the editor and
+# `complete` turn it on (set_default) unless --no-adapt
+_DEFAULT = {"adapt": False, "save": False}
+
+
+def set_default(adapt: bool, save: bool = True) -> None:
+    """Make load_completer() adapt by default in this process (and save the history or not)."""
+    _DEFAULT.update(adapt=adapt, save=save)
+

@@ -1,0 +1,165 @@
+"""Adaptation: the document and the user's history change the suggestions; off is exactly the
+network; the history persists, can be forgotten, and a corrupt file is ignored with a warning."""
+
+from __future__ import annotations
+
+import json
+import random
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_completion import as_array, reference_probs
+
+from charcomplete import adapt
+from charcomplete.adapt import AdaptConfig, AdaptiveModel, CharCounts, common_prefix_len, history_path
+from charcomplete.cli import cli
+from charcomplete.completion import load_completer
+
+# a name and a term the tiny model never saw, in its vocabulary's characters
+DOC = ("we met zorblax quint today. zorblax quint said the lazy fox jumps. "
+       "then zorblax quint left. the brown dog asked zorblax quint about the zarquib. ") * 2
+PROBE = "later the dog saw zorb"
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state(monkeypatch):
+    """Each test starts as a new process would: no shared history loaded yet."""
+    monkeypatch.setattr(adapt, "_SHARED", {})
+    monkeypatch.setattr(adapt, "_DEFAULT", {"adapt": False, "save": False})
+
+
+def type_text(c, text: str) -> None:
+    """Type `text` one character at a time, asking for a suggestion after each (as the editor does)."""
+    for i in range(1, len(text) + 1):
+        c.suggest(text[:i])
+
+
+def test_a_name_typed_a_few_times_is_then_suggested(tiny_checkpoints):
+    base = load_completer(tiny_checkpoints["attention"], adapt=False)
+    c = load_completer(tiny_checkpoints["attention"], adapt=AdaptiveModel())
+    assert not base.suggest(DOC + PROBE).text.startswith("lax")
+    type_text(c, DOC)
+    assert c.suggest(DOC + PROBE).text.startswith("lax")
+    assert c.suggest(DOC + "about the zarq").text.startswith("ui")  # seen twice only
+    c.reset()  # a new document (no history here): the name is gone
+    assert not c.suggest(PROBE).text.startswith("lax")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_adaptation_off_is_exactly_the_network(tiny_checkpoints, kind):
+    assert load_completer(tiny_checkpoints[kind]).adapt is None  # the API's default: off
+    off = load_completer(tiny_checkpoints[kind], adapt=False)
+    on = load_completer(tiny_checkpoints[kind], adapt=AdaptiveModel())
+    type_text(off, DOC)
+    type_text(on, DOC)
+    ctx = DOC + PROBE
+    assert np.abs(as_array(off, off.next_char_probs(ctx)) - reference_probs(off, ctx)).max() < 1e-5
+    assert off.suggest(ctx).text == load_completer(tiny_checkpoints[kind], adapt=False).suggest(ctx).text
+    assert on.suggest(ctx).text != off.suggest(ctx).text  # (so the comparison above can fail)
+
+
+def test_mixed_probabilities_sum_to_one(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["lstm"], adapt=AdaptiveModel())
+    type_text(c, DOC[:120])
+    for ctx in (DOC[:120], DOC[:120] + "zor", DOC + PROBE, "", "\U0001f600 emoji \u4e2d\u6587\r\nzorb"):
+        p = as_array(c, c.next_char_probs(ctx))
+        assert np.isfinite(p).all() and (p >= 0).all()
+        assert abs(p.sum() - 1) < 1e-5
+    s = c.suggest(DOC + PROBE)
+    assert 0 < s.confidence <= 1 and all(0 < q <= 1 for q in s.char_probs)
+
+
+def test_history_persists_into_a_new_completer_and_is_bounded(tiny_checkpoints, monkeypatch):
+    c = load_completer(tiny_checkpoints["attention"], adapt=True)
+    type_text(c, DOC)
+    adapt.save_all()  # what happens at exit
+    data = json.loads(history_path().read_text())
+    assert data["format"] == adapt.FORMAT and "rbl" in data["contexts"]
+    monkeypatch.setattr(adapt, "_SHARED", {})  # a new session
+    fresh = load_completer(tiny_checkpoints["attention"], adapt=True)
+    assert fresh.suggest(PROBE).text.startswith("lax")  # a new document, the name from history
+    small = CharCounts(3, 7)
+    small.add(DOC, 0)
+    assert len(small.merged(CharCounts(3, 7), max_contexts=50)) == 50
+
+
+def test_forget_clears_memory_and_file(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["attention"], adapt=True)
+    type_text(c, DOC)
+    adapt.save_all()
+    assert history_path().exists()
+    result = CliRunner().invoke(cli, ["forget"])
+    assert result.exit_code == 0, result.output
+    assert not history_path().exists()
+    assert len(c.adapt.doc) == 0  # the open document's counts too (it relearns what is on screen)
+    assert not c.suggest(PROBE).text.startswith("lax")
+    adapt.save_all()
+    assert not history_path().exists()  # nothing was left to save
+
+
+def test_forget_in_another_process_reaches_a_running_session(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["attention"], adapt=True)
+    type_text(c, DOC)
+    adapt._forgotten_path().parent.mkdir(parents=True, exist_ok=True)
+    adapt._forgotten_path().write_text("now\n")  # what `charcomplete forget` leaves for running editors
+    c.adapt.history.started -= 10  # this session began before it
+    adapt.save_all()
+    assert not history_path().exists()
+
+
+def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
+    for garbage in ("{not json", json.dumps({"format": adapt.FORMAT, "format_version": 1, "min_order": 3,
+                                             "max_order": 7, "contexts": {"abc": ["xy", [1]]}})):
+        history_path().parent.mkdir(parents=True, exist_ok=True)
+        history_path().write_text(garbage)
+        adapt._SHARED.clear()
+        with pytest.warns(RuntimeWarning, match="ignoring"):
+            c = load_completer(tiny_checkpoints["lstm"], adapt=True)
+        assert isinstance(c.suggest("the quick br").text, str)
+        assert history_path().with_name("history.json.corrupt").exists()
+
+
+def test_observe_learns_typed_text_once_and_jumps_in_bounded_chunks():
+    m = AdaptiveModel(AdaptConfig(typed_chars=4, learn_per_call=10, doc_window=25))
+    m.observe("abcd")
+    m.observe("abcde")
+    m.observe("abc")  # backspaces: nothing new
+    m.observe("abcde")  # retyped what was learned: not counted again
+    assert m.doc.table["abcd"] == [1, {"e": 1}]
+    m.observe("abcdX")  # an edit: the differing character is learned
+    assert m.doc.table["abcd"] == [2, {"e": 1, "X": 1}]
+    long = "abcdX" + "0123456789" * 5  # a jump 50 characters ahead
+    m.observe(long)
+    assert len(m._learned) == len(long) - 25 + 10  # the window's first 10 characters
+    m.observe(long)
+    m.observe(long)
+    assert m._learned == long
+    assert m.history is None
+
+
+def test_common_prefix_len_matches_brute_force():
+    rng = random.Random(0)
+    for _ in range(200):
+        a = "".join(rng.choice("ab") for _ in range(rng.randint(0, 12)))
+        b = "".join(rng.choice("ab") for _ in range(rng.randint(0, 12)))
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        assert common_prefix_len(a, b) == n
+
+
+def test_complete_command_adapts_to_its_text_unless_no_adapt(tiny_checkpoints):
+    text = DOC + PROBE
+    on = CliRunner().invoke(cli, ["complete", "--model", str(tiny_checkpoints["attention"]), text])
+    off = CliRunner().invoke(cli, ["complete", "--no-adapt", "--model", str(tiny_checkpoints["attention"]), text])
+    assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
+    assert on.output.startswith("lax") and not off.output.startswith("lax")
+    assert not history_path().exists()  # `complete` reads the history, never writes it
+
+
+def test_no_warning_without_a_history_file(tiny_checkpoints):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_completer(tiny_checkpoints["lstm"], adapt=True).suggest("the")
