@@ -117,15 +117,29 @@ def models(as_json):
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="charcomplete models")
-    for col in ("name", "kind", "source", "val bpc", "params", "trained on", "path"):
-        table.add_column(col)
-    for r in rows:
-        bpc = f"{r['val_bpc']:.3f}" if isinstance(r["val_bpc"], (int, float)) else "-"
-        params = f"{r['parameters']:,}" if isinstance(r["parameters"], int) else "-"
-        table.add_row(r["name"], r["kind"] if not r["error"] else "[red]unreadable[/]", r["source"], bpc, params,
-                      str(r.get("corpus", ""))[:40], r["path"])
-    Console().print(table if rows else "No models yet: train one with `charcomplete train --corpus PATH`.")
+    console = Console()
+    if not rows:
+        console.print("No models yet: train one with `charcomplete train --corpus PATH`.")
+        return
+    columns = ["name", "kind", "source", "val bpc", "params", "trained on", "path"]
+    cells = [[r["name"], "unreadable" if r["error"] else r["kind"], r["source"],
+              f"{r['val_bpc']:.3f}" if isinstance(r["val_bpc"], (int, float)) else "-",
+              f"{r['parameters']:,}" if isinstance(r["parameters"], int) else "-",
+              str(r.get("corpus", ""))[:40], r["path"]] for r in rows]
+    for optional in ("trained on", "path"):  # one line per model: drop these before cutting a name
+        widths = [max(len(c[i]) for c in [columns, *cells]) + 3 for i in range(len(columns))]
+        if sum(widths) + 1 <= console.width:
+            break
+        i = columns.index(optional)
+        del columns[i]
+        for c in cells:
+            del c[i]
+    table = Table(title="charcomplete models", caption=None if "path" in columns else "paths: charcomplete models --json")
+    for col in columns:
+        table.add_column(col, no_wrap=True)
+    for c, r in zip(cells, rows):
+        table.add_row(*c, style="red" if r["error"] else None)
+    console.print(table)
 
 
 

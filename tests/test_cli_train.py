@@ -197,6 +197,19 @@ def test_models_with_nothing_trained_and_with_an_unreadable_file(isolated_data_d
     assert r.exit_code == 0 and "broken" in r.output and "unreadable" in r.output
 
 
+def test_models_keeps_one_line_per_model_in_a_narrow_terminal(corpus_dir, isolated_data_dir):
+    name = "a-rather-long-model-name-for-my-notes"
+    r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--epochs", "0.2", "--name", name, *TINY)
+    assert r.exit_code == 0, r.output
+    for width in (80, 200):
+        table = CliRunner().invoke(cli, ["models"], env={"COLUMNS": str(width)})
+        assert table.exit_code == 0
+        lines = [ln for ln in table.output.splitlines() if name in ln]
+        assert len(lines) == 1 and "lstm" in lines[0] and "user" in lines[0], table.output
+        assert max(len(ln) for ln in table.output.splitlines()) <= width
+        assert (str(isolated_data_dir) in table.output) == (width == 200), table.output
+
+
 def test_help_does_not_import_torch(tmp_path):
     p = subprocess.run([sys.executable, "-X", "importtime", "-m", "charcomplete", "--help"], capture_output=True, text=True,
                        env=subprocess_env(tmp_path), cwd=tmp_path, timeout=120)
