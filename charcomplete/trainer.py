@@ -159,6 +159,13 @@ def train(
             f"the training text ({len(corpus.train)} characters) is shorter than one batch "
             f"({need} characters for --batch-size {cfg.batch_size}); use more text or a smaller --batch-size"
         )
+    if init_model is not None and init_model.cfg.vocab_size != len(corpus.vocab):
+        raise TrainingError(f"the model to fine-tune knows {init_model.cfg.vocab_size} ids, the corpus has {len(corpus.vocab)}: "
+                            "load the corpus with the model's vocabulary")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # fail now, not at the first checkpoint minutes later
+    except OSError as e:
+        raise TrainingError(f"cannot create {out.parent} ({e.strerror or e})") from None
     model_cfg.vocab_size = len(corpus.vocab)
     torch.manual_seed(cfg.seed)
     model = init_model if init_model is not None else build_model(model_cfg)

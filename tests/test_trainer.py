@@ -218,6 +218,24 @@ def test_fine_tuning_keeps_the_vocabulary(rep_corpus, tmp_path):
     assert meta.config == model.cfg.to_dict()
 
 
+def test_fine_tuning_on_a_corpus_with_another_vocabulary_is_refused(rep_corpus, tmp_path):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="lstm", vocab_size=len(rep_corpus.vocab) + 3, embed=8, hidden=16))
+    with pytest.raises(TrainingError, match="model's vocabulary"):
+        train(model.cfg, _cfg(rep_corpus, 5), rep_corpus, tmp_path / "m.safetensors", init_model=model)
+    assert model.cfg.vocab_size == len(rep_corpus.vocab) + 3  # the model's config is left alone
+
+
+def test_the_output_folder_is_created_before_training(rep_corpus, tmp_path):
+    out = tmp_path / "new" / "folder" / "m.safetensors"
+    train(_mcfg(), _cfg(rep_corpus, 3), rep_corpus, out)
+    assert out.exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(TrainingError, match="cannot create"):
+        train(_mcfg(), _cfg(rep_corpus, 3), rep_corpus, blocker / "m.safetensors")
+
+
 def test_text_shorter_than_one_batch_is_a_clear_error(tmp_path):
     (tmp_path / "a.txt").write_text("tiny text " * 3)
     corpus = load_corpus([str(tmp_path)])
