@@ -31,6 +31,7 @@ from common import SHARED, command_line
 import torch
 
 from charcomplete.corpus import load_corpus
+from charcomplete.device import resolve_device
 from charcomplete.models import KINDS, ModelConfig
 from charcomplete.trainer import TrainConfig, train
 
@@ -54,7 +55,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.models.split(","):
-            cfg = TrainConfig(epochs=None, max_minutes=args.minutes, device="cpu")
+            cfg = TrainConfig(epochs=None, max_minutes=args.minutes)  # device "auto", as `charcomplete train`
 
             clock = {"last": 0.0, "steps": 0.0}  # time spent in training steps (validations excluded)
 
@@ -70,7 +71,7 @@ def main() -> None:
             r = train(ModelConfig(kind=kind), cfg, corpus, Path(tmp) / f"{kind}.safetensors", callback=report)
             rows.append((kind, r, r.chars / max(clock["steps"], 1e-9)))
 
-    print(f"`{command_line()}` — {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+    print(f"`{command_line()}` — on {resolve_device('auto')}: {platform.machine()}, {os.cpu_count()} CPU cores, "
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; corpus: {corpus.summary()}\n")
     print(f"| model | parameters | steps in {args.minutes:g} min | epochs | training chars/s | val bpc after {args.minutes:g} min | val accuracy |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
