@@ -302,3 +302,32 @@ def test_a_user_model_shadows_a_shipped_one(tmp_path, monkeypatch):
     entries = {e.name: e for e in list_checkpoints()}
     assert entries["lstm"].source == "user" and entries["attention"].source == "shipped"
     assert resolve_model("lstm") == mine
+
+
+def test_a_failed_write_leaves_the_old_checkpoint_and_no_temp_file(tmp_path, monkeypatch):
+    import charcomplete.fileio as fileio
+
+    path = tmp_path / "m.safetensors"
+    _save(path)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        _save(path, _model("lstm"))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_writes_keep_the_mode_and_follow_a_symlink(tmp_path):
+    real = tmp_path / "real.safetensors"
+    _save(real)
+    real.chmod(0o600)
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(real)
+    _save(link, _model("lstm"))
+    assert link.is_symlink() and (real.stat().st_mode & 0o777) == 0o600
+    _, meta, _ = load_checkpoint(link)
+    assert meta.config["kind"] == "lstm"
