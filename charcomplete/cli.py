@@ -42,9 +42,10 @@ def cli():
 @cli.command()
 @click.option("--model", "kind", type=click.Choice(MODEL_KINDS), default="attention", show_default=True, help="Model kind.")
 @click.option("--corpus", "corpus", multiple=True, help="Training text: a file, a folder (recursive) or a glob; repeatable.")
+@click.option("--data", "data", default=None, metavar="DIR", help="Train on a corpus made by `charcomplete prepare` (memory-mapped) instead of --corpus.")
 @click.option("--epochs", type=float, default=None, help="Passes over the text (fractions allowed). Default 1 unless --max-minutes is given.")
 @click.option("--max-minutes", type=float, default=None, help="Wall-clock budget in minutes (fractions allowed).")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Parallel streams per step.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Parallel streams per step (under torchrun: in all, split over the processes).")
 @click.option("--seq-len", type=int, default=128, show_default=True, help="Characters per chunk (truncated BPTT).")
 @click.option("--embed", type=int, default=64, show_default=True, help="Embedding width.")
 @click.option("--hidden", type=int, default=256, show_default=True, help="LSTM width.")
@@ -62,16 +63,20 @@ def cli():
 @click.option("--force", is_flag=True, help="Replace an existing model of that name/path.")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue an interrupted run (its checkpoint or resume file).")
 @click.option("--init", "init", default=None, help="Fine-tune this checkpoint (name or path) on the corpus.")
-def train(kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout, lr,
+def train(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout, lr,
           val_fraction, eval_every, device, seed, threads, name, out, force, resume, init):
     """Train a model on your own text.
 
     \b
     charcomplete train --model attention --corpus notes/ --max-minutes 5
     charcomplete train --model lstm --corpus notes/ --corpus '*.md' --epochs 3 --name my-notes
+    charcomplete train --data prepared/ --max-minutes 60          # after `charcomplete prepare`
+    torchrun --nproc-per-node 4 -m charcomplete train --data prepared/ --batch-size 256
     """
-    if not corpus:
-        raise fail("no corpus given: use --corpus PATH (a file, folder or glob; repeatable)")
+    if not corpus and not data:
+        raise fail("no corpus given: use --corpus PATH (a file, folder or glob; repeatable) or --data DIR")
+    if corpus and data:
+        raise fail("give --corpus or --data, not both")
     if name and out:
         raise fail("give --name or --out, not both")
     if epochs is None and max_minutes is None:
@@ -80,7 +85,7 @@ def train(kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, hidden,
 
     try:
         run_train(
-            kind=kind, corpus=list(corpus), epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, seq_len=seq_len,
+            kind=kind, corpus=list(corpus), data_dir=data, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, seq_len=seq_len,
             embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout, lr=lr, val_fraction=val_fraction,
             eval_every=eval_every, device=device, seed=seed, threads=threads, name=name, out=out, force=force,
             resume=resume, init=init,
@@ -309,6 +314,32 @@ def edit(file, model, device, encoding, no_adapt):
         raise
     if app.return_code:
         sys.exit(app.return_code)
+
+
+# --- prepare ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("corpus", nargs=-1, required=True)
+@click.option("-o", "--out", "out", required=True, metavar="DIR", help="Folder to write the prepared corpus to (new or empty).")
+@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
+@click.option("--force", is_flag=True, help="Replace a corpus prepared in DIR before.")
+def prepare(corpus, out, val_fraction, force):
+    """Tokenize a corpus once into memory-mapped id files, for `train --data DIR`.
+
+    Files are read one at a time (two passes), so a corpus larger than memory prepares
+    and trains with flat memory. Same vocabulary and train/validation split as --corpus.
+
+    \b
+    charcomplete prepare notes/ '*.md' -o prepared/
+    charcomplete train --data prepared/ --max-minutes 60
+    """
+    from charcomplete.prepare_cli import run_prepare
+
+    try:
+        run_prepare(list(corpus), out, val_fraction, force)
+    except user_errors() as e:
+        raise fail(str(e)) from None
 
 
 # --- forget (adaptation: charcomplete/adapt.py) ---------------------------------------------

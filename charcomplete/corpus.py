@@ -98,19 +98,24 @@ def read_corpus(paths: list[str]) -> CorpusFiles:
         raise CorpusError("no corpus given (use --corpus PATH)")
     out = CorpusFiles(documents=[])
     for f in expand_paths(list(paths)):
-        try:
-            text = read_text_file(f)
-        except ValueError as e:
-            if isinstance(e, UnicodeDecodeError):
-                out.skipped_encoding += 1
-            else:
-                out.skipped_binary += 1
-            continue
-        except OSError:
-            out.skipped_unreadable += 1
-            continue
-        out.documents.append(Document(str(f), normalize_newlines(text)))
+        text = read_document(f, out)
+        if text is not None:
+            out.documents.append(Document(str(f), text))
     return out
+
+
+def read_document(path: Path, files: CorpusFiles) -> str | None:
+    """The text of one file, newlines normalised; None (counted in `files`) when skipped."""
+    try:
+        return normalize_newlines(read_text_file(path))
+    except ValueError as e:
+        if isinstance(e, UnicodeDecodeError):
+            files.skipped_encoding += 1
+        else:
+            files.skipped_binary += 1
+    except OSError:
+        files.skipped_unreadable += 1
+    return None
 
 
 def char_counts(texts) -> dict[str, int]:
@@ -123,10 +128,15 @@ def char_counts(texts) -> dict[str, int]:
     return counts
 
 
+def split_index(n: int, val_fraction: float) -> int:
+    """Where a text of `n` characters splits: [0, i) trains, [i, n) validates."""
+    return n - int(round(n * val_fraction))
+
+
 def split_text(text: str, val_fraction: float) -> tuple[str, str]:
     """(train, validation): the validation part is the contiguous tail of `text`."""
-    n_val = int(round(len(text) * val_fraction))
-    return text[: len(text) - n_val], text[len(text) - n_val :]
+    i = split_index(len(text), val_fraction)
+    return text[:i], text[i:]
 
 
 @dataclass

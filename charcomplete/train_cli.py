@@ -29,19 +29,37 @@ def check_writable(path: Path) -> None:
         raise CheckpointError(f"cannot write to {folder} ({e.strerror or e})") from None
 
 
-def run_train(*, kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout, lr,
-              val_fraction, eval_every, device, seed, threads, name, out, force, resume, init) -> None:
+def run_train(**options) -> None:
+    """`charcomplete train`; under torchrun, as one rank of a DistributedDataParallel run."""
+    from charcomplete import distributed
+    from charcomplete.device import resolve_device
+
+    dist, device = distributed.setup(resolve_device(options.pop("device")))  # a no-op outside torchrun
+    try:
+        _run_train(dist, device=device, **options)
+    except Exception as e:
+        failure = distributed.failure(dist, e)  # a lost rank or a timeout: one line, not a traceback
+        if failure is None:
+            raise
+        raise failure from None
+    finally:
+        distributed.teardown(dist)
+
+
+def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout,
+               lr, val_fraction, eval_every, device, seed, threads, name, out, force, resume, init) -> None:
     import torch
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from charcomplete.checkpoint import CheckpointError, load_checkpoint, resolve_model, resume_path_for, user_checkpoint_path
-    from charcomplete.corpus import load_corpus
+    from charcomplete.corpus import CorpusError, load_corpus
     from charcomplete.device import resolve_device
     from charcomplete.models import ModelConfig
+    from charcomplete.prepare import load_prepared
     from charcomplete.trainer import TrainConfig, TrainingInterrupted, train
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, quiet=not dist.is_main)  # under torchrun only rank 0 reports
     if threads:
         torch.set_num_threads(threads)
     cfg = TrainConfig(epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, seq_len=seq_len, lr=lr,
@@ -52,7 +70,7 @@ def run_train(*, kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, 
     elif out:
         target = Path(out)
     else:
-        target = user_checkpoint_path(name or f"{kind}-{_corpus_stem(corpus[0])}")
+        target = user_checkpoint_path(name or f"{kind}-{_corpus_stem((corpus or [data_dir])[0])}")
     if target.suffix != ".safetensors":
         target = target.with_name(target.name + ".safetensors")
     if target.exists() and not (force or resume):
@@ -63,8 +81,15 @@ def run_train(*, kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, 
     if init:
         init_model, _, vocab = load_checkpoint(resolve_model(init), device="cpu")
         init_model.train()
-    data = load_corpus(corpus, val_fraction=val_fraction, vocab=vocab)
+    if data_dir:
+        data = load_prepared(data_dir)
+        if vocab is not None and vocab != data.vocab:
+            raise CorpusError(f"--init: {data_dir} was prepared with another vocabulary than the model's; fine-tune with --corpus")
+    else:
+        data = load_corpus(corpus, val_fraction=val_fraction, vocab=vocab)
     console.print(f"corpus: {data.summary()}")
+    if dist.active:
+        console.print(f"distributed: {dist.world} processes, {batch_size // dist.world} streams each, on {device}")
     model_cfg = init_model.cfg if init_model is not None else ModelConfig(
         kind=kind, embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout)
 
@@ -76,6 +101,8 @@ def run_train(*, kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, 
         stop["requested"] = True
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    if dist.active:  # torchrun passes Ctrl+C on to its workers as SIGTERM too (then waits 30 s): stop cleanly
+        previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(requested=True))
     total = None
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
@@ -92,8 +119,8 @@ def run_train(*, kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, 
                     bar.console.print(f"step {p.step:>6}  epoch {p.epoch:6.2f}  train {p.train_bpc or float('nan'):.3f} bpc  "
                                       f"val {p.val_bpc:.3f} bpc  acc {p.val_acc:.3f}  {p.elapsed:7.1f}s")
 
-            result = train(model_cfg, cfg, data, target, callback=on_progress, should_stop=lambda: stop["requested"],
-                           resume=resume, init_model=init_model)
+            result = train(model_cfg, cfg, data, target, callback=on_progress if dist.is_main else None,
+                           should_stop=lambda: stop["requested"], resume=resume, init_model=init_model, dist=dist)
     except TrainingInterrupted as e:
         console.print(f"Interrupted at step {e.step}: resume with  charcomplete train ... --resume {e.resume_path}")
         sys.exit(130)
@@ -102,6 +129,10 @@ def run_train(*, kind, corpus, epochs, max_minutes, batch_size, seq_len, embed, 
         sys.exit(130)
     finally:
         signal.signal(signal.SIGINT, previous)
+        if dist.active:
+            signal.signal(signal.SIGTERM, previous_term)
+    if not dist.is_main:
+        return
     bpc = f"{result.best_val_bpc:.3f}" if result.best_val_bpc is not None else "n/a"
     acc = f"{result.best_val_acc:.3f}" if result.best_val_acc is not None else "n/a"
     click.echo(f"saved {result.path}  (val {bpc} bpc, accuracy {acc}, {result.steps} steps, "

@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -33,6 +33,9 @@ from charcomplete.checkpoint import (
 from charcomplete.corpus import Corpus, as_streams, steps_per_epoch
 from charcomplete.device import resolve_device
 from charcomplete.models import ModelConfig, build_model, count_parameters, detach_state
+
+if TYPE_CHECKING:
+    from charcomplete.distributed import Dist
 
 LN2 = math.log(2.0)
 
@@ -110,14 +113,18 @@ class TrainingInterrupted(Exception):
 
 
 @torch.no_grad()
-def evaluate_ids(model, ids: np.ndarray, batch_size: int, seq_len: int, device: str) -> tuple[float, float]:
-    """(bits per character, top-1 accuracy) of `model` predicting every next id of `ids`."""
+def evaluate_ids(model, ids: np.ndarray, batch_size: int, seq_len: int, device: str, dist: Dist | None = None) -> tuple[float, float]:
+    """(bits per character, top-1 accuracy) of `model` predicting every next id of `ids`.
+
+    dist: in a distributed run each rank scores its share of the streams; the sums are added.
+    """
     was_training = model.training
     model.eval()
     streams_n = max(1, min(batch_size, (len(ids) - 1) // max(seq_len, 1)))
-    streams = torch.from_numpy(as_streams(ids, streams_n).astype(np.int64)).to(device)  # (B, L)
+    rows = dist.rows(streams_n) if dist is not None else slice(None)
+    streams = torch.from_numpy(as_streams(ids, streams_n)[rows].astype(np.int64)).to(device)  # (B, L)
     nll, correct, count, state = 0.0, 0, 0, None
-    for start in range(0, streams.shape[1] - 1, seq_len):
+    for start in range(0, streams.shape[1] - 1 if len(streams) else 0, seq_len):
         x = streams[:, start : start + seq_len]
         y = streams[:, start + 1 : start + seq_len + 1]
         x = x[:, : y.shape[1]]
@@ -126,6 +133,8 @@ def evaluate_ids(model, ids: np.ndarray, batch_size: int, seq_len: int, device: 
         correct += (logits.argmax(-1) == y).sum().item()
         count += y.numel()
     model.train(was_training)
+    if dist is not None:
+        nll, correct, count = dist.sum([nll, correct, count])
     if count == 0:
         return float("nan"), float("nan")
     return nll / count / LN2, correct / count
@@ -140,6 +149,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     resume: str | Path | None = None,
     init_model=None,
+    dist: Dist | None = None,
 ) -> TrainResult:
     """Train a model on `corpus`, writing the best one to `out` (atomically).
 
@@ -148,7 +158,12 @@ def train(
         raises TrainingInterrupted (Ctrl+C in the CLI, Cancel in the editor).
     resume: a resume file (or the checkpoint beside it) to continue exactly where it stopped.
     init_model: a loaded model to start from (fine-tuning); its config and vocabulary are kept.
+    dist: this process's place in a torchrun run (see distributed.py); None: a single process.
+        Each rank trains its share of the B streams under DDP; only rank 0 writes files.
     """
+    from charcomplete.distributed import Dist
+
+    dist = dist or Dist()
     cfg.validate()
     out = Path(out)
     device = resolve_device(cfg.device)
@@ -159,6 +174,8 @@ def train(
             f"the training text ({len(corpus.train)} characters) is shorter than one batch "
             f"({need} characters for --batch-size {cfg.batch_size}); use more text or a smaller --batch-size"
         )
+    if cfg.batch_size % dist.world:
+        raise TrainingError(f"--batch-size {cfg.batch_size} does not split evenly over {dist.world} processes")
     if init_model is not None and init_model.cfg.vocab_size != len(corpus.vocab):
         raise TrainingError(f"the model to fine-tune knows {init_model.cfg.vocab_size} ids, the corpus has {len(corpus.vocab)}: "
                             "load the corpus with the model's vocabulary")
@@ -171,15 +188,17 @@ def train(
     model = init_model if init_model is not None else build_model(model_cfg)
     model_cfg = model.cfg
     model.to(device).train()
+    net = dist.wrap(model)  # what the steps run: DDP averages the gradients over the ranks
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     total_steps = max(1, math.ceil(cfg.epochs * spe)) if cfg.epochs is not None else None
-    streams = torch.from_numpy(as_streams(corpus.train, cfg.batch_size).astype(np.int64))  # (B, L)
+    streams = as_streams(corpus.train, cfg.batch_size)[dist.rows(cfg.batch_size)]  # (B / ranks, L) numpy view, maybe memory-mapped
     val_ids = corpus.val[: cfg.val_max_chars]
 
     step, elapsed_before, state = 0, 0.0, None
     best_bpc, best_acc, history = None, None, []
     if resume is not None:
         step, elapsed_before, state, best_bpc, best_acc, history = _restore(resume, model, opt, cfg, model_cfg, corpus, device)
+        state = dist.share_state(state, cfg.batch_size)
 
     meta = CheckpointMeta(
         config=model_cfg.to_dict(),
@@ -195,12 +214,12 @@ def train(
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - t0
 
-    def budget_fraction() -> float:
+    def budget_fraction(now: float | None = None) -> float:
         fr = []
         if total_steps is not None:
             fr.append(step / total_steps)
         if cfg.max_minutes is not None:
-            fr.append(elapsed() / (cfg.max_minutes * 60))
+            fr.append((elapsed() if now is None else now) / (cfg.max_minutes * 60))
         return min(1.0, max(fr)) if fr else 0.0
 
     def progress(kind: str, **kw) -> Progress:
@@ -225,7 +244,9 @@ def train(
 
     def validate_and_save():
         nonlocal best_bpc, best_acc
-        bpc, acc = evaluate_ids(model, val_ids, cfg.batch_size, cfg.seq_len, device) if len(val_ids) > 1 else (None, None)
+        if recent and dist.active:
+            recent[:] = [dist.sum([float(np.mean(recent))])[0] / dist.world]  # the training loss over every rank's streams
+        bpc, acc = evaluate_ids(model, val_ids, cfg.batch_size, cfg.seq_len, device, dist) if len(val_ids) > 1 else (None, None)
         train_bpc = (float(np.mean(recent)) / LN2) if recent else None
         row = {"step": step, "epoch": step / spe, "elapsed": elapsed(), "train_bpc": train_bpc, "val_bpc": bpc, "val_acc": acc}
         history.append(row)
@@ -239,7 +260,8 @@ def train(
                 "val_bpc": best_bpc, "val_acc": best_acc, "steps": step, "epochs": step / spe,
                 "chars": step * cfg.batch_size * cfg.seq_len, "seconds": round(elapsed(), 1), "parameters": n_params,
             }
-            save_checkpoint(out, model, meta)
+            if dist.is_main:
+                save_checkpoint(out, model, meta)
         progress("eval", val_bpc=bpc, val_acc=acc)
         recent.clear()
 
@@ -248,20 +270,26 @@ def train(
     while True:
         if total_steps is not None and step >= total_steps:
             break
-        if cfg.max_minutes is not None and elapsed() >= cfg.max_minutes * 60:
+        now, stop = dist.agree(elapsed(), should_stop is not None and should_stop())  # the same on every rank
+        if cfg.max_minutes is not None and now >= cfg.max_minutes * 60:
             break
-        if should_stop is not None and should_stop():
-            path = _save_resume_file(out, model, opt, cfg, model_cfg, corpus, step, elapsed(), state, best_bpc, best_acc, history)
+        if stop:
+            full_state = dist.gather_state(state)  # every stream's state, so any number of ranks can resume
+            path = resume_path_for(out)
+            if dist.is_main:
+                path = _save_resume_file(out, model, opt, cfg, model_cfg, corpus, step, now, full_state, best_bpc, best_acc, history)
+            dist.barrier()  # no rank exits before the file is written
             raise TrainingInterrupted(path, step)
         k = step % spe
         if k == 0:
             state = None  # a new pass over the text starts with a fresh state
-        x = streams[:, k * cfg.seq_len : (k + 1) * cfg.seq_len + 1].to(device)  # (B, T+1)
+        chunk = streams[:, k * cfg.seq_len : (k + 1) * cfg.seq_len + 1]  # (B, T+1) view: only this chunk is read
+        x = torch.from_numpy(chunk.astype(np.int64)).to(device)  # (B, T+1)
         inputs, targets = x[:, :-1], x[:, 1:]
-        lr = cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * budget_fraction())))
+        lr = cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * budget_fraction(now))))
         for g in opt.param_groups:
             g["lr"] = lr
-        logits, state = model(inputs, state)  # (B, T, V)
+        logits, state = net(inputs, state)  # (B, T, V)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         if not torch.isfinite(loss):
             raise diverged(f"loss became {loss.item()}")
@@ -271,7 +299,7 @@ def train(
         opt.step()
         state = detach_state(state)
         step += 1
-        chars_this_run += inputs.numel()
+        chars_this_run += inputs.numel() * dist.world
         recent.append(loss.item())
         progress("step")
         if step % cfg.eval_every == 0:
