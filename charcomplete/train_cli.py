@@ -100,9 +100,10 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
             raise KeyboardInterrupt
         stop["requested"] = True
 
+    if dist.active:  # torchrun passes Ctrl+C (and its own stop, SIGTERM) on to every rank, then waits 30 s: stop cleanly
+        on_sigint = lambda signum, frame: stop.update(requested=True)  # noqa: E731 (a second signal must not escalate)
+        previous_term = signal.signal(signal.SIGTERM, on_sigint)
     previous = signal.signal(signal.SIGINT, on_sigint)
-    if dist.active:  # torchrun passes Ctrl+C on to its workers as SIGTERM too (then waits 30 s): stop cleanly
-        previous_term = signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(requested=True))
     total = None
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
