@@ -69,10 +69,10 @@ def prepare_corpus(
     out = Path(out_dir)
     _claim_folder(out, force)
     files = PreparedFiles(documents=[])
-    found = expand_paths(list(paths))
+    found = [f for f in expand_paths(list(paths)) if out.resolve() not in f.resolve().parents]  # never our own output
 
     # pass 1: which files are text, their lengths, the character counts of the training parts
-    counts = np.zeros(0, dtype=np.int64)  # counts[c]: occurrences of code point c
+    counts = np.zeros(0x110000, dtype=np.int64)  # counts[c]: occurrences of code point c (all of Unicode: 9 MB)
     lengths = []  # (path, characters) of every readable file
     for i, f in enumerate(found):
         text = read_document(f, files)
@@ -80,8 +80,6 @@ def prepare_corpus(
             lengths.append((f, len(text)))
             for piece in _slices(text, 0, split_index(len(text), val_fraction)):
                 n = np.bincount(codepoints(piece))
-                if len(n) > len(counts):
-                    counts = np.concatenate([counts, np.zeros(len(n) - len(counts), dtype=np.int64)])
                 counts[: len(n)] += n
         if on_file:
             on_file("count", i + 1, len(found))
@@ -95,14 +93,17 @@ def prepare_corpus(
     dtype = np.dtype(vocab.dtype).newbyteorder("<")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        (out / META).unlink(missing_ok=True)  # (--force) from here on not a valid prepared corpus until done
     except OSError as e:
         raise CorpusError(f"cannot create {out} ({e.strerror or e})") from None
     parts = [out / (TRAIN_BIN + ".part"), out / (VAL_BIN + ".part")]
     try:
         n_train, n_val = _encode(lengths, vocab, val_fraction, dtype, parts, files, on_file)
-    except BaseException:
+    except BaseException as e:
         for p in parts:
             p.unlink(missing_ok=True)
+        if isinstance(e, OSError):  # a read-only folder, a full disk
+            raise CorpusError(f"cannot write to {out} ({e.strerror or e})") from None
         raise
     os.replace(parts[0], out / TRAIN_BIN)
     os.replace(parts[1], out / VAL_BIN)
@@ -173,7 +174,9 @@ def load_prepared(folder: str | os.PathLike) -> Corpus:
 
 def _map(path: Path, dtype: np.dtype, n: int) -> np.ndarray:
     """(n,) read-only memory map of `path`, after checking its size."""
-    size = path.stat().st_size if path.exists() else -1
+    if not path.exists():
+        raise ValueError(f"{path.name} is missing")
+    size = path.stat().st_size
     if size != n * dtype.itemsize:
         raise ValueError(f"{path.name} holds {size} bytes, expected {n * dtype.itemsize}")
     if n == 0:
@@ -188,7 +191,6 @@ def _claim_folder(out: Path, force: bool) -> None:
     if (out / META).exists():
         if not force:
             raise CorpusError(f"{out} already holds a prepared corpus; use --force to replace it")
-        (out / META).unlink()  # from here on the folder is not a valid prepared corpus until done
     elif out.is_dir() and any(out.iterdir()):
         raise CorpusError(f"{out} is not empty; give a new or empty folder")
 
