@@ -22,6 +22,7 @@ import itertools
 import math
 import random
 import statistics
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -42,6 +43,12 @@ TEMPLATES = [
     "- {q} asked whether {proj} needs a {term}; {p} will check with {r}.\n",
     "- Decision: {proj2} moves to the {term} track, owner {r}.\n",
     "- {p} and {q} to pair on the {term} for {proj} this week.\n",
+    "- Open question from {r}: can the {term} ship without {proj2}?\n",
+    "- {q} demoed the new {term}; {p} found two bugs in it.\n",
+    "- Budget for {proj} approved; {r} to order the {term} hardware.\n",
+    "- Risk: {proj2} depends on {p}, who is away until Friday.\n",
+    "- {p}: the {term} benchmark is 3x slower since the {proj2} merge.\n",
+    "- Customer call with {q} and {r}: they want {proj} in March.\n",
 ]
 
 
@@ -53,7 +60,7 @@ def notes_text(seed: int, chars: int, world_seed: int = 0) -> str:
     """Meeting notes about a small invented world (people, projects, terms chosen by `world_seed`),
     `chars` long, the sequence of notes chosen by `seed`."""
     world = random.Random(world_seed)
-    people = [f"{word(world, 1, 2).title()} {word(world, 2, 3).title()}" for _ in range(6)]
+    people = [f"{word(world, 1, 2).title()} {word(world, 2, 3).title()}" for _ in range(8)]
     projects = [f"Project {word(world, 2, 3).title()}" for _ in range(4)]
     terms = [f"{word(world, 2, 3)} {word(world, 2, 3)}" for _ in range(6)]
     rng = random.Random(seed)
@@ -140,17 +147,55 @@ def tune(c, args) -> None:
     for texts in sets.values():
         for j, (t, _) in enumerate(texts):
             texts[j] = (t, net_probs(c, t))
-    print("| min order | max order | discount | strength | " + " | ".join(f"{k} bpc" for k in sets) + " |")
-    print("|---" * (4 + len(sets)) + "|")
+    print("| min order | max order | discount | strength | mix rate | mix init | " + " | ".join(f"{k} bpc" for k in sets) + " |")
+    print("|---" * (6 + len(sets)) + "|")
     base = [measure(c, [t for t, _ in v], None, ksr=False)[0] for v in sets.values()]
-    print("| off | | | | " + " | ".join(f"{b:.3f}" for b in base) + " |", flush=True)
-    for lo, hi, d, b in itertools.product(args.min_orders, args.max_orders, args.discounts, args.strengths):
-        cfg = AdaptConfig(min_order=lo, max_order=hi, discount=d, strength=b)
+    print("| off | | | | | | " + " | ".join(f"{b:.3f}" for b in base) + " |", flush=True)
+    grid = itertools.product(args.min_orders, args.max_orders, args.discounts, args.strengths, args.mix_rates, args.mix_inits)
+    for lo, hi, d, b, rate, init in grid:
+        cfg = AdaptConfig(min_order=lo, max_order=hi, discount=d, strength=b, mix_rate=rate, mix_init=init)
         row = []
         for texts in sets.values():
             n = sum(len(t) - 1 for t, _ in texts)
             row.append(sum(cache_bpc(c, t, p, cfg) * (len(t) - 1) for t, p in texts) / n)
-        print(f"| {lo} | {hi} | {d} | {b} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
+        print(f"| {lo} | {hi} | {d} | {b} | {rate} | {init} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
+
+
+def dynamic_eval(c, text: str, lr: float, segment: int = 32) -> tuple[float, float]:
+    """Dynamic evaluation (Krause et al. 2018, plain SGD): score each `segment` characters, then one
+    gradient step on them. (bpc, ms per update on one thread)."""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    model = copy.deepcopy(c.model)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    ids = torch.from_numpy(c.vocab.encode(text).astype(np.int64))
+    state, nll, n, times = None, 0.0, 0, []
+    for s in range(0, len(ids) - 1, segment):
+        y = ids[s + 1 : s + 1 + segment][None]
+        logits, state = model(ids[s : s + y.shape[1]][None], state)
+        loss = F.cross_entropy(logits[0], y[0], reduction="sum")
+        nll, n = nll + loss.item(), n + y.numel()
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        (loss / y.numel()).backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+        state = tuple(t.detach() for t in state)
+    return nll / n / math.log(2), statistics.median(times) * 1000
+
+
+def dyneval_table(c, args) -> None:
+    sets = eval_sets(args.chars, args.files)
+    print("| learning rate | " + " | ".join(f"{k} bpc" for k in sets) + " | ms per update (32 chars) |")
+    print("|---" * (2 + len(sets)) + "|")
+    for lr in (0.0, 0.01, 0.03, 0.1, 0.3):
+        rows = [[dynamic_eval(c, normalize_newlines(t), lr) for t in texts] for texts in sets.values()]
+        bpc = [statistics.mean(b for b, _ in r) for r in rows]
+        ms = statistics.median(m for r in rows for _, m in r)
+        print(f"| {lr} | " + " | ".join(f"{b:.3f}" for b in bpc) + f" | {ms:.2f} |", flush=True)
 
 
 def main() -> None:
@@ -159,9 +204,12 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=3000, help="characters per text")
     ap.add_argument("--files", type=int, default=4, help="validation files per corpus folder")
     ap.add_argument("--tune", action="store_true", help="print the bpc grid over AdaptConfig settings instead")
+    ap.add_argument("--dyneval", action="store_true", help="print bpc of dynamic evaluation (SGD on the text) instead")
     ap.add_argument("--min-orders", type=int, nargs="+", default=[1, 2, 3], help="--tune: min_order values")
     ap.add_argument("--max-orders", type=int, nargs="+", default=[5, 7], help="--tune: max_order values")
     ap.add_argument("--discounts", type=float, nargs="+", default=[0.5, 0.75, 0.9], help="--tune: discount values")
+    ap.add_argument("--mix-rates", type=float, nargs="+", default=[0.0], help="--tune: mix_rate values")
+    ap.add_argument("--mix-inits", type=float, nargs="+", default=[1.0], help="--tune: mix_init values")
     ap.add_argument("--strengths", type=float, nargs="+", default=[1.0, 2.0, 4.0, 8.0], help="--tune: strength values")
     args = ap.parse_args()
     one_thread()
@@ -169,6 +217,9 @@ def main() -> None:
     print(f"# adaptation, model {c.name} ({c.kind})\n\n`{command_line()}`\n")
     if args.tune:
         tune(c, args)
+        return
+    if args.dyneval:
+        dyneval_table(c, args)
         return
     cfg = AdaptConfig()
     print(f"AdaptConfig: orders {cfg.min_order}-{cfg.max_order}, discount {cfg.discount}, strength {cfg.strength}\n")

@@ -11,9 +11,13 @@ Kneser-Ney's discounting, with the network as the base distribution instead of a
 
 where n_k are the counts after the last k characters (N_k their sum, T_k how many distinct
 characters), d the discount, b the strength, and p_{min_order-1} the network's softmax. So the
-mixture weight is set per context by how much the cache has seen there: a context seen once
-leaves most of the mass to the network; a name typed five times takes over. d and b were
-chosen by measuring bits per character and keystroke savings (bench/adapt.py, README).
+cache's say is set per context by how much it has seen there: a context seen once leaves much
+of the mass to the network; a name typed five times takes over. On top, the result is mixed
+once more with the network alone, p = p_net + w (p_blend - p_net), with a weight w per "how
+often the longest matching context was seen" (once, 2-3 times, more) learned online from every
+typed character (a gradient step on its log-loss): on text the network already predicts well
+(the corpus's own kind) w falls, on notes full of new names it rises. The settings were chosen
+by measuring bits per character and keystroke savings (bench/adapt.py --tune, README).
 
 What the user types (extensions of the text before the cursor by a few characters) is also
 added to the history, which is saved (JSON, atomic, bounded in size) periodically and at exit
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import os
 import threading
 import time
@@ -44,10 +49,12 @@ MAX_FILE_BYTES = 64 * 1024 * 1024  # a history file above this is refused as cor
 class AdaptConfig:
     """The adaptive model's settings (chosen by measurement: bench/adapt.py)."""
 
-    min_order: int = 3  # shortest context the cache predicts from (shorter ones: the network alone)
-    max_order: int = 7  # longest context, in characters
-    discount: float = 0.75  # d: subtracted from every count (Kneser-Ney / Pitman-Yor discount)
-    strength: float = 4.0  # b: pseudo-count of the lower level; larger trusts the network longer
+    min_order: int = 2  # shortest context the cache predicts from (shorter ones: the network alone)
+    max_order: int = 8  # longest context, in characters
+    discount: float = 0.5  # d: subtracted from every count (Kneser-Ney / Pitman-Yor discount)
+    strength: float = 1.0  # b: pseudo-count of the lower level; larger trusts the network longer
+    mix_rate: float = 1.0  # learning rate of the weights of the blend against the network alone (0: fixed)
+    mix_init: float = 0.8  # their starting value in a document (1: the blend as is; 0: the network alone)
     typed_chars: int = 32  # an extension by at most this many characters counts as typed (goes to history)
     learn_per_call: int = 128  # characters of an older backlog learned per call (keeps latency flat)
     doc_window: int = 50_000  # after a jump, learn at most this many characters before the cursor
@@ -286,12 +293,17 @@ class AdaptiveModel:
         self.history = history  # None: the document only (no user history)
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
         self._learned = ""  # the text the document cache has learned (a prefix of the document)
+        self.weights = np.full(3, self.cfg.mix_init)  # of the blend against the network alone, by how often
+        # the longest context was seen (once, 2-3 times, more), learned as the user types
+        self._fresh = False  # the next mix() is the prediction for the character after _learned
+        self._pending = None  # (position, p_net, p_blend, index) of that prediction
         _LIVE.add(self)
 
     def new_document(self) -> None:
         """Start over for a new document (the history stays)."""
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
         self._learned = ""
+        self.weights[:], self._pending = self.cfg.mix_init, None
 
     def observe(self, text: str) -> None:
         """Learn from the text before the cursor: what was added since the last call (typed
@@ -307,6 +319,9 @@ class AdaptiveModel:
         new = len(text) - start
         if new == 0:
             return
+        if self._pending is not None and self._pending[0] == start:
+            self._learn_weight(text[start])
+        self._fresh = True
         if new <= cfg.typed_chars:
             self.doc.add(text, start)
             if self.history is not None:
@@ -322,18 +337,18 @@ class AdaptiveModel:
         """The mixed next-character distribution after `tail` (its last max_order characters
         matter), given the network's `p_net` (V,) and `index` char -> id (others: <unk>, id 0)."""
         cfg = self.cfg
+        root, self._fresh = self._fresh, False  # the first call after new text: the real next character
         # history.new is not a level: what was typed in this process is in the document already
         levels = [self.doc.table] if self.history is None else [self.history.loaded.table, self.doc.table]
-        nodes = []  # hit nodes, lowest level first; each level's base is the one before it
+        nodes, top = [], 0  # hit nodes, lowest level first (each level's base is the one before it); longest hit
         for k in range(cfg.min_order, min(cfg.max_order, len(tail)) + 1):
             ctx = tail[-k:]
-            hit = False
             for table in levels:
                 node = table.get(ctx)
                 if node is not None:
                     nodes.append(node)
-                    hit = True
-            if not hit:
+                    top = k
+            if top < k:
                 break  # a longer context was never seen either
         if not nodes:
             return p_net
@@ -348,7 +363,21 @@ class AdaptiveModel:
         p = p_net * scale
         ids = np.fromiter(extra.keys(), dtype=np.int64, count=len(extra))
         p[ids] += np.fromiter(extra.values(), dtype=p.dtype, count=len(extra))
-        return p
+        seen = nodes[-1][0]
+        bucket = 0 if seen == 1 else 1 if seen <= 3 else 2
+        if root:  # remember it, to learn the weight from the character that comes
+            self._pending = (len(self._learned), bucket, p_net, p, index)
+        return p_net + self.weights[bucket] * (p - p_net)
+
+    def _learn_weight(self, ch: str) -> None:
+        """One gradient step on the log-loss of the character that came, for the mixture weight."""
+        _, bucket, p_net, p_blend, index = self._pending
+        self._pending = None
+        i, w = index.get(ch, 0), self.weights[bucket]
+        p = p_net[i] + w * (p_blend[i] - p_net[i])
+        # w = sigmoid(a): a step on a, d log p / d a = w (1 - w) (p_blend - p_net) / p, which lies in [-w, 1 - w]
+        a = math.log(w / (1 - w)) + self.cfg.mix_rate * w * (1 - w) * (p_blend[i] - p_net[i]) / max(p, 1e-12)
+        self.weights[bucket] = min(0.999, max(0.001, 1 / (1 + math.exp(-a))))
 
 
 def make_adaptive(adapt, save: bool = True) -> AdaptiveModel | None:

@@ -212,7 +212,8 @@ class Completer:
         its mixture with the adaptive model when adapting."""
         if self.adapt is None:
             return st.logits
-        return np.log(self.adapt.mix(_softmax(st.logits), normalize_newlines(tail[-64:]), self._index))
+        p = self.adapt.mix(_softmax(st.logits), normalize_newlines(tail[-64:]), self._index)
+        return np.log(np.maximum(p, 1e-30))  # (a float32 softmax can underflow to 0)
 
     # --- the public API ----------------------------------------------------------------
 
