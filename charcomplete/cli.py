@@ -77,6 +77,8 @@ def train(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed, h
         raise fail("no corpus given: use --corpus PATH (a file, folder or glob; repeatable) or --data DIR")
     if corpus and data:
         raise fail("give --corpus or --data, not both")
+    if data and click.get_current_context().get_parameter_source("val_fraction").name == "COMMANDLINE":
+        raise fail("--val-fraction goes with `charcomplete prepare`: the split of --data was made there")
     if name and out:
         raise fail("give --name or --out, not both")
     if epochs is None and max_minutes is None:

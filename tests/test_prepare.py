@@ -123,6 +123,7 @@ def test_bad_input_is_one_line(mixed_corpus, tmp_path):
     _one_line_error(["prepare", str(mixed_corpus), "-o", p], "--force")
     assert CliRunner().invoke(cli, ["prepare", str(mixed_corpus), "-o", p, "--force"]).exit_code == 0
     _one_line_error(["train", "--data", p, "--corpus", str(mixed_corpus)], "not both")
+    _one_line_error(["train", "--data", p, "--val-fraction", "0.2"], "prepare")
     with open(tmp_path / "p" / "train.bin", "r+b") as f:
         f.truncate(100)
     _one_line_error(["train", "--data", p], "corrupt prepared corpus")
