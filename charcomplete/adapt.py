@@ -58,7 +58,7 @@ class AdaptConfig:
     typed_chars: int = 32  # an extension by at most this many characters counts as typed (goes to history)
     learn_per_call: int = 128  # characters of an older backlog learned per call (keeps latency flat)
     doc_window: int = 50_000  # after a jump, learn at most this many characters before the cursor
-    max_contexts: int = 200_000  # history size bound (contexts kept on save, the most used first)
+    max_contexts: int = 100_000  # history size bound (contexts kept on save, the most used first)
     save_every_s: float = 120.0  # save the history at most this often while typing (and at exit)
 
 
@@ -87,12 +87,15 @@ class CharCounts:
                     counts = node[1]
                     counts[ch] = counts.get(ch, 0) + 1
 
+    def copy(self) -> "CharCounts":
+        out = CharCounts(self.min_order, self.max_order)
+        out.table = {ctx: [total, dict(counts)] for ctx, (total, counts) in self.table.items()}
+        return out
+
     def merged(self, other: "CharCounts", max_contexts: int) -> "CharCounts":
         """This table plus `other`, at most `max_contexts` contexts: `other`'s (the newer) kept
         first, then the most used."""
-        out = CharCounts(self.min_order, self.max_order)
-        for ctx, (total, counts) in self.table.items():
-            out.table[ctx] = [total, dict(counts)]
+        out = self.copy()
         for ctx, (total, counts) in other.table.items():
             node = out.table.setdefault(ctx, [0, {}])
             node[0] += total
@@ -171,7 +174,9 @@ class History:
         self.path = path  # None: in memory only (nothing read or written)
         self.cfg = cfg
         self.save_enabled = save and path is not None
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards `new` and `dirty`
+        self._write_lock = threading.Lock()  # one write at a time
+        self._saver: threading.Thread | None = None  # a periodic save in flight
         self.loaded = CharCounts(cfg.min_order, cfg.max_order)
         self.new = CharCounts(cfg.min_order, cfg.max_order)
         self.dirty = False
@@ -203,7 +208,9 @@ class History:
             self.new.add(text, start, end)
             self.dirty = True
         if self.save_enabled and time.monotonic() - self.last_save > self.cfg.save_every_s:
-            self.save()
+            self.last_save = time.monotonic()  # saved in the background: typing never waits for it
+            self._saver = threading.Thread(target=self.save, name="charcomplete-history-save", daemon=True)
+            self._saver.start()
 
     def clear(self) -> None:
         with self.lock:
@@ -220,7 +227,7 @@ class History:
 
         self.last_save = time.monotonic()
         try:
-            if _forgotten_path().stat().st_mtime >= self.started:
+            if _forgotten_path().stat().st_mtime > self.started:
                 self.clear()
                 return
         except OSError:
@@ -228,13 +235,20 @@ class History:
         with self.lock:
             if not self.dirty:
                 return
-            data = self.loaded.merged(self.new, self.cfg.max_contexts).to_json()
-            self.dirty = False
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), mode=0o600)
-        except OSError as e:
-            warnings.warn(f"charcomplete: could not save the adaptation history to {self.path} ({e})", RuntimeWarning, stacklevel=2)
+            new, self.dirty = self.new.copy(), False
+        with self._write_lock:
+            data = self.loaded.merged(new, self.cfg.max_contexts).to_json()
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), mode=0o600)
+            except OSError as e:
+                warnings.warn(f"charcomplete: could not save the adaptation history to {self.path} ({e})", RuntimeWarning, stacklevel=2)
+
+    def finish(self) -> None:
+        """Wait for a periodic save in flight, then save what is left (at exit)."""
+        if self._saver is not None:
+            self._saver.join()
+        self.save()
 
 
 _SHARED: dict[tuple[str, bool], History] = {}
@@ -255,7 +269,7 @@ def shared_history(cfg: AdaptConfig, save: bool = True) -> History:
 def save_all() -> None:
     """Save every shared history (runs at exit)."""
     for h in list(_SHARED.values()):
-        h.save()
+        h.finish()
 
 
 atexit.register(save_all)
@@ -273,12 +287,12 @@ def forget() -> list[Path]:
             removed.append(p)
         except FileNotFoundError:
             pass
+    folder.mkdir(parents=True, exist_ok=True)
+    _forgotten_path().write_text(f"{time.time():.3f}\n")  # first: this process's histories start after it
     for h in list(_SHARED.values()):
         h.clear()
     for m in list(_LIVE):
         m.new_document()
-    folder.mkdir(parents=True, exist_ok=True)
-    _forgotten_path().write_text(f"{time.time():.3f}\n")
     return removed
 
 
@@ -293,6 +307,7 @@ class AdaptiveModel:
         self.history = history  # None: the document only (no user history)
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
         self._learned = ""  # the text the document cache has learned (a prefix of the document)
+        self._opened = False  # seen the document once: what the first call shows was there, not typed
         self.weights = np.full(3, self.cfg.mix_init)  # of the blend against the network alone, by how often
         # the longest context was seen (once, 2-3 times, more), learned as the user types
         self._fresh = False  # the next mix() is the prediction for the character after _learned
@@ -302,14 +317,16 @@ class AdaptiveModel:
     def new_document(self) -> None:
         """Start over for a new document (the history stays)."""
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
-        self._learned = ""
+        self._learned, self._opened = "", False
         self.weights[:], self._pending = self.cfg.mix_init, None
 
     def observe(self, text: str) -> None:
         """Learn from the text before the cursor: what was added since the last call (typed
-        characters also go to the history); an older backlog (a jump into a document) is learned
-        `learn_per_call` characters at a time, its last `doc_window` characters only."""
+        characters also go to the history); an older backlog (the text already there when the
+        document was opened, or a jump) is learned `learn_per_call` characters at a time, its
+        last `doc_window` characters only."""
         learned, cfg = self._learned, self.cfg
+        typed, self._opened = self._opened, True
         if text.startswith(learned):
             start = len(learned)
         elif learned.startswith(text):
@@ -322,7 +339,7 @@ class AdaptiveModel:
         if self._pending is not None and self._pending[0] == start:
             self._learn_weight(text[start])
         self._fresh = True
-        if new <= cfg.typed_chars:
+        if typed and new <= cfg.typed_chars:
             self.doc.add(text, start)
             if self.history is not None:
                 self.history.learn(text, start, len(text))

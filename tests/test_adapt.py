@@ -163,3 +163,13 @@ def test_no_warning_without_a_history_file(tiny_checkpoints):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_completer(tiny_checkpoints["lstm"], adapt=True).suggest("the")
+
+
+def test_periodic_save_runs_in_the_background(tiny_checkpoints):
+    h = adapt.History(history_path(), AdaptConfig(save_every_s=0))
+    m = AdaptiveModel(h.cfg, h)
+    m.observe("")
+    m.observe("zorblax quint")  # typed: learned, and a save starts in a thread
+    assert h._saver is not None
+    h.finish()
+    assert "zorb" in json.loads(history_path().read_text())["contexts"]
