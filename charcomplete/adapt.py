@@ -56,8 +56,8 @@ class AdaptConfig:
     mix_rate: float = 1.0  # learning rate of the weights of the blend against the network alone (0: fixed)
     mix_init: float = 0.8  # their starting value in a document (1: the blend as is; 0: the network alone)
     typed_chars: int = 32  # an extension by at most this many characters counts as typed (goes to history)
-    learn_per_call: int = 128  # characters of an older backlog learned per call (keeps latency flat)
-    doc_window: int = 50_000  # after a jump, learn at most this many characters before the cursor
+    learn_per_call: int = 256  # characters of a jump's backlog learned per call (keeps latency flat)
+    doc_window: int = 20_000  # learn at most this many characters before the cursor when a document opens or after a jump
     max_contexts: int = 100_000  # history size bound (contexts kept on save, the most used first)
     save_every_s: float = 120.0  # save the history at most this often while typing (and at exit)
 
@@ -307,7 +307,7 @@ class AdaptiveModel:
         self.history = history  # None: the document only (no user history)
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
         self._learned = ""  # the text the document cache has learned (a prefix of the document)
-        self._opened = False  # seen the document once: what the first call shows was there, not typed
+        self._opened = False  # seen some of the document: the first text shown was there, not typed
         self.weights = np.full(3, self.cfg.mix_init)  # of the blend against the network alone, by how often
         # the longest context was seen (once, 2-3 times, more), learned as the user types
         self._fresh = False  # the next mix() is the prediction for the character after _learned
@@ -321,12 +321,16 @@ class AdaptiveModel:
         self.weights[:], self._pending = self.cfg.mix_init, None
 
     def observe(self, text: str) -> None:
-        """Learn from the text before the cursor: what was added since the last call (typed
-        characters also go to the history); an older backlog (the text already there when the
-        document was opened, or a jump) is learned `learn_per_call` characters at a time, its
-        last `doc_window` characters only."""
+        """Learn from the text before the cursor: the first text shown (what the document held
+        when opened) at once, its last `doc_window` characters; then what was added since the last
+        call (typed characters also go to the history); a longer jump ahead is learned
+        `learn_per_call` characters at a time (so no call waits long)."""
         learned, cfg = self._learned, self.cfg
-        typed, self._opened = self._opened, True
+        if not self._opened:
+            if text:
+                self.doc.add(text, max(0, len(text) - cfg.doc_window))
+                self._learned, self._opened = text, True
+            return
         if text.startswith(learned):
             start = len(learned)
         elif learned.startswith(text):
@@ -339,7 +343,7 @@ class AdaptiveModel:
         if self._pending is not None and self._pending[0] == start:
             self._learn_weight(text[start])
         self._fresh = True
-        if typed and new <= cfg.typed_chars:
+        if new <= cfg.typed_chars:
             self.doc.add(text, start)
             if self.history is not None:
                 self.history.learn(text, start, len(text))

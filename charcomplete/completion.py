@@ -202,10 +202,8 @@ class Completer:
         return st
 
     def reset(self) -> None:
-        """Forget the cached state: the next call recomputes (and adaptation starts a new document)."""
+        """Forget the cached state: the next call recomputes."""
         self._ctx, self._state = None, None
-        if self.adapt is not None:
-            self.adapt.new_document()
 
     def _logits(self, st: StepState, tail: str) -> np.ndarray:
         """Next-character logits after `tail` (the text so far): the network's, or the log of

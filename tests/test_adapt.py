@@ -43,7 +43,7 @@ def test_a_name_typed_a_few_times_is_then_suggested(tiny_checkpoints):
     type_text(c, DOC)
     assert c.suggest(DOC + PROBE).text.startswith("lax")
     assert c.suggest(DOC + "about the zarq").text.startswith("ui")  # seen twice only
-    c.reset()  # a new document (no history here): the name is gone
+    c.adapt.new_document()  # (no history here): the name is gone
     assert not c.suggest(PROBE).text.startswith("lax")
 
 
@@ -123,6 +123,10 @@ def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
 
 def test_observe_learns_typed_text_once_and_jumps_in_bounded_chunks():
     m = AdaptiveModel(AdaptConfig(typed_chars=4, learn_per_call=10, doc_window=25))
+    m.observe("")
+    m.observe("x" * 30 + "abcd")  # the document as opened: its last 25 characters learned, not typed
+    assert m.doc.table["xxx"] == [22, {"x": 21, "a": 1}]
+    m.new_document()
     m.observe("abcd")
     m.observe("abcde")
     m.observe("abc")  # backspaces: nothing new
@@ -168,7 +172,7 @@ def test_no_warning_without_a_history_file(tiny_checkpoints):
 def test_periodic_save_runs_in_the_background(tiny_checkpoints):
     h = adapt.History(history_path(), AdaptConfig(save_every_s=0))
     m = AdaptiveModel(h.cfg, h)
-    m.observe("")
+    m.observe("z")  # the document as opened
     m.observe("zorblax quint")  # typed: learned, and a save starts in a thread
     assert h._saver is not None
     h.finish()
