@@ -78,6 +78,7 @@ class Document:
         self.newline = newline  # the line ending used when saving an edited buffer
         self._original = original  # the bytes on disk (None for a new file)
         self._saved_text = text  # the buffer text that matches the file on disk
+        self._saved_is_original = True  # ...and the file on disk still holds the original bytes
         self.fingerprint = fingerprint  # None: the file does not exist (yet)
         self.read_only_reason = read_only_reason  # why it cannot be saved, or None
 
@@ -160,8 +161,6 @@ class Document:
         if self.bom and not data.startswith(codecs.BOM_UTF8) and self.encoding == "utf-8":
             data = codecs.BOM_UTF8 + data
         return data
-
-    _saved_is_original = True  # the saved text still corresponds to the original bytes
 
     def save(self, text: str) -> Path:
         """Write `text` atomically. On failure the file is untouched and DocumentError says why."""

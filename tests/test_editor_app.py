@@ -1,0 +1,332 @@
+"""The editor through Textual's Pilot (headless, tiny CPU models, no sleeps as synchronisation)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import time
+
+import pytest
+from textual import events
+from textual.keys import _character_to_key
+
+from charcomplete.completion import load_completer
+from charcomplete.tui.dialogs import Choice
+from charcomplete.tui.training import TrainDialog, TrainingPanel
+
+LINE = "the quick brown fox jumps over the lazy dog.\n"
+
+
+async def settle(pilot) -> None:
+    """Let every worker finish and every message it posted be handled."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def expected(app):
+    """What an independent Completer of the same model suggests for the editor's current context."""
+    return app._fresh.suggest(app.editor.context()).text
+
+
+@pytest.fixture
+def editor(make_editor, tiny_checkpoints):
+    def make(text=LINE, kind="attention", **kw):
+        app = make_editor(text, kind=kind, **kw)
+        app._fresh = load_completer(tiny_checkpoints[kind])  # an independent copy for expected answers
+        return app
+
+    return make
+
+
+async def until(pilot, condition, timeout: float = 60.0) -> None:
+    """Process messages until `condition()` holds (a deadline, not a sleep, bounds it)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause()
+
+
+async def type_text(pilot, text: str, wait_for_model: bool = True) -> None:
+    """Send `text` as key events all at once (as fast as a paste-speed typist), then let them land."""
+    ed = pilot.app.editor
+    before = ed.text
+    for ch in text:
+        key = "enter" if ch == "\n" else ch if ch.isalnum() else _character_to_key(ch)
+        pilot.app.post_message(events.Key(key, ch))
+    await until(pilot, lambda: len(ed.text) >= len(before) + len(text))
+    if wait_for_model:
+        await settle(pilot)
+
+
+async def type_at_end(pilot, text: str) -> None:
+    ed = pilot.app.editor
+    ed.move_cursor(ed.document.end)
+    await type_text(pilot, text)
+
+
+async def test_typing_shows_the_models_suggestion_and_tab_inserts_exactly_it(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the qu")
+        ghost = app.editor.suggestion
+        assert ghost and ghost == expected(app)
+        assert app.status.shown >= 1 and app.status.latency_ms is not None
+        await pilot.press("tab")
+        assert app.editor.text == LINE + "the qu" + ghost
+        assert app.status.accepted == 1
+
+
+async def test_tab_without_a_suggestion_indents(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        await pilot.press("f2")  # suggestions off
+        await type_at_end(pilot, "x")
+        assert app.editor.suggestion == ""
+        await pilot.press("tab")
+        assert app.editor.text == LINE + "x" + " " * 3  # to the next tab stop (4)
+
+
+async def test_ctrl_right_takes_one_word(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the lazy dog sleeps while the q")
+        ghost = app.editor.suggestion
+        assert ghost.startswith("uick ")
+        app.editor.suggestion = "uick brown fox"  # a multi-word ghost, to see exactly one word taken
+        with app.model.lock:  # hold the model: see the ghost before its next answer
+            await pilot.press("ctrl+right")
+            assert app.editor.text.endswith("the quick ")
+            assert app.editor.suggestion == "brown fox"
+
+
+async def test_escape_and_cursor_moves_clear_the_ghost(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the qu")
+        assert app.editor.suggestion
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.editor.suggestion == ""
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert app.editor.suggestion  # a new edit asks again
+        await pilot.press("left")
+        await settle(pilot)
+        assert app.editor.suggestion == ""  # cursor moved: cleared, and mid-word now: none offered
+        await pilot.press("end", "shift+left")
+        await settle(pilot)
+        assert app.editor.suggestion == ""  # a selection: no ghost
+
+
+async def test_typing_through_trims_the_ghost_without_waiting_for_the_model(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the qu")
+        ghost = app.editor.suggestion
+        assert ghost.startswith("ick")
+        with app.model.lock:  # the model is busy: nothing it says can arrive meanwhile
+            await pilot.press("i", "c")
+            assert app.editor.suggestion == ghost[2:]
+            await type_text(pilot, "k brown", wait_for_model=False)  # typing never waits for the model
+            assert app.editor.text.endswith("the quick brown")
+        await settle(pilot)
+        assert app.editor.suggestion == expected(app)
+
+
+async def test_no_ghost_mid_word(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        app.editor.move_cursor((0, 4))  # "the |quick"
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.editor.suggestion == ""
+
+
+async def test_alternatives_cycle(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the ")
+        best = app.editor.suggestion
+        alts = [s.text for s in app._fresh.alternatives(app.editor.context(), k=4) if s.text]
+        assert len(alts) >= 2 and alts[0] == best
+        await pilot.press("alt+right_square_bracket")
+        await settle(pilot)
+        assert app.editor.suggestion == alts[1]
+        await pilot.press("alt+left_square_bracket")
+        await settle(pilot)
+        assert app.editor.suggestion == alts[0]
+
+
+async def test_burst_of_1000_characters(editor):
+    app = editor(text=None)
+    text = ("a quick brown fox is quick and a lazy dog is lazy. " * 20)[:1000]
+    async with app.run_test() as pilot:
+        await type_text(pilot, text)
+        assert app.editor.text == text
+        assert app.editor.suggestion == expected(app)
+
+
+async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
+    from charcomplete.checkpoint import user_checkpoint_path
+
+    dest = user_checkpoint_path("tiny-lstm")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_checkpoints["lstm"], dest)
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the qu")
+        assert "(attention)" in app.status.model
+        await pilot.press("ctrl+p")
+        await pilot.press(*"tiny-lstm")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.model.completer.name == "tiny-lstm" and app.status.model == "tiny-lstm (lstm)"
+        await pilot.press("space", "l", "a")
+        await settle(pilot)
+        lstm = load_completer(tiny_checkpoints["lstm"])
+        assert app.editor.suggestion == lstm.suggest(app.editor.context()).text
+        assert app.query_one("#spark-label").render().plain.startswith("confidence")
+
+
+async def test_train_on_this_file_completes_and_switches(editor):
+    from charcomplete.checkpoint import user_checkpoint_path
+
+    app = editor(text=LINE * 30)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainDialog)
+        await pilot.press("enter")  # the name field is focused: Enter starts
+        await settle(pilot)
+        assert not app.query_one(TrainingPanel).running
+        assert app.model.completer.name == "notes-attention"
+        assert user_checkpoint_path("notes-attention").is_file()
+        assert app.query_one(TrainingPanel).val_curve  # the curve got points
+        assert any("switched to it" in n.message for n in app._notifications)
+
+
+async def test_cancel_training_keeps_the_current_model(editor):
+    from charcomplete.checkpoint import user_dir
+
+    app = editor(text=LINE * 30)
+    async with app.run_test() as pilot:
+        app.train_overrides["epochs"] = 1000.0
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.press("enter")
+        app.action_cancel_training()
+        await settle(pilot)
+        assert app.model.completer.name == "attention"
+        assert not any(user_dir().glob("notes-attention*"))
+        assert any("cancelled" in n.message for n in app._notifications)
+
+
+async def test_save_is_atomic_and_a_failed_save_keeps_the_original(editor, monkeypatch):
+    app = editor()
+    path = app.document.path
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "more")
+
+        def disk_full(*a, **k):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "replace", disk_full)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert path.read_text() == LINE  # untouched
+        assert app.status.modified and app.is_modified()
+        assert any("No space left" in n.message for n in app._notifications)
+        monkeypatch.undo()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert path.read_text() == LINE + "more"
+        assert not app.status.modified
+
+
+async def test_a_file_changed_on_disk_is_never_silently_overwritten(editor):
+    app = editor()
+    path = app.document.path
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "mine")
+        path.write_text("theirs\n")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, Choice)
+        await pilot.press("c")
+        await pilot.pause()
+        assert path.read_text() == "theirs\n"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+        assert path.read_text() == LINE + "mine"
+
+
+@pytest.mark.parametrize("choice", ["cancel", "discard", "save"])
+async def test_quit_with_unsaved_changes_asks(editor, choice):
+    app = editor()
+    path = app.document.path
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "new")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "unsaved" in app.screen.message
+        await pilot.press(choice[0])
+        await pilot.pause()
+        assert app.is_running == (choice == "cancel")
+    assert path.read_text() == (LINE + "new" if choice == "save" else LINE)
+
+
+async def test_quit_without_changes_just_quits(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_read_only_file_opens_read_only(editor, tmp_path):
+    p = tmp_path / "ro.txt"
+    p.write_text(LINE)
+    p.chmod(0o444)
+    app = editor(path=p)
+    async with app.run_test() as pilot:
+        assert app.editor.read_only and "read-only" in app.status.render().plain
+        assert any("read-only" in n.message for n in app._notifications)
+        await pilot.press("ctrl+s")
+        assert p.read_text() == LINE
+
+
+async def test_recovery_file_is_offered_and_restored(editor, tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text(LINE)
+    (tmp_path / ".notes.txt.charcomplete-recovery").write_text(LINE + "unsaved work\n")
+    app = editor(text=None, path=p)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "recovered" in app.screen.message
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.editor.text == LINE + "unsaved work\n" and app.status.modified
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert p.read_text() == LINE + "unsaved work\n"
+        assert not (tmp_path / ".notes.txt.charcomplete-recovery").exists()
+
+
+async def test_status_bar_and_toggles(editor):
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the qu")
+        line = app.status.render().plain
+        for part in ("notes.txt ●", "attention (attention)", "cpu", " ms", "conf ", "accepted 0/", "Ln 2, Col 7"):
+            assert part in line, (part, line)
+        await pilot.press("f3")
+        assert not app.query_one("#sparkline").display
+        await pilot.press("f2")
+        await settle(pilot)
+        assert app.editor.suggestion == "" and "suggestions off" in app.status.render().plain
