@@ -34,8 +34,10 @@ class GhostEditor(TextArea):
         Binding("tab", "accept_suggestion", "Accept", tooltip="Insert the whole suggestion (indents when there is none)"),
         Binding("ctrl+right", "accept_word", "Accept word", tooltip="Insert the next word of the suggestion"),
         Binding("escape", "dismiss_suggestion", "Dismiss", show=False),
-        Binding("alt+right_square_bracket", "cycle_alternative(1)", "Next alt", key_display="Alt+]"),
-        Binding("alt+left_square_bracket", "cycle_alternative(-1)", "Prev alt", key_display="Alt+[", show=False),
+        # Alt+] / Alt+[ where the terminal reports them; many (xterm, tmux) turn them into an escape
+        # sequence's start, so Alt+N / Alt+P do the same everywhere
+        Binding("alt+n,alt+right_square_bracket", "cycle_alternative(1)", "Next alt", key_display="M-n"),
+        Binding("alt+p,alt+left_square_bracket", "cycle_alternative(-1)", "Prev alt", show=False),
     ]
 
     suggestions_enabled: reactive[bool] = reactive(True, init=False)

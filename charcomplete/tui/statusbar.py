@@ -42,5 +42,8 @@ class StatusBar(Widget):
         row, col = self.cursor
         pos = f"Ln {row + 1}, Col {col + 1}"
         text = Text.assemble(" ", *parts)
+        room = self.size.width - len(pos) - 2
+        if text.cell_len > room:  # a narrow terminal: the middle gives way, Ln:Col stays
+            text.truncate(max(room, 1), overflow="ellipsis")
         pad = max(1, self.size.width - text.cell_len - len(pos) - 1)
         return Text.assemble(text, " " * pad, pos, " ")
