@@ -84,6 +84,6 @@ def make_editor(tiny_checkpoints, tmp_path):
             p.write_bytes(text)
         tiny = {"embed": 8, "hidden": 16, "window": 4, "seq_len": 16, "batch_size": 4, "epochs": 0.5,
                 "max_minutes": 1.0, "eval_every": 5}
-        return EditorApp(Document.open(p), load_completer(tiny_checkpoints[kind]), train_overrides=tiny)
+        return EditorApp(Document.open(p), load_completer(tiny_checkpoints[kind], adapt=False), train_overrides=tiny)
 
     return make

@@ -21,7 +21,7 @@ from charcomplete.completion import load_completer
 from charcomplete.document import Document
 from charcomplete.tui.app import EditorApp
 
-app = EditorApp(Document.open(sys.argv[1]), load_completer(sys.argv[2]))
+app = EditorApp(Document.open(sys.argv[1]), load_completer(sys.argv[2], adapt=False))
 
 async def type_then_wait(pilot):
     app.editor.move_cursor(app.editor.document.end)
@@ -93,7 +93,7 @@ def test_end_to_end_in_tmux(tmp_path, tiny_checkpoints):
     model = tiny_checkpoints["attention"]
     f = tmp_path / "notes.txt"  # does not exist yet: created on the first save
     typed = "the qu"
-    ghost = load_completer(model).suggest(typed).text
+    ghost = load_completer(model, adapt=False).suggest(typed).text
     assert ghost, "the tiny model should complete 'the qu'"
     sock = str(tmp_path / "tmux.sock")
     env = " ".join(f"{k}={v}" for k, v in child_env().items() if k in ("PYTHONPATH", "CHARCOMPLETE_DATA_DIR", "OMP_NUM_THREADS"))

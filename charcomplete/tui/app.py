@@ -43,7 +43,7 @@ class EditorApp(App):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f2", "toggle_suggestions", "Suggestions"),
+        Binding("f2", "toggle_suggestions", "Suggest"),
         Binding("f3", "toggle_sparkline", "Sparkline"),
         Binding("ctrl+t", "train_file", "Train"),
     ]
@@ -67,7 +67,7 @@ class EditorApp(App):
         yield AttentionSparkline(id="sparkline")
         yield TrainingPanel(id="training")
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield Footer()
 
     @property
     def editor(self) -> GhostEditor:

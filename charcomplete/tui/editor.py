@@ -32,12 +32,12 @@ class GhostEditor(TextArea):
 
     BINDINGS = [
         Binding("tab", "accept_suggestion", "Accept", tooltip="Insert the whole suggestion (indents when there is none)"),
-        Binding("ctrl+right", "accept_word", "Accept word", tooltip="Insert the next word of the suggestion"),
+        Binding("ctrl+right", "accept_word", "Word", tooltip="Insert the next word of the suggestion"),
         Binding("escape", "dismiss_suggestion", "Dismiss", show=False),
         # Alt+] / Alt+[ where the terminal reports them; many (xterm, tmux) turn them into an escape
         # sequence's start, so Alt+N / Alt+P do the same everywhere
-        Binding("alt+n,alt+right_square_bracket", "cycle_alternative(1)", "Next alt", key_display="M-n"),
-        Binding("alt+p,alt+left_square_bracket", "cycle_alternative(-1)", "Prev alt", show=False),
+        Binding("alt+n,alt+right_square_bracket", "cycle_alternative(1)", "Next", key_display="M-n"),
+        Binding("alt+p,alt+left_square_bracket", "cycle_alternative(-1)", "Previous alternative", show=False),
     ]
 
     suggestions_enabled: reactive[bool] = reactive(True, init=False)
@@ -102,6 +102,13 @@ class GhostEditor(TextArea):
     def watch_has_focus(self, focused: bool) -> None:
         self.update_suggestion() if focused else self._clear()
 
+    def on_mount(self) -> None:
+        # a dialog or the palette over the editor takes the focus without blurring it: clear there too
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
+
+    def _screen_changed(self, screen) -> None:
+        self.update_suggestion() if screen is self.screen else self._clear()
+
     def watch_suggestions_enabled(self, enabled: bool) -> None:
         self.update_suggestion() if enabled else self._clear()
 
@@ -115,7 +122,8 @@ class GhostEditor(TextArea):
         self.suggestion = ""
 
     def _may_suggest(self) -> bool:
-        if not self.suggestions_enabled or self.read_only or not self.selection.is_empty or not self.has_focus:
+        if (not self.suggestions_enabled or self.read_only or not self.selection.is_empty or not self.has_focus
+                or not self.screen.is_current):
             return False
         row, col = self.cursor_location
         right = self.document[row][col : col + 1]

@@ -17,7 +17,8 @@ class ModelHost:
 
     @property
     def label(self) -> str:
-        return f"{self.completer.name} ({self.completer.kind})"
+        c = self.completer
+        return c.name if c.name == c.kind else f"{c.name} ({c.kind})"
 
     def swap(self, completer) -> None:
         """Use `completer` from the next call on (a call in flight finishes on the old one)."""

@@ -31,7 +31,7 @@ class StatusBar(Widget):
         lat = f"{self.latency_ms:.1f} ms" if self.latency_ms is not None else "– ms"
         conf = f"conf {self.confidence:.2f}" if self.confidence is not None else "conf –"
         acc = self.acceptance
-        rate = f"accepted {self.accepted}/{self.shown}" + (f" {acc:.0%}" if acc is not None else "")
+        rate = f"acc {self.accepted}/{self.shown}" + (f" {acc:.0%}" if acc is not None else "")
         parts: list = [(name, "bold"), sep, self.model, sep, self.device, sep]
         if self.suggestions_on:
             parts += [lat, sep, conf, sep, rate]

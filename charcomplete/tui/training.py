@@ -24,6 +24,7 @@ from textual.validation import Number
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Sparkline
 
 KINDS = ("attention", "lstm")
+CURVE_WIDTH = 20  # validations shown in each curve (the latest)
 
 
 @dataclass
@@ -173,16 +174,16 @@ class TrainingPanel(Vertical):
         self.val_curve: list[float] = []
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="train-title")
         with Horizontal(classes="row"):
-            yield ProgressBar(total=1.0, show_eta=True, id="train-progress")
-            yield Label("", id="train-stats")
+            yield Label("", id="train-title")
             yield Button("Cancel", id="train-cancel-run", variant="error", compact=True)
+        with Horizontal(classes="row"):
+            yield ProgressBar(total=1.0, show_eta=False, id="train-progress")
+            yield Label("", id="train-stats")
         with Horizontal(classes="row"):
             yield Label("train bpc", classes="curve-label")
             yield Sparkline([], id="train-curve")
             yield Label("", id="train-last", classes="curve-value")
-        with Horizontal(classes="row"):
             yield Label("val bpc", classes="curve-label")
             yield Sparkline([], id="val-curve")
             yield Label("", id="val-last", classes="curve-value")
@@ -248,8 +249,10 @@ class TrainingPanel(Vertical):
                 self.train_curve.append(p.train_bpc)
             if p.val_bpc is not None:
                 self.val_curve.append(p.val_bpc)
-            self.query_one("#train-curve", Sparkline).data = list(self.train_curve)
-            self.query_one("#val-curve", Sparkline).data = list(self.val_curve)
+            for sel, curve in (("#train-curve", self.train_curve), ("#val-curve", self.val_curve)):
+                spark = self.query_one(sel, Sparkline)
+                spark.data = curve[-CURVE_WIDTH:]
+                spark.styles.width = max(1, min(len(curve), CURVE_WIDTH))  # one column per validation
             if self.train_curve:
                 self.query_one("#train-last", Label).update(f"{self.train_curve[-1]:.3f}")
             if self.val_curve:
