@@ -209,6 +209,22 @@ async def test_train_on_this_file_completes_and_switches(editor):
         assert any("switched to it" in n.message for n in app._notifications)
 
 
+async def test_train_on_a_folder(editor, tiny_corpus):
+    app = editor()
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"on a folder")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainDialog)
+        app.screen.query_one("#train-corpus").value = str(tiny_corpus)
+        app.screen.query_one("#train-name").value = "folder-model"
+        await pilot.click("#train-start")
+        await settle(pilot)
+        assert app.model.completer.name == "folder-model"
+
+
 async def test_cancel_training_keeps_the_current_model(editor):
     from charcomplete.checkpoint import user_dir
 

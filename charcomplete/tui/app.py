@@ -54,6 +54,7 @@ class EditorApp(App):
         self.model = ModelHost(completer)
         self.train_overrides = train_overrides or {}  # tests: tiny training settings
         self.title = f"charcomplete — {document.path.name}"
+        self._editor: GhostEditor | None = None
         self._dirty = False
         self._restored = False
         self._counted_accept = True
@@ -62,8 +63,9 @@ class EditorApp(App):
 
     def compose(self) -> ComposeResult:
         doc = self.document
-        yield GhostEditor(doc.text, self.model, id="editor", read_only=doc.read_only,
-                          language=LANGUAGES.get(doc.path.suffix.lower()))
+        self._editor = GhostEditor(doc.text, self.model, id="editor", read_only=doc.read_only,
+                                   language=LANGUAGES.get(doc.path.suffix.lower()))
+        yield self._editor
         yield AttentionSparkline(id="sparkline")
         yield TrainingPanel(id="training")
         yield StatusBar(id="status")
@@ -71,7 +73,7 @@ class EditorApp(App):
 
     @property
     def editor(self) -> GhostEditor:
-        return self.query_one(GhostEditor)
+        return self._editor  # kept after unmounting too, so a late crash can still save the buffer
 
     @property
     def status(self) -> StatusBar:
@@ -209,7 +211,7 @@ class EditorApp(App):
     def write_recovery(self) -> Path | None:
         """Keep unsaved changes in the recovery file (called on SIGTERM, SIGHUP and crashes)."""
         try:
-            if not self.is_mounted or not self.is_modified():
+            if self._editor is None or not self.is_modified():
                 return None
             return self.document.write_recovery(self.buffer_text())
         except Exception:

@@ -1,0 +1,99 @@
+"""Editor latency: the time from a key press until the ghost text for it is on screen.
+
+Runs the real editor app headless, types a paragraph one key at a time and records, for every
+key that gets a ghost, the time from the editor receiving the key to the first screen refresh
+after the model's suggestion was applied (TextArea edit + worker + model + message + render).
+Also shows the model call alone (Completer.suggest) for comparison. Target: p99 <= 16 ms.
+
+    python bench/editor_latency.py                       # the default shipped model
+    python bench/editor_latency.py --model my-notes --device cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PARAGRAPH = (
+    "The quick brown fox jumps over the lazy dog while the farmer watches from the porch. "
+    "It is a fine morning, and the fields are still wet with dew. Later in the day the wind "
+    "will come up from the south, and the clouds that gather over the hills will bring rain "
+    "before the evening. For now, though, there is nothing to do but sit in the sun, drink a "
+    "cup of coffee, and listen to the birds that sing in the old oak tree beside the barn. "
+    "The children will be home from school at four, and then the house will be loud again."
+)
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+
+
+async def run(args) -> dict:
+    from textual import events
+    from textual.keys import _character_to_key
+
+    from charcomplete.completion import load_completer
+    from charcomplete.document import Document
+    from charcomplete.tui.app import EditorApp
+
+    if not args.no_adapt:
+        from charcomplete.adapt import set_default
+
+        set_default(True, save=False)  # as `charcomplete edit` runs (adaptation on), without writing history
+    completer = load_completer(args.model, device=args.device)
+    text = Path(args.text).read_text()[: args.chars] if args.text else (PARAGRAPH * 4)[: args.chars]
+    folder = tempfile.mkdtemp()
+    app = EditorApp(Document.open(Path(folder) / "bench.txt"), completer)
+    model_ms: list[float] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        ed = app.editor
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        ed.ghost_latency_ms.clear()
+        for ch in text:
+            key = "enter" if ch == "\n" else ch if ch.isalnum() else _character_to_key(ch)
+            app.post_message(events.Key(key, ch))
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if app.status.latency_ms is not None:
+                model_ms.append(app.status.latency_ms)
+        assert ed.text == text, "the typed text did not arrive intact"
+        ghost = list(ed.ghost_latency_ms)
+    return {"model": f"{completer.name} ({completer.kind})", "device": completer.device, "keys": len(text),
+            "ghosts": len(ghost), "ghost_ms": ghost, "model_ms": model_ms}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="model name or path (default: the shipped default model)")
+    ap.add_argument("--device", default="cpu", help="auto, cpu, cuda, mps (default cpu)")
+    ap.add_argument("--chars", type=int, default=600, help="characters to type (default 600)")
+    ap.add_argument("--text", default=None, help="type this file's text instead of the built-in paragraph")
+    ap.add_argument("--no-adapt", action="store_true", help="as `edit --no-adapt`")
+    args = ap.parse_args()
+    try:
+        r = asyncio.run(run(args))
+    except Exception as e:  # e.g. the default model not shipped yet
+        sys.exit(f"editor_latency: {e} (try --model PATH)")
+    cmd = "python bench/editor_latency.py " + " ".join(sys.argv[1:])
+    print(f"`{cmd.strip()}`: {r['model']} on {r['device']}, {r['keys']} keys typed, {r['ghosts']} ghosts shown; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
+    print("| measure | p50 ms | p99 ms | max ms | samples |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, values in (("key press -> its ghost on screen", r["ghost_ms"]), ("model call (Completer.suggest)", r["model_ms"])):
+        if values:
+            print(f"| {label} | {statistics.median(values):.2f} | {pct(values, 99):.2f} | {max(values):.2f} | {len(values)} |")
+
+
+if __name__ == "__main__":
+    main()
