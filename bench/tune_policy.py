@@ -31,20 +31,22 @@ def main() -> None:
         texts += sample(val, args.chars, args.files)
     total = sum(len(t) for _, t in texts)
     print(f"# policy grid: KSR on {len(texts)} validation tails, {total:,} characters\n\n`{command_line()}`\n")
-    print("| model | boundary | max_chars | min_chars | threshold | KSR |\n|---|---|---|---|---|---|")
+    thresholds = [float(x) for x in args.thresholds.split(",")]
+    print("| model | boundary | max_chars | min_chars | threshold (savings: show_threshold) | KSR |\n|---|---|---|---|---|---|")
     for name in args.model or ["lstm", "attention"]:
         c = load_completer(name)
         base = c.policy
         best = None
-        for boundary in ("word", "phrase"):
-            for max_chars in (16, 32) if boundary == "phrase" else (16,):
-                for th in [float(x) for x in args.thresholds.split(",")]:
-                    c.policy = replace(base, boundary=boundary, max_chars=max_chars, threshold=th)
-                    keys = sum(completer_ksr(c, t)["keystrokes"] for _, t in texts)
-                    ksr = 1 - keys / total
-                    print(f"| {c.name} | {boundary} | {max_chars} | {c.policy.min_chars} | {th} | {ksr:.4f} |", flush=True)
-                    if best is None or ksr > best[0]:
-                        best = (ksr, c.policy)
+        grid = [replace(base, boundary=b, max_chars=16, threshold=th) for b in ("word", "phrase") for th in thresholds]
+        grid += [replace(base, boundary="savings", max_chars=16, threshold=0.02, show_threshold=th) for th in thresholds]
+        for pol in grid:
+            c.policy = pol
+            keys = sum(completer_ksr(c, t)["keystrokes"] for _, t in texts)
+            ksr = 1 - keys / total
+            shown = pol.show_threshold if pol.boundary == "savings" else pol.threshold
+            print(f"| {c.name} | {pol.boundary} | {pol.max_chars} | {pol.min_chars} | {shown} | {ksr:.4f} |", flush=True)
+            if best is None or ksr > best[0]:
+                best = (ksr, pol)
         print(f"\nbest for {c.name}: KSR {best[0]:.4f} with {best[1]}\n")
 
 

@@ -30,8 +30,10 @@ class Policy:
 
     max_chars: int = 16  # longest suggestion
     min_chars: int = 2  # a 1-character suggestion saves no keystroke (Tab costs one): not shown
-    threshold: float = 0.4  # stop before the whole suggestion's probability would fall below this
-    boundary: str = "word"  # "word": end after the word being typed (with its trailing space); "phrase": no word stop
+    threshold: float = 0.02  # stop growing before the whole suggestion's probability would fall below this
+    boundary: str = "savings"  # "savings": keep the length k with the most expected savings, P(k chars right) * (k - 1);
+    #                            "word": end after the word being typed (with its trailing space); "phrase": no word stop
+    show_threshold: float = 0.05  # "savings": show nothing when the kept suggestion's probability is below this
 
 
 @dataclass
@@ -238,7 +240,8 @@ class Completer:
         for first in np.argsort(-p)[: k + 1]:
             if len(out) >= k:
                 break
-            s = self._continue(st, context, int(first), max_chars, threshold=self.policy.threshold / 4)
+            s = self._continue(st, context, int(first), max_chars, threshold=self.policy.threshold / 4,
+                               show_threshold=self.policy.show_threshold / 4)
             if s.text and all(s.text != o.text for o in out):
                 self._attach_attention(s, st, context)
                 out.append(s)
@@ -252,7 +255,7 @@ class Completer:
             s.attention_text = tail.rjust(n)[-n:]
 
     def _continue(self, st: StepState, context: str, first: int | None, max_chars: int | None,
-                  threshold: float | None = None) -> Suggestion:
+                  threshold: float | None = None, show_threshold: float | None = None) -> Suggestion:
         """Greedy continuation from `st` under the policy (first character forced if given)."""
         pol = self.policy
         limit = pol.max_chars if max_chars is None else max_chars
@@ -282,6 +285,13 @@ class Completer:
             if len(text) < limit:
                 st = self._step(st, i)
                 tail += ch
+        if pol.boundary == "savings" and text:
+            # keep the length k that saves most keystrokes on average: P(first k right) * (k - 1)
+            cum = np.cumprod(probs)
+            k = int(np.argmax(cum * (np.arange(len(probs)) + 1 - 1))) + 1
+            text, probs, conf = text[:k], probs[:k], float(cum[k - 1])
+            if conf < (pol.show_threshold if show_threshold is None else show_threshold):
+                return Suggestion("", 0.0)
         if len(text) < pol.min_chars:
             return Suggestion("", 0.0)
         return Suggestion("".join(text), conf, probs)

@@ -121,3 +121,18 @@ def test_typing_past_the_output_buffer_still_matches(tiny_checkpoints):
         c.suggest(text[:i])
     got = as_array(c, c.next_char_probs(text))
     assert np.abs(got - reference_probs(c, text)).max() < 1e-5
+
+
+def test_savings_policy_keeps_the_length_with_most_expected_savings(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["attention"])
+    ctx = "the lazy dog sleeps while the q"
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="phrase")  # the same greedy path, unpruned
+    grown = c.suggest(ctx)
+    cum = np.cumprod(grown.char_probs)
+    k = int(np.argmax(cum * np.arange(len(cum)))) + 1
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0)
+    kept = c.suggest(ctx)
+    assert kept.text == grown.text[:k]
+    assert abs(kept.confidence - cum[k - 1]) < 1e-6
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3))
+    assert c.suggest(ctx).text == ""
