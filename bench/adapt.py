@@ -250,6 +250,42 @@ def main() -> None:
             print(f"| {pol_label} | {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | "
                   f"{med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} |", flush=True)
     c.policy, c.adapt = shipped, None
+    costs(c, cfg)
+
+
+def costs(c, cfg: AdaptConfig) -> None:
+    """Microseconds to learn a character and to mix one prediction; a full history's size and load time."""
+    import tempfile
+    from pathlib import Path
+
+    text = normalize_newlines(notes_text(6, 20_000, world_seed=6))
+    m = AdaptiveModel(cfg)
+    t0 = time.perf_counter()
+    m.doc.add(text, 0)
+    learn_us = (time.perf_counter() - t0) / len(text) * 1e6
+    p_net = np.full(len(c.vocab), 1.0 / len(c.vocab), dtype=np.float32)
+    t0 = time.perf_counter()
+    for i in range(64, len(text)):
+        m.mix(p_net, text[i - 64 : i], c._index)
+    mix_us = (time.perf_counter() - t0) / (len(text) - 64) * 1e6
+    _, train = tails(SHARED / "python-docs")
+    with tempfile.TemporaryDirectory() as d:
+        h = History(Path(d) / "history.json", cfg)
+        h.new.add(train[: 4 * cfg.max_contexts], 0)  # more than max_contexts contexts
+        h.dirty = True
+        h.save()
+        size = h.path.stat().st_size
+        t0 = time.perf_counter()
+        h = History(h.path, cfg)  # a full history, as the editor starts
+        load_s = time.perf_counter() - t0
+        h.new.add(text[:5000], 0)  # a session's typing
+        h.dirty = True
+        t0 = time.perf_counter()
+        h.save()
+        save_s = time.perf_counter() - t0
+    print(f"\nCosts, 1 thread: learning {learn_us:.1f} us per character; mixing {mix_us:.1f} us per predicted character "
+          f"(notes, {len(text):,} characters). A full history ({len(h.loaded):,} contexts): {size / 1e6:.1f} MB, "
+          f"loaded in {load_s:.2f} s (at start), saved with 5,000 characters typed in {save_s:.2f} s (in the background).")
 
 if __name__ == "__main__":
     main()

@@ -110,8 +110,11 @@ def test_forget_in_another_process_reaches_a_running_session(tiny_checkpoints):
 
 
 def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
-    for garbage in ("{not json", json.dumps({"format": adapt.FORMAT, "format_version": 1, "min_order": 3,
-                                             "max_order": 7, "contexts": {"abc": ["xy", [1]]}})):
+    def history(contexts) -> str:
+        return json.dumps({"format": adapt.FORMAT, "format_version": 1, "min_order": 3, "max_order": 7, "contexts": contexts})
+
+    for garbage in ("{not json", history({"abc": ["xy", [1]]}), history({"abc": ["xx", [1, 1]]}),
+                    history({"abc": ["x", [0.5]]}), history({"abc": 3}), "[]"):
         history_path().parent.mkdir(parents=True, exist_ok=True)
         history_path().write_text(garbage)
         adapt._SHARED.clear()
