@@ -180,3 +180,12 @@ def test_periodic_save_runs_in_the_background(tiny_checkpoints):
     assert h._saver is not None
     h.finish()
     assert "zorb" in json.loads(history_path().read_text())["contexts"]
+
+
+def test_the_editor_default_makes_every_loaded_model_adapt_and_share_one_history(tiny_checkpoints):
+    adapt.set_default(True)  # what `charcomplete edit` does (and `edit --no-adapt` sets False)
+    a = load_completer(tiny_checkpoints["lstm"])
+    b = load_completer(tiny_checkpoints["attention"])  # a model switched to in the editor
+    assert a.adapt is not None and a.adapt.history is b.adapt.history and a.adapt.history.save_enabled
+    adapt.set_default(False)
+    assert load_completer(tiny_checkpoints["lstm"]).adapt is None
