@@ -26,9 +26,12 @@ def tails(folder: str | Path, val_fraction: float = 0.05) -> tuple[list[tuple[st
 
 
 def sample(texts: list[tuple[str, str]], chars_per_file: int, max_files: int) -> list[tuple[str, str]]:
-    """The first `chars_per_file` characters of up to `max_files` texts, spread over the list."""
+    """Up to `chars_per_file` characters from each of up to `max_files` texts, spread over the
+    list and skipping short ones, so the sample holds about chars_per_file * max_files characters."""
     step = max(1, len(texts) // max_files)
-    return [(p, t[:chars_per_file]) for p, t in texts[::step][:max_files]]
+    order = texts[::step] + [t for i, t in enumerate(texts) if i % step]
+    long_enough = [t for t in order if len(t[1]) >= chars_per_file // 2] or order
+    return [(p, t[:chars_per_file]) for p, t in long_enough[:max_files]]
 
 
 def one_thread() -> None:

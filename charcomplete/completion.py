@@ -87,7 +87,7 @@ class Completer:
     """Next-character predictions and suggestions from one model."""
 
     def __init__(self, model, vocab: Vocab, name: str = "", meta=None, device: str = "cpu",
-                 context_chars: int = 256, max_extend: int = 64, policy: Policy | None = None, adapt=None):
+                 context_chars: int = 192, max_extend: int = 64, policy: Policy | None = None, adapt=None):
         import torch
 
         from charcomplete.adapt import make_adaptive
@@ -177,14 +177,16 @@ class Completer:
                 state = self.model.advance(x, None)
                 h = [s.cpu().numpy() for s in state[0][:, 0]]  # layers x (H,)
                 c = [s.cpu().numpy() for s in state[1][:, 0]]
-                values = state[2][0].cpu().numpy() if self.kind == "attention" else None  # (M, H)
+                if self.kind == "attention":  # (M, H) recent outputs and their keys (torch: numpy's BLAS may spin threads)
+                    values = state[2][0].contiguous().cpu().numpy()
+                    keys = self.model.attn_linear(state[2][0]).contiguous().cpu().numpy()
             else:
                 h = [np.zeros(H, np.float32) for _ in range(self.layers)]
                 c = [np.zeros(H, np.float32) for _ in range(self.layers)]
-                values = np.zeros((0, H), np.float32) if self.kind == "attention" else None
-        buf = OutputBuffer(values, values @ self._w_k.T + self._b_k) if values is not None else None
+                values = keys = np.zeros((0, H), np.float32)
+        buf = OutputBuffer(values, keys) if self.kind == "attention" else None
         # the last character is stepped by hand, so both paths share the output head
-        return self._step(StepState(h, c, buf, 0 if values is None else len(values), None, None), int(ids[-1]))
+        return self._step(StepState(h, c, buf, 0 if buf is None else len(values), None, None), int(ids[-1]))
 
     def _state_for(self, context: str) -> StepState:
         if "\r" in context:
