@@ -83,9 +83,7 @@ def completer_bpc(c, text: str) -> float:
     c.reset()
     nll = 0.0
     for i in range(1, len(text)):
-        logits = c._logits(c._state_for(text[:i]), text[:i])  # the network's, or log of the mixture
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
+        p = c._probs(c._state_for(text[:i]), text[:i])  # the network's, or the mixture
         nll -= math.log(max(float(p[int(ids[i])]), 1e-12))
     return nll / max(1, len(text) - 1) / math.log(2)
 

@@ -55,6 +55,7 @@ class AdaptConfig:
     max_order: int = 8  # longest context, in characters
     discount: float = 0.5  # d: subtracted from every count (Kneser-Ney / Pitman-Yor discount)
     strength: float = 1.0  # b: pseudo-count of the lower level; larger trusts the network longer
+    cutoff: float = 0.02  # skip the lower levels once the mass left for them is below this (speed; still sums to 1)
     mix_rate: float = 1.0  # learning rate of the weights of the blend against the network alone (0: fixed)
     mix_init: float = 0.8  # their starting value in a document (1: the blend as is; 0: the network alone)
     typed_chars: int = 32  # an extension by at most this many characters counts as typed (goes to history)
@@ -396,13 +397,16 @@ class AdaptiveModel:
                 break  # a longer context was never seen either
         if not nodes:
             return p_net
-        d, b = cfg.discount, cfg.strength
+        d, b, cutoff = cfg.discount, cfg.strength, cfg.cutoff
         scale, extra = 1.0, {}  # walk down from the top level: extra mass, and what is left below
         for total, counts in reversed(nodes):
+            if scale < cutoff:
+                break  # the levels below (the low orders, with the most entries) would add almost nothing
             denom = total + b
+            w = scale / denom
             for ch, n in counts.items():
                 i = index.get(ch, 0)
-                extra[i] = extra.get(i, 0.0) + scale * (n - d) / denom
+                extra[i] = extra.get(i, 0.0) + w * (n - d)
             scale *= (b + d * len(counts)) / denom
         p = p_net * scale
         ids = np.fromiter(extra.keys(), dtype=np.int64, count=len(extra))

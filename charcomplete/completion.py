@@ -209,19 +209,18 @@ class Completer:
         """Forget the cached state: the next call recomputes."""
         self._ctx, self._state = None, None
 
-    def _logits(self, st: StepState, tail: str) -> np.ndarray:
-        """Next-character logits after `tail` (the text so far): the network's, or the log of
-        its mixture with the adaptive model when adapting."""
+    def _probs(self, st: StepState, tail: str) -> np.ndarray:
+        """Next-character probabilities after `tail` (the text so far): the network's, or its
+        mixture with the adaptive model when adapting."""
         if self.adapt is None:
-            return st.logits
-        p = self.adapt.mix(_softmax(st.logits), normalize_newlines(tail[-64:]), self._index)
-        return np.log(np.maximum(p, 1e-30))  # (a float32 softmax can underflow to 0)
+            return _softmax(st.logits)
+        return self.adapt.mix(_softmax(st.logits), normalize_newlines(tail[-64:]), self._index)
 
     # --- the public API ----------------------------------------------------------------
 
     def next_char_probs(self, context: str) -> dict[str, float]:
         """Probability of every next character (and `<unk>`), summing to 1."""
-        p = _softmax(self._logits(self._state_for(context), context))
+        p = self._probs(self._state_for(context), context)
         return {self.vocab.token(i): float(p[i]) for i in range(len(p))}
 
     def suggest(self, context: str, max_chars: int | None = None) -> Suggestion:
@@ -237,7 +236,7 @@ class Completer:
         """Up to k distinct suggestions, best first (each starts with a different character)."""
         st = self._state_for(context)
         best = self.suggest(context, max_chars)
-        p = _softmax(self._logits(st, context) + self._no_unk)
+        p = self._probs(st, context) * (self._no_unk == 0)  # never <unk>
         out = [best] if best.text else []
         for first in np.argsort(-p)[: k + 1]:
             if len(out) >= k:
@@ -267,7 +266,7 @@ class Completer:
         seen_word = False
         tail = context[-64:]  # what the adaptive model predicts from
         while len(text) < limit:
-            p = _softmax(self._logits(st, tail))
+            p = self._probs(st, tail)
             i = int(np.argmax(p[1:])) + 1 if first is None or text else first  # never <unk> (id 0)
             p_true = float(p[i])
             if conf * p_true < threshold:
