@@ -146,6 +146,27 @@ class CharCounts:
         return out
 
 
+def _align(text: str, learned: str, anchor: int = 32, tries: int = 8) -> tuple[int, int, int]:
+    """(t0, l0, m): text[t0:t0 + m] == learned[l0:l0 + m], the longest such run found where
+    text's start lies in `learned` (a window that slid forward, a move back) or `learned`'s start
+    lies in `text` (a context that grew past it); (0, len(learned), 0) when they share nothing."""
+    m = common_prefix_len(text, learned)  # the same start: an edit, or a move back
+    best = (0, 0, m) if m else (0, len(learned), 0)
+    for a, b, swap in ((text, learned, False), (learned, text, True)):
+        head = a[: min(anchor, len(a) // 2 + 1)]
+        j = b.find(head, 1)
+        for _ in range(tries):
+            if j < 0:
+                break
+            m = common_prefix_len(a, b[j:])
+            if m > best[2]:
+                best = (j, 0, m) if swap else (0, j, m)
+            j = b.find(head, j + 1)
+        if best[2]:
+            return best
+    return best
+
+
 def common_prefix_len(a: str, b: str) -> int:
     """Length of the longest common prefix of `a` and `b` (O(n) in C: a bisection over slices)."""
     lo, hi = 0, min(len(a), len(b))  # a[:lo] == b[:lo]; the answer is at most hi
@@ -330,53 +351,58 @@ class AdaptiveModel:
         self.cfg = cfg or AdaptConfig()
         self.history = history  # None: the document only (no user history)
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
-        self._learned = ""  # the text the document cache has learned (a prefix of the document)
-        self._opened = False  # seen some of the document: the first text shown was there, not typed
+        # the document text learned, as far as the contexts seen show it (edits spliced in; at
+        # most 2 doc_window characters): new contexts are aligned with it, so that only what is
+        # new in them is learned, whether the context grows, slides (the editor's window starts
+        # at a line start) or the cursor moves
+        self._learned = ""
+        self._last = ""  # the last context seen
+        self._behind = False  # the last context is not learned to its end yet
         self.weights = np.full(3, self.cfg.mix_init)  # of the blend against the network alone, by how often
         # the longest context was seen (once, 2-3 times, more), learned as the user types
-        self._fresh = False  # the next mix() is the prediction for the character after _learned
-        self._pending = None  # (position, p_net, p_blend, index) of that prediction
+        self._fresh = False  # the next mix() is the prediction for the character after _last
+        self._pending = None  # (context, bucket, p_net, p_blend, index) of that prediction
         _LIVE.add(self)
 
     def new_document(self) -> None:
         """Start over for a new document (the history stays)."""
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
-        self._learned, self._opened = "", False
+        self._learned = self._last = ""
+        self._behind = False
         self.weights[:], self._pending = self.cfg.mix_init, None
 
     def observe(self, text: str) -> None:
         """Learn from the text before the cursor: the first text shown (what the document held
-        when opened) at once, its last `doc_window` characters; then what was added since the last
-        call (typed characters also go to the history); a longer jump ahead is learned
-        `learn_per_call` characters at a time (so no call waits long)."""
-        learned, cfg = self._learned, self.cfg
-        if not self._opened:
-            if text:
-                self.doc.add(text, max(0, len(text) - cfg.doc_window))
-                self._learned, self._opened = text, True
+        when opened) at once, its last `doc_window` characters; then what is new in each context
+        (up to `typed_chars` new characters count as typed: they also go to the history); more
+        (a jump, a paste) is learned `learn_per_call` characters per call (no call waits long)."""
+        if text == self._last and not self._behind:
             return
-        if text.startswith(learned):
-            start = len(learned)
-        elif learned.startswith(text):
-            return  # the cursor moved back: nothing new
-        else:
-            start = common_prefix_len(text, learned)  # an edit before the end: learn what differs
-        new = len(text) - start
-        if new == 0:
+        cfg, learned = self.cfg, self._learned
+        if text != self._last:
+            pending, self._pending, self._last, self._fresh = self._pending, None, text, True
+            if pending is not None and len(text) > len(pending[0]) and text.startswith(pending[0]):
+                self._learn_weight(pending, text[len(pending[0])])
+        self._behind = False
+        if not learned:  # the document as first shown
+            self.doc.add(text, max(0, len(text) - cfg.doc_window))
+            self._learned = text[-2 * cfg.doc_window :]
             return
-        if self._pending is not None and self._pending[0] == start:
-            self._learn_weight(text[start])
-        self._fresh = True
-        if new <= cfg.typed_chars:
+        t0, l0, m = (0, 0, len(learned)) if text.startswith(learned) else _align(text, learned)
+        start = t0 + m  # text[t0:start] == learned[l0:l0 + m] is known; what follows is new
+        if start == len(text):
+            return  # the cursor moved within known text
+        if len(text) - start <= cfg.typed_chars:
+            end = len(text)
             self.doc.add(text, start)
             if self.history is not None:
-                self.history.learn(text, start, len(text))
-            self._learned = text
-            return
-        start = max(start, len(text) - cfg.doc_window)
-        end = min(len(text), start + cfg.learn_per_call)
-        self.doc.add(text, start, end)
-        self._learned = text[:end]
+                self.history.learn(text, start, end)
+        else:
+            first = max(start, len(text) - cfg.doc_window)
+            end = min(len(text), first + cfg.learn_per_call)
+            self.doc.add(text, first, end)
+            self._behind = end < len(text)  # the next call, even with the same text, learns on
+        self._learned = (learned[:l0] + text[t0:end] + learned[l0 + m :])[-2 * cfg.doc_window :]
 
     def mix(self, p_net: np.ndarray, tail: str, index: dict) -> np.ndarray:
         """The mixed next-character distribution after `tail` (its last max_order characters
@@ -414,13 +440,12 @@ class AdaptiveModel:
         seen = nodes[-1][0]
         bucket = 0 if seen == 1 else 1 if seen <= 3 else 2
         if root:  # remember it, to learn the weight from the character that comes
-            self._pending = (len(self._learned), bucket, p_net, p, index)
+            self._pending = (self._last, bucket, p_net, p, index)
         return p_net + self.weights[bucket] * (p - p_net)
 
-    def _learn_weight(self, ch: str) -> None:
+    def _learn_weight(self, pending: tuple, ch: str) -> None:
         """One gradient step on the log-loss of the character that came, for the mixture weight."""
-        _, bucket, p_net, p_blend, index = self._pending
-        self._pending = None
+        _, bucket, p_net, p_blend, index = pending
         i, w = index.get(ch, 0), self.weights[bucket]
         p = p_net[i] + w * (p_blend[i] - p_net[i])
         # w = sigmoid(a): a step on a, d log p / d a = w (1 - w) (p_blend - p_net) / p, which lies in [-w, 1 - w]

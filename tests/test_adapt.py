@@ -124,9 +124,8 @@ def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
         assert history_path().with_name("history.json.corrupt").exists()
 
 
-def test_observe_learns_typed_text_once_and_jumps_in_bounded_chunks():
+def test_observe_learns_each_piece_of_the_document_once():
     m = AdaptiveModel(AdaptConfig(typed_chars=4, learn_per_call=10, doc_window=25))
-    m.observe("")
     m.observe("x" * 30 + "abcd")  # the document as opened: its last 25 characters learned, not typed
     assert m.doc.table["xxx"] == [22, {"x": 21, "a": 1}]
     m.new_document()
@@ -139,11 +138,32 @@ def test_observe_learns_typed_text_once_and_jumps_in_bounded_chunks():
     assert m.doc.table["abcd"] == [2, {"e": 1, "X": 1}]
     long = "abcdX" + "0123456789" * 5  # a jump 50 characters ahead
     m.observe(long)
-    assert len(m._learned) == len(long) - 25 + 10  # the window's first 10 characters
+    assert m.doc.table["0123"] == [1, {"4": 1}]  # the first 10 of the window's last 25 characters
     m.observe(long)
     m.observe(long)
-    assert m._learned == long
+    assert m.doc.table["0123"] == [2, {"4": 2}]
+    counts = {k: [t, dict(c)] for k, (t, c) in m.doc.table.items()}
+    m.observe(long)
+    m.observe(long[:-7])
+    m.observe(long)  # all known now: nothing more
+    assert m.doc.table == counts
     assert m.history is None
+
+
+def test_observe_follows_the_editors_sliding_window_and_edits_in_the_middle():
+    m = AdaptiveModel(AdaptConfig(min_order=2, max_order=3))
+    lines = [f"line {i} says hello\n" for i in range(6)]
+    m.observe("".join(lines[:3]))
+    learned = {k: [t, dict(c)] for k, (t, c) in m.doc.table.items()}
+    m.observe("".join(lines[1:3]))  # the window starts a line later, nothing typed
+    m.observe("".join(lines[1:3]) + "l")  # typed one character after the slide
+    m.observe("".join(lines[:2]))  # the cursor moved up a line
+    assert m.doc.table["o\n"] == [learned["o\n"][0] + 1, {**learned["o\n"][1], "l": learned["o\n"][1]["l"] + 1}]
+    m.observe(lines[0] + "n")  # typing at the start of line 1
+    m.observe(lines[0] + "new ")
+    m.observe(lines[0] + "new " + lines[1] + lines[2] + "l")  # back at the end: nothing relearned
+    assert m.doc.table["\nne"] == [1, {"w": 1}] and "w l" not in m.doc.table
+    assert m.doc.table["o\n"][0] == learned["o\n"][0] + 2  # the typed "l" and "n" only
 
 
 def test_common_prefix_len_matches_brute_force():
