@@ -306,6 +306,9 @@ def edit(file, model, device, encoding, no_adapt):
         raise fail(str(e)) from None
     except OSError as e:
         raise fail(f"cannot load the model: {e}") from None
+    # Textual repaints at most TEXTUAL_FPS times a second (60 by default); a ghost that arrives just
+    # after a repaint waits for the next one, so the editor repaints up to 120 times (only on change)
+    os.environ.setdefault("TEXTUAL_FPS", "120")
     from charcomplete.tui.app import EditorApp
 
     app = EditorApp(document, completer)

@@ -19,9 +19,14 @@ LINE = "the quick brown fox jumps over the lazy dog.\n"
 
 
 async def settle(pilot) -> None:
-    """Let every worker finish and every message it posted be handled."""
+    """Let the model answer, every other worker finish, and every message they posted be handled."""
+    app = pilot.app
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await until(pilot, lambda: app.model.idle)
+    others = [w for w in app.workers if w.group != "model"]
+    if others:  # (an empty list would mean: all workers, the long-lived model thread too)
+        await app.workers.wait_for_complete(others)
+    await until(pilot, lambda: app.model.idle)
     await pilot.pause()
     await pilot.pause()
 

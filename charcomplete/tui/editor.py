@@ -1,7 +1,7 @@
 """The editing widget: a TextArea whose ghost text (`TextArea.suggestion`) comes from the model.
 
-After every edit a thread worker asks the Completer for a suggestion for the text before the
-cursor; the answer is shown only if nothing changed meanwhile (each edit and each cursor move
+After every edit the model thread (one long-lived thread worker) is asked for the Completer's
+suggestion for the text before the cursor; the answer is shown only if nothing changed meanwhile (each edit and each cursor move
 starts a new *generation*; an answer for an older one is dropped). Typing a predicted character
 trims the ghost at once (TextArea does that in `edit`). The ghost is cleared when the cursor
 moves, on a selection, on focus loss, and is not offered mid-word.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
 
 from textual import events, work
 from textual.binding import Binding
@@ -72,7 +71,7 @@ class GhostEditor(TextArea):
         self._alt_index = 0
         self._alt_step = 1
         self._key_time: float | None = None  # when the last key arrived (for the latency bench)
-        self.ghost_latency_ms: deque[float] = deque(maxlen=10_000)  # key press -> its ghost painted
+        self.probe = None  # bench/editor_latency.py: probe(event, key_time) on "edit" and "ghost"
         super().__init__(text, tab_behavior="indent", soft_wrap=True, **kwargs)
 
     # --- when to ask ------------------------------------------------------------------
@@ -89,6 +88,8 @@ class GhostEditor(TextArea):
     def update_suggestion(self) -> None:
         """Called by TextArea after every edit: ask the model (in a worker) for a new ghost."""
         self._new_generation()
+        if self.probe is not None and self._key_time is not None:
+            self.probe("edit", self._key_time)
         if not self.is_mounted or not self._may_suggest():
             self.suggestion = ""
             return
@@ -103,8 +104,12 @@ class GhostEditor(TextArea):
         self.update_suggestion() if focused else self._clear()
 
     def on_mount(self) -> None:
+        self._model_thread()
         # a dialog or the palette over the editor takes the focus without blurring it: clear there too
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
+
+    def on_unmount(self) -> None:
+        self.model.close()
 
     def _screen_changed(self, screen) -> None:
         self.update_suggestion() if screen is self.screen else self._clear()
@@ -150,25 +155,38 @@ class GhostEditor(TextArea):
             n += len(prev) + 1
         return "".join(reversed(parts))
 
-    # --- asking the model (a thread worker; one model call at a time) ---------------------
+    # --- asking the model (one long-lived thread worker; one model call at a time) ------------
 
-    @work(thread=True, exclusive=True, group="suggest", exit_on_error=False)
     def _ask(self, generation: int, context: str, alternatives: bool) -> None:
+        self.model.request((generation, context, alternatives))
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def _model_thread(self) -> None:
+        """Answer the latest request; skip any the user has moved on from."""
         worker = get_current_worker()
-        with self.model.lock:
-            if worker.is_cancelled or generation != self._generation:
-                return  # the user moved on: skip the work
-            completer = self.model.completer
+        host = self.model
+        while not (worker.is_cancelled or host.closed):
+            request = host.take(timeout=0.5)
+            if request is None:
+                continue
             try:
-                if alternatives:
-                    alts = completer.alternatives(context, k=4)
-                    best = alts[0] if alts else completer.suggest(context)
-                else:
-                    alts, best = None, completer.suggest(context)
-            except Exception as e:  # a broken model must not take the editor down
-                self.post_message(self.SuggestionFailed(f"{type(e).__name__}: {e}"))
-                return
-        self.post_message(self.SuggestionReady(generation, best, completer.name, alts))
+                generation, context, alternatives = request
+                if generation != self._generation:
+                    continue  # the text or the cursor changed since: a newer request follows
+                with host.lock:
+                    completer = host.completer
+                    try:
+                        if alternatives:
+                            alts = completer.alternatives(context, k=4)
+                            best = alts[0] if alts else completer.suggest(context)
+                        else:
+                            alts, best = None, completer.suggest(context)
+                    except Exception as e:  # a broken model must not take the editor down
+                        self.post_message(self.SuggestionFailed(f"{type(e).__name__}: {e}"))
+                        continue
+                self.post_message(self.SuggestionReady(generation, best, completer.name, alts))
+            finally:
+                host.done()
 
     def on_ghost_editor_suggestion_ready(self, message: SuggestionReady) -> None:
         if message.generation != self._generation or not self._may_suggest():
@@ -184,9 +202,9 @@ class GhostEditor(TextArea):
         text = message.suggestion.text
         message.new = bool(text) and text != self.suggestion
         self.suggestion = text
-        if self._key_time is not None and text:
-            key_time, self._key_time = self._key_time, None
-            self.call_after_refresh(lambda: self.ghost_latency_ms.append((time.perf_counter() - key_time) * 1000))
+        if self.probe is not None and self._key_time is not None and text:
+            self.probe("ghost", self._key_time)
+            self._key_time = None
 
     # --- keys ---------------------------------------------------------------------------
 
