@@ -18,6 +18,8 @@ largest single file plus a fixed slice buffer, not by the corpus.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 from dataclasses import dataclass, field
@@ -81,6 +83,7 @@ def prepare_corpus(
             for piece in _slices(text, 0, split_index(len(text), val_fraction)):
                 n = np.bincount(codepoints(piece))
                 counts[: len(n)] += n
+        release_memory()
         if on_file:
             on_file("count", i + 1, len(found))
     if not lengths:
@@ -134,6 +137,7 @@ def _encode(lengths, vocab, val_fraction, dtype, parts, files, on_file) -> tuple
             n_train, n_val = n_train + cut, n_val + n - cut
             files.documents.append(Document(str(f), ""))
             files.spans.append(span)
+            release_memory()
             if on_file:
                 on_file("encode", i + 1, len(lengths))
     return n_train, n_val
@@ -170,6 +174,29 @@ def load_prepared(folder: str | os.PathLike) -> Corpus:
     except (KeyError, TypeError, ValueError) as e:
         raise CorpusError(f"{folder}: corrupt prepared corpus ({type(e).__name__}: {e})") from None
     return Corpus(vocab=vocab, train=train, val=val, files=files, description=f"{meta['corpus']} (prepared in {folder})")
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the OS (glibc only; elsewhere nothing to do).
+
+    A file's text is one allocation of tens of MB; once such a block is freed, glibc raises
+    its mmap threshold and serves the next ones from the heap, which it keeps: without this,
+    preparing 64 files of 16 MB peaked at 540 MB instead of 140 MB.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
 
 
 def _map(path: Path, dtype: np.dtype, n: int) -> np.ndarray:
