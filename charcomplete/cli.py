@@ -277,7 +277,7 @@ def compare(corpus, epochs, max_minutes, notebook, plot, save, name, force, seed
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=True, path_type=str))
+@click.argument("file", type=click.Path(dir_okay=True, readable=False, path_type=str))  # Document.open says why, in one line
 @click.option("--model", "model", default=None, help="Model name (see `charcomplete models`) or a .safetensors path. Default: the shipped default model.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True, help="Where the model runs.")
 @click.option("--encoding", default="utf-8", show_default=True, help="The file's text encoding (e.g. latin-1); saved back in it.")

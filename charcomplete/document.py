@@ -23,6 +23,8 @@ from pathlib import Path
 from charcomplete.fileio import atomic_write
 
 SNIFF_BYTES = 8192  # a NUL in this many leading bytes marks a file as binary
+MAX_BYTES = 8 * 1024 * 1024  # larger files are refused: Textual's TextArea takes seconds per MB to open
+LONG_LINE = 10_000  # a line longer than this turns soft wrap off (wrapping it costs O(line) per keystroke)
 RECOVERY_SUFFIX = ".charcomplete-recovery"
 
 
@@ -103,6 +105,11 @@ class Document:
             return cls(p, "", codec, False, "\n", None, None, reason)
         if not p.is_file():
             raise DocumentError(f"{p} is not a regular file")
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise DocumentError(
+                f"{p} is {size / 2**20:.1f} MB; charcomplete edit opens files up to {MAX_BYTES // 2**20} MB"
+            )
         try:
             data = p.read_bytes()
         except PermissionError:
@@ -124,6 +131,11 @@ class Document:
 
     def is_modified(self, text: str) -> bool:
         return text != self._saved_text
+
+    @property
+    def has_long_lines(self) -> bool:
+        """A line longer than LONG_LINE characters (the editor opens such a file without soft wrap)."""
+        return len(self.text) > LONG_LINE and max(map(len, self.text.split("\n"))) > LONG_LINE
 
     def changed_on_disk(self) -> str | None:
         """Why the file on disk differs from what we last read or wrote, or None."""

@@ -65,6 +65,8 @@ class EditorApp(App):
         doc = self.document
         self._editor = GhostEditor(doc.text, self.model, id="editor", read_only=doc.read_only,
                                    language=LANGUAGES.get(doc.path.suffix.lower()))
+        if doc.has_long_lines:
+            self._editor.soft_wrap = False  # wrapping a very long line costs O(line) per keystroke
         yield self._editor
         yield AttentionSparkline(id="sparkline")
         yield TrainingPanel(id="training")
@@ -147,7 +149,9 @@ class EditorApp(App):
             self.notify(f"Cannot save: {doc.read_only_reason}.", severity="error")
             return
         reason = doc.changed_on_disk()
-        if reason:
+        if reason == "it was deleted":  # nothing on disk to overwrite: write it again
+            self.notify(f"{doc.path.name} was deleted on disk; saving creates it again.", severity="warning")
+        elif reason:
             self.push_screen(overwrite_dialog(doc.path.name, reason), lambda c: self._write(then) if c == "overwrite" else None)
             return
         self._write(then)
