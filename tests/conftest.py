@@ -87,3 +87,14 @@ def make_editor(tiny_checkpoints, tmp_path):
         return EditorApp(Document.open(p), load_completer(tiny_checkpoints[kind], adapt=False), train_overrides=tiny)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def adaptation_default_restored():
+    """`complete` and `edit` set a process-wide adaptation default: keep it inside each test."""
+    from charcomplete import adapt
+
+    saved = dict(adapt._DEFAULT)
+    yield
+    adapt._DEFAULT.clear()
+    adapt._DEFAULT.update(saved)
