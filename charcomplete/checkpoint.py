@@ -88,6 +88,8 @@ class CheckpointMeta:
 def read_safetensors(path: str | os.PathLike) -> tuple[dict, dict]:
     """(tensors, metadata) of a safetensors file, after checking its header by hand."""
     where = str(path)
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        raise CheckpointError(f"{where}: not a regular file, not a checkpoint")  # a FIFO or device would never end
     try:
         data = Path(path).read_bytes()
     except IsADirectoryError:

@@ -7,6 +7,7 @@ as compact numpy arrays (uint8 for up to 256 characters), not Python lists.
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 from dataclasses import dataclass
@@ -55,7 +56,9 @@ class CorpusFiles:
 
 
 def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> str:
-    """The text of one file; raises ValueError('binary') or UnicodeDecodeError."""
+    """The text of one file; raises ValueError('binary'), UnicodeDecodeError or OSError."""
+    if not os.path.isfile(path):  # a FIFO would block forever, a device (/dev/zero) never ends
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
     data = Path(path).read_bytes()
     if b"\x00" in data[:SNIFF_BYTES]:
         raise ValueError("binary file (NUL byte)")

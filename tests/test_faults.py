@@ -314,6 +314,62 @@ async def test_typing_in_a_5_mb_line_is_not_blocked_by_the_model(make_editor, ti
     assert app.document.path.read_text() == big + "the"
 
 
+# --- special files: a FIFO blocks a reader forever, a device never ends ------------------------
+
+
+def finishes(fn, fifo: Path, timeout: float = 60.0):
+    """fn() run in a thread; if it hangs (on the FIFO) the FIFO is opened to release it and the test fails."""
+    import threading
+
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # handed to the test below
+            box["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # EOF for the blocked reader
+        t.join(10)
+        pytest.fail(f"hung reading the FIFO {fifo}")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@pytest.fixture
+def special_files(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text(LINE * 30)
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "null.txt").symlink_to(os.devnull)  # a character device
+    return folder
+
+
+def test_special_files_in_a_corpus_are_skipped_not_read(special_files, isolated_data_dir):
+    fifo = special_files / "pipe.txt"
+    corpus = finishes(lambda: load_corpus([str(special_files)]), fifo)
+    assert [Path(d.path).name for d in corpus.files.documents] == ["a.txt"]
+    assert corpus.files.skipped_unreadable == 2
+    out = isolated_data_dir / "p"
+    r = finishes(lambda: invoke("prepare", special_files, "-o", out), fifo)
+    assert r.exit_code == 0 and "2 unreadable" in r.output, r.output
+
+
+@pytest.mark.parametrize("name", ["pipe.txt", "null.txt"])
+def test_special_files_as_checkpoints_and_documents_are_one_line(special_files, name):
+    p = special_files / name
+    fifo = special_files / "pipe.txt"
+    line = assert_one_line_error(finishes(lambda: invoke("complete", "--model", p, "the qu"), fifo), "not a regular file")
+    assert str(p) in line
+    assert_one_line_error(finishes(lambda: invoke("edit", p, "--device", "cpu"), fifo), "not a regular file")
+
+
 # --- checkpoints that must never replace the model in use ---------------------------------------
 
 
