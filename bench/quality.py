@@ -56,6 +56,7 @@ def main() -> None:
     print(f"# quality\n\n`{command_line()}`\n")
     print("| eval set | chars (bpc) | chars (KSR) | model | bpc | PPMd o=8 bpc | top-1 | top-3 | KSR | keyword KSR | KSR / keyword |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
+    combined = {c.name: [0.0, 0] for c in completers}  # bits and characters over both folders' tails
     for label, texts in sets.items():
         full = "".join(t for _, t in texts)
         ppmd = ppmd_bpc(train_text, full)
@@ -69,11 +70,16 @@ def main() -> None:
             scores = [score_text(c.model, c.vocab, t) for _, t in texts]
             n = sum(s["chars"] for s in scores)
             avg = lambda k: sum(s[k] * s["chars"] for s in scores if s["chars"]) / n  # noqa: E731
+            if "validation" in label:
+                combined[c.name][0] += avg("bpc") * n
+                combined[c.name][1] += n
             keys = sum(completer_ksr(c, t)["keystrokes"] for _, t in ksr_texts)
             ksr = 1 - keys / ksr_chars
             ppmd_s = f"{ppmd:.3f}" if ppmd is not None else "7z missing"
             print(f"| {label} | {n:,} | {ksr_chars:,} | {c.name} | {avg('bpc'):.3f} | {ppmd_s} | {avg('top1'):.3f} | "
                   f"{avg('top3'):.3f} | {ksr:.3f} | {base:.3f} | {ksr / base if base > 0 else float('inf'):.2f}x |", flush=True)
+    print("\nbits per character over all held-out text of both folders: "
+          + ", ".join(f"{name} {bits / n:.3f}" for name, (bits, n) in combined.items()))
 
 
 if __name__ == "__main__":
