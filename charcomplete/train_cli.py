@@ -151,5 +151,6 @@ def _checkpoint_of_resume(resume: str) -> Path:
     p = Path(resume)
     if p.name.endswith(RESUME_SUFFIX):
         _, info = load_resume(p)
-        return Path(info.get("checkpoint") or p.with_name(p.name[: -len(RESUME_SUFFIX)] + ".safetensors"))
+        checkpoint = info.get("checkpoint")
+        return Path(checkpoint if isinstance(checkpoint, str) and checkpoint else p.with_name(p.name[: -len(RESUME_SUFFIX)] + ".safetensors"))
     return p

@@ -335,6 +335,34 @@ def _save_resume_file(out, model, opt, cfg, model_cfg, corpus, step, elapsed, st
     return save_resume(resume_path_for(out), tensors, info)
 
 
+def _check_resume_info(info: dict, opt, n_state: int) -> None:
+    """Types and ranges of a resume file's values (ValueError): a damaged file must not steer the run."""
+
+    def like(v, ref) -> bool:  # v (from JSON) may stand where the optimizer holds ref
+        if ref is None or isinstance(ref, bool):
+            return v is None or isinstance(v, bool)
+        if isinstance(ref, (int, float)):
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+        if isinstance(ref, (tuple, list)):
+            return isinstance(v, list) and len(v) == len(ref) and all(like(a, b) for a, b in zip(v, ref))
+        return False
+
+    checks = {
+        "step": isinstance(info["step"], int) and like(info["step"], 0),
+        "elapsed": like(info["elapsed"], 0.0),
+        "best_val_bpc": info["best_val_bpc"] is None or like(info["best_val_bpc"], 0.0),
+        "best_val_acc": info["best_val_acc"] is None or like(info["best_val_acc"], 0.0),
+        "history": isinstance(info["history"], list) and all(isinstance(h, dict) for h in info["history"]),
+        "state_len": info["state_len"] == n_state and not isinstance(info["state_len"], bool),
+        "param_groups": isinstance(info["param_groups"], list) and len(info["param_groups"]) == len(opt.param_groups)
+        and all(isinstance(saved, dict) and all(k in g and like(v, g[k]) for k, v in saved.items())
+                for g, saved in zip(opt.param_groups, info["param_groups"])),
+    }
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise ValueError(f"bad {bad[0]} {info[bad[0]]!r}"[:100])
+
+
 def _restore(resume, model, opt, cfg, model_cfg, corpus, device):
     path = resume_path_for(resume)
     tensors, info = load_resume(path)
@@ -343,6 +371,7 @@ def _restore(resume, model, opt, cfg, model_cfg, corpus, device):
             raise TrainingError(f"{path}: the corpus has a different vocabulary than the run being resumed (use the same --corpus)")
         if info["model_config"] != model_cfg.to_dict():
             raise TrainingError(f"{path}: the model settings differ from the run being resumed ({info['model_config']})")
+        _check_resume_info(info, opt, sum(k.startswith("state.") for k in tensors))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         params = list(model.parameters())
         for i, p in enumerate(params):

@@ -607,3 +607,63 @@ def test_fuzz_the_completer_with_random_unicode(completers, contexts, grow, max_
             assert np.isfinite(s.confidence) and 0 <= s.confidence <= 1
             for a in c.alternatives(text, k=2):
                 assert a.text and np.isfinite(a.confidence)
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    """(corpus, model config, train config, resume file) of a tiny run stopped after 3 steps."""
+    from charcomplete.models import ModelConfig
+    from charcomplete.trainer import TrainConfig, TrainingInterrupted, train
+
+    folder = tmp_path_factory.mktemp("resume")
+    (folder / "a.txt").write_text(LINE * 30)
+    corpus = load_corpus([str(folder / "a.txt")])
+    mcfg = ModelConfig(kind="attention", embed=8, hidden=8, window=4)
+    tcfg = TrainConfig(epochs=None, max_minutes=None, batch_size=4, seq_len=8, lr=1e-2, eval_every=2, seed=0, device="cpu")
+    tcfg.epochs = 6 / max(1, (len(corpus.train) // 4 - 1 + 7) // 8)
+    calls = iter(range(100))
+    with pytest.raises(TrainingInterrupted) as info:
+        train(mcfg, tcfg, corpus, folder / "m.safetensors", should_stop=lambda: next(calls) >= 3)
+    return corpus, mcfg, tcfg, info.value.resume_path
+
+
+@settings(FUZZ, max_examples=50)
+@given(field=st.sampled_from(["step", "elapsed", "best_val_bpc", "best_val_acc", "history", "state_len", "param_groups",
+                              "model_config", "vocab", "checkpoint"]), value=JSON, key=st.sampled_from(["lr", "betas", "eps", "amsgrad", "foreach", "new"]))
+def test_fuzz_the_resume_file(interrupted_run, field, value, key):
+    from charcomplete.checkpoint import load_resume, save_resume
+    from charcomplete.trainer import TrainingError, train
+
+    corpus, mcfg, tcfg, resume = interrupted_run
+    tensors, info = load_resume(resume)
+    if field == "param_groups" and key != "new":  # one setting of the real group, a strange value
+        value = [{**info["param_groups"][0], key: value}]
+    with tempfile.TemporaryDirectory() as d:
+        bad = Path(d, "m.resume.safetensors")
+        save_resume(bad, tensors, {**info, field: value})
+        try:
+            result = train(mcfg, tcfg, corpus, Path(d, "m.safetensors"), resume=bad)
+        except (CheckpointError, TrainingError) as e:
+            assert str(e) and "\n" not in str(e)
+        else:
+            assert np.isfinite(result.best_val_bpc) or result.best_val_bpc is None
+
+
+@pytest.mark.parametrize("damage", ["garbage", "checkpoint not a string", "step a string"])
+def test_train_resume_from_a_damaged_file(interrupted_run, tmp_path, damage):
+    from charcomplete.checkpoint import load_resume, save_resume
+
+    corpus, mcfg, tcfg, resume = interrupted_run
+    bad = tmp_path / "m.resume.safetensors"
+    if damage == "garbage":
+        bad.write_bytes(b"\x80\x04garbage")
+    else:
+        tensors, info = load_resume(resume)
+        save_resume(bad, tensors, {**info, **({"checkpoint": 123} if damage == "checkpoint not a string" else {"step": "7"})})
+    r = invoke("train", "--model", "attention", "--corpus", corpus.description, "--embed", "8", "--hidden", "8", "--window", "4",
+               "--batch-size", "4", "--seq-len", "8", "--device", "cpu", "--resume", bad)
+    if damage == "checkpoint not a string":  # the checkpoint beside the resume file is used instead
+        assert r.exit_code == 0, r.output
+        load_checkpoint(tmp_path / "m.safetensors")
+    else:
+        assert_one_line_error(r, "resume|pickle|bad step")
