@@ -141,6 +141,20 @@ async def test_typing_through_trims_the_ghost_without_waiting_for_the_model(edit
         assert app.editor.suggestion == expected(app)
 
 
+async def test_a_stale_answer_is_dropped(editor):
+    from charcomplete.completion import Suggestion
+    from charcomplete.tui.editor import GhostEditor
+
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the qu")
+        ghost, shown = app.editor.suggestion, app.status.shown
+        old = app.editor._generation - 1  # an answer asked before the last edit
+        app.editor.post_message(GhostEditor.SuggestionReady(old, Suggestion("STALE", 0.9, [0.9] * 5), "x"))
+        await pilot.pause()
+        assert app.editor.suggestion == ghost and app.status.shown == shown
+
+
 async def test_no_ghost_mid_word(editor):
     app = editor()
     async with app.run_test() as pilot:
@@ -157,7 +171,7 @@ async def test_alternatives_cycle(editor):
         best = app.editor.suggestion
         alts = [s.text for s in app._fresh.alternatives(app.editor.context(), k=4) if s.text]
         assert len(alts) >= 2 and alts[0] == best
-        await pilot.press("alt+right_square_bracket")
+        await pilot.press("alt+n")
         await settle(pilot)
         assert app.editor.suggestion == alts[1]
         await pilot.press("alt+left_square_bracket")
