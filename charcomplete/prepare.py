@@ -171,9 +171,10 @@ def load_prepared(folder: str | os.PathLike) -> Corpus:
             skipped_encoding=int(meta["skipped_encoding"]), skipped_unreadable=int(meta["skipped_unreadable"]),
             total_chars=len(train) + len(val), spans=spans,
         )
+        description = f"{meta['corpus']} (prepared in {folder})"
     except (KeyError, TypeError, ValueError) as e:
         raise CorpusError(f"{folder}: corrupt prepared corpus ({type(e).__name__}: {e})") from None
-    return Corpus(vocab=vocab, train=train, val=val, files=files, description=f"{meta['corpus']} (prepared in {folder})")
+    return Corpus(vocab=vocab, train=train, val=val, files=files, description=description)
 
 
 def release_memory() -> None:

@@ -193,6 +193,8 @@ def train(
     total_steps = max(1, math.ceil(cfg.epochs * spe)) if cfg.epochs is not None else None
     streams = as_streams(corpus.train, cfg.batch_size)[dist.rows(cfg.batch_size)]  # (B / ranks, L) numpy view, maybe memory-mapped
     val_ids = corpus.val[: cfg.val_max_chars]
+    if len(val_ids) and int(val_ids.max()) >= model_cfg.vocab_size:
+        raise TrainingError(_bad_id(int(val_ids.max()), "validation", model_cfg.vocab_size))
 
     step, elapsed_before, state = 0, 0.0, None
     best_bpc, best_acc, history = None, None, []
@@ -284,6 +286,8 @@ def train(
         if k == 0:
             state = None  # a new pass over the text starts with a fresh state
         chunk = streams[:, k * cfg.seq_len : (k + 1) * cfg.seq_len + 1]  # (B, T+1) view: only this chunk is read
+        if chunk.size and int(chunk.max()) >= model_cfg.vocab_size:
+            raise TrainingError(_bad_id(int(chunk.max()), f"training (step {step})", model_cfg.vocab_size))
         x = torch.from_numpy(chunk.astype(np.int64)).to(device)  # (B, T+1)
         inputs, targets = x[:, :-1], x[:, 1:]
         lr = cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * budget_fraction(now))))
@@ -333,6 +337,10 @@ def _save_resume_file(out, model, opt, cfg, model_cfg, corpus, step, elapsed, st
         "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups],
     }
     return save_resume(resume_path_for(out), tensors, info)
+
+
+def _bad_id(i: int, where: str, vocab_size: int) -> str:
+    return f"the {where} data holds id {i}, beyond the vocabulary's {vocab_size}: a damaged prepared corpus? prepare it again"
 
 
 def _check_resume_info(info: dict, opt, n_state: int) -> None:

@@ -667,3 +667,43 @@ def test_train_resume_from_a_damaged_file(interrupted_run, tmp_path, damage):
         load_checkpoint(tmp_path / "m.safetensors")
     else:
         assert_one_line_error(r, "resume|pickle|bad step")
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    from charcomplete.prepare import prepare_corpus
+
+    root = tmp_path_factory.mktemp("prepared")
+    (root / "a.txt").write_text(LINE * 30)
+    prepare_corpus([str(root / "a.txt")], root / "data")
+    return root / "data"
+
+
+@FUZZ
+@given(target=st.sampled_from(["meta.json", "train.bin", "val.bin"]),
+       field=st.sampled_from(["vocab", "dtype", "train_chars", "val_chars", "files", "corpus", "skipped_binary", "format_version"]),
+       value=JSON, where=st.floats(0, 1), byte=st.integers(0, 255))
+def test_fuzz_a_prepared_corpus(prepared, target, field, value, where, byte):
+    import shutil as sh
+
+    from charcomplete.models import ModelConfig
+    from charcomplete.prepare import load_prepared
+    from charcomplete.trainer import TrainConfig, TrainingError, train
+
+    with tempfile.TemporaryDirectory() as d:
+        data = Path(d, "data")
+        sh.copytree(prepared, data)
+        if target == "meta.json":
+            meta = json.loads((data / "meta.json").read_text())
+            (data / "meta.json").write_text(json.dumps({**meta, field: value}))
+        else:
+            raw = bytearray((data / target).read_bytes())
+            raw[int(where * (len(raw) - 1))] = byte
+            (data / target).write_bytes(bytes(raw))
+        try:
+            corpus = load_prepared(data)
+            cfg = TrainConfig(epochs=None, max_minutes=None, batch_size=2, seq_len=8, eval_every=2, device="cpu")
+            cfg.epochs = 2 / max(1, (len(corpus.train) // 2 - 1 + 7) // 8)
+            train(ModelConfig(kind="lstm", embed=4, hidden=4), cfg, corpus, Path(d, "m.safetensors"))
+        except (CorpusError, TrainingError) as e:
+            assert str(e) and "\n" not in str(e)
