@@ -137,8 +137,8 @@ class CharCounts:
                 chars, counts = entry
                 node, total = dict(zip(chars, counts)), sum(counts)
                 ok = (type(chars) is str and type(counts) is list and type(total) is int and 0 < len(chars) == len(node)
-                      == len(counts) and min(counts) > 0 and len(ctx) <= hi)
-            except (TypeError, ValueError):
+                      == len(counts) and min(counts) > 0 and len(ctx) <= hi and total < 2**53)
+            except (TypeError, ValueError, OverflowError):
                 ok = False
             if not ok:
                 raise ValueError(f"bad entry for context {ctx!r}")
@@ -238,7 +238,7 @@ class History:
                 return CharCounts.from_json(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return empty
-        except (OSError, ValueError, UnicodeDecodeError) as e:
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: JSON nested too deep
             aside = path.with_name(path.name + ".corrupt")
             try:
                 os.replace(path, aside)

@@ -707,3 +707,32 @@ def test_fuzz_a_prepared_corpus(prepared, target, field, value, where, byte):
             train(ModelConfig(kind="lstm", embed=4, hidden=4), cfg, corpus, Path(d, "m.safetensors"))
         except (CorpusError, TrainingError) as e:
             assert str(e) and "\n" not in str(e)
+
+
+def _history_json(contexts) -> str:
+    from charcomplete import adapt
+
+    return json.dumps({"format": adapt.FORMAT, "format_version": 1, "min_order": 3, "max_order": 7, "contexts": contexts})
+
+
+@FUZZ
+@given(content=st.binary(max_size=200).map(lambda b: b.decode("latin-1"))
+       | st.dictionaries(st.text(max_size=8), st.tuples(st.text(min_size=1, max_size=3), st.lists(st.integers(-5, 10**6) | st.booleans() | st.floats(), max_size=3)), max_size=3).map(_history_json)
+       | st.sampled_from(["[" * 100_000 + "]" * 100_000, _history_json({"the": ["q", [10**400]]}), _history_json({"the": ["q", [True]]})]))
+def test_fuzz_the_adaptation_history(tiny_checkpoints, content):
+    import warnings
+
+    from charcomplete import adapt
+    from charcomplete.adapt import history_path
+
+    history_path().parent.mkdir(parents=True, exist_ok=True)
+    history_path().write_text(content)
+    adapt._SHARED.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "ignoring the unreadable adaptation history"
+        c = load_completer(tiny_checkpoints["lstm"], adapt=True)
+    for text in ("the q", "the quick brown fox jumps over the lazy dog. the q"):
+        p = np.array(list(c.next_char_probs(text).values()))
+        assert np.isfinite(p).all() and abs(p.sum() - 1) < 1e-4
+        assert isinstance(c.suggest(text).text, str)
+    adapt._SHARED.clear()
