@@ -244,6 +244,24 @@ async def test_train_on_a_folder(editor, tiny_corpus):
         assert app.model.completer.name == "folder-model"
 
 
+async def test_failed_training_is_one_line_and_keeps_the_model(editor, tmp_path):
+    from charcomplete.checkpoint import user_dir
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    app = editor()
+    async with app.run_test() as pilot:
+        app.action_train_folder()
+        await pilot.pause()
+        app.screen.query_one("#train-corpus").value = str(empty)
+        await pilot.click("#train-start")
+        await settle(pilot)
+        assert app.model.completer.name == "attention"
+        assert any(n.message.startswith("Training failed: no text files") for n in app._notifications)
+        leftovers = list(user_dir().glob("*")) if user_dir().exists() else []
+        assert leftovers == []
+
+
 async def test_cancel_training_keeps_the_current_model(editor):
     from charcomplete.checkpoint import user_dir
 

@@ -71,7 +71,7 @@ def run_training(req: TrainRequest, callback, should_stop) -> Path:
     from charcomplete.checkpoint import resume_path_for, user_checkpoint_path
     from charcomplete.corpus import load_corpus
     from charcomplete.models import ModelConfig
-    from charcomplete.trainer import TrainConfig, TrainingInterrupted, train
+    from charcomplete.trainer import TrainConfig, train
 
     corpus = load_corpus(req.corpus)
     final = user_checkpoint_path(req.name)
@@ -83,7 +83,7 @@ def run_training(req: TrainRequest, callback, should_stop) -> Path:
     model_cfg = ModelConfig(kind=req.kind, embed=req.embed, hidden=req.hidden, window=req.window)
     try:
         train(model_cfg, cfg, corpus, partial, callback=callback, should_stop=should_stop)
-    except TrainingInterrupted:
+    except BaseException:  # cancelled or failed: leave nothing half-trained behind
         for p in (partial, resume_path_for(partial)):
             p.unlink(missing_ok=True)
         raise
