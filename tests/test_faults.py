@@ -736,3 +736,32 @@ def test_fuzz_the_adaptation_history(tiny_checkpoints, content):
         assert np.isfinite(p).all() and abs(p.sum() - 1) < 1e-4
         assert isinstance(c.suggest(text).text, str)
     adapt._SHARED.clear()
+
+
+# --- killed with unsaved changes, then the next edit --------------------------------------------
+
+
+async def test_sigterm_with_unsaved_changes_then_the_next_edit_restores_them(tmp_path, tiny_checkpoints, make_editor):
+    from test_editor_terminal import CHILD, child_env
+
+    f = tmp_path / "notes.txt"
+    f.write_text("saved text\n")
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(f), str(tiny_checkpoints["attention"])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    assert f.read_text() == "saved text\n"
+    app = make_editor(path=f)  # the next `charcomplete edit notes.txt`
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "recovered" in app.screen.message
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.editor.text == "saved text\nunsaved" and app.is_modified()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert f.read_text() == "saved text\nunsaved" and not (tmp_path / ".notes.txt.charcomplete-recovery").exists()
