@@ -10,7 +10,6 @@ way to fill a disk in a test. Hypothesis runs are derandomized (the same example
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import json
 import os
@@ -87,6 +86,10 @@ def _failing_fdopen(keep: int, err: int):
     return fdopen
 
 
+def _failing_fsync(fd):
+    raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+
 @pytest.mark.parametrize("fault", ["disk full", "write fails midway", "fsync fails"])
 async def test_a_failed_save_keeps_the_original_and_the_buffer(make_editor, tmp_path, monkeypatch, fault):
     original = b"first line\r\nsecond line\r\n"
@@ -95,7 +98,7 @@ async def test_a_failed_save_keeps_the_original_and_the_buffer(make_editor, tmp_
     async with app.run_test() as pilot:
         await type_at_end(pilot, "unsaved words")
         if fault == "fsync fails":
-            monkeypatch.setattr(fileio.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+            monkeypatch.setattr(fileio.os, "fsync", _failing_fsync)
         else:
             keep = 0 if fault == "disk full" else 7
             monkeypatch.setattr(fileio.os, "fdopen", _failing_fdopen(keep, errno.ENOSPC))
@@ -646,7 +649,7 @@ def test_fuzz_the_resume_file(interrupted_run, field, value, key):
         except (CheckpointError, TrainingError) as e:
             assert str(e) and "\n" not in str(e)
         else:
-            assert np.isfinite(result.best_val_bpc) or result.best_val_bpc is None
+            assert result.best_val_bpc is None or np.isfinite(result.best_val_bpc)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "checkpoint not a string", "step a string"])
