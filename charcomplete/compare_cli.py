@@ -101,7 +101,7 @@ def run_compare_command(*, corpus, epochs, max_minutes, notebook, plot, save, na
     from rich.console import Console
 
     from charcomplete.compare import CompareConfig, auto_eval_every, plot_series, run_compare
-    from charcomplete.corpus import load_corpus
+    from charcomplete.corpus import load_corpus, steps_per_epoch
     from charcomplete.device import resolve_device
     from charcomplete.models import KINDS
     from charcomplete.notebook import LEAK_NOTE
@@ -126,6 +126,10 @@ def run_compare_command(*, corpus, epochs, max_minutes, notebook, plot, save, na
     out.print(f"each model: {budget}, embed {embed}, hidden {hidden}, window {window}, batch {batch_size}x{seq_len}, "
               f"lr {lr:g}, seed {seed}, validation every {train_cfg.eval_every} steps on {min(val_chars, len(data.val)):,} "
               f"held-out characters")
+    spe = steps_per_epoch(len(data.train), batch_size, seq_len)
+    if spe < 10:
+        out.print(f"[yellow]hint:[/] at --batch-size {batch_size} --seq-len {seq_len} this text gives {spe} training step(s) per "
+                  f"epoch; for a text this small try --batch-size 8 --seq-len 32")
     if notebook:
         out.print(f"[yellow]note:[/] {LEAK_NOTE}")
     result = run_compare(cfg, data, on_eval=lambda label, row: out.print(eval_line(label, row)), out_paths=out_paths)
@@ -157,5 +161,5 @@ def run_compare_command(*, corpus, epochs, max_minutes, notebook, plot, save, na
     if save:
         for run in result.runs:
             if run.summary.get("path"):
-                out.print(f"saved {run.summary['path']}  (use it as --model {name}-{run.model})")
+                out.print(f"saved {run.summary['path']}  (open it in the editor: charcomplete edit FILE --model {name}-{run.model})")
 
