@@ -91,6 +91,7 @@ class Document:
         p = Path(path).expanduser()
         try:
             codec = codecs.lookup(encoding).name
+            "".encode(codec)  # a text encoding: base64, rot13 or zlib are codecs but not encodings
         except LookupError:
             raise DocumentError(f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252, utf-16)") from None
         if p.is_dir():

@@ -278,6 +278,14 @@ def test_edit_refuses_with_one_line_and_leaves_the_file_untouched(tmp_path, tiny
         assert (p.stat().st_mtime_ns, p.stat().st_size) == before
 
 
+@pytest.mark.parametrize("encoding", ["base64", "rot13", "zlib", "no-such-codec"])
+def test_edit_refuses_a_codec_that_is_not_a_text_encoding(tmp_path, encoding):
+    p = tmp_path / "f.txt"
+    p.write_text("hello\n")
+    assert_one_line_error(invoke("edit", p, "--encoding", encoding), "unknown encoding")
+    assert p.read_text() == "hello\n"
+
+
 def test_edit_refuses_an_unreadable_file(tmp_path, tiny_checkpoints):
     p = tmp_path / "secret.txt"
     p.write_bytes(b"secret\n")
