@@ -468,6 +468,25 @@ async def test_the_editor_keeps_its_model_when_a_bad_checkpoint_is_chosen(make_e
         assert app.editor.suggestion and app.editor.suggestion == fresh.suggest(app.editor.context()).text
 
 
+async def test_a_model_that_raises_turns_suggestions_off_and_editing_goes_on(make_editor, tiny_checkpoints):
+    from charcomplete.completion import Completer
+    from charcomplete.vocab import Vocab
+
+    net, meta, _ = load_checkpoint(tiny_checkpoints["attention"])
+    wide = Vocab.build("".join(map(chr, range(32, 600))))  # ids past the model's embedding: every call raises
+    app = make_editor(LINE)
+    async with app.run_test() as pilot:
+        app.model.swap(Completer(net, wide, name="broken", adapt=False))
+        await type_at_end(pilot, "the qu")
+        assert not app.editor.suggestions_enabled and app.editor.suggestion == ""
+        assert any(n.message.startswith("The model failed") for n in app._notifications)
+        await type_at_end(pilot, "ick")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.is_running
+    assert app.document.path.read_text() == LINE + "the quick"
+
+
 # --- training on bad corpora and devices that are not there -------------------------------------
 
 TINY = ["--batch-size", "4", "--seq-len", "8", "--embed", "8", "--hidden", "8", "--window", "4", "--device", "cpu"]
