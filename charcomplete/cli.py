@@ -230,7 +230,7 @@ def eval_cmd(paths, models, limit, reference, as_json, device):
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate of our trainer (cosine decay); the notebook's method keeps its constant 0.003.")
 @click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
 @click.option("--val-chars", type=int, default=65536, show_default=True, help="Validate on at most this many held-out characters.")
-@click.option("--eval-every", type=int, default=None, help="Steps between validations. [default: about 20 per run with --epochs, else 200]")
+@click.option("--eval-every", type=int, default=None, help="Steps between validations. [default: about 20 per run with --epochs, else 50]")
 @click.option("--ksr-chars", type=int, default=4000, show_default=True, help="Keystroke savings on this many characters of held-out text.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
