@@ -12,6 +12,7 @@ through the text, so both columns are the same computation. Nothing is read from
 the user data dir.
 
     python bench/adapt.py [--model attention] [--chars 3000] [--files 4]
+    python bench/adapt.py --latency   # suggestion latency with and without, and the costs of adapting
     python bench/adapt.py --tune   # the discount/strength/orders grid behind AdaptConfig's defaults
 """
 
@@ -203,13 +204,14 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=3000, help="characters per text")
     ap.add_argument("--files", type=int, default=4, help="validation files per corpus folder")
     ap.add_argument("--tune", action="store_true", help="print the bpc grid over AdaptConfig settings instead")
+    ap.add_argument("--latency", action="store_true", help="print suggestion latency and the adaptive model's costs instead")
     ap.add_argument("--dyneval", action="store_true", help="print bpc of dynamic evaluation (SGD on the text) instead")
     ap.add_argument("--min-orders", type=int, nargs="+", default=[1, 2, 3], help="--tune: min_order values")
-    ap.add_argument("--max-orders", type=int, nargs="+", default=[5, 7], help="--tune: max_order values")
-    ap.add_argument("--discounts", type=float, nargs="+", default=[0.5, 0.75, 0.9], help="--tune: discount values")
-    ap.add_argument("--mix-rates", type=float, nargs="+", default=[0.0], help="--tune: mix_rate values")
-    ap.add_argument("--mix-inits", type=float, nargs="+", default=[1.0], help="--tune: mix_init values")
-    ap.add_argument("--strengths", type=float, nargs="+", default=[1.0, 2.0, 4.0, 8.0], help="--tune: strength values")
+    ap.add_argument("--max-orders", type=int, nargs="+", default=[6, 8], help="--tune: max_order values")
+    ap.add_argument("--discounts", type=float, nargs="+", default=[0.5, 0.75], help="--tune: discount values")
+    ap.add_argument("--mix-rates", type=float, nargs="+", default=[0.0, 1.0], help="--tune: mix_rate values")
+    ap.add_argument("--mix-inits", type=float, nargs="+", default=[0.8], help="--tune: mix_init values")
+    ap.add_argument("--strengths", type=float, nargs="+", default=[0.5, 1.0, 2.0], help="--tune: strength values")
     args = ap.parse_args()
     one_thread()
     c = load_completer(args.model, adapt=False)
@@ -221,6 +223,9 @@ def main() -> None:
         dyneval_table(c, args)
         return
     cfg = AdaptConfig()
+    if args.latency:
+        latency(c, cfg)
+        return
     print(f"AdaptConfig: orders {cfg.min_order}-{cfg.max_order}, discount {cfg.discount}, strength {cfg.strength}\n")
     print("| eval set | texts x chars | bpc off | bpc adapting | KSR off | KSR adapting | KSR change |\n|---|---|---|---|---|---|---|")
     sets = eval_sets(args.chars, args.files)
@@ -231,7 +236,11 @@ def main() -> None:
         bpc1, ksr1 = measure(c, texts, cfg, history)
         print(f"| {label} | {len(texts)} x {len(texts[0]):,} | {bpc0:.3f} | {bpc1:.3f} | {ksr0:.3f} | {ksr1:.3f} | "
               f"{(ksr1 / ksr0 - 1) * 100:+.1f}% |", flush=True)
-    print("\nSuggestion latency, 1 thread, typing the generated notes then modern prose (bench/latency.py's method, "
+    c.adapt = None
+
+
+def latency(c, cfg: AdaptConfig) -> None:
+    print("Suggestion latency, 1 thread, typing the generated notes then modern prose (bench/latency.py's method, "
           "medians of 3 repeats):\n")
     print("| policy | adaptation | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms |\n|---|---|---|---|---|---|")
     text = (notes_text(5, 1500, world_seed=5) + (REPO / "bench" / "data" / "modern-prose.txt").read_text())[:3000]
@@ -284,6 +293,7 @@ def costs(c, cfg: AdaptConfig) -> None:
     print(f"\nCosts, 1 thread: learning {learn_us:.1f} us per character; mixing {mix_us:.1f} us per predicted character "
           f"(notes, {len(text):,} characters). A full history ({len(h.loaded):,} contexts): {size / 1e6:.1f} MB, "
           f"loaded in {load_s:.2f} s (at start), saved with 5,000 characters typed in {save_s:.2f} s (in the background).")
+
 
 if __name__ == "__main__":
     main()
