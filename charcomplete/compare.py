@@ -139,8 +139,11 @@ def train_notebook_method(cfg: CompareConfig, corpus: Corpus, kind: str,
     from charcomplete.notebook import NotebookConfig, train_notebook
 
     t = cfg.train
+    # its validations are costly (every target re-reads its 20-character window): under a time
+    # budget every 2000 steps, and at most 16,384 of its own (leaky) validation windows
     nb = NotebookConfig(window=cfg.window, epochs=t.epochs, max_minutes=t.max_minutes, tail_max_chars=t.val_max_chars,
-                        eval_every=None if t.epochs is not None else 500, seed=t.seed, device=t.device)
+                        val_max_windows=16_384, eval_every=None if t.epochs is not None else 2000, seed=t.seed,
+                        device=t.device)
     result = train_notebook(model_config(cfg, kind), nb, corpus,
                             callback=None if on_eval is None else lambda row: on_eval(f"{kind} (notebook)", row))
     best = min((r for r in result.history if r["val_bpc"] == r["val_bpc"]), key=lambda r: r["val_bpc"], default={})
