@@ -15,7 +15,7 @@ exactly the last position of our `forward()` (the causal band of width W then co
 whole window; tests/test_compare.py checks it), so a model trained here is an ordinary
 model of ours (attention window = 20) - but training computes only the last position, as
 the notebook did, so the baseline does no wasted work. Windows are gathered by tensor
-indexing instead of a per-item Dataset/DataLoader: the same batches, faster (it favours
+indexing instead of a per-item Dataset/DataLoader: batches of the same kind, faster (it favours
 the baseline).
 
 Its random split of overlapping windows leaks: a validation window shares 19 of its 20
