@@ -248,8 +248,12 @@ def list_checkpoints() -> list[ModelEntry]:
 def resolve_model(name_or_path: str) -> Path:
     """The checkpoint file for a name (user first, then shipped) or a path."""
     p = Path(name_or_path).expanduser()
-    if p.is_file() or name_or_path.endswith(SUFFIX) or os.sep in name_or_path:
-        if not p.exists():
+    try:
+        is_file, exists = p.is_file(), p.exists()
+    except OSError as e:  # a name too long, a folder we may not enter
+        raise CheckpointError(f"{name_or_path}: cannot open ({e.strerror or e})") from None
+    if is_file or name_or_path.endswith(SUFFIX) or os.sep in name_or_path:
+        if not exists:
             raise CheckpointError(f"{name_or_path}: no such checkpoint")
         return p
     for e in reversed(list_checkpoints()):

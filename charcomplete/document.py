@@ -94,6 +94,12 @@ class Document:
             "".encode(codec)  # a text encoding: base64, rot13 or zlib are codecs but not encodings
         except LookupError:
             raise DocumentError(f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252, utf-16)") from None
+        try:
+            p.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # a new file, or a folder that is not there: said below
+        except OSError as e:  # a name too long, a folder we may not enter
+            raise DocumentError(f"cannot open {p}: {e.strerror or e}") from None
         if p.is_dir():
             raise DocumentError(f"{p} is a directory; give a file to edit")
         if not p.exists():

@@ -27,6 +27,10 @@ def check_writable(path: Path) -> None:
         os.unlink(tmp)
     except OSError as e:
         raise CheckpointError(f"cannot write to {folder} ({e.strerror or e})") from None
+    try:
+        path.exists()  # a name the file system refuses (too long) fails now, not after training
+    except OSError as e:
+        raise CheckpointError(f"cannot write {path} ({e.strerror or e})") from None
 
 
 def run_train(**options) -> None:
@@ -73,9 +77,9 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
         target = user_checkpoint_path(name or f"{kind}-{_corpus_stem((corpus or [data_dir])[0])}")
     if target.suffix != ".safetensors":
         target = target.with_name(target.name + ".safetensors")
+    check_writable(target)
     if target.exists() and not (force or resume):
         raise CheckpointError(f"{target} exists; use --force to replace it or choose another --name/--out")
-    check_writable(target)
 
     init_model, vocab = None, None
     if init:

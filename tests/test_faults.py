@@ -286,6 +286,16 @@ def test_edit_refuses_a_codec_that_is_not_a_text_encoding(tmp_path, encoding):
     assert p.read_text() == "hello\n"
 
 
+@pytest.mark.parametrize("command", ["edit", "complete --model", "eval", "train --corpus", "train --out", "train --name", "prepare"])
+def test_a_name_too_long_for_the_file_system_is_one_line(tmp_path, tiny_corpus, command):
+    long = tmp_path / ("n" * 300)
+    args = {"edit": [long], "complete --model": ["--model", f"{long}.safetensors", "x"], "eval": [long],
+            "train --corpus": ["--corpus", long], "train --out": ["--corpus", tiny_corpus, "--out", f"{long}.safetensors"],
+            "train --name": ["--corpus", tiny_corpus, "--name", "n" * 300], "prepare": [long, "-o", tmp_path / "p"]}[command]
+    extra = TINY if command.startswith("train") else []
+    assert_one_line_error(invoke(command.split()[0], *args, *extra), "too long|not found|no such|cannot")
+
+
 def test_edit_refuses_an_unreadable_file(tmp_path, tiny_checkpoints):
     p = tmp_path / "secret.txt"
     p.write_bytes(b"secret\n")
