@@ -232,6 +232,27 @@ async def test_a_file_deleted_while_open_is_recreated_on_save(make_editor):
         assert not app.is_modified() and app.is_running
 
 
+async def test_training_on_the_file_when_the_disk_is_full_is_an_error_not_a_crash(make_editor, monkeypatch):
+    import tempfile as tempfile_module
+
+    app = make_editor(LINE * 20)
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "more")
+
+        def disk_full(*a, **k):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(tempfile_module, "mkstemp", disk_full)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        monkeypatch.undo()
+        assert app.is_running and not app.training_running
+        assert any("No space left" in n.message for n in app._notifications if n.severity == "error")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert app.document.path.read_text() == LINE * 20 + "more"
+
+
 # --- unedited files come back byte-identical ----------------------------------------------------
 
 

@@ -271,9 +271,16 @@ class EditorApp(App):
         if len(text) < 64:
             self.notify("This file is too short to train on; try 'Train model on a folder…'.", severity="warning")
             return
-        fd, tmp = tempfile.mkstemp(prefix=f"{self.document.path.stem}-", suffix=".txt")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        tmp = None
+        try:  # a copy of the buffer for the trainer to read
+            fd, tmp = tempfile.mkstemp(prefix=f"{self.document.path.stem}-", suffix=".txt")
+            with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
+                f.write(text)
+        except OSError as e:
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+            self.notify(f"Cannot train: no room for a copy of the text ({e.strerror or e}).", severity="error")
+            return
         req = self._train_request([tmp], f"{self.document.path.stem}-{self.model.completer.kind}", self.document.path.name)
         req.cleanup.append(Path(tmp))
         self.push_screen(TrainDialog(req, ask_path=False), lambda chosen: self._start_training(chosen, req))
