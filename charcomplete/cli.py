@@ -142,13 +142,11 @@ def models(as_json):
         for c in cells:
             del c[i]
     table = Table(title="charcomplete models", caption=None if "path" in columns else "paths: charcomplete models --json")
-    for col in columns:
-        table.add_column(col, no_wrap=True)
+    for i, col in enumerate(columns):  # a name is never cut: the other columns give way
+        table.add_column(col, no_wrap=True, min_width=max(len(c[i]) for c in cells) if col == "name" else None)
     for c, r in zip(cells, rows):
         table.add_row(*c, style="red" if r["error"] else None)
     console.print(table)
-
-
 
 
 # --- complete -----------------------------------------------------------------------------
