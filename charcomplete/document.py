@@ -220,8 +220,8 @@ class Document:
     def remove_recovery(self) -> None:
         try:
             self.recovery_path.unlink()
-        except FileNotFoundError:
-            pass
+        except OSError:
+            pass  # gone already, or not ours to remove (a folder of that name): never fail a save over it
 
 
 def _decode(p: Path, data: bytes, codec: str) -> tuple[str, bool]:

@@ -253,6 +253,17 @@ async def test_training_on_the_file_when_the_disk_is_full_is_an_error_not_a_cras
     assert app.document.path.read_text() == LINE * 20 + "more"
 
 
+async def test_a_folder_where_the_recovery_file_goes_does_not_break_saving(make_editor, tmp_path):
+    (tmp_path / ".notes.txt.charcomplete-recovery").mkdir()  # whatever is there, saving must still work
+    app = make_editor(LINE)
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "more")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.is_running and not app.is_modified()
+    assert app.document.path.read_text() == LINE + "more"
+
+
 # --- unedited files come back byte-identical ----------------------------------------------------
 
 
