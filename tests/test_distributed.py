@@ -1,6 +1,6 @@
 """DistributedDataParallel on the CPU (gloo): 2 processes match 1 with the same global batch,
-only rank 0 writes, an interrupted run resumes exactly, a dead rank ends the run with a
-clear message instead of a hang.
+only rank 0 writes, an interrupted run resumes exactly (in 2 processes or in 1), a hung rank
+ends the run with a clear message instead of a hang.
 
 Tolerance: 1e-5 (absolute, on every weight) between a 2-process and a 1-process run of the
 same global batch. The two compute the same gradient in exact arithmetic (DDP averages the
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -165,11 +166,14 @@ def test_interrupted_two_process_run_resumes_exactly(text_dir, tmp_path):
     first = _spawn(tmp_path, "first", stop_at=stop_at, resume=False, **common)
     assert [r["outcome"] for r in first] == ["interrupted", "interrupted"]  # rank 1 asked; both stopped at the same step
     assert first[0]["step"] == first[1]["step"] == stop_at - 1
-    assert Path(first[0]["path"]).exists()
+    shutil.copy(first[0]["path"], tmp_path / "one.resume.safetensors")
 
     second = _spawn(tmp_path, "second", stop_at=None, resume=True, **common)
     assert [r["outcome"] for r in second] == ["done", "done"] and second[0]["steps"] == full.steps == steps
     assert _max_diff(out, tmp_path / "full.safetensors") < TOL
+
+    one = train(_mcfg(), _cfg(corpus, steps), corpus, tmp_path / "one.safetensors", resume=tmp_path / "one.resume.safetensors")
+    assert one.steps == steps and _max_diff(tmp_path / "one.safetensors", tmp_path / "full.safetensors") < TOL  # 2 -> 1 process
 
 
 def test_a_hung_rank_ends_the_run_with_a_clear_message(text_dir, tmp_path):
