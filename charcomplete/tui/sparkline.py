@@ -27,6 +27,9 @@ def visible_chars(text: str) -> str:
 class AttentionSparkline(Horizontal):
     """A label, then the bars with their characters beneath, column for column."""
 
+    _width = 1  # the bars' width now (characters shown)
+    _label = ""  # the label now
+
     def compose(self) -> ComposeResult:
         yield Label("attention", id="spark-label")
         with Vertical(id="spark-body"):
@@ -48,7 +51,10 @@ class AttentionSparkline(Horizontal):
         shown = self.query_one("#spark-chars", Static)
         n = min(len(data), len(chars))
         bars.data = data[-n:] if n else []
-        bars.styles.width = max(n, 1)
-        shown.update(chars[-n:] if n else "")
-        shown.styles.width = max(n, 1)
-        self.query_one("#spark-label", Label).update(label)
+        if self._width != max(n, 1):  # a layout pass only when the width changes (rarely: W is fixed)
+            self._width = bars.styles.width = shown.styles.width = max(n, 1)
+        # widths are fixed, so no layout pass: it would delay the ghost's frame on every key
+        shown.update(chars[-n:] if n else "", layout=False)
+        if label != self._label:
+            self._label = label
+            self.query_one("#spark-label", Label).update(label, layout=False)
