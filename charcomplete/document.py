@@ -155,6 +155,8 @@ class Document:
             return "it was deleted"
         except OSError:
             return None
+        if not stat.S_ISREG(st.st_mode):  # reading a FIFO to compare it would never return
+            return "it was replaced by something that is not a regular file"
         if (st.st_mtime_ns, st.st_size) == (self.fingerprint.mtime_ns, self.fingerprint.size):
             return None
         now = Fingerprint.of(real)

@@ -264,6 +264,26 @@ async def test_a_folder_where_the_recovery_file_goes_does_not_break_saving(make_
     assert app.document.path.read_text() == LINE + "more"
 
 
+@pytest.mark.parametrize("replacement", ["directory", "fifo"])
+async def test_a_file_replaced_by_a_folder_or_fifo_asks_and_never_hangs(make_editor, replacement):
+    app = make_editor(LINE)
+    path = app.document.path
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "mine")
+        path.unlink()
+        path.mkdir() if replacement == "directory" else os.mkfifo(path)
+        await pilot.press("ctrl+s")  # reading a FIFO to compare it would block the UI for ever
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "not a regular file" in app.screen.message
+        await pilot.press("o")
+        await pilot.pause()
+        assert app.is_running
+        if replacement == "directory":  # cannot be overwritten: said, the buffer kept
+            assert app.is_modified() and any("could not save" in n.message for n in app._notifications)
+        else:  # the FIFO is replaced by the file
+            assert path.read_text() == LINE + "mine" and not app.is_modified()
+
+
 # --- unedited files come back byte-identical ----------------------------------------------------
 
 
