@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -264,6 +265,15 @@ async def test_a_folder_where_the_recovery_file_goes_does_not_break_saving(make_
     assert app.document.path.read_text() == LINE + "more"
 
 
+def _release_fifo(path: Path) -> bool:
+    """Give a reader blocked on the FIFO at `path` an end of file."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass  # no reader (or no FIFO): nothing to release
+    return True
+
+
 @pytest.mark.parametrize("replacement", ["directory", "fifo"])
 async def test_a_file_replaced_by_a_folder_or_fifo_asks_and_never_hangs(make_editor, replacement):
     app = make_editor(LINE)
@@ -272,8 +282,15 @@ async def test_a_file_replaced_by_a_folder_or_fifo_asks_and_never_hangs(make_edi
         await type_at_end(pilot, "mine")
         path.unlink()
         path.mkdir() if replacement == "directory" else os.mkfifo(path)
-        await pilot.press("ctrl+s")  # reading a FIFO to compare it would block the UI for ever
-        await pilot.pause()
+        fired = []
+        watchdog = threading.Timer(30, lambda: fired.append(_release_fifo(path)))  # the UI blocked on the FIFO: EOF
+        watchdog.start()
+        try:
+            await pilot.press("ctrl+s")  # reading a FIFO to compare it would block the UI for ever
+            await pilot.pause()
+        finally:
+            watchdog.cancel()
+        assert not fired, "the editor blocked reading the FIFO"
         assert isinstance(app.screen, Choice) and "not a regular file" in app.screen.message
         await pilot.press("o")
         await pilot.pause()
@@ -406,7 +423,7 @@ def finishes(fn, fifo: Path, timeout: float = 60.0):
     t.start()
     t.join(timeout)
     if t.is_alive():
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # EOF for the blocked reader
+        _release_fifo(fifo)
         t.join(10)
         pytest.fail(f"hung reading the FIFO {fifo}")
     if "error" in box:
