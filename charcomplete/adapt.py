@@ -234,6 +234,8 @@ class History:
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise ValueError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
+            if not path.is_file():  # a FIFO would block the editor's start for ever
+                raise ValueError("not a regular file")
             with _no_gc():
                 return CharCounts.from_json(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:

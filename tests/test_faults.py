@@ -824,6 +824,23 @@ def _history_json(contexts) -> str:
     return json.dumps({"format": adapt.FORMAT, "format_version": 1, "min_order": 3, "max_order": 7, "contexts": contexts})
 
 
+def test_a_fifo_as_the_adaptation_history_is_set_aside(tiny_checkpoints):
+    import warnings
+
+    from charcomplete import adapt
+    from charcomplete.adapt import history_path
+
+    history_path().parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(history_path())
+    adapt._SHARED.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        c = finishes(lambda: load_completer(tiny_checkpoints["lstm"], adapt=True), history_path())
+    assert any("ignoring" in str(w.message) for w in caught)
+    assert isinstance(c.suggest("the q").text, str)
+    adapt._SHARED.clear()
+
+
 @FUZZ
 @given(content=st.binary(max_size=200).map(lambda b: b.decode("latin-1"))
        | st.dictionaries(st.text(max_size=8), st.tuples(st.text(min_size=1, max_size=3), st.lists(st.integers(-5, 10**6) | st.booleans() | st.floats(), max_size=3)), max_size=3).map(_history_json)
