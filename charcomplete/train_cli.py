@@ -145,8 +145,10 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
 
 
 def _corpus_stem(path: str) -> str:
-    stem = Path(path.rstrip("/*")).name.split(".")[0] or "corpus"
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)
+    """A model name part from a corpus path: `notes/` -> notes, `a/b.md` -> b, `*.md` -> corpus."""
+    stem = Path(path.rstrip("/")).name.split(".")[0]
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
+    return stem or "corpus"
 
 
 def _checkpoint_of_resume(resume: str) -> Path:

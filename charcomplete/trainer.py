@@ -383,7 +383,9 @@ def _restore(resume, model, opt, cfg, model_cfg, corpus, device):
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         params = list(model.parameters())
         for i, p in enumerate(params):
-            st = {k.split(".", 2)[2]: v.to(device) for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
+            # Adam keeps its step counter on the CPU; the moments go where the parameters are
+            st = {k.split(".", 2)[2]: v if k.endswith(".step") else v.to(device)
+                  for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
             if st:
                 opt.state[p] = st
         for g, saved in zip(opt.param_groups, info["param_groups"]):
