@@ -677,21 +677,30 @@ def test_fuzz_the_checkpoint_metadata(tiny_checkpoints, field, value, merge):
         _expect_refused_or_loaded(p)
 
 
+ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16", "utf-16-le", "utf-8-sig", "shift_jis"]
+
+
 @FUZZ
-@given(data=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")))
-def test_fuzz_documents_open_cleanly_and_unedited_saves_are_byte_identical(data):
+@given(encoding=st.sampled_from(ENCODINGS), typed=st.text(st.characters(exclude_characters="\x00\r"), max_size=5),
+       data=st.binary(max_size=300) | st.builds(lambda t, e: t.encode(e, "ignore"), st.text(max_size=200), st.sampled_from(ENCODINGS)))
+def test_fuzz_documents_open_cleanly_and_unedited_saves_are_byte_identical(encoding, typed, data):
     with tempfile.TemporaryDirectory() as d:
         p = Path(d, "f.txt")
         p.write_bytes(data)
         try:
-            doc = Document.open(p)
+            doc = Document.open(p, encoding=encoding)
         except DocumentError as e:
             assert str(e) and "\n" not in str(e)
             return
         doc.save(doc.text)
         assert p.read_bytes() == data
-        doc.save(doc.text + "x\n")
-        assert Document.open(p).text == doc.text + "x\n"
+        edited = doc.text + typed + "x\n"  # (a typed NUL would make it a binary file, refused on opening)
+        try:
+            doc.save(edited)
+        except DocumentError as e:  # a typed character the encoding cannot hold: said, the file unchanged
+            assert "cannot be written" in str(e) and p.read_bytes() == data
+            return
+        assert Document.open(p, encoding=encoding).text == edited
 
 
 @pytest.fixture(scope="module")
@@ -891,3 +900,24 @@ async def test_sigterm_with_unsaved_changes_then_the_next_edit_restores_them(tmp
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert f.read_text() == "saved text\nunsaved" and not (tmp_path / ".notes.txt.charcomplete-recovery").exists()
+
+
+def test_lone_surrogates_are_learned_saved_and_read_back(tiny_checkpoints):
+    import warnings
+
+    from charcomplete import adapt
+    from charcomplete.adapt import history_path
+
+    adapt._SHARED.clear()
+    c = load_completer(tiny_checkpoints["lstm"], adapt=True)
+    text = "the quick \udb3c brown fox \ud800. " * 40  # e.g. non-UTF-8 bytes of argv, decoded with surrogateescape
+    c.suggest(text)
+    c.suggest(text + "the q")
+    adapt.save_all()
+    history_path().read_bytes().decode("utf-8")  # valid UTF-8 on disk
+    adapt._SHARED.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "ignoring the unreadable adaptation history"
+        again = load_completer(tiny_checkpoints["lstm"], adapt=True)
+    assert any("\ud800" in ctx for ctx in again.adapt.history.loaded.table)  # read back as it was
+    adapt._SHARED.clear()
