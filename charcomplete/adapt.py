@@ -365,7 +365,7 @@ class AdaptiveModel:
         self.weights = np.full(3, self.cfg.mix_init)  # of the blend against the network alone, by how often
         # the longest context was seen (once, 2-3 times, more), learned as the user types
         self._fresh = False  # the next mix() is the prediction for the character after _last
-        self._pending = None  # (context, bucket, p_net, p_blend, index) of that prediction
+        self._pending = None  # (context, bucket, p_net, scale, extra, index) of that prediction
         _LIVE.add(self)
 
     def new_document(self) -> None:
@@ -414,7 +414,8 @@ class AdaptiveModel:
         cfg = self.cfg
         root, self._fresh = self._fresh, False  # the first call after new text: the real next character
         # history.new is not a level: what was typed in this process is in the document already
-        levels = [self.doc.table] if self.history is None else [self.history.loaded.table, self.doc.table]
+        hist = self.history.loaded.table if self.history is not None else None
+        levels = [hist, self.doc.table] if hist else [self.doc.table]
         nodes, top = [], 0  # hit nodes, lowest level first (each level's base is the one before it); longest hit
         for k in range(cfg.min_order, min(cfg.max_order, len(tail)) + 1):
             ctx = tail[-k:]
@@ -428,32 +429,39 @@ class AdaptiveModel:
         if not nodes:
             return p_net
         d, b, cutoff = cfg.discount, cfg.strength, cfg.cutoff
-        scale, extra = 1.0, {}  # walk down from the top level: extra mass, and what is left below
+        scale, extra = 1.0, {}  # walk down from the top level: extra mass per character, and what is left below
         for total, counts in reversed(nodes):
             if scale < cutoff:
                 break  # the levels below (the low orders, with the most entries) would add almost nothing
             denom = total + b
             w = scale / denom
             for ch, n in counts.items():
-                i = index.get(ch, 0)
-                extra[i] = extra.get(i, 0.0) + w * (n - d)
+                extra[ch] = extra.get(ch, 0.0) + w * (n - d)
             scale *= (b + d * len(counts)) / denom
-        p = p_net * scale
-        ids = np.fromiter(extra.keys(), dtype=np.int64, count=len(extra))
-        p[ids] += np.fromiter(extra.values(), dtype=p.dtype, count=len(extra))
         seen = nodes[-1][0]
         bucket = 0 if seen == 1 else 1 if seen <= 3 else 2
         if root:  # remember it, to learn the weight from the character that comes
-            self._pending = (self._last, bucket, p_net, p, index)
-        return p_net + self.weights[bucket] * (p - p_net)
+            self._pending = (self._last, bucket, p_net, scale, extra, index)
+        # p = p_net + w (p_blend - p_net), where p_blend = scale * p_net + extra
+        w = self.weights[bucket]
+        p = p_net * (1.0 - w + w * scale)
+        ids = [index.get(ch, 0) for ch in extra]
+        vals = np.fromiter(extra.values(), dtype=p.dtype, count=len(extra))
+        if 0 in ids:
+            np.add.at(p, ids, w * vals)  # unknown characters all add to <unk>
+        else:
+            p[ids] += w * vals
+        return p
 
     def _learn_weight(self, pending: tuple, ch: str) -> None:
         """One gradient step on the log-loss of the character that came, for the mixture weight."""
-        _, bucket, p_net, p_blend, index = pending
-        i, w = index.get(ch, 0), self.weights[bucket]
-        p = p_net[i] + w * (p_blend[i] - p_net[i])
-        # w = sigmoid(a): a step on a, d log p / d a = w (1 - w) (p_blend - p_net) / p, which lies in [-w, 1 - w]
-        a = math.log(w / (1 - w)) + self.cfg.mix_rate * w * (1 - w) * (p_blend[i] - p_net[i]) / max(p, 1e-12)
+        _, bucket, p_net, scale, extra, index = pending
+        net = float(p_net[index.get(ch, 0)])
+        blend = scale * net + extra.get(ch, 0.0)
+        w = self.weights[bucket]
+        p = net + w * (blend - net)
+        # w = sigmoid(a): a step on a, d log p / d a = w (1 - w) (blend - net) / p, which lies in [-w, 1 - w]
+        a = math.log(w / (1 - w)) + self.cfg.mix_rate * w * (1 - w) * (blend - net) / max(p, 1e-12)
         self.weights[bucket] = min(0.999, max(0.001, 1 / (1 + math.exp(-a))))
 
 
