@@ -52,10 +52,10 @@ class AdaptConfig:
     """The adaptive model's settings (chosen by measurement: bench/adapt.py)."""
 
     min_order: int = 2  # shortest context the cache predicts from (shorter ones: the network alone)
-    max_order: int = 8  # longest context, in characters
+    max_order: int = 6  # longest context, in characters
     discount: float = 0.5  # d: subtracted from every count (Kneser-Ney / Pitman-Yor discount)
     strength: float = 1.0  # b: pseudo-count of the lower level; larger trusts the network longer
-    cutoff: float = 0.02  # skip the lower levels once the mass left for them is below this (speed; still sums to 1)
+    cutoff: float = 0.05  # skip the lower levels once the mass left for them is below this (speed; still sums to 1)
     mix_rate: float = 1.0  # learning rate of the weights of the blend against the network alone (0: fixed)
     mix_init: float = 0.8  # their starting value in a document (1: the blend as is; 0: the network alone)
     typed_chars: int = 32  # an extension by at most this many characters counts as typed (goes to history)
