@@ -348,7 +348,7 @@ def _check_resume_info(info: dict, opt, n_state: int) -> None:
 
     def like(v, ref) -> bool:  # v (from JSON) may stand where the optimizer holds ref
         if ref is None or isinstance(ref, bool):
-            return v is None or isinstance(v, bool)
+            return v == ref and type(v) is type(ref)  # a mode (amsgrad, fused...) the run was not made with breaks it
         if isinstance(ref, (int, float)):
             return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
         if isinstance(ref, (tuple, list)):

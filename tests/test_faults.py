@@ -747,7 +747,7 @@ def interrupted_run(tmp_path_factory):
 
 @settings(FUZZ, max_examples=50)
 @given(field=st.sampled_from(["step", "elapsed", "best_val_bpc", "best_val_acc", "history", "state_len", "param_groups",
-                              "model_config", "vocab", "checkpoint"]), value=JSON, key=st.sampled_from(["lr", "betas", "eps", "amsgrad", "foreach", "new"]))
+                              "model_config", "vocab", "checkpoint"]), value=JSON, key=st.sampled_from(["lr", "betas", "eps", "amsgrad", "differentiable", "foreach", "new"]))
 def test_fuzz_the_resume_file(interrupted_run, field, value, key):
     from charcomplete.checkpoint import load_resume, save_resume
     from charcomplete.trainer import TrainingError, train
@@ -767,7 +767,7 @@ def test_fuzz_the_resume_file(interrupted_run, field, value, key):
             assert result.best_val_bpc is None or np.isfinite(result.best_val_bpc)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "checkpoint not a string", "step a string"])
+@pytest.mark.parametrize("damage", ["garbage", "checkpoint not a string", "step a string", "amsgrad switched on"])
 def test_train_resume_from_a_damaged_file(interrupted_run, tmp_path, damage):
     from charcomplete.checkpoint import load_resume, save_resume
 
@@ -777,14 +777,16 @@ def test_train_resume_from_a_damaged_file(interrupted_run, tmp_path, damage):
         bad.write_bytes(b"\x80\x04garbage")
     else:
         tensors, info = load_resume(resume)
-        save_resume(bad, tensors, {**info, **({"checkpoint": 123} if damage == "checkpoint not a string" else {"step": "7"})})
+        change = {"checkpoint not a string": {"checkpoint": 123}, "step a string": {"step": "7"},
+                  "amsgrad switched on": {"param_groups": [{**info["param_groups"][0], "amsgrad": True}]}}[damage]
+        save_resume(bad, tensors, {**info, **change})
     r = invoke("train", "--model", "attention", "--corpus", corpus.description, "--embed", "8", "--hidden", "8", "--window", "4",
                "--batch-size", "4", "--seq-len", "8", "--device", "cpu", "--resume", bad)
     if damage == "checkpoint not a string":  # the checkpoint beside the resume file is used instead
         assert r.exit_code == 0, r.output
         load_checkpoint(tmp_path / "m.safetensors")
     else:
-        assert_one_line_error(r, "resume|pickle|bad step")
+        assert_one_line_error(r, "resume|pickle|bad step|bad param_groups")
 
 
 @pytest.fixture(scope="module")
