@@ -8,6 +8,10 @@ training text). PPMd: `7z a -m0=PPMd:o=8`, primed with the training text: compre
 train+eval minus that of train alone, in bits per character of the eval text.
 
     python bench/quality.py [--model lstm --model attention] [--ksr-chars 3000 --ksr-files 10]
+
+A second table: the same models adapting to each document as they are in the editor
+(charcomplete/adapt.py; each text a fresh document, no history), on the KSR sample, against
+PPMd and the keyword baseline on that same sample.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from pathlib import Path
 from common import REPO, SHARED, command_line, one_thread, sample, tails
 
 from charcomplete.completion import load_completer
+from adapt import measure  # bench/adapt.py: the Completer's own (mixed) bpc and KSR
+
+from charcomplete.adapt import AdaptConfig
 from charcomplete.evaluate import KeywordCompleter, WordIndex, completer_ksr, keystroke_savings, score_text
 
 
@@ -80,6 +87,18 @@ def main() -> None:
                   f"{avg('top3'):.3f} | {ksr:.3f} | {base:.3f} | {ksr / base if base > 0 else float('inf'):.2f}x |", flush=True)
     print("\nbits per character over all held-out text of both folders: "
           + ", ".join(f"{name} {bits / n:.3f}" for name, (bits, n) in combined.items()))
+    print("\n## adapting to the document (as in the editor), on the KSR sample\n")
+    print("| eval set | chars | model | bpc, adapting | PPMd o=8 bpc (same sample) | KSR, adapting | keyword KSR | KSR / keyword |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, texts in sets.items():
+        ksr_texts = sample(texts, args.ksr_chars, args.ksr_files)
+        chars = sum(len(t) for _, t in ksr_texts)
+        ppmd = ppmd_bpc(train_text, "".join(t for _, t in ksr_texts))
+        base = 1 - sum(keystroke_savings(KeywordCompleter(words).suggest, t)["keystrokes"] for _, t in ksr_texts) / chars
+        for c in completers:
+            bpc, ksr = measure(c, [t for _, t in ksr_texts], AdaptConfig())
+            ppmd_s = f"{ppmd:.3f}" if ppmd is not None else "7z missing"
+            print(f"| {label} | {chars:,} | {c.name} | {bpc:.3f} | {ppmd_s} | {ksr:.3f} | {base:.3f} | {ksr / base:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":
