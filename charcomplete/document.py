@@ -68,6 +68,15 @@ def recovery_path_for(path: Path) -> Path:
     return path.parent / f".{path.name}{RECOVERY_SUFFIX}"
 
 
+def fallback_recovery_path_for(path: Path) -> Path:
+    """Where the recovery file goes when the file's folder cannot take it (read-only, full):
+    the user data dir, named by a hash of the file's absolute path."""
+    from charcomplete.checkpoint import user_dir
+
+    key = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return user_dir().parent / "recovery" / f"{key}-{path.name}{RECOVERY_SUFFIX}"
+
+
 class Document:
     """One file on disk and how to write it back exactly as it came."""
 
@@ -200,30 +209,43 @@ class Document:
     # --- recovery ------------------------------------------------------------------------
 
     @property
+    def recovery_paths(self) -> list[Path]:
+        """Next to the file, then the fallback in the user data dir."""
+        return [recovery_path_for(self.path), fallback_recovery_path_for(self.path)]
+
+    @property
     def recovery_path(self) -> Path:
-        return recovery_path_for(self.path)
+        """The recovery file that exists (next to the file first), else where one would go."""
+        return next((p for p in self.recovery_paths if p.is_file()), self.recovery_paths[0])
 
     def write_recovery(self, text: str) -> Path:
-        """Keep `text` (the unsaved buffer) in the recovery file; always UTF-8."""
-        return atomic_write(self.recovery_path, text.encode("utf-8"), mode=0o600)
+        """Keep `text` (the unsaved buffer) in the recovery file; always UTF-8. If the file's
+        folder cannot take it, it goes to the user data dir instead."""
+        data = text.encode("utf-8", "surrogatepass")
+        try:
+            return atomic_write(self.recovery_paths[0], data, mode=0o600)
+        except OSError:
+            fallback = self.recovery_paths[1]
+            fallback.parent.mkdir(parents=True, exist_ok=True)
+            return atomic_write(fallback, data, mode=0o600)
 
     def read_recovery(self) -> str | None:
         """The recovered buffer, if a recovery file exists and differs from the file."""
-        try:
-            data = self.recovery_path.read_bytes()
-        except OSError:
-            return None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        return text if text != self.text else None
+        for path in self.recovery_paths:
+            try:
+                text = path.read_bytes().decode("utf-8", "surrogatepass")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if text != self.text:
+                return text
+        return None
 
     def remove_recovery(self) -> None:
-        try:
-            self.recovery_path.unlink()
-        except OSError:
-            pass  # gone already, or not ours to remove (a folder of that name): never fail a save over it
+        for path in self.recovery_paths:
+            try:
+                path.unlink()
+            except OSError:
+                pass  # gone already, or not ours to remove (a folder of that name): never fail a save over it
 
 
 def _decode(p: Path, data: bytes, codec: str) -> tuple[str, bool]:

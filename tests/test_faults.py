@@ -925,3 +925,29 @@ def test_lone_surrogates_are_learned_saved_and_read_back(tiny_checkpoints):
         again = load_completer(tiny_checkpoints["lstm"], adapt=True)
     assert any("\ud800" in ctx for ctx in again.adapt.history.loaded.table)  # read back as it was
     adapt._SHARED.clear()
+
+
+def test_recovery_falls_back_to_the_data_dir_when_the_folder_refuses_it(tmp_path, monkeypatch, isolated_data_dir):
+    """A folder that cannot take the recovery file (read-only, full): the unsaved text goes to
+    the user data dir instead, the next open offers it, and a save removes it."""
+    import charcomplete.document as document
+
+    p = tmp_path / "notes.txt"
+    p.write_text("on disk\n")
+    doc = Document.open(p)
+    real_write = document.atomic_write
+
+    def refuse_next_to_the_file(path, data, mode=None):
+        if Path(path).parent == tmp_path:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_write(path, data, mode=mode)
+
+    monkeypatch.setattr(document, "atomic_write", refuse_next_to_the_file)
+    written = doc.write_recovery("on disk\nunsaved words\n")
+    assert written.parent == isolated_data_dir / "recovery" and written.is_file()
+    assert not document.recovery_path_for(p).exists()
+    again = Document.open(p)
+    assert again.read_recovery() == "on disk\nunsaved words\n"
+    assert again.recovery_path == written
+    again.remove_recovery()
+    assert not written.exists() and again.read_recovery() is None
