@@ -306,7 +306,7 @@ def edit(file, model, device, encoding, no_adapt):
         raise fail(f"cannot load the model: {e}") from None
     # Textual repaints at most TEXTUAL_FPS times a second (60 by default); a ghost that arrives just
     # after the repaint of its key waits for the next one. Repaints happen only on change, so a
-    # finer grid costs nothing while idle: 480 brings key -> ghost p99 from 38 ms to 14 ms
+    # finer grid costs nothing while idle: 480 brings key -> ghost p99 from 44 ms to 16 ms
     # (bench/editor_latency.py, README "The editor").
     os.environ.setdefault("TEXTUAL_FPS", "480")
     from charcomplete.tui.app import EditorApp
