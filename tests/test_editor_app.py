@@ -274,8 +274,53 @@ async def test_cancel_training_keeps_the_current_model(editor):
         app.action_cancel_training()
         await settle(pilot)
         assert app.model.completer.name == "attention"
-        assert not any(user_dir().glob("notes-attention*"))
+        assert not any(user_dir().glob("notes-attention*"))  # no model: the run is paused, not saved
         assert any("cancelled" in n.message for n in app._notifications)
+
+
+async def test_a_cancelled_run_resumes_from_the_palette_where_it_stopped(editor, monkeypatch):
+    import charcomplete.trainer as trainer
+    from charcomplete.checkpoint import user_dir
+    from charcomplete.tui.commands import EditorCommands
+    from charcomplete.tui.training import paused_dir
+
+    real_train, runs = trainer.train, []
+
+    def train(*args, callback=None, should_stop=None, **kw):
+        """The real trainer; in the first run the user presses Cancel once step 5 is done."""
+        steps = []
+        runs.append((kw.get("resume"), steps))
+
+        def on_progress(p):
+            steps.append((p.kind, p.step))
+            callback(p)
+
+        first = len(runs) == 1
+        stop = (lambda: should_stop() or any(s >= 5 for _, s in steps)) if first else should_stop
+        return real_train(*args, callback=on_progress, should_stop=stop, **kw)
+
+    monkeypatch.setattr(trainer, "train", train)
+    app = editor(text=LINE * 30)
+    name = "notes-attention"
+    async with app.run_test() as pilot:
+        # the epoch budget binds (an hour is far off): the learning rate follows the step, so the resume is exact
+        app.train_overrides.update(epochs=4.0, max_minutes=60.0, eval_every=5)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert any("cancelled" in n.message for n in app._notifications)
+        assert (paused_dir(name) / "request.json").is_file() and not (user_dir() / f"{name}.safetensors").exists()
+        assert app.model.completer.name == "attention"
+        commands = [c[0] for c in EditorCommands(app.screen)._commands()]
+        assert f"Resume training: {name}" in commands
+        app.action_resume_training(name)
+        await settle(pilot)
+        assert len(runs) == 2 and runs[1][0] is not None  # the second run resumed from the paused state
+        first_step = min(s for kind, s in runs[1][1] if kind == "step")
+        assert first_step == 6  # it goes on after step 5, not from 0
+        assert app.model.completer.name == name
+        assert (user_dir() / f"{name}.safetensors").is_file() and not paused_dir(name).exists()
 
 
 async def test_save_is_atomic_and_a_failed_save_keeps_the_original(editor, monkeypatch):

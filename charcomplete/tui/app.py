@@ -28,7 +28,7 @@ from charcomplete.tui.editor import GhostEditor
 from charcomplete.tui.model import ModelHost
 from charcomplete.tui.sparkline import AttentionSparkline
 from charcomplete.tui.statusbar import StatusBar
-from charcomplete.tui.training import TrainDialog, TrainingPanel, TrainRequest, unique_model_name
+from charcomplete.tui.training import TrainDialog, TrainingPanel, TrainRequest, load_paused, unique_model_name
 
 LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json": "json", ".toml": "toml",
              ".yaml": "yaml", ".yml": "yaml", ".html": "html", ".htm": "html", ".css": "css", ".js": "javascript",
@@ -304,6 +304,17 @@ class EditorApp(App):
         self.status.activity = "training"
         self.query_one(TrainingPanel).start(chosen, self.model.completer.device)
 
+    def action_resume_training(self, name: str) -> None:
+        """Continue a cancelled run exactly where it stopped."""
+        if self._refuse_second_run():
+            return
+        try:
+            req = load_paused(name)
+        except ValueError as e:
+            self.notify(str(e), severity="error")
+            return
+        self._start_training(req, req)
+
     def action_cancel_training(self) -> None:
         panel = self.query_one(TrainingPanel)
         if panel.running:
@@ -313,7 +324,8 @@ class EditorApp(App):
         self.status.activity = ""
         req = message.request
         if message.cancelled:
-            self.notify(f"Training cancelled; still using {self.model.completer.name}.")
+            self.notify(f"Training cancelled; still using {self.model.completer.name}. "
+                        f"'Resume training: {req.name}' in the palette (Ctrl+P) continues it.")
         elif message.error:
             self.notify(f"Training failed: {message.error}", severity="error", timeout=10)
         else:

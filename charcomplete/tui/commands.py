@@ -24,7 +24,13 @@ class EditorCommands(Provider):
             ("Train model on a folder…", app.action_train_folder, "train a model on a folder of text, then switch to it"),
         ]
         if app.training_running:
-            out.append(("Cancel training", app.action_cancel_training, "stop the run; the current model stays"))
+            out.append(("Cancel training", app.action_cancel_training, "stop the run (resume it later); the current model stays"))
+        else:
+            from charcomplete.tui.training import paused_runs
+
+            for name in paused_runs():
+                out.append((f"Resume training: {name}", partial(app.action_resume_training, name),
+                            "continue the cancelled run exactly where it stopped"))
         out += [
             ("Toggle suggestions", app.action_toggle_suggestions, "turn ghost-text suggestions on or off"),
             ("Toggle attention sparkline", app.action_toggle_sparkline, "show or hide the attention sparkline"),

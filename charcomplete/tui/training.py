@@ -3,15 +3,20 @@
 The run is the shared trainer (`charcomplete.trainer.train`) in a thread worker; the editor
 stays usable meanwhile. The model is written to `<name>.safetensors.partial` in the user data
 dir and renamed to `<name>.safetensors` only when the run finishes, so a cancelled run leaves
-no half-trained model behind (and never replaces an existing one of that name).
+no half-trained model behind (and never replaces an existing one of that name). A cancelled
+run is kept to be resumed: its best model so far, the trainer's resume file, the request and
+a copy of the text it read go to `<data dir>/models/paused/<name>/`, and "Resume training:
+NAME" in the palette continues it exactly where it stopped.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from textual import work
@@ -46,6 +51,7 @@ class TrainRequest:
     device: str = "cpu"
     seed: int = 0
     description: str = ""  # what the title says is trained on
+    resume: bool = False  # continue this name's cancelled run (its paused state) instead of starting anew
     cleanup: list[Path] = field(default_factory=list)  # temp files to delete afterwards
 
 
@@ -57,13 +63,68 @@ def fit_batch(n_chars: int, batch_size: int, seq_len: int) -> tuple[int, int]:
 
 
 def unique_model_name(base: str) -> str:
+    """`base`, or `base-2`, ...: a name with neither a model nor a paused run."""
     from charcomplete.checkpoint import user_checkpoint_path
 
     base = "".join(c if c.isalnum() or c in "-_" else "-" for c in base).strip("-.") or "model"
     name, i = base, 2
-    while user_checkpoint_path(name).exists():
+    while user_checkpoint_path(name).exists() or paused_dir(name).exists():
         name, i = f"{base}-{i}", i + 1
     return name
+
+
+# --- cancelled runs, kept to be resumed ----------------------------------------------------
+
+
+def paused_dir(name: str) -> Path:
+    from charcomplete.checkpoint import user_dir
+
+    return user_dir() / "paused" / name
+
+
+def paused_runs() -> list[str]:
+    """Names of the cancelled runs that can be resumed."""
+    from charcomplete.checkpoint import user_dir
+
+    root = user_dir() / "paused"
+    return sorted(p.parent.name for p in root.glob("*/request.json"))
+
+
+def load_paused(name: str) -> TrainRequest:
+    """The request of a cancelled run, ready to resume (ValueError if it is damaged)."""
+    try:
+        data = json.loads((paused_dir(name) / "request.json").read_text(encoding="utf-8"))
+        known = {f.name for f in fields(TrainRequest)} - {"cleanup"}
+        req = TrainRequest(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError) as e:
+        raise ValueError(f"cannot resume '{name}': {e}") from None
+    req.resume = True
+    return req
+
+
+def pause_run(req: TrainRequest, partial: Path) -> None:
+    """Keep a cancelled run: model so far, resume file, the text it read (copied in), the request."""
+    from charcomplete.checkpoint import resume_path_for
+
+    folder = paused_dir(req.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / "model.safetensors"
+    for src, dst in ((partial, model), (resume_path_for(partial), resume_path_for(model))):
+        if src.exists() and src != dst:
+            os.replace(src, dst)
+    corpus = []
+    for i, path in enumerate(req.corpus):
+        if Path(path) in req.cleanup:  # a temp copy of the buffer: keep it with the run
+            kept = folder / f"text-{i}.txt"
+            shutil.move(path, kept)
+            corpus.append(str(kept))
+        else:
+            corpus.append(path)
+    data = {k: v for k, v in asdict(req).items() if k not in ("cleanup", "resume")}
+    data["corpus"] = corpus
+    from charcomplete.fileio import atomic_write
+
+    atomic_write(folder / "request.json", json.dumps(data, indent=2).encode("utf-8"))
 
 
 def run_training(req: TrainRequest, callback, should_stop) -> Path:
@@ -73,21 +134,30 @@ def run_training(req: TrainRequest, callback, should_stop) -> Path:
     from charcomplete.models import ModelConfig
     from charcomplete.trainer import TrainConfig, train
 
+    from charcomplete.trainer import TrainingInterrupted
+
     corpus = load_corpus(req.corpus)
     final = user_checkpoint_path(req.name)
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(final.name + ".partial")
+    partial = paused_dir(req.name) / "model.safetensors" if req.resume else final.with_name(final.name + ".partial")
     batch, seq = fit_batch(len(corpus.train), req.batch_size, req.seq_len)
     cfg = TrainConfig(epochs=req.epochs, max_minutes=req.max_minutes, batch_size=batch, seq_len=seq, lr=req.lr,
                       eval_every=req.eval_every, seed=req.seed, device=req.device)
     model_cfg = ModelConfig(kind=req.kind, embed=req.embed, hidden=req.hidden, window=req.window)
     try:
-        train(model_cfg, cfg, corpus, partial, callback=callback, should_stop=should_stop)
-    except BaseException:  # cancelled or failed: leave nothing half-trained behind
-        for p in (partial, resume_path_for(partial)):
-            p.unlink(missing_ok=True)
+        train(model_cfg, cfg, corpus, partial, callback=callback, should_stop=should_stop,
+              resume=partial if req.resume else None)
+    except TrainingInterrupted:  # cancelled: keep it to resume later
+        pause_run(req, partial)
+        raise
+    except BaseException:  # failed: leave nothing half-trained behind (a paused run stays as it was)
+        if not req.resume:
+            for p in (partial, resume_path_for(partial)):
+                p.unlink(missing_ok=True)
         raise
     os.replace(partial, final)
+    if req.resume:
+        shutil.rmtree(paused_dir(req.name), ignore_errors=True)
     return final
 
 
