@@ -17,7 +17,6 @@ PPMd and the keyword baseline on that same sample.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import tempfile

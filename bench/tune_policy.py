@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from common import SHARED, command_line, one_thread, sample, tails
 
-from charcomplete.completion import Policy, load_completer
+from charcomplete.completion import load_completer
 from charcomplete.evaluate import completer_ksr
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from charcomplete.vocab import UNK, Vocab, normalize_newlines
+from charcomplete.vocab import Vocab, normalize_newlines
 
 DEFAULT_MODEL = "attention"  # the editor's default: see README "Shipped models" for the measurement
 WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
@@ -117,8 +117,6 @@ class Completer:
             self._b_k = sd["attn_linear.bias"]
         self._scale = _sigmoid_tanh_scale(self.H)
         self._inv_sqrt_h = np.float32(1.0 / math.sqrt(self.H))
-        self._no_unk = np.zeros(len(vocab), dtype=np.float32)
-        self._no_unk[0] = -np.inf  # suggestions never contain <unk>
         self._torch = torch
         self._ctx: str | None = None  # the context the cached state belongs to
         self._state: StepState | None = None
@@ -236,7 +234,8 @@ class Completer:
         """Up to k distinct suggestions, best first (each starts with a different character)."""
         st = self._state_for(context)
         best = self.suggest(context, max_chars)
-        p = self._probs(st, context) * (self._no_unk == 0)  # never <unk>
+        p = self._probs(st, context).copy()
+        p[0] = 0.0  # suggestions never start with <unk>
         out = [best] if best.text else []
         for first in np.argsort(-p)[: k + 1]:
             if len(out) >= k:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np

@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 KINDS = ("lstm", "attention")
 

@@ -56,7 +56,7 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from charcomplete.checkpoint import CheckpointError, load_checkpoint, resolve_model, resume_path_for, user_checkpoint_path
+    from charcomplete.checkpoint import CheckpointError, load_checkpoint, resolve_model, user_checkpoint_path
     from charcomplete.corpus import CorpusError, load_corpus
     from charcomplete.device import resolve_device
     from charcomplete.models import ModelConfig
@@ -108,7 +108,6 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
         on_sigint = lambda signum, frame: stop.update(requested=True)  # noqa: E731 (a second signal must not escalate)
         previous_term = signal.signal(signal.SIGTERM, on_sigint)
     previous = signal.signal(signal.SIGINT, on_sigint)
-    total = None
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     try:
