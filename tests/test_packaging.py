@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,3 +84,33 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
         row = rows[name[: -len(".safetensors")]]
         assert row["source"] == "shipped" and row["error"] is None, row
         assert Path(row["path"]).resolve().is_relative_to(site.resolve()), row["path"]
+
+
+def _readme_commands() -> list[str]:
+    """The one-line commands of the README's code blocks that start with `pip install`."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+    return [line.strip() for b in blocks for line in b.splitlines() if line.strip().startswith("pip install")]
+
+
+def test_ci_runs_the_readmes_test_command_in_a_fresh_virtualenv():
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    lines = [line.strip() for line in ci.splitlines() if line.strip() and not line.strip().startswith("#")]
+    test_commands = [c for c in _readme_commands() if "pytest" in c]
+    assert len(test_commands) == 1, test_commands  # the README names one test command
+    assert test_commands[0] in lines, "CI must run the README's test command verbatim"
+    # a new venv (outside the checkout) is made and activated before anything is installed
+    venv = next(i for i, line in enumerate(lines) if "-m venv" in line)
+    install = next(i for i, line in enumerate(lines) if "pip install" in line)
+    assert venv < install and any("activate" in line for line in lines[venv:install])
+    assert "mktemp" in ci
+    # the CPU torch wheel first, as the README tells users without a GPU
+    assert any(re.search(r"pip install .*torch==", line) for line in lines[:lines.index(test_commands[0])])
+
+
+def test_the_test_extra_holds_what_the_tests_import():
+    """matplotlib (the compare --plot test) must come with `.[test]`, not by luck of the machine."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    names = {re.split(r"[<>=\[ ]", r)[0] for r in extras["test"]}
+    assert {"pytest", "pytest-asyncio", "pytest-textual-snapshot", "hypothesis", "matplotlib"} <= names
