@@ -114,3 +114,32 @@ def test_the_test_extra_holds_what_the_tests_import():
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     names = {re.split(r"[<>=\[ ]", r)[0] for r in extras["test"]}
     assert {"pytest", "pytest-asyncio", "pytest-textual-snapshot", "hypothesis", "matplotlib"} <= names
+
+
+def _relative_links(text: str) -> list[str]:
+    """Targets of the Markdown links and images in text that are not URLs or in-page anchors."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # code blocks hold no links
+    text = re.sub(r"`[^`\n]*`", "", text)  # nor does inline code
+    targets = re.findall(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
+    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:", t, flags=re.I) and not t.startswith("#")]
+
+
+def test_the_readme_fits_one_screen_and_every_relative_link_resolves():
+    """README.md is at most 200 lines and names no folder of the build machine; every relative
+    link in README.md and docs/*.md points to a file that exists."""
+    readme = REPO / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 200, len(text.splitlines())
+    pages = [readme, *sorted((REPO / "docs").glob("*.md"))]
+    for page in pages:
+        assert "shared/corpus" not in page.read_text(encoding="utf-8"), page.name
+    missing = []
+    for page in pages:
+        links = _relative_links(page.read_text(encoding="utf-8"))
+        if page == readme:
+            assert links, "the README links to its docs pages"
+        for link in links:
+            target = (page.parent / link.split("#", 1)[0]).resolve()
+            if not target.exists():
+                missing.append(f"{page.relative_to(REPO)}: {link}")
+    assert not missing, missing
