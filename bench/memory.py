@@ -1,0 +1,226 @@
+"""The corpus memory (charcomplete/memory.py) mixed in by the online mixer (charcomplete/mixer.py).
+
+Builds a prose memory (shakespeare/, python-docs/, tech-prose/) and a code memory (python-src/)
+from the first 95 % of every file, and measures on held-out text (the last 5 % of the files, and
+bench/data/modern-prose.txt), each document fresh as in the editor, sequential bits per character of
+  (a) the network alone,
+  (b) the network + the document cache (charcomplete.adapt.AdaptiveModel, no history), as the editor runs,
+  (c) (b) + the memory, through the mixer (experts: network, (b), memory),
+plus the memory's size on disk, build and load time, and latency of predict and mix + update.
+
+The network's and the cache's distributions are computed once per set and cached under --work
+(they do not depend on the memory), so --sweep can compare memory and mixer settings quickly.
+
+    python bench/memory.py                     # the table (about 10 minutes on 2 shared cores)
+    python bench/memory.py --sweep             # pruning / mixer settings against the same cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import REPO, SHARED, command_line, one_thread, sample, tails
+
+from charcomplete.adapt import AdaptiveModel
+from charcomplete.memory import CorpusMemory, MemoryConfig, build_memory, load_memory
+from charcomplete.mixer import MEMORY_DOC_KEYS, Mixer, MixerConfig, memory_doc_key
+
+PROSE = ("shakespeare", "python-docs", "tech-prose")
+CODE = ("python-src",)
+
+
+def load(model: str):
+    """A Completer for `model` (a shipped name, or a checkpoint path)."""
+    try:
+        from charcomplete.completion import load_completer
+
+        return load_completer(model)
+    except ImportError:  # modules moving under a refactor: fall back to the checkpoint itself
+        from charcomplete.checkpoint import load_checkpoint
+        from charcomplete.completion import Completer
+
+        path = Path(model) if model.endswith(".safetensors") else REPO / "checkpoints" / f"{model}.safetensors"
+        net, meta, vocab = load_checkpoint(path)
+        return Completer(net, vocab, name=path.stem, meta=meta)
+
+
+def corpus(folders) -> tuple[str, list[str]]:
+    """(training text: the first 95 % of every file, [held-out tails])."""
+    train, val = [], []
+    for f in folders:
+        v, t = tails(SHARED / f)
+        train.append(t)
+        val += [x for _, x in v]
+    return "".join(train), val
+
+
+def eval_sets(args) -> dict[str, tuple[str, list[str]]]:
+    """name -> (memory kind, documents)."""
+    per = args.chars // args.doc_chars
+    sets = {}
+    for f in PROSE + CODE:
+        v, _ = tails(SHARED / f)
+        sets[f] = ("code" if f in CODE else "prose", [t for _, t in sample(v, args.doc_chars, per)])
+    modern = (REPO / "bench" / "data" / "modern-prose.txt").read_text()
+    sets["modern-prose"] = ("prose", [modern[i * args.doc_chars : (i + 1) * args.doc_chars] for i in range(per)])
+    return sets
+
+
+def doc_order(adapt: AdaptiveModel, tail: str) -> int:
+    """Longest suffix of `tail` (2..the cache's max order) already seen in the document (0: none)."""
+    table, best = adapt.doc.table, 0
+    for k in range(adapt.cfg.min_order, adapt.cfg.max_order + 1):
+        if k > len(tail) or tail[-k:] not in table:
+            break
+        best = k
+    return best
+
+
+def expert_cache(c, name: str, docs: list[str], work: Path) -> dict:
+    """The network's and the document cache's distributions at every position of every document."""
+    digest = hashlib.sha1(("\0".join(docs) + c.name).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    path = work / f"experts-{name}-{digest}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    p_net, p_doc, orders, ys, starts = [], [], [], [], [0]
+    for text in docs:
+        c.adapt = AdaptiveModel()  # a fresh document, no history
+        c.reset()
+        ids = c.vocab.encode(text)
+        for i in range(1, len(text)):
+            ctx = text[:i]
+            c.adapt.observe(ctx)  # as the editor does before it asks (Completer.observe)
+            st = c._state_for(ctx)
+            z = np.exp(st.logits - st.logits.max())
+            p_net.append((z / z.sum()).astype(np.float32))
+            p_doc.append(c._probs(st, ctx).astype(np.float32))
+            orders.append(doc_order(c.adapt, ctx[-16:]))
+            ys.append(int(ids[i]))
+        starts.append(len(ys))
+    c.adapt = None
+    out = {"p_net": np.stack(p_net), "p_doc": np.stack(p_doc), "doc_order": np.array(orders), "y": np.array(ys),
+           "starts": np.array(starts)}
+    work.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return out
+
+
+def memory_probs(mem: CorpusMemory, docs: list[str]) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """((T, V) the memory's distributions, (T,) its longest matched orders, latencies in seconds)."""
+    probs, orders, lat = [], [], []
+    for text in docs:
+        ids = mem.vocab.encode(text)
+        for i in range(1, len(text)):
+            t0 = time.perf_counter()
+            p, info = mem.predict(ids[max(0, i - mem.max_order) : i])
+            lat.append(time.perf_counter() - t0)
+            probs.append(p)
+            orders.append(info["order"])
+    return np.stack(probs), np.array(orders), lat
+
+
+def bpc(p: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.log2(np.maximum(p[np.arange(len(y)), y], 1e-30)).mean())
+
+
+def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, cfg: MixerConfig, lat: list | None = None) -> float:
+    """Sequential bpc of the mixer over (network, cache, memory), a fresh mixer per document."""
+    nll, mixer = 0.0, Mixer(cfg)
+    starts = ex["starts"]
+    for a, b in zip(starts[:-1], starts[1:]):
+        mixer.reset()
+        for t in range(a, b):
+            t0 = time.perf_counter()
+            key = memory_doc_key(int(mem_order[t]), int(ex["doc_order"][t]))
+            p = mixer.mix((ex["p_net"][t], ex["p_doc"][t], p_mem[t]), key)
+            y = int(ex["y"][t])
+            mixer.update(y)
+            if lat is not None:
+                lat.append(time.perf_counter() - t0)
+            nll -= math.log(max(float(p[y]), 1e-30))
+    return nll / len(ex["y"]) / math.log(2)
+
+
+def ms(x: list[float], q: float) -> str:
+    return f"{np.percentile(x, q) * 1e3:.3f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="attention", help="the network (a shipped name or a checkpoint path)")
+    ap.add_argument("--chars", type=int, default=20000, help="held-out characters per set")
+    ap.add_argument("--doc-chars", type=int, default=4000, help="characters per document (each one fresh)")
+    ap.add_argument("--work", default="/tmp/charcomplete-bench-memory", help="where memories and caches go")
+    ap.add_argument("--sweep", action="store_true", help="compare pruning and mixer settings instead")
+    args = ap.parse_args()
+    one_thread()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    c = load(args.model)
+    sets = eval_sets(args)
+    t0 = time.time()
+    experts = {name: expert_cache(c, name, docs, work) for name, (_, docs) in sets.items()}
+    print(f"(network and cache distributions: {time.time() - t0:.0f} s)", flush=True)
+    texts = {"prose": corpus(PROSE)[0], "code": corpus(CODE)[0]}
+    if args.sweep:
+        return sweep(c, sets, experts, texts)
+
+    print(f"`{command_line()}`\n")
+    print("| memory | training chars | contexts | file MB | build s | load ms | predict p50 / p99 ms |")
+    print("|---|---|---|---|---|---|---|")
+    mems, lat_mix = {}, []
+    for kind, text in texts.items():
+        t0 = time.perf_counter()
+        mem = build_memory(text, c.vocab, MemoryConfig(), description=f"{kind}: " + ", ".join(PROSE if kind == "prose" else CODE))
+        built = time.perf_counter() - t0
+        path = work / f"{kind}.memory.safetensors"
+        mem.save(path)
+        t0 = time.perf_counter()
+        mems[kind] = load_memory(path)
+        loaded = time.perf_counter() - t0
+        _, _, lat = memory_probs(mems[kind], [d for k, docs in sets.values() if k == kind for d in docs[:1]])
+        print(f"| {kind} | {len(text):,} | {mems[kind].contexts():,} | {path.stat().st_size / 1e6:.1f} | {built:.0f} | "
+              f"{loaded * 1e3:.0f} | {ms(lat, 50)} / {ms(lat, 99)} |", flush=True)
+    print("\n| set | memory | chars | (a) network | (b) + document cache | memory alone | (c) (b) + memory, mixed | (c) / (b) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, (kind, docs) in sets.items():
+        ex = experts[name]
+        p_mem, mem_order, _ = memory_probs(mems[kind], docs)
+        a, b_, m = bpc(ex["p_net"], ex["y"]), bpc(ex["p_doc"], ex["y"]), bpc(p_mem, ex["y"])
+        cc = mixed_bpc(ex, p_mem, mem_order, MixerConfig(key_sizes=(MEMORY_DOC_KEYS,)), lat_mix)
+        print(f"| {name} | {kind} | {len(ex['y']):,} | {a:.3f} | {b_:.3f} | {m:.3f} | {cc:.3f} | {cc / b_:.3f} |", flush=True)
+    print(f"\nmix + update latency: p50 {ms(lat_mix, 50)} ms, p99 {ms(lat_mix, 99)} ms")
+
+
+def sweep(c, sets, experts, texts) -> None:
+    """bpc of (c) per set for memory pruning settings (and mixer settings on the default memory)."""
+    base = MemoryConfig()
+    memories = {
+        "default": base,
+        **{f"min_count {m}": dataclasses.replace(base, min_count=m) for m in [
+            (1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2),
+            (1, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 4),
+            (1, 1, 2, 2, 3, 4, 4, 6, 6, 6, 6, 6),
+        ]},
+    }
+    mixers = {"1 layer, mem×doc key": MixerConfig(key_sizes=(MEMORY_DOC_KEYS,))}
+    print("| memory | mixer | MB (prose / code) | " + " | ".join(sets) + " |")
+    print("|---|---|---|" + "---|" * len(sets))
+    for mname, mcfg in memories.items():
+        mems = {k: build_memory(t, c.vocab, mcfg) for k, t in texts.items()}
+        preds = {name: memory_probs(mems[kind], docs)[:2] for name, (kind, docs) in sets.items()}
+        for xname, xcfg in mixers.items():
+            row = [mixed_bpc(experts[n], *preds[n], xcfg) for n in sets]
+            print(f"| {mname} | {xname} | {mems['prose'].nbytes() / 1e6:.1f} / {mems['code'].nbytes() / 1e6:.1f} | "
+                  + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The online mixer: several next-character distributions in, one out, learned as the user types.
+
+It owns the mixing of the experts (the network's softmax, the document/history cache's mixture,
+the corpus memory, ...) and how the mixing weights learn. As in PAQ and cmix, but over a whole
+alphabet instead of bits: geometric (logistic) mixing, one weight per expert,
+
+    p(c) ∝ exp( sum_i w_i log p_i(c) )
+
+with the weights chosen by a small context key (e.g. the memory's longest matching order ×
+how long a suffix of the text already occurs in the document), and learned online: after each
+character y, one gradient step on its log loss, d(-log p(y))/dw_i = E_p[log p_i] - log p_i(y).
+
+Two layers (`MixerConfig.key_sizes` with more than one entry): every key selects a weight set
+of its own in the first layer, each giving a distribution; a second, unkeyed set of weights
+mixes those the same way. Each layer-1 set learns from its own output's loss, the second layer
+from the final one. Numpy only, deterministic, a few tens of microseconds per character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TINY = 1e-30  # probabilities are floored here before the log (an expert's zero is not -inf)
+
+
+@dataclass
+class MixerConfig:
+    """The mixer's shape and learning (chosen by measurement: bench/memory.py)."""
+
+    n_inputs: int = 3  # experts mixed (the order of the inputs is the caller's, and fixed)
+    key_sizes: tuple[int, ...] = (32,)  # one weight set per value of each key; more than one key: two layers
+    init: tuple[float, ...] = ()  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
+    lr: float = 0.02  # learning rate of the first layer's weights
+    lr2: float = 0.005  # learning rate of the second layer's weights (two layers only)
+    lr_decay: float = 0.0  # a weight set's rate is lr / (1 + lr_decay * its updates) ** 0.5 (0: constant)
+    w_min: float = -2.0  # weights are kept in [w_min, w_max] (a bad step cannot run away)
+    w_max: float = 4.0
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max()
+    return z - np.log(np.exp(z).sum())
+
+
+class Mixer:
+    """Mixes `n_inputs` distributions over the same V ids; `mix` then `update` once per character."""
+
+    def __init__(self, cfg: MixerConfig | None = None):
+        self.cfg = cfg = cfg or MixerConfig()
+        M = cfg.n_inputs
+        init = np.asarray(cfg.init if cfg.init else [1.0 / M] * M, dtype=np.float64)
+        if init.shape != (M,) or not np.all(np.isfinite(init)):
+            raise ValueError(f"init must hold {M} finite weights")
+        if not cfg.key_sizes or min(cfg.key_sizes) < 1:
+            raise ValueError("key_sizes must be positive")
+        self.init = init
+        self.weights = [np.tile(init, (n, 1)) for n in cfg.key_sizes]  # per key: (K_s, M) layer-1 weights
+        self.updates = [np.zeros(n, np.int64) for n in cfg.key_sizes]  # per key: (K_s,) steps taken per set
+        S = len(cfg.key_sizes)
+        self.w2 = np.full(S, 1.0 / S)  # (S,) layer-2 weights (two layers only)
+        self._last = None  # what the last mix() computed, for update()
+
+    def reset(self) -> None:
+        """Back to the starting weights (a new document)."""
+        for w, n in zip(self.weights, self.updates):
+            w[:] = self.init
+            n[:] = 0
+        self.w2[:] = 1.0 / len(self.w2)
+        self._last = None
+
+    def mix(self, probs, keys) -> np.ndarray:
+        """The mixed distribution (V,) float64 of `probs` ((M, V) or M arrays (V,)), with one key
+        per entry of key_sizes (an int, or a sequence of ints)."""
+        keys = (keys,) if isinstance(keys, (int, np.integer)) else tuple(keys)
+        if len(keys) != len(self.weights):
+            raise ValueError(f"need {len(self.weights)} keys, got {len(keys)}")
+        logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), TINY))  # (M, V)
+        outs = []
+        for s, k in enumerate(keys):
+            if not 0 <= k < len(self.weights[s]):
+                raise ValueError(f"key {s} out of range: {k}")
+            outs.append(_log_softmax(self.weights[s][k] @ logp))  # (V,) log q_s
+        if len(outs) == 1:
+            logq, final = np.stack(outs), outs[0]
+        else:
+            logq = np.stack(outs)  # (S, V)
+            final = _log_softmax(self.w2 @ logq)
+        self._last = (logp, keys, logq, final)
+        return np.exp(final)
+
+    def update(self, actual: int) -> None:
+        """Learn from the character (id) that came after the last mix()."""
+        if self._last is None:
+            return
+        cfg = self.cfg
+        logp, keys, logq, final = self._last
+        self._last = None
+        for s, k in enumerate(keys):
+            q = np.exp(logq[s])  # (V,)
+            grad = logp[:, actual] - logp @ q  # (M,) d log q_s(actual) / d w
+            n = self.updates[s][k]
+            rate = cfg.lr / np.sqrt(1.0 + cfg.lr_decay * n) if cfg.lr_decay else cfg.lr
+            w = self.weights[s][k]
+            np.clip(w + rate * grad, cfg.w_min, cfg.w_max, out=w)
+            self.updates[s][k] = n + 1
+        if len(keys) > 1:
+            grad2 = logq[:, actual] - logq @ np.exp(final)  # (S,)
+            np.clip(self.w2 + cfg.lr2 * grad2, cfg.w_min, cfg.w_max, out=self.w2)
+
+
+# --- context keys ------------------------------------------------------------------------------
+
+MEMORY_ORDER_EDGES = (1, 3, 5, 7, 9, 12, 16, 24)  # memory's longest matched order -> bucket (by these lower edges; 0 below 1)
+DOC_ORDER_EDGES = (2, 4, 6)  # the document's longest matching suffix -> bucket (0: none)
+
+
+def bucket(x: int, edges: tuple[int, ...]) -> int:
+    """How many of `edges` are <= x (0 .. len(edges))."""
+    return int(np.searchsorted(edges, x, side="right"))
+
+
+def memory_doc_key(memory_order: int, doc_order: int) -> int:
+    """The default key: memory order bucket × document-match bucket (size `MEMORY_DOC_KEYS`)."""
+    return bucket(memory_order, MEMORY_ORDER_EDGES) * (len(DOC_ORDER_EDGES) + 1) + bucket(doc_order, DOC_ORDER_EDGES)
+
+
+MEMORY_DOC_KEYS = (len(MEMORY_ORDER_EDGES) + 1) * (len(DOC_ORDER_EDGES) + 1)

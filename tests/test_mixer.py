@@ -1,0 +1,82 @@
+"""The online mixer: a distribution out, and it learns to trust the expert that is right."""
+
+import numpy as np
+import pytest
+
+from charcomplete.mixer import MEMORY_DOC_KEYS, Mixer, MixerConfig, bucket, memory_doc_key
+
+V = 10
+
+
+def _dist(peak: int, mass: float) -> np.ndarray:
+    p = np.full(V, (1 - mass) / (V - 1))
+    p[peak] = mass
+    return p
+
+
+def _run(mixer, steps, seed=0, key=0):
+    """Expert 0 is right 90 % of the time, expert 1 is right at random, expert 2 is uniform."""
+    rng = np.random.default_rng(seed)
+    loss = []
+    for _ in range(steps):
+        y = int(rng.integers(V))
+        good = y if rng.random() < 0.9 else int(rng.integers(V))
+        bad = int(rng.integers(V))
+        p = mixer.mix([_dist(good, 0.8), _dist(bad, 0.8), np.full(V, 1 / V)], key)
+        assert abs(p.sum() - 1) < 1e-9 and p.min() > 0
+        loss.append(-np.log(p[y]))
+        mixer.update(y)
+    return np.array(loss)
+
+
+def test_learns_to_trust_the_right_expert():
+    m = Mixer(MixerConfig(n_inputs=3, key_sizes=(4,), lr=0.05))
+    loss = _run(m, 600)
+    w = m.weights[0][0]
+    assert w[0] > w[1] and w[0] > 0.8 and w[1] < 0.2
+    assert loss[-200:].mean() < loss[:50].mean()
+    np.testing.assert_array_equal(m.weights[0][1:], 1 / 3)  # other keys untouched
+
+
+def test_two_layers_learn_and_are_deterministic():
+    cfg = MixerConfig(n_inputs=3, key_sizes=(4, 2), lr=0.05, lr2=0.01)
+    a, b = Mixer(cfg), Mixer(cfg)
+    la = _run(a, 300, key=(1, 0))
+    lb = _run(b, 300, key=(1, 0))
+    np.testing.assert_array_equal(la, lb)
+    assert la[-100:].mean() < la[:30].mean()
+    a.reset()
+    np.testing.assert_array_equal(a.weights[0], 1 / 3)
+
+
+def test_identical_experts_give_the_expert():
+    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,)))
+    p = _dist(3, 0.7)
+    np.testing.assert_allclose(m.mix([p, p], 0), p)
+    m.update(3)  # right: the weights grow past a sum of 1, the mix sharpens towards the expert's choice
+    q = m.mix([p, p], 0)
+    assert q[3] > 0.7 and np.argmax(q) == 3
+
+
+def test_zero_probabilities_are_safe():
+    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,)))
+    p = np.zeros(V)
+    p[2] = 1.0
+    q = m.mix([p, np.full(V, 1 / V)], 0)
+    assert np.all(np.isfinite(q)) and abs(q.sum() - 1) < 1e-9
+    m.update(5)  # the certain expert was wrong: no inf, no nan
+    assert np.all(np.isfinite(m.weights[0]))
+
+
+def test_bad_keys_refused():
+    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(3,)))
+    with pytest.raises(ValueError):
+        m.mix([np.full(V, 0.1)] * 2, 3)
+    with pytest.raises(ValueError):
+        m.mix([np.full(V, 0.1)] * 2, (0, 0))
+
+
+def test_keys():
+    assert bucket(0, (1, 3)) == 0 and bucket(1, (1, 3)) == 1 and bucket(5, (1, 3)) == 2
+    keys = {memory_doc_key(o, d) for o in range(40) for d in range(8)}
+    assert keys == set(range(MEMORY_DOC_KEYS))
