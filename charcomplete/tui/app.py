@@ -25,6 +25,7 @@ from charcomplete.document import Document, DocumentError, to_lf
 from charcomplete.tui.commands import EditorCommands
 from charcomplete.tui.dialogs import overwrite_dialog, quit_dialog, recovery_dialog
 from charcomplete.tui.editor import GhostEditor
+from charcomplete.tui.find import FindBar
 from charcomplete.tui.model import ModelHost
 from charcomplete.tui.sparkline import AttentionSparkline
 from charcomplete.tui.statusbar import StatusBar
@@ -46,6 +47,9 @@ class EditorApp(App):
         Binding("f2", "toggle_suggestions", "Suggest"),
         Binding("f3", "toggle_sparkline", "Sparkline"),
         Binding("ctrl+t", "train_file", "Train"),
+        Binding("ctrl+f", "find", "Find"),
+        Binding("ctrl+g", "goto_line", "Go to"),
+        Binding("ctrl+r", "replace", "Replace", show=False),
     ]
 
     def __init__(self, document: Document, completer, train_overrides: dict | None = None):
@@ -70,6 +74,7 @@ class EditorApp(App):
         yield self._editor
         yield AttentionSparkline(id="sparkline")
         yield TrainingPanel(id="training")
+        yield FindBar(self._editor, id="find")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -332,6 +337,17 @@ class EditorApp(App):
             bpc = (message.completer.meta.metrics or {}).get("val_bpc")
             score = f", val {bpc:.3f} bpc" if isinstance(bpc, (int, float)) else ""
             self._use_model(message.completer, f"Trained '{req.name}'{score}; switched to it (saved in your data dir).")
+
+    # --- find, replace, go to line (the bar is in find.py) ---------------------------------------
+
+    def action_find(self) -> None:
+        self.query_one(FindBar).open("find")
+
+    def action_replace(self) -> None:
+        self.query_one(FindBar).open("replace")
+
+    def action_goto_line(self) -> None:
+        self.query_one(FindBar).open("goto")
 
     # --- toggles ------------------------------------------------------------------------------
 

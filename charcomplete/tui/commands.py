@@ -35,6 +35,9 @@ class EditorCommands(Provider):
             ("Toggle suggestions", app.action_toggle_suggestions, "turn ghost-text suggestions on or off"),
             ("Toggle attention sparkline", app.action_toggle_sparkline, "show or hide the attention sparkline"),
             ("Save", app.action_save, "write the file (atomically)"),
+            ("Find…", app.action_find, "search this file (Ctrl+F; Enter / Shift+Enter: next / previous)"),
+            ("Replace…", app.action_replace, "find and replace (Ctrl+R; Alt+A: replace all)"),
+            ("Go to line…", app.action_goto_line, "jump to a line, or line:column (Ctrl+G)"),
         ]
         return out
 

@@ -37,7 +37,12 @@ class GhostEditor(TextArea):
         # sequence's start, so Alt+N / Alt+P do the same everywhere
         Binding("alt+n,alt+right_square_bracket", "cycle_alternative(1)", "Next", key_display="M-n"),
         Binding("alt+p,alt+left_square_bracket", "cycle_alternative(-1)", "Previous alternative", show=False),
+        Binding("ctrl+home", "cursor_document_start", "Document start", show=False),
+        Binding("ctrl+end", "cursor_document_end", "Document end", show=False),
+        Binding("ctrl+shift+home", "cursor_document_start(True)", "Select to document start", show=False),
+        Binding("ctrl+shift+end", "cursor_document_end(True)", "Select to document end", show=False),
     ]
+    COMPONENT_CLASSES = TextArea.COMPONENT_CLASSES | {"text-area--find-match"}
 
     suggestions_enabled: reactive[bool] = reactive(True, init=False)
 
@@ -72,6 +77,7 @@ class GhostEditor(TextArea):
         self._alt_step = 1
         self._key_time: float | None = None  # when the last key arrived (for the latency bench)
         self.probe = None  # bench/editor_latency.py: probe(event, key_time) on "edit" and "ghost"
+        self.find_pattern: re.Pattern | None = None  # the find bar's matches are highlighted (find.py)
         super().__init__(text, tab_behavior="indent", soft_wrap=True, **kwargs)
 
     # --- when to ask ------------------------------------------------------------------
@@ -237,6 +243,31 @@ class GhostEditor(TextArea):
 
     def action_dismiss_suggestion(self) -> None:
         self._clear()
+
+    def action_cursor_document_start(self, select: bool = False) -> None:
+        """Ctrl+Home (with Shift: select)."""
+        self.move_cursor((0, 0), select=select)
+
+    def action_cursor_document_end(self, select: bool = False) -> None:
+        """Ctrl+End (with Shift: select)."""
+        self.move_cursor(self.document.end, select=select)
+
+    # --- find highlights (the bar is in find.py) ------------------------------------------
+
+    def highlight_matches(self, pattern: re.Pattern | None) -> None:
+        if pattern != self.find_pattern:
+            self.find_pattern = pattern
+            self._line_cache.clear()
+            self.refresh()
+
+    def get_line(self, line_index: int):
+        """TextArea's line, with every find match styled (the current one is the selection, drawn over it)."""
+        line = super().get_line(line_index)
+        if self.find_pattern is not None:
+            style = self.get_component_rich_style("text-area--find-match")
+            for m in self.find_pattern.finditer(line.plain):
+                line.stylize(style, m.start(), m.end())
+        return line
 
     def action_cycle_alternative(self, step: int) -> None:
         """Alt+] / Alt+[: show the Completer's other suggestions for this spot."""
