@@ -84,6 +84,7 @@ def completer_bpc(c, text: str) -> float:
     c.reset()
     nll = 0.0
     for i in range(1, len(text)):
+        c.observe(text[:i])  # as the editor does before it asks
         p = c._probs(c._state_for(text[:i]), text[:i])  # the network's, or the mixture
         nll -= math.log(max(float(p[int(ids[i])]), 1e-12))
     return nll / max(1, len(text) - 1) / math.log(2)

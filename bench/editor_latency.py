@@ -50,11 +50,10 @@ async def run(args) -> dict:
     from charcomplete.document import Document
     from charcomplete.tui.app import EditorApp
 
-    if not args.no_adapt:
-        from charcomplete.adapt import set_default
+    from charcomplete.tui.editor import GhostEditor
 
-        set_default(True, save=False)  # as `charcomplete edit` runs (adaptation on), without writing history
-    completer = load_completer(args.model, device=args.device)
+    # as `charcomplete edit` runs (adaptation on), without writing history
+    completer = load_completer(args.model, device=args.device, adapt=not args.no_adapt)
     text = Path(args.text).read_text()[: args.chars] if args.text else (PARAGRAPH * 4)[: args.chars]
 
     frames: list[float] = []  # when each screen update that painted something finished
@@ -68,13 +67,32 @@ async def run(args) -> dict:
 
     Screen._on_timer_update = timed_update  # measuring only: the app itself is unchanged
     events_seen: list[tuple[str, float, float]] = []  # (edit|ghost, key time, when applied)
+    key_time: list[float | None] = [None]  # when the editor got the last key
+    on_key, update_suggestion, on_ready = GhostEditor._on_key, GhostEditor.update_suggestion, GhostEditor.on_suggestion_ready
+
+    async def timed_key(self, event) -> None:
+        key_time[0] = time.perf_counter()
+        await on_key(self, event)
+
+    def timed_update_suggestion(self) -> None:  # after every edit: the key's character is in the buffer
+        if key_time[0] is not None:
+            events_seen.append(("edit", key_time[0], time.perf_counter()))
+        update_suggestion(self)
+
+    def timed_ready(self, message) -> None:
+        on_ready(self, message)
+        if key_time[0] is not None and self.suggestion:
+            events_seen.append(("ghost", key_time[0], time.perf_counter()))
+            key_time[0] = None
+
+    GhostEditor._on_key, GhostEditor.update_suggestion, GhostEditor.on_suggestion_ready = timed_key, timed_update_suggestion, timed_ready
     app = EditorApp(Document.open(Path(tempfile.mkdtemp()) / "bench.txt"), completer)
     model_ms: list[float] = []
     async with app.run_test(size=(100, 30)) as pilot:
         ed = app.editor
         while not app.model.idle:
             await pilot.pause()
-        ed.probe = lambda kind, key_time: events_seen.append((kind, key_time, time.perf_counter()))
+        key_time[0] = None
         for ch in text:
             key = "enter" if ch == "\n" else ch if ch.isalnum() else _character_to_key(ch)
             app.post_message(events.Key(key, ch))
@@ -89,6 +107,7 @@ async def run(args) -> dict:
                 model_ms.append(app.status.latency_ms)
         assert ed.text == text, "the typed text did not arrive intact"
     Screen._on_timer_update = update
+    GhostEditor._on_key, GhostEditor.update_suggestion, GhostEditor.on_suggestion_ready = on_key, update_suggestion, on_ready
 
     def on_screen(kind: str) -> list[float]:
         out = []

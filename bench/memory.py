@@ -12,7 +12,8 @@ The network's and the cache's distributions are computed once per set and cached
 (they do not depend on the memory), so --sweep can compare memory and mixer settings quickly.
 
     python bench/memory.py                     # the table (about 10 minutes on 2 shared cores)
-    python bench/memory.py --sweep             # pruning / mixer settings against the same cache
+    python bench/memory.py --sweep             # pruning / blending settings against the same cache
+    python bench/memory.py --sweep-mixer       # mixer settings on the default memory
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from common import REPO, SHARED, command_line, one_thread, sample, tails
 
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.memory import CorpusMemory, MemoryConfig, build_memory, load_memory
-from charcomplete.mixer import MEMORY_DOC_KEYS, Mixer, MixerConfig, memory_doc_key
+from charcomplete.mixer import (COUNT_DOC_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, count_doc_key, doc_match_order,
+                                memory_doc_key)
 
 PROSE = ("shakespeare", "python-docs", "tech-prose")
 CODE = ("python-src",)
@@ -73,16 +75,6 @@ def eval_sets(args) -> dict[str, tuple[str, list[str]]]:
     return sets
 
 
-def doc_order(adapt: AdaptiveModel, tail: str) -> int:
-    """Longest suffix of `tail` (2..the cache's max order) already seen in the document (0: none)."""
-    table, best = adapt.doc.table, 0
-    for k in range(adapt.cfg.min_order, adapt.cfg.max_order + 1):
-        if k > len(tail) or tail[-k:] not in table:
-            break
-        best = k
-    return best
-
-
 def expert_cache(c, name: str, docs: list[str], work: Path) -> dict:
     """The network's and the document cache's distributions at every position of every document."""
     digest = hashlib.sha1(("\0".join(docs) + c.name).encode("utf-8", "surrogatepass")).hexdigest()[:12]
@@ -101,7 +93,7 @@ def expert_cache(c, name: str, docs: list[str], work: Path) -> dict:
             z = np.exp(st.logits - st.logits.max())
             p_net.append((z / z.sum()).astype(np.float32))
             p_doc.append(c._probs(st, ctx).astype(np.float32))
-            orders.append(doc_order(c.adapt, ctx[-16:]))
+            orders.append(doc_match_order(c.adapt.doc.table, ctx, c.adapt.cfg.min_order, c.adapt.cfg.max_order))
             ys.append(int(ids[i]))
         starts.append(len(ys))
     c.adapt = None
@@ -112,9 +104,10 @@ def expert_cache(c, name: str, docs: list[str], work: Path) -> dict:
     return out
 
 
-def memory_probs(mem: CorpusMemory, docs: list[str]) -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """((T, V) the memory's distributions, (T,) its longest matched orders, latencies in seconds)."""
-    probs, orders, lat = [], [], []
+def memory_probs(mem: CorpusMemory, docs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float]]:
+    """((T, V) the memory's distributions, (T,) its longest matched orders, (T,) how often those
+    were seen, latencies in seconds)."""
+    probs, orders, counts, lat = [], [], [], []
     for text in docs:
         ids = mem.vocab.encode(text)
         for i in range(1, len(text)):
@@ -123,14 +116,23 @@ def memory_probs(mem: CorpusMemory, docs: list[str]) -> tuple[np.ndarray, np.nda
             lat.append(time.perf_counter() - t0)
             probs.append(p)
             orders.append(info["order"])
-    return np.stack(probs), np.array(orders), lat
+            counts.append(info["count"])
+    return np.stack(probs), np.array(orders), np.array(counts), lat
 
 
 def bpc(p: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log2(np.maximum(p[np.arange(len(y)), y], 1e-30)).mean())
 
 
-def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, cfg: MixerConfig, lat: list | None = None) -> float:
+def mix_keys(cfg: MixerConfig, mem_order: int, mem_count: int, doc_order: int):
+    """The mixer's key(s): memory order × document match, and for two layers also count × document match."""
+    if len(cfg.key_sizes) == 1:
+        return memory_doc_key(mem_order, doc_order)
+    return memory_doc_key(mem_order, doc_order), count_doc_key(mem_count, doc_order)
+
+
+def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.ndarray, cfg: MixerConfig,
+              lat: list | None = None) -> float:
     """Sequential bpc of the mixer over (network, cache, memory), a fresh mixer per document."""
     nll, mixer = 0.0, Mixer(cfg)
     starts = ex["starts"]
@@ -138,7 +140,7 @@ def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, cfg: MixerConf
         mixer.reset()
         for t in range(a, b):
             t0 = time.perf_counter()
-            key = memory_doc_key(int(mem_order[t]), int(ex["doc_order"][t]))
+            key = mix_keys(cfg, int(mem_order[t]), int(mem_count[t]), int(ex["doc_order"][t]))
             p = mixer.mix((ex["p_net"][t], ex["p_doc"][t], p_mem[t]), key)
             y = int(ex["y"][t])
             mixer.update(y)
@@ -158,7 +160,8 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=20000, help="held-out characters per set")
     ap.add_argument("--doc-chars", type=int, default=4000, help="characters per document (each one fresh)")
     ap.add_argument("--work", default="/tmp/charcomplete-bench-memory", help="where memories and caches go")
-    ap.add_argument("--sweep", action="store_true", help="compare pruning and mixer settings instead")
+    ap.add_argument("--sweep", action="store_true", help="compare pruning and blending settings instead")
+    ap.add_argument("--sweep-mixer", action="store_true", help="compare mixer settings on the default memory instead")
     args = ap.parse_args()
     one_thread()
     work = Path(args.work)
@@ -169,8 +172,8 @@ def main() -> None:
     experts = {name: expert_cache(c, name, docs, work) for name, (_, docs) in sets.items()}
     print(f"(network and cache distributions: {time.time() - t0:.0f} s)", flush=True)
     texts = {"prose": corpus(PROSE)[0], "code": corpus(CODE)[0]}
-    if args.sweep:
-        return sweep(c, sets, experts, texts)
+    if args.sweep or args.sweep_mixer:
+        return sweep(c, sets, experts, texts, args.sweep_mixer)
 
     print(f"`{command_line()}`\n")
     print("| memory | training chars | contexts | file MB | build s | load ms | predict p50 / p99 ms |")
@@ -185,37 +188,61 @@ def main() -> None:
         t0 = time.perf_counter()
         mems[kind] = load_memory(path)
         loaded = time.perf_counter() - t0
-        _, _, lat = memory_probs(mems[kind], [d for k, docs in sets.values() if k == kind for d in docs[:1]])
+        *_, lat = memory_probs(mems[kind], [d for k, docs in sets.values() if k == kind for d in docs[:1]])
         print(f"| {kind} | {len(text):,} | {mems[kind].contexts():,} | {path.stat().st_size / 1e6:.1f} | {built:.0f} | "
               f"{loaded * 1e3:.0f} | {ms(lat, 50)} / {ms(lat, 99)} |", flush=True)
     print("\n| set | memory | chars | (a) network | (b) + document cache | memory alone | (c) (b) + memory, mixed | (c) / (b) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, (kind, docs) in sets.items():
         ex = experts[name]
-        p_mem, mem_order, _ = memory_probs(mems[kind], docs)
+        p_mem, mem_order, mem_count, _ = memory_probs(mems[kind], docs)
         a, b_, m = bpc(ex["p_net"], ex["y"]), bpc(ex["p_doc"], ex["y"]), bpc(p_mem, ex["y"])
-        cc = mixed_bpc(ex, p_mem, mem_order, MixerConfig(key_sizes=(MEMORY_DOC_KEYS,)), lat_mix)
+        cc = mixed_bpc(ex, p_mem, mem_order, mem_count, MixerConfig(), lat_mix)
         print(f"| {name} | {kind} | {len(ex['y']):,} | {a:.3f} | {b_:.3f} | {m:.3f} | {cc:.3f} | {cc / b_:.3f} |", flush=True)
     print(f"\nmix + update latency: p50 {ms(lat_mix, 50)} ms, p99 {ms(lat_mix, 99)} ms")
 
 
-def sweep(c, sets, experts, texts) -> None:
-    """bpc of (c) per set for memory pruning settings (and mixer settings on the default memory)."""
-    base = MemoryConfig()
+def sweep(c, sets, experts, texts, mixer_sweep: bool = False) -> None:
+    """bpc of (c) per set for memory pruning and blending settings (a memory is built once per pruning)."""
+    R = dataclasses.replace
+    best = MemoryConfig((1, 2, 3, 4, 5, 6, 8, 12, 20), (1, 1, 2, 2, 3, 4, 5, 5, 5))
     memories = {
-        "default": base,
-        **{f"min_count {m}": dataclasses.replace(base, min_count=m) for m in [
-            (1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2),
-            (1, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 4),
-            (1, 1, 2, 2, 3, 4, 4, 6, 6, 6, 6, 6),
-        ]},
+        "orders 1-8,10,12,16,24, min 1,1,1,2,2,3,3,4,4,4,4,4": MemoryConfig(min_count=(1, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 4)),
+        "orders 1-8,10,12,16,24, min 1,1,2,3,4,6,8,8,8,8,8,8": MemoryConfig(min_count=(1, 1, 2, 3, 4, 6, 8, 8, 8, 8, 8, 8)),
+        "orders 1-6,8,12,20, min 1,1,2,2,3,4,5,5,5": best,
+        "orders 1-6,8,12,20, min 1,1,2,2,3,4,4,4,4": R(best, min_count=(1, 1, 2, 2, 3, 4, 4, 4, 4)),
+        "orders 1-4,6,8,12,20, min 1,1,2,2,3,4,4,4": MemoryConfig((1, 2, 3, 4, 6, 8, 12, 20), (1, 1, 2, 2, 3, 4, 4, 4)),
+        "orders 1-6,8,11,16,24, min 1,1,2,2,3,4,5,5,5,5": MemoryConfig((1, 2, 3, 4, 5, 6, 8, 11, 16, 24), (1, 1, 2, 2, 3, 4, 5, 5, 5, 5)),
+        "orders 1-6,8,12,20, min 5, d 0.7 b 0.3": R(best, discount=0.7, strength=0.3),
+        "orders 1-6,8,12,20, min 5, d 0.5 b 1.0": R(best, discount=0.5, strength=1.0),
+        "orders 1-6,8,12,20, min 5, d 0.8 b 0.2": R(best, discount=0.8, strength=0.2),
+        "orders 1-6,8,12,20, min 5, cutoff 0": R(best, cutoff=0.0),
     }
-    mixers = {"1 layer, mem×doc key": MixerConfig(key_sizes=(MEMORY_DOC_KEYS,))}
+    mixers = {"default": MixerConfig()}
+    if mixer_sweep:
+        memories = {"default": MemoryConfig()}
+        M2 = (MEMORY_DOC_KEYS, COUNT_DOC_KEYS)
+        mixers = {
+            "1 layer, lr 0.01": MixerConfig(lr=0.01),
+            "1 layer, lr 0.02": MixerConfig(lr=0.02),
+            "1 layer, lr 0.05": MixerConfig(lr=0.05),
+            "1 layer, lr 0.1, decay 0.05": MixerConfig(lr=0.1, lr_decay=0.05),
+            "1 layer, lr 0.02, init 0.2/0.5/0.3": MixerConfig(init=(0.2, 0.5, 0.3)),
+            "1 layer, lr 0.02, init 0/0.6/0.5": MixerConfig(init=(0.0, 0.6, 0.5)),
+            "2 layers, lr 0.02, lr2 0.005": MixerConfig(key_sizes=M2, lr=0.02, lr2=0.005),
+            "2 layers, lr 0.02, lr2 0.02": MixerConfig(key_sizes=M2, lr=0.02, lr2=0.02),
+        }
     print("| memory | mixer | MB (prose / code) | " + " | ".join(sets) + " |")
     print("|---|---|---|" + "---|" * len(sets))
+    built = {}
     for mname, mcfg in memories.items():
-        mems = {k: build_memory(t, c.vocab, mcfg) for k, t in texts.items()}
-        preds = {name: memory_probs(mems[kind], docs)[:2] for name, (kind, docs) in sets.items()}
+        prune = (mcfg.orders, mcfg.min_count)
+        if prune not in built:
+            built[prune] = {k: build_memory(t, c.vocab, mcfg) for k, t in texts.items()}
+        mems = built[prune]
+        for m in mems.values():
+            m.cfg = mcfg  # the blending settings apply at prediction time
+        preds = {name: memory_probs(mems[kind], docs)[:3] for name, (kind, docs) in sets.items()}
         for xname, xcfg in mixers.items():
             row = [mixed_bpc(experts[n], *preds[n], xcfg) for n in sets]
             print(f"| {mname} | {xname} | {mems['prose'].nbytes() / 1e6:.1f} / {mems['code'].nbytes() / 1e6:.1f} | "

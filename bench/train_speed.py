@@ -41,7 +41,7 @@ import torch
 
 from charcomplete.corpus import load_corpus, read_corpus
 from charcomplete.models import ModelConfig
-from charcomplete.notebook import NotebookConfig, train_notebook
+from charcomplete.experiments.notebook import NotebookConfig, train_notebook
 from charcomplete.trainer import TrainConfig, TrainingInterrupted, train
 
 SLICE_CHARS = 1_000_000

@@ -5,9 +5,7 @@ holds JSON: format version, model kind and config, vocabulary, corpus, metrics, 
 charcomplete version. Nothing here ever unpickles: a pickle (or anything that is not a
 valid safetensors file) is refused with a clear error.
 
-Names: shipped checkpoints live in `checkpoints/` (inside the package when installed from a
-wheel); the user's own in the platform data dir. Anywhere a model is asked for, a name or
-a path works.
+The file format only: names and paths are registry.py's, resume files resume.py's.
 """
 
 from __future__ import annotations
@@ -19,20 +17,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
 from charcomplete import __version__
+from charcomplete.errors import CheckpointError
 from charcomplete.fileio import atomic_write
 
 FORMAT = "charcomplete-checkpoint"
 FORMAT_VERSION = 1
-SUFFIX = ".safetensors"
-RESUME_SUFFIX = ".resume.safetensors"
 MAX_HEADER = 50 * 1024 * 1024  # a safetensors header above this is refused as corrupt or hostile
-
-
-class CheckpointError(Exception):
-    """A checkpoint that cannot be used; the message says why in one line."""
 
 
 @dataclass
@@ -150,7 +141,8 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
     """(model in eval mode on `device`, CheckpointMeta, Vocab), or CheckpointError."""
     import torch
 
-    from charcomplete.models import ModelConfig, build_model
+    from charcomplete.config import ModelConfig, param_shapes
+    from charcomplete.models import build_model
     from charcomplete.vocab import Vocab
 
     where = str(path)
@@ -163,14 +155,13 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
         raise CheckpointError(f"{where}: bad metadata ({e})") from None
     if cfg.vocab_size != len(vocab):
         raise CheckpointError(f"{where}: vocabulary mismatch ({len(vocab)} characters, model expects {cfg.vocab_size})")
-    with torch.device("meta"):  # shapes only, no memory: the config may claim a huge model
-        expected = build_model(cfg).state_dict()
+    expected = param_shapes(cfg)  # names and shapes only: nothing is built before the file matches
     if set(tensors) != set(expected):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
         raise CheckpointError(f"{where}: tensors do not match a {cfg.kind} model (missing {missing[:3]}, unexpected {extra[:3]})")
     for k, v in tensors.items():
-        if tuple(v.shape) != tuple(expected[k].shape):
-            raise CheckpointError(f"{where}: tensor {k} has shape {tuple(v.shape)}, expected {tuple(expected[k].shape)}")
+        if tuple(v.shape) != expected[k]:
+            raise CheckpointError(f"{where}: tensor {k} has shape {tuple(v.shape)}, expected {expected[k]}")
         if not v.is_floating_point():
             raise CheckpointError(f"{where}: tensor {k} is not floating point")
         if not torch.isfinite(v).all():
@@ -178,92 +169,3 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
     model = build_model(cfg)  # the file's tensors match it, so it is no larger than the file
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return model.to(device).eval(), meta, vocab
-
-
-# --- resume state (optimizer, step, RNG, carried state): safetensors too ---------------
-
-
-def resume_path_for(checkpoint: str | os.PathLike) -> Path:
-    p = Path(checkpoint)
-    if p.name.endswith(RESUME_SUFFIX):
-        return p
-    return p.with_name(p.name[: -len(SUFFIX)] + RESUME_SUFFIX if p.name.endswith(SUFFIX) else p.name + RESUME_SUFFIX)
-
-
-def save_resume(path: str | os.PathLike, tensors: dict, info: dict) -> Path:
-    """Write the resume file: tensors by name, `info` as JSON."""
-    return write_safetensors(path, tensors, {"format": FORMAT + "-resume", "format_version": str(FORMAT_VERSION), "info": json.dumps(info)})
-
-
-def load_resume(path: str | os.PathLike) -> tuple[dict, dict]:
-    where = str(path)
-    tensors, md = read_safetensors(path)
-    if md.get("format") != FORMAT + "-resume":
-        raise CheckpointError(f"{where}: not a charcomplete resume file")
-    try:
-        info = json.loads(md["info"])
-    except (KeyError, ValueError):
-        raise CheckpointError(f"{where}: corrupt resume metadata") from None
-    if not isinstance(info, dict):
-        raise CheckpointError(f"{where}: corrupt resume metadata")
-    return tensors, info
-
-
-# --- names -> paths ------------------------------------------------------------------
-
-
-def shipped_dir() -> Path:
-    """The shipped checkpoints: inside the package (wheel) or the repo's checkpoints/."""
-    here = Path(__file__).resolve().parent
-    inside = here / "checkpoints"
-    return inside if inside.is_dir() else here.parent / "checkpoints"
-
-
-def user_dir() -> Path:
-    """Where the user's own models go (CHARCOMPLETE_DATA_DIR overrides the platform dir)."""
-    base = os.environ.get("CHARCOMPLETE_DATA_DIR")
-    root = Path(base) if base else platformdirs.user_data_path("charcomplete")
-    return root / "models"
-
-
-@dataclass
-class ModelEntry:
-    name: str  # what --model accepts
-    path: Path  # the checkpoint file
-    source: str  # "shipped" or "user"
-
-
-def list_checkpoints() -> list[ModelEntry]:
-    """Shipped then user checkpoints; a user model shadows a shipped one of the same name."""
-    entries: dict[str, ModelEntry] = {}
-    for source, folder in (("shipped", shipped_dir()), ("user", user_dir())):
-        if folder.is_dir():
-            for p in sorted(folder.glob("*" + SUFFIX)):
-                if not p.name.endswith(RESUME_SUFFIX):
-                    name = p.name[: -len(SUFFIX)]
-                    entries[name] = ModelEntry(name, p, source)
-    return list(entries.values())
-
-
-def resolve_model(name_or_path: str) -> Path:
-    """The checkpoint file for a name (user first, then shipped) or a path."""
-    p = Path(name_or_path).expanduser()
-    try:
-        is_file, exists = p.is_file(), p.exists()
-    except OSError as e:  # a name too long, a folder we may not enter
-        raise CheckpointError(f"{name_or_path}: cannot open ({e.strerror or e})") from None
-    if is_file or name_or_path.endswith(SUFFIX) or os.sep in name_or_path:
-        if not exists:
-            raise CheckpointError(f"{name_or_path}: no such checkpoint")
-        return p
-    for e in reversed(list_checkpoints()):
-        if e.name == name_or_path:
-            return e.path
-    known = ", ".join(e.name for e in list_checkpoints()) or "none"
-    raise CheckpointError(f"unknown model {name_or_path!r} (known: {known}; or give a path to a .safetensors file)")
-
-
-def user_checkpoint_path(name: str) -> Path:
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise CheckpointError(f"bad model name {name!r} (use letters, digits, - and _)")
-    return user_dir() / (name + SUFFIX)

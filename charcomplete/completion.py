@@ -6,7 +6,9 @@ numpy LSTM step: one matrix-vector product and the gates, no framework overhead)
 it recomputes from the last `context_chars` characters with one batched model call. Either
 way the result equals running the model over the same text in one call (tested to 1e-5).
 
-A suggestion is a greedy continuation with clear stopping rules (see `Policy`).
+A suggestion is a greedy continuation with clear stopping rules (see `Policy`). Asking is a
+pure query: learning from the document (adaptation) happens only in `observe`, which the
+editor calls with the text before the cursor before it asks.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from charcomplete.config import param_shapes
+from charcomplete.registry import DEFAULT_MODEL
 from charcomplete.vocab import Vocab, normalize_newlines
 
-DEFAULT_MODEL = "attention"  # the editor's default: see README "Shipped models" for the measurement
 WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
 
 
@@ -87,7 +90,8 @@ class Completer:
     """Next-character predictions and suggestions from one model."""
 
     def __init__(self, model, vocab: Vocab, name: str = "", meta=None, device: str = "cpu",
-                 context_chars: int = 192, max_extend: int = 64, policy: Policy | None = None, adapt=None):
+                 context_chars: int = 192, max_extend: int = 64, policy: Policy | None = None, adapt=False,
+                 save_history: bool = True):
         import torch
 
         from charcomplete.adapt import make_adaptive
@@ -104,6 +108,7 @@ class Completer:
         cfg = model.cfg
         self.H, self.W, self.layers = cfg.hidden, cfg.window, cfg.layers
         sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+        assert {k: v.shape for k, v in sd.items()} == param_shapes(cfg), "the numpy step reads config.param_shapes' names"
         emb = sd["embedding.weight"]  # (V, E)
         # layer 0's input projection for every character, biases folded in: (V, 4H)
         self._x_table = emb @ sd["lstm.weight_ih_l0"].T + sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]
@@ -120,9 +125,9 @@ class Completer:
         self._torch = torch
         self._ctx: str | None = None  # the context the cached state belongs to
         self._state: StepState | None = None
-        # adaptation (charcomplete/adapt.py): True/False, an AdaptiveModel, or None for the process
-        # default (off unless `edit`/`complete` turned it on); off = exactly the network
-        self.adapt = make_adaptive(adapt)
+        # adaptation (charcomplete/adapt.py): False (exactly the network), True (the document and
+        # the user's history; the history saved at exit with save_history), or an AdaptiveModel
+        self.adapt = make_adaptive(adapt, save=save_history)
         self._index = dict(vocab._index)  # char -> id, for the adaptive model's counts
 
     # --- the model, one character at a time (numpy) ------------------------------------
@@ -189,8 +194,6 @@ class Completer:
     def _state_for(self, context: str) -> StepState:
         if "\r" in context:
             context = normalize_newlines(context)
-        if self.adapt is not None:
-            self.adapt.observe(context)
         last = self._ctx
         if last is not None and context == last:
             return self._state
@@ -215,6 +218,19 @@ class Completer:
         return self.adapt.mix(_softmax(st.logits), normalize_newlines(tail[-64:]), self._index)
 
     # --- the public API ----------------------------------------------------------------
+
+    def observe(self, context: str) -> None:
+        """Learn from the text before the cursor (adaptation; nothing when it is off). The
+        editor calls it before every question; `suggest` itself never learns."""
+        if self.adapt is not None:
+            self.adapt.observe(normalize_newlines(context) if "\r" in context else context)
+
+    def load_options(self) -> dict:
+        """The `load_completer` options that make another model run as this one does (the
+        device, adaptation, saving the history): for switching models in the editor."""
+        history = self.adapt.history if self.adapt is not None else None
+        return {"device": self.device, "adapt": self.adapt is not None,
+                "save_history": history is not None and history.save_enabled}
 
     def next_char_probs(self, context: str) -> dict[str, float]:
         """Probability of every next character (and `<unk>`), summing to 1."""
@@ -303,12 +319,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_completer(model: str | Path | None = None, device: str = "cpu", **kwargs) -> Completer:
-    """A Completer for a shipped or user checkpoint name, or a path (default: the editor's model)."""
-    from charcomplete.checkpoint import load_checkpoint, resolve_model
+    """A Completer for a shipped or user checkpoint name, or a path (default: the editor's model).
+    kwargs go to Completer (adapt=True for adaptation, save_history=True to keep what it learns)."""
+    from charcomplete.checkpoint import load_checkpoint
     from charcomplete.device import resolve_device
+    from charcomplete.registry import model_name, resolve_model
 
     device = resolve_device(device)
     path = resolve_model(str(model or DEFAULT_MODEL))
     net, meta, vocab = load_checkpoint(path, device=device)
-    name = path.name[: -len(".safetensors")] if path.name.endswith(".safetensors") else path.name
-    return Completer(net, vocab, name=name, meta=meta, device=device, **kwargs)
+    return Completer(net, vocab, name=model_name(path), meta=meta, device=device, **kwargs)

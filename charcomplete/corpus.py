@@ -15,13 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from charcomplete.errors import CorpusError
+from charcomplete.fileio import looks_binary
 from charcomplete.vocab import Vocab, codepoints, normalize_newlines
 
-SNIFF_BYTES = 8192  # a NUL in this many leading bytes marks a file as binary
-
-
-class CorpusError(Exception):
-    """A corpus that cannot be used (missing path, nothing readable, too little text)."""
 
 
 @dataclass
@@ -60,7 +57,7 @@ def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> str:
     if not os.path.isfile(path):  # a FIFO would block forever, a device (/dev/zero) never ends
         raise OSError(errno.EINVAL, "not a regular file", str(path))
     data = Path(path).read_bytes()
-    if b"\x00" in data[:SNIFF_BYTES]:
+    if looks_binary(data):
         raise ValueError("binary file (NUL byte)")
     text = data.decode(encoding)
     return text[1:] if text.startswith("\ufeff") else text

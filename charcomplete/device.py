@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from charcomplete.errors import DeviceError
 
-
-class DeviceError(Exception):
-    """The asked-for device is not on this machine."""
+DEVICES = ("auto", "cpu", "cuda", "mps")  # what --device accepts
 
 
 def available_devices() -> list[str]:

@@ -30,16 +30,12 @@ from datetime import timedelta
 import torch
 import torch.distributed as tdist
 
-from charcomplete.trainer import TrainingError  # trainer imports this module only inside train()
+from charcomplete.errors import DistributedError, TrainingError
 
 TIMEOUT_ENV = "CHARCOMPLETE_DIST_TIMEOUT"  # seconds a collective may wait for the other ranks
 DEFAULT_TIMEOUT_S = 300.0
 BACKEND_MARKS = ("gloo", "nccl", "NCCL", "ProcessGroup", "c10d")  # gloo raises plain RuntimeErrors that name it
 STATE_BATCH_DIMS = (1, 1, 0)  # batch dim of each carried state tensor: h, c (layers, B, H); attention's memory (B, M, H)
-
-
-class DistributedError(TrainingError):
-    """Another rank failed or stopped answering; the message is one line."""
 
 
 @dataclass

@@ -20,16 +20,14 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from charcomplete.fileio import atomic_write
+from charcomplete.errors import DocumentError
+from charcomplete.fileio import atomic_write, looks_binary
+from charcomplete.paths import recovery_dir
+from charcomplete.vocab import normalize_newlines
 
-SNIFF_BYTES = 8192  # a NUL in this many leading bytes marks a file as binary
 MAX_BYTES = 8 * 1024 * 1024  # larger files are refused: Textual's TextArea takes seconds per MB to open
 LONG_LINE = 10_000  # a line longer than this turns soft wrap off (wrapping it costs O(line) per keystroke)
 RECOVERY_SUFFIX = ".charcomplete-recovery"
-
-
-class DocumentError(Exception):
-    """A file the editor cannot open or save; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +58,6 @@ def detect_newline(text: str) -> str:
     return best[1] if best[0] else "\n"
 
 
-def to_lf(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def recovery_path_for(path: Path) -> Path:
     return path.parent / f".{path.name}{RECOVERY_SUFFIX}"
 
@@ -71,10 +65,8 @@ def recovery_path_for(path: Path) -> Path:
 def fallback_recovery_path_for(path: Path) -> Path:
     """Where the recovery file goes when the file's folder cannot take it (read-only, full):
     the user data dir, named by a hash of the file's absolute path."""
-    from charcomplete.checkpoint import user_dir
-
     key = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return user_dir().parent / "recovery" / f"{key}-{path.name}{RECOVERY_SUFFIX}"
+    return recovery_dir() / f"{key}-{path.name}{RECOVERY_SUFFIX}"
 
 
 class Document:
@@ -133,7 +125,7 @@ class Document:
         except OSError as e:
             raise DocumentError(f"cannot read {p}: {e.strerror or e}") from None
         text, bom = _decode(p, data, codec)
-        return cls(p, to_lf(text), codec, bom, detect_newline(text), data, Fingerprint.of(p, data), _read_only_reason(p))
+        return cls(p, normalize_newlines(text), codec, bom, detect_newline(text), data, Fingerprint.of(p, data), _read_only_reason(p))
 
     # --- state ---------------------------------------------------------------------------
 
@@ -249,7 +241,7 @@ class Document:
 
 
 def _decode(p: Path, data: bytes, codec: str) -> tuple[str, bool]:
-    if b"\x00" in data[:SNIFF_BYTES] and not codec.startswith(("utf-16", "utf-32")):
+    if looks_binary(data) and not codec.startswith(("utf-16", "utf-32")):
         raise DocumentError(f"{p} looks like a binary file (a NUL byte in its first 8 KB); not opening it")
     bom = codec == "utf-8" and data.startswith(codecs.BOM_UTF8)
     try:

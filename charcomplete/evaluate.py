@@ -9,7 +9,6 @@ character. KSR = 1 - keystrokes / characters.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ import numpy as np
 
 from charcomplete.vocab import normalize_newlines
 
-LN2 = math.log(2.0)
 WORD = re.compile(r"\w+")
 
 
@@ -26,34 +24,13 @@ WORD = re.compile(r"\w+")
 
 
 def score_text(model, vocab, text: str, streams: int = 16, seq_len: int = 256, device: str = "cpu") -> dict:
-    """bpc, top-1 and top-3 accuracy of `model` predicting every next character of `text`.
+    """bpc, top-1 and top-3 accuracy of `model` predicting every next character of `text` (the
+    network alone), read as `streams` contiguous pieces in parallel (trainer.score_ids)."""
+    from charcomplete.trainer import score_ids
 
-    The text is cut into `streams` contiguous pieces read in parallel, chunk by chunk with the
-    state carried over, so any length works (a single LSTM call over 500k characters would not).
-    The first character of each piece has no context and is not scored.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    ids = vocab.encode(text).astype(np.int64)
+    ids = vocab.encode(text)
     n = len(ids)
-    streams = max(1, min(streams, (n - 1) // 64 or 1))
-    length = n // streams
-    if length < 2:
-        return {"bpc": float("nan"), "top1": float("nan"), "top3": float("nan"), "chars": 0}
-    x_all = torch.from_numpy(ids[: streams * length].reshape(streams, length)).to(device)  # (S, L)
-    nll, top1, top3, count, state = 0.0, 0, 0, 0, None
-    with torch.no_grad():
-        for start in range(0, length - 1, seq_len):
-            x = x_all[:, start : min(start + seq_len, length - 1)]  # (S, t)
-            y = x_all[:, start + 1 : start + 1 + x.shape[1]]  # (S, t)
-            logits, state = model(x, state)  # (S, t, V)
-            nll += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
-            best3 = logits.topk(min(3, logits.shape[-1]), dim=-1).indices  # (S, t, 3)
-            top1 += (best3[..., 0] == y).sum().item()
-            top3 += (best3 == y.unsqueeze(-1)).any(-1).sum().item()
-            count += y.numel()
-    return {"bpc": nll / count / LN2, "top1": top1 / count, "top3": top3 / count, "chars": count}
+    return score_ids(model, ids, max(1, min(streams, (n - 1) // 64 or 1)), seq_len, device)
 
 
 # --- keystroke savings --------------------------------------------------------------------
@@ -80,8 +57,30 @@ def keystroke_savings(suggest, text: str) -> dict:
 
 
 def completer_ksr(completer, text: str) -> dict:
+    """KSR of `completer` as the editor runs it: it observes the text before the cursor, then
+    suggests (with adaptation on, it learns the document as it is typed)."""
     completer.reset()
-    return keystroke_savings(lambda ctx: completer.suggest(ctx).text, text)
+
+    def suggest(ctx: str) -> str:
+        completer.observe(ctx)
+        return completer.suggest(ctx).text
+
+    return keystroke_savings(suggest, text)
+
+
+def completion_metrics(completer, texts: list[str], latency_chars: int, jumps: int = 200) -> dict:
+    """Keystroke savings (and how many ghosts were shown and taken) of `completer` over `texts`,
+    and its suggestion latency typing the first `latency_chars` characters of them."""
+    counts = [completer_ksr(completer, t) for t in texts]
+    chars = sum(c["chars"] for c in counts)
+    typed = "".join(texts)[:latency_chars]
+    lat = measure_latency(completer, typed, jumps=jumps) if typed else None
+    return {
+        "ksr": 1.0 - sum(c["keystrokes"] for c in counts) / chars if chars else None, "ksr_chars": chars,
+        "accepted": sum(c["accepted"] for c in counts), "shown": sum(c["shown"] for c in counts),
+        "latency_p50_ms": lat.typing_p50_ms if lat else None, "latency_p99_ms": lat.typing_p99_ms if lat else None,
+        "jump_p50_ms": lat.jump_p50_ms if lat else None, "jump_p99_ms": lat.jump_p99_ms if lat else None,
+    }
 
 
 class WordIndex:
@@ -159,12 +158,14 @@ class Latency:
 
 
 def measure_latency(completer, text: str, max_chars: int = 16, jumps: int = 200) -> Latency:
-    """Time suggest() while typing `text` one character at a time, and after cursor jumps."""
+    """Time observe() + suggest() (what the editor does per key) while typing `text` one character
+    at a time, and after cursor jumps."""
     text = normalize_newlines(text)
     completer.reset()
     typing = []
     for i in range(1, len(text) + 1):
         t0 = time.perf_counter()
+        completer.observe(text[:i])
         completer.suggest(text[:i], max_chars=max_chars)
         typing.append(time.perf_counter() - t0)
     jump = []
@@ -172,6 +173,7 @@ def measure_latency(completer, text: str, max_chars: int = 16, jumps: int = 200)
     for i in rng.integers(1, max(2, len(text)), size=jumps):
         completer.reset()
         t0 = time.perf_counter()
+        completer.observe(text[: int(i)])
         completer.suggest(text[: int(i)], max_chars=max_chars)
         jump.append(time.perf_counter() - t0)
     ms = lambda xs, q: float(np.percentile(xs, q) * 1000) if xs else float("nan")  # noqa: E731

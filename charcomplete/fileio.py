@@ -12,6 +12,12 @@ import tempfile
 from pathlib import Path
 
 TEMP_PREFIX = ".charcomplete-tmp-"  # temp files we write start with this; stale ones are ignored
+SNIFF_BYTES = 8192  # a NUL in this many leading bytes marks a file as binary
+
+
+def looks_binary(data: bytes) -> bool:
+    """A NUL byte in the head of `data`: a binary file, not text (UTF-8 and its kin never hold one)."""
+    return b"\x00" in data[:SNIFF_BYTES]
 
 
 def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
@@ -54,6 +60,13 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None) 
         raise
     fsync_dir(folder)
     return target
+
+
+def probe_folder(folder: Path) -> None:
+    """Create and remove a temp file in `folder`: OSError if nothing can be written there."""
+    fd, tmp = tempfile.mkstemp(prefix=".charcomplete-probe-", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def fsync_dir(folder: Path) -> None:

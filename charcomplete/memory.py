@@ -274,6 +274,7 @@ class CorpusMemory:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             save_file(tensors, str(tmp), metadata=meta)
+            os.chmod(tmp, 0o644)  # data, readable like a checkpoint
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, path)

@@ -18,6 +18,7 @@ from the final one. Numpy only, deterministic, a few tens of microseconds per ch
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,12 +26,53 @@ import numpy as np
 TINY = 1e-30  # probabilities are floored here before the log (an expert's zero is not -inf)
 
 
+# --- context keys ------------------------------------------------------------------------------
+
+MEMORY_ORDER_EDGES = (1, 3, 5, 7, 9, 12, 16, 24)  # memory's longest matched order -> bucket (by these lower edges; 0 below 1)
+DOC_ORDER_EDGES = (2, 4, 6)  # the document's longest matching suffix -> bucket (0: none)
+
+
+def bucket(x: int, edges: tuple[int, ...]) -> int:
+    """How many of `edges` are <= x (0 .. len(edges))."""
+    return bisect_right(edges, x)
+
+
+def doc_match_order(seen, tail: str, lo: int = 2, hi: int = 6) -> int:
+    """The longest k in lo..hi with tail[-k:] in `seen` (the document cache's contexts; 0: none)."""
+    best = 0
+    for k in range(lo, min(hi, len(tail)) + 1):
+        if tail[-k:] not in seen:
+            break
+        best = k
+    return best
+
+
+def memory_doc_key(memory_order: int, doc_order: int) -> int:
+    """The default key: memory order bucket × document-match bucket (size `MEMORY_DOC_KEYS`)."""
+    return bucket(memory_order, MEMORY_ORDER_EDGES) * (len(DOC_ORDER_EDGES) + 1) + bucket(doc_order, DOC_ORDER_EDGES)
+
+
+MEMORY_DOC_KEYS = (len(MEMORY_ORDER_EDGES) + 1) * (len(DOC_ORDER_EDGES) + 1)
+COUNT_EDGES = (1, 2, 4, 16, 64)  # how often the memory's longest context was seen (scaled counts) -> bucket
+
+
+def count_doc_key(memory_count: int, doc_order: int) -> int:
+    """A second key: memory count bucket × document-match bucket (size `COUNT_DOC_KEYS`)."""
+    return bucket(memory_count, COUNT_EDGES) * (len(DOC_ORDER_EDGES) + 1) + bucket(doc_order, DOC_ORDER_EDGES)
+
+
+COUNT_DOC_KEYS = (len(COUNT_EDGES) + 1) * (len(DOC_ORDER_EDGES) + 1)
+
+
+# --- the mixer ---------------------------------------------------------------------------------
+
+
 @dataclass
 class MixerConfig:
     """The mixer's shape and learning (chosen by measurement: bench/memory.py)."""
 
     n_inputs: int = 3  # experts mixed (the order of the inputs is the caller's, and fixed)
-    key_sizes: tuple[int, ...] = (32,)  # one weight set per value of each key; more than one key: two layers
+    key_sizes: tuple[int, ...] = (MEMORY_DOC_KEYS,)  # one weight set per value of each key; more than one key: two layers
     init: tuple[float, ...] = ()  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
     lr: float = 0.02  # learning rate of the first layer's weights
     lr2: float = 0.005  # learning rate of the second layer's weights (two layers only)
@@ -70,9 +112,11 @@ class Mixer:
         self.w2[:] = 1.0 / len(self.w2)
         self._last = None
 
-    def mix(self, probs, keys) -> np.ndarray:
+    def mix(self, probs, keys, learn: bool = True) -> np.ndarray:
         """The mixed distribution (V,) float64 of `probs` ((M, V) or M arrays (V,)), with one key
-        per entry of key_sizes (an int, or a sequence of ints)."""
+        per entry of key_sizes (an int, or a sequence of ints). learn=True: the next `update`
+        learns from this prediction (the real next character's); False: a speculative one (a
+        suggestion's later characters), which `update` never sees."""
         keys = (keys,) if isinstance(keys, (int, np.integer)) else tuple(keys)
         if len(keys) != len(self.weights):
             raise ValueError(f"need {len(self.weights)} keys, got {len(keys)}")
@@ -87,8 +131,13 @@ class Mixer:
         else:
             logq = np.stack(outs)  # (S, V)
             final = _log_softmax(self.w2 @ logq)
-        self._last = (logp, keys, logq, final)
+        if learn:
+            self._last = (logp, keys, logq, final)
         return np.exp(final)
+
+    def discard(self) -> None:
+        """Forget the last prediction without learning (the text moved on some other way)."""
+        self._last = None
 
     def update(self, actual: int) -> None:
         """Learn from the character (id) that came after the last mix()."""
@@ -108,22 +157,3 @@ class Mixer:
         if len(keys) > 1:
             grad2 = logq[:, actual] - logq @ np.exp(final)  # (S,)
             np.clip(self.w2 + cfg.lr2 * grad2, cfg.w_min, cfg.w_max, out=self.w2)
-
-
-# --- context keys ------------------------------------------------------------------------------
-
-MEMORY_ORDER_EDGES = (1, 3, 5, 7, 9, 12, 16, 24)  # memory's longest matched order -> bucket (by these lower edges; 0 below 1)
-DOC_ORDER_EDGES = (2, 4, 6)  # the document's longest matching suffix -> bucket (0: none)
-
-
-def bucket(x: int, edges: tuple[int, ...]) -> int:
-    """How many of `edges` are <= x (0 .. len(edges))."""
-    return int(np.searchsorted(edges, x, side="right"))
-
-
-def memory_doc_key(memory_order: int, doc_order: int) -> int:
-    """The default key: memory order bucket × document-match bucket (size `MEMORY_DOC_KEYS`)."""
-    return bucket(memory_order, MEMORY_ORDER_EDGES) * (len(DOC_ORDER_EDGES) + 1) + bucket(doc_order, DOC_ORDER_EDGES)
-
-
-MEMORY_DOC_KEYS = (len(MEMORY_ORDER_EDGES) + 1) * (len(DOC_ORDER_EDGES) + 1)

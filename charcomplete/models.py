@@ -14,47 +14,11 @@ so a long text can be fed chunk by chunk with the same result as in one call.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn as nn
 
-KINDS = ("lstm", "attention")
-
-
-@dataclass
-class ModelConfig:
-    kind: str = "lstm"  # "lstm" or "attention"
-    vocab_size: int = 0  # number of ids, <unk> included (set from the corpus)
-    embed: int = 64  # embedding width E
-    hidden: int = 256  # LSTM width H
-    layers: int = 1  # stacked LSTM layers
-    window: int = 32  # attention: how many recent outputs (the current one included) h_t attends over
-    dropout: float = 0.0  # dropout between LSTM layers and before the output layer (training only)
-
-    def validate(self) -> "ModelConfig":
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown model kind {self.kind!r} (choose from {', '.join(KINDS)})")
-        for name in ("vocab_size", "embed", "hidden", "layers", "window"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"model config: {name} must be a positive integer, got {v!r}")
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model config: dropout must be in [0, 1), got {self.dropout!r}")
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        if not isinstance(d, dict):
-            raise ValueError("model config must be an object")
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"model config: unknown fields {sorted(unknown)}")
-        return cls(**d).validate()
+from charcomplete.config import KINDS, ModelConfig  # noqa: F401 (re-exported for callers that build models)
 
 
 class CharLSTM(nn.Module):
@@ -137,6 +101,7 @@ MODELS = {"lstm": CharLSTM, "attention": AttentionLSTM}
 
 
 def build_model(cfg: ModelConfig) -> CharLSTM:
+    """The model for `cfg`; its parameters are exactly `config.param_shapes(cfg)`."""
     return MODELS[cfg.validate().kind](cfg)
 
 

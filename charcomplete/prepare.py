@@ -63,6 +63,8 @@ def prepare_corpus(
     """Tokenize the corpus at `paths` into `out_dir`; returns it loaded (memory-mapped).
 
     on_file(phase, done, total): called after each file of each pass ("count", "encode").
+    
+    (One function: the two passes share the folder, the vocabulary and the counts; read top to bottom.)
     """
     if not 0.0 < val_fraction < 1.0:
         raise CorpusError("val_fraction must be between 0 and 1")

@@ -22,17 +22,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charcomplete.checkpoint import (
-    CheckpointError,
-    CheckpointMeta,
-    load_resume,
-    resume_path_for,
-    save_checkpoint,
-    save_resume,
-)
+from charcomplete.checkpoint import CheckpointMeta, save_checkpoint
+from charcomplete.config import ModelConfig
 from charcomplete.corpus import Corpus, as_streams, steps_per_epoch
 from charcomplete.device import resolve_device
-from charcomplete.models import ModelConfig, build_model, count_parameters, detach_state
+from charcomplete.errors import ConfigError, TrainingError, TrainingInterrupted
+from charcomplete.models import build_model, count_parameters, detach_state
+from charcomplete.resume import restore_run_state, resume_path_for, save_run_state
 
 if TYPE_CHECKING:
     from charcomplete.distributed import Dist
@@ -56,14 +52,14 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         if self.epochs is not None and not 0 < self.epochs < math.inf:
-            raise ValueError("epochs must be a number > 0")
+            raise ConfigError("epochs must be a number > 0")
         if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError("max-minutes must be > 0")
+            raise ConfigError("max-minutes must be > 0")
         for name in ("batch_size", "seq_len", "eval_every", "val_max_chars"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be >= 1")
+                raise ConfigError(f"{name.replace('_', '-')} must be >= 1")
         if not self.lr > 0 or not math.isfinite(self.lr):
-            raise ValueError("lr must be a positive number")
+            raise ConfigError("lr must be a positive number")
         return self
 
 
@@ -99,45 +95,40 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # one dict per validation
 
 
-class TrainingError(Exception):
-    """Training could not go on (bad data, divergence); the message is one line."""
-
-
-class TrainingInterrupted(Exception):
-    """Stopped on request; `resume_path` continues the run with --resume."""
-
-    def __init__(self, resume_path: Path, step: int):
-        super().__init__(f"interrupted at step {step}; resume with --resume {resume_path}")
-        self.resume_path = resume_path
-        self.step = step
-
-
 @torch.no_grad()
-def evaluate_ids(model, ids: np.ndarray, batch_size: int, seq_len: int, device: str, dist: Dist | None = None) -> tuple[float, float]:
-    """(bits per character, top-1 accuracy) of `model` predicting every next id of `ids`.
+def score_ids(model, ids: np.ndarray, streams: int, seq_len: int, device: str, dist: Dist | None = None) -> dict:
+    """bpc, top-1 and top-3 accuracy of `model` predicting every next id of `ids`.
 
-    dist: in a distributed run each rank scores its share of the streams; the sums are added.
+    `ids` is cut into `streams` contiguous pieces read in parallel, chunk by chunk
+    (`seq_len`) with the state carried over, so any length works; the first id of each piece
+    has no context and is not scored. dist: in a distributed run each rank scores its share
+    of the streams and the sums are added.
     """
     was_training = model.training
     model.eval()
-    streams_n = max(1, min(batch_size, (len(ids) - 1) // max(seq_len, 1)))
-    rows = dist.rows(streams_n) if dist is not None else slice(None)
-    streams = torch.from_numpy(as_streams(ids, streams_n)[rows].astype(np.int64)).to(device)  # (B, L)
-    nll, correct, count, state = 0.0, 0, 0, None
-    for start in range(0, streams.shape[1] - 1 if len(streams) else 0, seq_len):
-        x = streams[:, start : start + seq_len]
-        y = streams[:, start + 1 : start + seq_len + 1]
-        x = x[:, : y.shape[1]]
-        logits, state = model(x, state)
+    rows = dist.rows(streams) if dist is not None else slice(None)
+    x_all = torch.from_numpy(as_streams(ids, streams)[rows].astype(np.int64)).to(device)  # (S, L)
+    nll, top1, top3, count, state = 0.0, 0, 0, 0, None
+    for start in range(0, x_all.shape[1] - 1 if len(x_all) else 0, seq_len):
+        x = x_all[:, start : min(start + seq_len, x_all.shape[1] - 1)]  # (S, t)
+        y = x_all[:, start + 1 : start + 1 + x.shape[1]]  # (S, t)
+        logits, state = model(x, state)  # (S, t, V)
         nll += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
-        correct += (logits.argmax(-1) == y).sum().item()
+        best3 = logits.topk(min(3, logits.shape[-1]), dim=-1).indices  # (S, t, 3)
+        top1 += (best3[..., 0] == y).sum().item()
+        top3 += (best3 == y.unsqueeze(-1)).any(-1).sum().item()
         count += y.numel()
     model.train(was_training)
     if dist is not None:
-        nll, correct, count = dist.sum([nll, correct, count])
+        nll, top1, top3, count = dist.sum([nll, top1, top3, count])
     if count == 0:
-        return float("nan"), float("nan")
-    return nll / count / LN2, correct / count
+        return {"bpc": float("nan"), "top1": float("nan"), "top3": float("nan"), "chars": 0}
+    return {"bpc": nll / count / LN2, "top1": top1 / count, "top3": top3 / count, "chars": int(count)}
+
+
+def validation_streams(n: int, batch_size: int, seq_len: int) -> int:
+    """How many streams the trainer's validation reads `n` held-out ids in."""
+    return max(1, min(batch_size, (n - 1) // max(seq_len, 1)))
 
 
 def train(
@@ -152,6 +143,9 @@ def train(
     dist: Dist | None = None,
 ) -> TrainResult:
     """Train a model on `corpus`, writing the best one to `out` (atomically).
+
+    (One long function on purpose, as nanoGPT's train.py: the loop, its budget, validation and
+    stop share one state; the nested helpers read it, and split apart they would pass it around.)
 
     callback: called with a Progress after every step and validation.
     should_stop: polled between steps; when it returns True the run saves a resume file and
@@ -199,7 +193,7 @@ def train(
     step, elapsed_before, state = 0, 0.0, None
     best_bpc, best_acc, history = None, None, []
     if resume is not None:
-        step, elapsed_before, state, best_bpc, best_acc, history = _restore(resume, model, opt, cfg, model_cfg, corpus, device)
+        step, elapsed_before, state, best_bpc, best_acc, history = restore_run_state(resume, model, opt, cfg, model_cfg, corpus, device)
         state = dist.share_state(state, cfg.batch_size)
 
     meta = CheckpointMeta(
@@ -248,7 +242,10 @@ def train(
         nonlocal best_bpc, best_acc
         if recent and dist.active:
             recent[:] = [dist.sum([float(np.mean(recent))])[0] / dist.world]  # the training loss over every rank's streams
-        bpc, acc = evaluate_ids(model, val_ids, cfg.batch_size, cfg.seq_len, device, dist) if len(val_ids) > 1 else (None, None)
+        bpc, acc = None, None
+        if len(val_ids) > 1:
+            scores = score_ids(model, val_ids, validation_streams(len(val_ids), cfg.batch_size, cfg.seq_len), cfg.seq_len, device, dist)
+            bpc, acc = scores["bpc"], scores["top1"]
         train_bpc = (float(np.mean(recent)) / LN2) if recent else None
         row = {"step": step, "epoch": step / spe, "elapsed": elapsed(), "train_bpc": train_bpc, "val_bpc": bpc, "val_acc": acc}
         history.append(row)
@@ -279,7 +276,7 @@ def train(
             full_state = dist.gather_state(state)  # every stream's state, so any number of ranks can resume
             path = resume_path_for(out)
             if dist.is_main:
-                path = _save_resume_file(out, model, opt, cfg, model_cfg, corpus, step, now, full_state, best_bpc, best_acc, history)
+                path = save_run_state(out, model, opt, cfg, model_cfg, corpus, step, now, full_state, best_bpc, best_acc, history)
             dist.barrier()  # no rank exits before the file is written
             raise TrainingInterrupted(path, step)
         k = step % spe
@@ -320,79 +317,5 @@ def train(
     )
 
 
-def _save_resume_file(out, model, opt, cfg, model_cfg, corpus, step, elapsed, state, best_bpc, best_acc, history) -> Path:
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    params = list(model.parameters())
-    for i, p in enumerate(params):
-        for k, v in opt.state.get(p, {}).items():
-            tensors[f"opt.{i}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
-    if state is not None:
-        for i, s in enumerate(state):
-            tensors[f"state.{i}"] = s
-    tensors["rng.cpu"] = torch.get_rng_state()
-    info = {
-        "step": step, "elapsed": elapsed, "best_val_bpc": best_bpc, "best_val_acc": best_acc, "history": history,
-        "model_config": model_cfg.to_dict(), "train_config": asdict(cfg), "vocab": corpus.vocab.to_json(),
-        "checkpoint": str(out), "state_len": 0 if state is None else len(state),
-        "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups],
-    }
-    return save_resume(resume_path_for(out), tensors, info)
-
-
 def _bad_id(i: int, where: str, vocab_size: int) -> str:
     return f"the {where} data holds id {i}, beyond the vocabulary's {vocab_size}: a damaged prepared corpus? prepare it again"
-
-
-def _check_resume_info(info: dict, opt, n_state: int) -> None:
-    """Types and ranges of a resume file's values (ValueError): a damaged file must not steer the run."""
-
-    def like(v, ref) -> bool:  # v (from JSON) may stand where the optimizer holds ref
-        if ref is None or isinstance(ref, bool):
-            return v == ref and type(v) is type(ref)  # a mode (amsgrad, fused...) the run was not made with breaks it
-        if isinstance(ref, (int, float)):
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-        if isinstance(ref, (tuple, list)):
-            return isinstance(v, list) and len(v) == len(ref) and all(like(a, b) for a, b in zip(v, ref))
-        return False
-
-    checks = {
-        "step": isinstance(info["step"], int) and like(info["step"], 0),
-        "elapsed": like(info["elapsed"], 0.0),
-        "best_val_bpc": info["best_val_bpc"] is None or like(info["best_val_bpc"], 0.0),
-        "best_val_acc": info["best_val_acc"] is None or like(info["best_val_acc"], 0.0),
-        "history": isinstance(info["history"], list) and all(isinstance(h, dict) for h in info["history"]),
-        "state_len": info["state_len"] == n_state and not isinstance(info["state_len"], bool),
-        "param_groups": isinstance(info["param_groups"], list) and len(info["param_groups"]) == len(opt.param_groups)
-        and all(isinstance(saved, dict) and all(k in g and like(v, g[k]) for k, v in saved.items())
-                for g, saved in zip(opt.param_groups, info["param_groups"])),
-    }
-    bad = [k for k, ok in checks.items() if not ok]
-    if bad:
-        raise ValueError(f"bad {bad[0]} {info[bad[0]]!r}"[:100])
-
-
-def _restore(resume, model, opt, cfg, model_cfg, corpus, device):
-    path = resume_path_for(resume)
-    tensors, info = load_resume(path)
-    try:
-        if info["vocab"] != corpus.vocab.to_json():
-            raise TrainingError(f"{path}: the corpus has a different vocabulary than the run being resumed (use the same --corpus)")
-        if info["model_config"] != model_cfg.to_dict():
-            raise TrainingError(f"{path}: the model settings differ from the run being resumed ({info['model_config']})")
-        _check_resume_info(info, opt, sum(k.startswith("state.") for k in tensors))
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        params = list(model.parameters())
-        for i, p in enumerate(params):
-            # Adam keeps its step counter on the CPU; the moments go where the parameters are
-            st = {k.split(".", 2)[2]: v if k.endswith(".step") else v.to(device)
-                  for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
-            if st:
-                opt.state[p] = st
-        for g, saved in zip(opt.param_groups, info["param_groups"]):
-            g.update(saved)
-        n = info["state_len"]
-        state = tuple(tensors[f"state.{i}"].to(device) for i in range(n)) if n else None
-        torch.set_rng_state(tensors["rng.cpu"])
-        return info["step"], float(info["elapsed"]), state, info["best_val_bpc"], info["best_val_acc"], list(info["history"])
-    except (KeyError, RuntimeError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: cannot resume from this file ({type(e).__name__}: {str(e).splitlines()[0][:100]})") from None

@@ -90,11 +90,10 @@ def make_editor(tiny_checkpoints, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def adaptation_default_restored():
-    """`complete` and `edit` set a process-wide adaptation default: keep it inside each test."""
-    from charcomplete import adapt
+def shared_histories_dropped():
+    """Each test starts with no user history loaded in the process (each has its own data dir)."""
+    from charcomplete import history
 
-    saved = dict(adapt._DEFAULT)
+    history._SHARED.clear()
     yield
-    adapt._DEFAULT.clear()
-    adapt._DEFAULT.update(saved)
+    history._SHARED.clear()

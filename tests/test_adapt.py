@@ -12,8 +12,10 @@ import pytest
 from click.testing import CliRunner
 from test_completion import as_array, reference_probs
 
-from charcomplete import adapt
-from charcomplete.adapt import AdaptConfig, AdaptiveModel, CharCounts, common_prefix_len, history_path
+from charcomplete import history
+from charcomplete.adapt import AdaptConfig, AdaptiveModel
+from charcomplete.history import History, history_path
+from charcomplete.ngram import FORMAT, CharCounts, common_prefix_len
 from charcomplete.cli import cli
 from charcomplete.completion import load_completer
 
@@ -26,13 +28,14 @@ PROBE = "later the dog saw zorb"
 @pytest.fixture(autouse=True)
 def fresh_process_state(monkeypatch):
     """Each test starts as a new process would: no shared history loaded yet."""
-    monkeypatch.setattr(adapt, "_SHARED", {})
-    monkeypatch.setattr(adapt, "_DEFAULT", {"adapt": False, "save": False})
+    monkeypatch.setattr(history, "_SHARED", {})
 
 
 def type_text(c, text: str) -> None:
-    """Type `text` one character at a time, asking for a suggestion after each (as the editor does)."""
+    """Type `text` one character at a time, the Completer observing it and asked for a suggestion
+    after each key (as the editor does)."""
     for i in range(1, len(text) + 1):
+        c.observe(text[:i])
         c.suggest(text[:i])
 
 
@@ -74,10 +77,10 @@ def test_mixed_probabilities_sum_to_one(tiny_checkpoints):
 def test_history_persists_into_a_new_completer_and_is_bounded(tiny_checkpoints, monkeypatch):
     c = load_completer(tiny_checkpoints["attention"], adapt=True)
     type_text(c, DOC)
-    adapt.save_all()  # what happens at exit
+    history.save_all()  # what happens at exit
     data = json.loads(history_path().read_text())
-    assert data["format"] == adapt.FORMAT and "rbl" in data["contexts"]
-    monkeypatch.setattr(adapt, "_SHARED", {})  # a new session
+    assert data["format"] == FORMAT and "rbl" in data["contexts"]
+    monkeypatch.setattr(history, "_SHARED", {})  # a new session
     fresh = load_completer(tiny_checkpoints["attention"], adapt=True)
     assert fresh.suggest(PROBE).text.startswith("lax")  # a new document, the name from history
     small = CharCounts(3, 7)
@@ -88,36 +91,36 @@ def test_history_persists_into_a_new_completer_and_is_bounded(tiny_checkpoints, 
 def test_forget_clears_memory_and_file(tiny_checkpoints):
     c = load_completer(tiny_checkpoints["attention"], adapt=True)
     type_text(c, DOC)
-    adapt.save_all()
+    history.save_all()
     assert history_path().exists()
     result = CliRunner().invoke(cli, ["forget"])
     assert result.exit_code == 0, result.output
     assert not history_path().exists()
     assert len(c.adapt.doc) == 0  # the open document's counts too (it relearns what is on screen)
     assert not c.suggest(PROBE).text.startswith("lax")
-    adapt.save_all()
+    history.save_all()
     assert not history_path().exists()  # nothing was left to save
 
 
 def test_forget_in_another_process_reaches_a_running_session(tiny_checkpoints):
     c = load_completer(tiny_checkpoints["attention"], adapt=True)
     type_text(c, DOC)
-    adapt._forgotten_path().parent.mkdir(parents=True, exist_ok=True)
-    adapt._forgotten_path().write_text("now\n")  # what `charcomplete forget` leaves for running editors
+    history._forgotten_path().parent.mkdir(parents=True, exist_ok=True)
+    history._forgotten_path().write_text("now\n")  # what `charcomplete forget` leaves for running editors
     c.adapt.history.started -= 10  # this session began before it
-    adapt.save_all()
+    history.save_all()
     assert not history_path().exists()
 
 
 def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
-    def history(contexts) -> str:
-        return json.dumps({"format": adapt.FORMAT, "format_version": 1, "min_order": 3, "max_order": 7, "contexts": contexts})
+    def history_json(contexts) -> str:
+        return json.dumps({"format": FORMAT, "format_version": 1, "min_order": 3, "max_order": 7, "contexts": contexts})
 
-    for garbage in ("{not json", history({"abc": ["xy", [1]]}), history({"abc": ["xx", [1, 1]]}),
-                    history({"abc": ["x", [0.5]]}), history({"abc": 3}), "[]"):
+    for garbage in ("{not json", history_json({"abc": ["xy", [1]]}), history_json({"abc": ["xx", [1, 1]]}),
+                    history_json({"abc": ["x", [0.5]]}), history_json({"abc": 3}), "[]"):
         history_path().parent.mkdir(parents=True, exist_ok=True)
         history_path().write_text(garbage)
-        adapt._SHARED.clear()
+        history._SHARED.clear()
         with pytest.warns(RuntimeWarning, match="ignoring"):
             c = load_completer(tiny_checkpoints["lstm"], adapt=True)
         assert isinstance(c.suggest("the quick br").text, str)
@@ -193,7 +196,7 @@ def test_no_warning_without_a_history_file(tiny_checkpoints):
 
 
 def test_periodic_save_runs_in_the_background(tiny_checkpoints):
-    h = adapt.History(history_path(), AdaptConfig(save_every_s=0))
+    h = History(history_path(), AdaptConfig(save_every_s=0))
     m = AdaptiveModel(h.cfg, h)
     m.observe("z")  # the document as opened
     m.observe("zorblax quint")  # typed: learned, and a save starts in a thread
@@ -202,10 +205,10 @@ def test_periodic_save_runs_in_the_background(tiny_checkpoints):
     assert "zorb" in json.loads(history_path().read_text())["contexts"]
 
 
-def test_the_editor_default_makes_every_loaded_model_adapt_and_share_one_history(tiny_checkpoints):
-    adapt.set_default(True)  # what `charcomplete edit` does (and `edit --no-adapt` sets False)
-    a = load_completer(tiny_checkpoints["lstm"])
-    b = load_completer(tiny_checkpoints["attention"])  # a model switched to in the editor
+def test_a_model_switched_to_in_the_editor_adapts_as_the_first_and_shares_its_history(tiny_checkpoints):
+    a = load_completer(tiny_checkpoints["lstm"], adapt=True, save_history=True)  # what `charcomplete edit` loads
+    b = load_completer(tiny_checkpoints["attention"], **a.load_options())  # a model switched to in the editor
     assert a.adapt is not None and a.adapt.history is b.adapt.history and a.adapt.history.save_enabled
-    adapt.set_default(False)
-    assert load_completer(tiny_checkpoints["lstm"]).adapt is None
+    off = load_completer(tiny_checkpoints["lstm"], adapt=False)  # `edit --no-adapt`
+    assert load_completer(tiny_checkpoints["attention"], **off.load_options()).adapt is None
+    assert load_completer(tiny_checkpoints["lstm"]).adapt is None  # the API: off unless asked

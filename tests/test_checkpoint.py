@@ -10,19 +10,10 @@ import struct
 import pytest
 import torch
 
-from charcomplete.checkpoint import (
-    FORMAT_VERSION,
-    CheckpointError,
-    CheckpointMeta,
-    list_checkpoints,
-    load_checkpoint,
-    read_safetensors,
-    resolve_model,
-    save_checkpoint,
-    user_checkpoint_path,
-    user_dir,
-    write_safetensors,
-)
+from charcomplete.checkpoint import FORMAT_VERSION, CheckpointMeta, load_checkpoint, read_safetensors, save_checkpoint, write_safetensors
+from charcomplete.errors import CheckpointError
+from charcomplete.paths import models_dir as user_dir
+from charcomplete.registry import list_checkpoints, resolve_model, user_checkpoint_path
 from charcomplete.models import ModelConfig, build_model
 from charcomplete.vocab import Vocab
 
@@ -208,7 +199,7 @@ def test_bad_metadata_values(tmp_path, changes, match):
     _expect_error(_rewrite(good, tmp_path / "bad.safetensors", **changes), match)
 
 
-@pytest.mark.parametrize("layers, match", [(1, "shape"), (3, "do not match")])
+@pytest.mark.parametrize("layers, match", [(1, "largest supported"), (3, "largest supported")])
 def test_a_config_claiming_a_huge_model_is_refused_without_allocating_it(tmp_path, layers, match):
     good = tmp_path / "good.safetensors"
     model = _save(good)
@@ -288,7 +279,7 @@ def test_user_dir_follows_charcomplete_data_dir(tmp_path, monkeypatch):
 
 
 def test_a_user_model_shadows_a_shipped_one(tmp_path, monkeypatch):
-    import charcomplete.checkpoint as ck
+    import charcomplete.registry as ck
 
     shipped = tmp_path / "shipped"
     shipped.mkdir()

@@ -181,7 +181,7 @@ def test_bad_option_values_are_usage_errors(args, corpus_dir):
 
 
 def test_models_with_nothing_trained_and_with_an_unreadable_file(isolated_data_dir, monkeypatch, tmp_path):
-    import charcomplete.checkpoint as ck
+    import charcomplete.registry as ck
 
     monkeypatch.setattr(ck, "shipped_dir", lambda: tmp_path / "no-shipped")
     r = run("models")

@@ -27,7 +27,7 @@ def invoke(*args):
 @pytest.mark.parametrize("window", [20, 32])
 def test_notebook_forward_is_the_last_position_of_ours(kind, window):
     from charcomplete.models import ModelConfig, build_model
-    from charcomplete.notebook import notebook_logits
+    from charcomplete.experiments.notebook import notebook_logits
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(kind=kind, vocab_size=30, embed=8, hidden=16, window=window)).eval()
@@ -40,7 +40,7 @@ def test_notebook_forward_is_the_last_position_of_ours(kind, window):
 
 def test_notebook_forward_differs_when_the_band_is_narrower_than_the_window():
     from charcomplete.models import ModelConfig, build_model
-    from charcomplete.notebook import notebook_logits
+    from charcomplete.experiments.notebook import notebook_logits
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(kind="attention", vocab_size=30, embed=8, hidden=16, window=4)).eval()
@@ -52,7 +52,7 @@ def test_notebook_forward_differs_when_the_band_is_narrower_than_the_window():
 def test_notebook_training_is_seeded_and_scores_the_tail():
     from charcomplete.corpus import load_corpus
     from charcomplete.models import ModelConfig
-    from charcomplete.notebook import NotebookConfig, train_notebook
+    from charcomplete.experiments.notebook import NotebookConfig, train_notebook
 
     torch.set_num_threads(1)
     corpus = load_corpus([str(PARAGRAPH)])
@@ -67,7 +67,7 @@ def test_notebook_training_is_seeded_and_scores_the_tail():
 
 
 def test_validation_texts_come_from_the_held_out_tails(tiny_corpus):
-    from charcomplete.compare import validation_texts
+    from charcomplete.experiments.compare import validation_texts
     from charcomplete.corpus import load_corpus, split_text
 
     corpus = load_corpus([str(tiny_corpus)])
@@ -161,8 +161,8 @@ def test_bad_input_gives_one_line(case, tmp_path):
 
 
 def test_plot_without_matplotlib_gives_the_install_hint(monkeypatch, tmp_path):
-    import charcomplete.plots
+    import charcomplete.experiments.plots
 
-    monkeypatch.setattr(charcomplete.plots, "matplotlib_available", lambda: False)
+    monkeypatch.setattr(charcomplete.experiments.plots, "matplotlib_available", lambda: False)
     r = invoke("--corpus", PARAGRAPH, "--plot", tmp_path / "cmp.png", *TINY)
     assert r.exit_code == 1 and r.output.strip() == "Error: --plot needs matplotlib: pip install 'charcomplete[plot]'"

@@ -13,6 +13,7 @@ from textual.keys import _character_to_key
 
 from charcomplete.completion import load_completer
 from charcomplete.tui.dialogs import Choice
+from charcomplete.tui.messages import SuggestionReady
 from charcomplete.tui.training import TrainDialog, TrainingPanel
 
 LINE = "the quick brown fox jumps over the lazy dog.\n"
@@ -143,14 +144,13 @@ async def test_typing_through_trims_the_ghost_without_waiting_for_the_model(edit
 
 async def test_a_stale_answer_is_dropped(editor):
     from charcomplete.completion import Suggestion
-    from charcomplete.tui.editor import GhostEditor
 
     app = editor()
     async with app.run_test() as pilot:
         await type_at_end(pilot, "the qu")
         ghost, shown = app.editor.suggestion, app.status.shown
         old = app.editor._generation - 1  # an answer asked before the last edit
-        app.editor.post_message(GhostEditor.SuggestionReady(old, Suggestion("STALE", 0.9, [0.9] * 5), "x"))
+        app.editor.post_message(SuggestionReady(old, Suggestion("STALE", 0.9, [0.9] * 5), "x"))
         await pilot.pause()
         assert app.editor.suggestion == ghost and app.status.shown == shown
 
@@ -189,7 +189,7 @@ async def test_burst_of_1000_characters(editor):
 
 
 async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
-    from charcomplete.checkpoint import user_checkpoint_path
+    from charcomplete.registry import user_checkpoint_path
 
     dest = user_checkpoint_path("tiny-lstm")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +212,7 @@ async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
 
 
 async def test_train_on_this_file_completes_and_switches(editor):
-    from charcomplete.checkpoint import user_checkpoint_path
+    from charcomplete.registry import user_checkpoint_path
 
     app = editor(text=LINE * 30)
     async with app.run_test() as pilot:
@@ -245,7 +245,7 @@ async def test_train_on_a_folder(editor, tiny_corpus):
 
 
 async def test_failed_training_is_one_line_and_keeps_the_model(editor, tmp_path):
-    from charcomplete.checkpoint import user_dir
+    from charcomplete.paths import models_dir as user_dir
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -263,7 +263,7 @@ async def test_failed_training_is_one_line_and_keeps_the_model(editor, tmp_path)
 
 
 async def test_cancel_training_keeps_the_current_model(editor):
-    from charcomplete.checkpoint import user_dir
+    from charcomplete.paths import models_dir as user_dir
 
     app = editor(text=LINE * 30)
     async with app.run_test() as pilot:
@@ -280,9 +280,9 @@ async def test_cancel_training_keeps_the_current_model(editor):
 
 async def test_a_cancelled_run_resumes_from_the_palette_where_it_stopped(editor, monkeypatch):
     import charcomplete.trainer as trainer
-    from charcomplete.checkpoint import user_dir
+    from charcomplete.paths import models_dir as user_dir
     from charcomplete.tui.commands import EditorCommands
-    from charcomplete.tui.training import paused_dir
+    from charcomplete.resume import paused_run_dir as paused_dir
 
     real_train, runs = trainer.train, []
 

@@ -144,14 +144,6 @@ def test_recovery_file(tmp_path):
 # --- the command line: one line and a non-zero exit before any UI ------------------------
 
 
-@pytest.fixture(autouse=True)
-def no_process_wide_adapt(monkeypatch):
-    """`edit` turns adaptation on for the process (adapt.set_default): keep that inside each test."""
-    from charcomplete import adapt
-
-    monkeypatch.setattr(adapt, "_DEFAULT", dict(adapt._DEFAULT))
-
-
 def _edit(*args):
     return CliRunner().invoke(cli, ["edit", *map(str, args)])
 

@@ -7,6 +7,7 @@ pinned to 1.0 ms so the pictures compare exactly.
 from __future__ import annotations
 
 from charcomplete.trainer import Progress
+from charcomplete.tui.messages import TrainingProgressed
 from charcomplete.tui.training import TrainingPanel
 
 TEXT = "the quick brown fox jumps over the lazy dog.\nthe lazy dog sleeps while the quick brown fox runs.\n"
@@ -65,7 +66,7 @@ def test_training_panel(snap_compare, make_editor):
         for step, train_bpc, val_bpc in [(50, 3.1, 3.3), (100, 2.4, 2.7), (150, 2.0, 2.4), (200, 1.8, 2.3)]:
             p = Progress(kind="eval", step=step, total_steps=400, epoch=step / 100, elapsed=step / 10, chars=step * 512,
                          chars_per_s=5120.0, train_bpc=train_bpc, val_bpc=val_bpc, fraction=step / 400, eta=40.0 - step / 10)
-            panel.post_message(TrainingPanel.Progressed(p))
+            panel.post_message(TrainingProgressed(p))
         await pilot.pause()
         await pilot.pause()
 

@@ -32,7 +32,10 @@ from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
 from charcomplete import fileio
-from charcomplete.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, read_safetensors, user_dir
+from charcomplete.checkpoint import load_checkpoint, read_safetensors
+from charcomplete.errors import CheckpointError
+from charcomplete.paths import models_dir as user_dir
+from charcomplete.registry import list_checkpoints
 from charcomplete.cli import cli
 from charcomplete.completion import load_completer
 from charcomplete.corpus import CorpusError, load_corpus
@@ -46,14 +49,6 @@ from test_editor_app import settle, type_at_end, until
 REPO = Path(__file__).resolve().parents[1]
 LINE = "the quick brown fox jumps over the lazy dog.\n"
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture(autouse=True)
-def no_process_wide_adapt(monkeypatch):
-    """`edit` turns adaptation on for the process (adapt.set_default): keep that inside each test."""
-    from charcomplete import adapt
-
-    monkeypatch.setattr(adapt, "_DEFAULT", dict(adapt._DEFAULT))
 
 
 def invoke(*args):
@@ -751,7 +746,7 @@ def interrupted_run(tmp_path_factory):
 @given(field=st.sampled_from(["step", "elapsed", "best_val_bpc", "best_val_acc", "history", "state_len", "param_groups",
                               "model_config", "vocab", "checkpoint"]), value=JSON, key=st.sampled_from(["lr", "betas", "eps", "amsgrad", "differentiable", "foreach", "new"]))
 def test_fuzz_the_resume_file(interrupted_run, field, value, key):
-    from charcomplete.checkpoint import load_resume, save_resume
+    from charcomplete.resume import load_resume, save_resume
     from charcomplete.trainer import TrainingError, train
 
     corpus, mcfg, tcfg, resume = interrupted_run
@@ -771,7 +766,7 @@ def test_fuzz_the_resume_file(interrupted_run, field, value, key):
 
 @pytest.mark.parametrize("damage", ["garbage", "checkpoint not a string", "step a string", "amsgrad switched on"])
 def test_train_resume_from_a_damaged_file(interrupted_run, tmp_path, damage):
-    from charcomplete.checkpoint import load_resume, save_resume
+    from charcomplete.resume import load_resume, save_resume
 
     corpus, mcfg, tcfg, resume = interrupted_run
     bad = tmp_path / "m.resume.safetensors"
@@ -832,26 +827,26 @@ def test_fuzz_a_prepared_corpus(prepared, target, field, value, where, byte):
 
 
 def _history_json(contexts) -> str:
-    from charcomplete import adapt
+    from charcomplete.ngram import FORMAT
 
-    return json.dumps({"format": adapt.FORMAT, "format_version": 1, "min_order": 3, "max_order": 7, "contexts": contexts})
+    return json.dumps({"format": FORMAT, "format_version": 1, "min_order": 3, "max_order": 7, "contexts": contexts})
 
 
 def test_a_fifo_as_the_adaptation_history_is_set_aside(tiny_checkpoints):
     import warnings
 
-    from charcomplete import adapt
-    from charcomplete.adapt import history_path
+    from charcomplete import history
+    from charcomplete.history import history_path
 
     history_path().parent.mkdir(parents=True, exist_ok=True)
     os.mkfifo(history_path())
-    adapt._SHARED.clear()
+    history._SHARED.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         c = finishes(lambda: load_completer(tiny_checkpoints["lstm"], adapt=True), history_path())
     assert any("ignoring" in str(w.message) for w in caught)
     assert isinstance(c.suggest("the q").text, str)
-    adapt._SHARED.clear()
+    history._SHARED.clear()
 
 
 @FUZZ
@@ -861,12 +856,12 @@ def test_a_fifo_as_the_adaptation_history_is_set_aside(tiny_checkpoints):
 def test_fuzz_the_adaptation_history(tiny_checkpoints, content):
     import warnings
 
-    from charcomplete import adapt
-    from charcomplete.adapt import history_path
+    from charcomplete import history
+    from charcomplete.history import history_path
 
     history_path().parent.mkdir(parents=True, exist_ok=True)
     history_path().write_text(content)
-    adapt._SHARED.clear()
+    history._SHARED.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "ignoring the unreadable adaptation history"
         c = load_completer(tiny_checkpoints["lstm"], adapt=True)
@@ -874,7 +869,7 @@ def test_fuzz_the_adaptation_history(tiny_checkpoints, content):
         p = np.array(list(c.next_char_probs(text).values()))
         assert np.isfinite(p).all() and abs(p.sum() - 1) < 1e-4
         assert isinstance(c.suggest(text).text, str)
-    adapt._SHARED.clear()
+    history._SHARED.clear()
 
 
 # --- killed with unsaved changes, then the next edit --------------------------------------------
@@ -909,22 +904,22 @@ async def test_sigterm_with_unsaved_changes_then_the_next_edit_restores_them(tmp
 def test_lone_surrogates_are_learned_saved_and_read_back(tiny_checkpoints):
     import warnings
 
-    from charcomplete import adapt
-    from charcomplete.adapt import history_path
+    from charcomplete import history
+    from charcomplete.history import history_path
 
-    adapt._SHARED.clear()
+    history._SHARED.clear()
     c = load_completer(tiny_checkpoints["lstm"], adapt=True)
     text = "the quick \udb3c brown fox \ud800. " * 40  # e.g. non-UTF-8 bytes of argv, decoded with surrogateescape
-    c.suggest(text)
-    c.suggest(text + "the q")
-    adapt.save_all()
+    c.observe(text)
+    c.observe(text + "the q")
+    history.save_all()
     history_path().read_bytes().decode("utf-8")  # valid UTF-8 on disk
-    adapt._SHARED.clear()
+    history._SHARED.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no "ignoring the unreadable adaptation history"
         again = load_completer(tiny_checkpoints["lstm"], adapt=True)
     assert any("\ud800" in ctx for ctx in again.adapt.history.loaded.table)  # read back as it was
-    adapt._SHARED.clear()
+    history._SHARED.clear()
 
 
 def test_recovery_falls_back_to_the_data_dir_when_the_folder_refuses_it(tmp_path, monkeypatch, isolated_data_dir):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from charcomplete.mixer import MEMORY_DOC_KEYS, Mixer, MixerConfig, bucket, memory_doc_key
+from charcomplete.mixer import (COUNT_DOC_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, bucket, count_doc_key,
+                                doc_match_order, memory_doc_key)
 
 V = 10
 
@@ -80,3 +81,26 @@ def test_keys():
     assert bucket(0, (1, 3)) == 0 and bucket(1, (1, 3)) == 1 and bucket(5, (1, 3)) == 2
     keys = {memory_doc_key(o, d) for o in range(40) for d in range(8)}
     assert keys == set(range(MEMORY_DOC_KEYS))
+    assert {count_doc_key(n, d) for n in range(300) for d in range(8)} == set(range(COUNT_DOC_KEYS))
+
+
+def test_doc_match_order():
+    seen = {"he", "the", " the", "e "}
+    assert doc_match_order(seen, "in the") == 4
+    assert doc_match_order(seen, "xe") == 0  # "xe" unseen: nothing longer is looked at
+    assert doc_match_order(seen, "h") == 0
+
+
+def test_speculative_predictions_are_not_learned():
+    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,)))
+    p, q = _dist(1, 0.9), _dist(2, 0.9)
+    m.mix([p, q], 0)  # the real prediction
+    m.mix([q, p], 0, learn=False)  # a suggestion's later character
+    m.update(1)
+    w = m.weights[0][0]
+    assert w[0] > w[1]  # learned from the first: expert 0 was right there
+    m.mix([p, q], 0)
+    m.discard()
+    before = w.copy()
+    m.update(2)
+    np.testing.assert_array_equal(m.weights[0][0], before)

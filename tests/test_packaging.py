@@ -65,7 +65,7 @@ def test_the_wheel_contains_the_shipped_checkpoints(wheel):
     names = zipfile.ZipFile(whl).namelist()
     for name in shipped:
         assert f"charcomplete/checkpoints/{name}" in names, names
-    assert "charcomplete/cli.py" in names and "charcomplete/__main__.py" in names
+    assert "charcomplete/cli/__init__.py" in names and "charcomplete/__main__.py" in names
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "charcomplete = charcomplete.cli:cli" in zipfile.ZipFile(whl).read(entry_points).decode()

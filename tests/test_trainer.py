@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from charcomplete.checkpoint import load_checkpoint, resume_path_for
+from charcomplete.checkpoint import load_checkpoint
+from charcomplete.resume import resume_path_for
 from charcomplete.corpus import load_corpus, steps_per_epoch
 from charcomplete.models import ModelConfig, build_model
 from charcomplete.trainer import TrainConfig, TrainingError, TrainingInterrupted, train

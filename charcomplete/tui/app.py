@@ -21,7 +21,8 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TextArea
 
-from charcomplete.document import Document, DocumentError, to_lf
+from charcomplete.document import Document, DocumentError
+from charcomplete.vocab import normalize_newlines
 from charcomplete.tui.commands import EditorCommands
 from charcomplete.tui.dialogs import overwrite_dialog, quit_dialog, recovery_dialog
 from charcomplete.tui.editor import GhostEditor
@@ -29,7 +30,9 @@ from charcomplete.tui.find import FindBar
 from charcomplete.tui.model import ModelHost
 from charcomplete.tui.sparkline import AttentionSparkline
 from charcomplete.tui.statusbar import StatusBar
-from charcomplete.tui.training import TrainDialog, TrainingPanel, TrainRequest, load_paused, unique_model_name
+from charcomplete.jobs import TrainRequest, load_paused, unique_model_name
+from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady, TrainingFinished
+from charcomplete.tui.training import TrainDialog, TrainingPanel
 
 LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json": "json", ".toml": "toml",
              ".yaml": "yaml", ".yml": "yaml", ".html": "html", ".htm": "html", ".css": "css", ".js": "javascript",
@@ -111,14 +114,14 @@ class EditorApp(App):
         self.query_one(AttentionSparkline).update([], "", "attention" if c.kind == "attention" else "confidence (lstm)")
 
     def buffer_text(self) -> str:
-        return to_lf(self.editor.text)
+        return normalize_newlines(self.editor.text)
 
     def is_modified(self) -> bool:
         return self.document.is_modified(self.buffer_text())
 
     # --- what the widgets report ----------------------------------------------------------
 
-    def on_ghost_editor_suggestion_ready(self, message: GhostEditor.SuggestionReady) -> None:
+    def on_suggestion_ready(self, message: SuggestionReady) -> None:
         s = message.suggestion
         self.query_one(AttentionSparkline).show(s, self.model.completer.kind)
         self.status.latency_ms = s.latency_ms
@@ -127,12 +130,12 @@ class EditorApp(App):
             self.status.shown += 1
             self._counted_accept = False
 
-    def on_ghost_editor_accepted(self, message: GhostEditor.Accepted) -> None:
+    def on_suggestion_accepted(self, message: SuggestionAccepted) -> None:
         if not self._counted_accept:  # one acceptance per suggestion shown (Ctrl+→ may take it word by word)
             self.status.accepted += 1
             self._counted_accept = True
 
-    def on_ghost_editor_suggestion_failed(self, message: GhostEditor.SuggestionFailed) -> None:
+    def on_suggestion_failed(self, message: SuggestionFailed) -> None:
         self.editor.suggestions_enabled = False
         self.status.suggestions_on = False
         self.notify(f"The model failed ({message.error}); suggestions are off (F2 turns them on).", severity="error")
@@ -242,7 +245,7 @@ class EditorApp(App):
         from charcomplete.completion import load_completer
 
         try:
-            completer = load_completer(name, device=self.model.completer.device)
+            completer = load_completer(name, **self.model.completer.load_options())
         except Exception as e:
             self.call_from_thread(self._model_failed, name, str(e).splitlines()[0] if str(e) else type(e).__name__)
         else:
@@ -307,7 +310,7 @@ class EditorApp(App):
                 p.unlink(missing_ok=True)
             return
         self.status.activity = "training"
-        self.query_one(TrainingPanel).start(chosen, self.model.completer.device)
+        self.query_one(TrainingPanel).start(chosen, self.model.completer.load_options())
 
     def action_resume_training(self, name: str) -> None:
         """Continue a cancelled run exactly where it stopped."""
@@ -325,7 +328,7 @@ class EditorApp(App):
         if panel.running:
             panel.cancel()
 
-    def on_training_panel_finished(self, message: TrainingPanel.Finished) -> None:
+    def on_training_finished(self, message: TrainingFinished) -> None:
         self.status.activity = ""
         req = message.request
         if message.cancelled:

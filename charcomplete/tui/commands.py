@@ -11,7 +11,7 @@ class EditorCommands(Provider):
     """Switch model, train, toggles, save."""
 
     def _commands(self) -> list[tuple[str, object, str]]:
-        from charcomplete.checkpoint import list_checkpoints
+        from charcomplete.registry import list_checkpoints
 
         app = self.app
         current = app.model.completer.name
@@ -26,7 +26,7 @@ class EditorCommands(Provider):
         if app.training_running:
             out.append(("Cancel training", app.action_cancel_training, "stop the run (resume it later); the current model stays"))
         else:
-            from charcomplete.tui.training import paused_runs
+            from charcomplete.resume import paused_runs
 
             for name in paused_runs():
                 out.append((f"Resume training: {name}", partial(app.action_resume_training, name),

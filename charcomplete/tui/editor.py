@@ -10,15 +10,14 @@ moves, on a selection, on focus loss, and is not offered mid-word.
 from __future__ import annotations
 
 import re
-import time
 
 from textual import events, work
 from textual.binding import Binding
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import TextArea
 from textual.worker import get_current_worker
 
+from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.model import ModelHost
 
 CONTEXT_BACK = 1024  # at least this many characters of earlier lines go into the context
@@ -46,28 +45,6 @@ class GhostEditor(TextArea):
 
     suggestions_enabled: reactive[bool] = reactive(True, init=False)
 
-    class SuggestionReady(Message):
-        """A model answer (the editor drops stale ones; the app shows the rest in the status bar)."""
-
-        def __init__(self, generation: int, suggestion, model_name: str, alternatives: list | None = None):
-            super().__init__()
-            self.generation = generation
-            self.suggestion = suggestion
-            self.model_name = model_name
-            self.alternatives = alternatives
-            self.new = False  # set by the editor: a ghost the user had not seen yet
-
-    class Accepted(Message):
-        def __init__(self, text: str, whole: bool):
-            super().__init__()
-            self.text = text
-            self.whole = whole
-
-    class SuggestionFailed(Message):
-        def __init__(self, error: str):
-            super().__init__()
-            self.error = error
-
     def __init__(self, text: str, model: ModelHost, **kwargs):
         self.model = model
         self._generation = 0  # bumped by every edit and cursor move: answers for older ones are dropped
@@ -75,8 +52,6 @@ class GhostEditor(TextArea):
         self._alternatives: list = []  # Suggestions for the current generation (Alt+] / Alt+[)
         self._alt_index = 0
         self._alt_step = 1
-        self._key_time: float | None = None  # when the last key arrived (for the latency bench)
-        self.probe = None  # bench/editor_latency.py: probe(event, key_time) on "edit" and "ghost"
         self.find_pattern: re.Pattern | None = None  # the find bar's matches are highlighted (find.py)
         super().__init__(text, tab_behavior="indent", soft_wrap=True, **kwargs)
 
@@ -94,8 +69,6 @@ class GhostEditor(TextArea):
     def update_suggestion(self) -> None:
         """Called by TextArea after every edit: ask the model (in a worker) for a new ghost."""
         self._new_generation()
-        if self.probe is not None and self._key_time is not None:
-            self.probe("edit", self._key_time)
         if not self.is_mounted or not self._may_suggest():
             self.suggestion = ""
             return
@@ -182,19 +155,20 @@ class GhostEditor(TextArea):
                 with host.lock:
                     completer = host.completer
                     try:
+                        completer.observe(context)  # adaptation learns what is new in the text first
                         if alternatives:
                             alts = completer.alternatives(context, k=4)
                             best = alts[0] if alts else completer.suggest(context)
                         else:
                             alts, best = None, completer.suggest(context)
                     except Exception as e:  # a broken model must not take the editor down
-                        self.post_message(self.SuggestionFailed(f"{type(e).__name__}: {e}"))
+                        self.post_message(SuggestionFailed(f"{type(e).__name__}: {e}"))
                         continue
-                self.post_message(self.SuggestionReady(generation, best, completer.name, alts))
+                self.post_message(SuggestionReady(generation, best, completer.name, alts))
             finally:
                 host.done()
 
-    def on_ghost_editor_suggestion_ready(self, message: SuggestionReady) -> None:
+    def on_suggestion_ready(self, message: SuggestionReady) -> None:
         if message.generation != self._generation or not self._may_suggest():
             message.stop()  # stale: the text or the cursor changed since it was asked
             return
@@ -208,14 +182,10 @@ class GhostEditor(TextArea):
         text = message.suggestion.text
         message.new = bool(text) and text != self.suggestion
         self.suggestion = text
-        if self.probe is not None and self._key_time is not None and text:
-            self.probe("ghost", self._key_time)
-            self._key_time = None
 
     # --- keys ---------------------------------------------------------------------------
 
     async def _on_key(self, event: events.Key) -> None:
-        self._key_time = time.perf_counter()
         if event.key == "tab" and self.suggestion:
             event.stop()
             event.prevent_default()
@@ -230,7 +200,7 @@ class GhostEditor(TextArea):
         text = self.suggestion
         if text and not self.read_only:
             self.insert(text)
-            self.post_message(self.Accepted(text, whole=True))
+            self.post_message(SuggestionAccepted(text, whole=True))
 
     def action_accept_word(self) -> None:
         """Ctrl+Right: insert the ghost's next word; without a ghost, move a word right."""
@@ -239,7 +209,7 @@ class GhostEditor(TextArea):
             self.action_cursor_word_right()
             return
         self.insert(m.group(0))
-        self.post_message(self.Accepted(m.group(0), whole=False))
+        self.post_message(SuggestionAccepted(m.group(0), whole=False))
 
     def action_dismiss_suggestion(self) -> None:
         self._clear()
@@ -278,4 +248,4 @@ class GhostEditor(TextArea):
             self._ask(self._generation, self.context(), True)
             return
         self._alt_index = (self._alt_index + step) % len(self._alternatives)
-        self.post_message(self.SuggestionReady(self._generation, self._alternatives[self._alt_index], self.model.completer.name))
+        self.post_message(SuggestionReady(self._generation, self._alternatives[self._alt_index], self.model.completer.name))

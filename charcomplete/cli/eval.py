@@ -1,11 +1,30 @@
-"""`charcomplete eval` and `charcomplete complete`: the Completer from the command line."""
+"""`charcomplete eval`: how well models predict texts they did not train on."""
 
 from __future__ import annotations
 
 import json
-import sys
 
 import click
+
+from charcomplete.cli.options import device_option, one_cpu_thread
+
+
+@click.command("eval")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--model", "models", multiple=True, help="Model name or path; repeat to compare (default: lstm and attention).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate at most N characters in all.")
+@click.option("--reference", default=None, help="Text the keyword baseline knows words from (e.g. the training text).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@device_option("cpu")
+def command(paths, models, limit, reference, as_json, device):
+    """Evaluate models on texts they did not train on: bits per character, top-1/top-3
+    accuracy, keystroke savings (and the keyword baseline's), suggestion latency.
+
+    \b
+    charcomplete eval notes.txt
+    charcomplete eval --model attention --model my-notes --json --limit 20000 notes/
+    """
+    run_eval(list(models) or ["lstm", "attention"], list(paths), as_json, limit, device, reference)
 
 
 def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]]:
@@ -36,32 +55,21 @@ def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]
 
 def evaluate_model(completer, texts: list[tuple[str, str]], reference: str = "", latency_chars: int = 2000) -> dict:
     """All the numbers `eval` reports for one model over `texts`."""
-    from charcomplete.evaluate import KeywordCompleter, WordIndex, completer_ksr, keystroke_savings, measure_latency, score_text
+    from charcomplete.evaluate import KeywordCompleter, WordIndex, completion_metrics, keystroke_savings, score_text
 
     scored = [score_text(completer.model, completer.vocab, t, device=completer.device) for _, t in texts]
     n = sum(s["chars"] for s in scored) or 1
     mean = lambda k: sum(s[k] * s["chars"] for s in scored if s["chars"]) / n  # noqa: E731
-    ksr = [completer_ksr(completer, t) for _, t in texts]
+    metrics = completion_metrics(completer, [t for _, t in texts], latency_chars)
     words = WordIndex(reference)
     base = [keystroke_savings(KeywordCompleter(words).suggest, t) for _, t in texts]
-    chars = sum(k["chars"] for k in ksr) or 1
-    lat = measure_latency(completer, "".join(t for _, t in texts)[:latency_chars])
+    chars = metrics["ksr_chars"] or 1
     return {
         "model": completer.name, "kind": completer.kind, "chars": chars,
         "bpc": mean("bpc"), "top1": mean("top1"), "top3": mean("top3"),
-        "ksr": 1 - sum(k["keystrokes"] for k in ksr) / chars,
         "keyword_ksr": 1 - sum(b["keystrokes"] for b in base) / chars,
-        "accepted": sum(k["accepted"] for k in ksr), "shown": sum(k["shown"] for k in ksr),
-        "latency_p50_ms": lat.typing_p50_ms, "latency_p99_ms": lat.typing_p99_ms,
-        "jump_p50_ms": lat.jump_p50_ms, "jump_p99_ms": lat.jump_p99_ms,
+        **{k: metrics[k] for k in ("ksr", "accepted", "shown", "latency_p50_ms", "latency_p99_ms", "jump_p50_ms", "jump_p99_ms")},
     }
-
-
-def one_cpu_thread() -> None:
-    """Suggestions are tiny sequential computations: one thread is fastest and steadiest."""
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | None, device: str, reference: str | None) -> None:
@@ -101,24 +109,3 @@ def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | No
                 cells.append(fmt.format(r[key]))
         table.add_row(label, *cells)
     Console().print(table)
-
-
-def run_complete(model: str | None, text: str | None, max_chars: int | None, k: int, as_json: bool, device: str) -> None:
-    from charcomplete.completion import load_completer
-
-    if text is None or text == "-":
-        text = sys.stdin.read()
-    one_cpu_thread()
-    c = load_completer(model, device=device)
-    if as_json:
-        alts = c.alternatives(text, k=k, max_chars=max_chars) if k > 1 else [c.suggest(text, max_chars=max_chars)]
-        click.echo(json.dumps({
-            "model": c.name, "kind": c.kind,
-            "suggestions": [{"text": s.text, "confidence": s.confidence, "char_probs": s.char_probs,
-                             "attention": s.attention, "attention_text": s.attention_text} for s in alts],
-        }, ensure_ascii=False))
-    elif k > 1:
-        for s in c.alternatives(text, k=k, max_chars=max_chars):
-            click.echo(f"{s.confidence:.3f}\t{s.text}")
-    else:
-        click.echo(c.suggest(text, max_chars=max_chars).text)

@@ -4,20 +4,84 @@ summary table, the two plots in the terminal and, with --plot, as a PNG; --json 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
+from charcomplete.cli.options import device_option, fail, threads_option
+from charcomplete.fileio import probe_folder
+
+COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pip install 'charcomplete[compare]'"
+
+
+@click.command("compare")
+@click.option("--corpus", "corpus", multiple=True, help="Text to train and validate on: a file, a folder (recursive) or a glob; repeatable.")
+@click.option("--epochs", type=float, default=None, help="Passes over the text, per model. Default 1 (20 with --notebook) unless --max-minutes is given.")
+@click.option("--max-minutes", type=float, default=None, help="Wall-clock budget per model (and per method with --notebook).")
+@click.option("--notebook", is_flag=True, help="Also train both models with the notebook's method (20-char windows, random split) for reference.")
+@click.option("--plot", default=None, metavar="PATH", help="Also write the two plots as a PNG here (needs charcomplete[plot]).")
+@click.option("--save", is_flag=True, help="Keep both trained models as user models NAME-lstm and NAME-attention.")
+@click.option("--name", default="compare", show_default=True, help="Name prefix for --save.")
+@click.option("--force", is_flag=True, help="With --save: replace models of those names.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same initial weights and data order for both models.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Parallel streams per step (our trainer).")
+@click.option("--seq-len", type=int, default=128, show_default=True, help="Characters per chunk (our trainer).")
+@click.option("--embed", type=int, default=None, help="Embedding width. [default: 64; 128 with --notebook, as the notebook]")
+@click.option("--hidden", type=int, default=256, show_default=True, help="LSTM width.")
+@click.option("--layers", type=int, default=1, show_default=True, help="LSTM layers.")
+@click.option("--window", type=int, default=None, help="Attention window (and the notebook's window length). [default: 32; 20 with --notebook]")
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate of our trainer (cosine decay); the notebook's method keeps its constant 0.003.")
+@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
+@click.option("--val-chars", type=int, default=65536, show_default=True, help="Validate on at most this many held-out characters.")
+@click.option("--eval-every", type=int, default=None, help="Steps between validations. [default: about 20 per run with --epochs, else 50]")
+@click.option("--ksr-chars", type=int, default=4000, show_default=True, help="Keystroke savings on this many characters of held-out text.")
+@device_option("auto")
+@threads_option()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout (progress goes to stderr).")
+def command(corpus, epochs, max_minutes, notebook, plot, save, name, force, seed, batch_size, seq_len, embed, hidden, layers,
+            window, lr, val_fraction, val_chars, eval_every, ksr_chars, device, threads, as_json):
+    """Train lstm and attention the same way and compare them: per-validation losses,
+    a summary table (bpc, accuracy, size, speed, latency, keystroke savings) and plots.
+
+    \b
+    charcomplete compare --corpus plays/ --max-minutes 4
+    charcomplete compare --corpus notes.txt --epochs 20 --plot cmp.png
+    charcomplete compare --corpus notes/ --notebook      # the notebook's own method, for reference
+    """
+    if importlib.util.find_spec("plotext") is None:
+        raise fail(COMPARE_HINT)
+    if not corpus:
+        raise fail("no corpus given: use --corpus PATH (a file, folder or glob; repeatable)")
+    for opt, value in (("--epochs", epochs), ("--max-minutes", max_minutes)):
+        if value is not None and not value > 0:
+            raise fail(f"{opt} must be > 0, got {value:g}")
+    for opt, value in (("--batch-size", batch_size), ("--seq-len", seq_len), ("--hidden", hidden), ("--layers", layers),
+                       ("--embed", embed), ("--window", window), ("--val-chars", val_chars), ("--eval-every", eval_every),
+                       ("--ksr-chars", ksr_chars), ("--threads", threads)):
+        if value is not None and value < (0 if opt == "--ksr-chars" else 1):
+            raise fail(f"{opt} must be {'>= 0' if opt == '--ksr-chars' else '>= 1'}, got {value}")
+    if epochs is None and max_minutes is None:
+        epochs = 20.0 if notebook else 1.0
+    try:
+        run_compare_command(
+            corpus=list(corpus), epochs=epochs, max_minutes=max_minutes, notebook=notebook, plot=plot, save=save, name=name,
+            force=force, seed=seed, batch_size=batch_size, seq_len=seq_len, embed=embed or (128 if notebook else 64),
+            hidden=hidden, layers=layers, window=window or (20 if notebook else 32), lr=lr, val_fraction=val_fraction,
+            val_chars=val_chars, eval_every=eval_every, ksr_chars=ksr_chars, device=device, threads=threads, as_json=as_json,
+        )
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+
 
 def check_plot_path(path: str) -> Path:
     """Fail before training if the PNG cannot be written there (or matplotlib is missing)."""
-    from charcomplete.plots import PNG_HINT, matplotlib_available
+    from charcomplete.experiments.plots import PNG_HINT, matplotlib_available
 
     p = Path(path).expanduser()
     if p.is_dir():
@@ -27,9 +91,7 @@ def check_plot_path(path: str) -> Path:
         what = "is not a folder" if folder.exists() else "does not exist"
         raise click.ClickException(f"--plot {path}: {folder} {what}")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".charcomplete-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        probe_folder(folder)
     except OSError as e:
         raise click.ClickException(f"--plot {path}: cannot write to {folder} ({e.strerror or e})") from None
     if not matplotlib_available():
@@ -39,8 +101,9 @@ def check_plot_path(path: str) -> Path:
 
 def save_paths(prefix: str, kinds, force: bool) -> dict:
     """kind -> user checkpoint path for --save, checked before training."""
-    from charcomplete.checkpoint import CheckpointError, user_checkpoint_path
-    from charcomplete.train_cli import check_writable
+    from charcomplete.errors import CheckpointError
+    from charcomplete.jobs import check_writable
+    from charcomplete.registry import user_checkpoint_path
 
     paths = {kind: user_checkpoint_path(f"{prefix}-{kind}") for kind in kinds}
     for path in paths.values():
@@ -94,18 +157,19 @@ def verdict(result) -> str:
             f"{best.summary['best_val_bpc']:.3f} vs {other.summary['best_val_bpc']:.3f} bits per character ({gap:.3f} fewer)")
 
 
+# (one function: it reads as the command's output, top to bottom, and every step uses the settings)
 def run_compare_command(*, corpus, epochs, max_minutes, notebook, plot, save, name, force, seed, batch_size, seq_len,
                         embed, hidden, layers, window, lr, val_fraction, val_chars, eval_every, ksr_chars, device,
                         threads, as_json) -> None:
     import torch
     from rich.console import Console
 
-    from charcomplete.compare import CompareConfig, auto_eval_every, plot_series, run_compare
+    from charcomplete.experiments.compare import CompareConfig, auto_eval_every, plot_series, run_compare
     from charcomplete.corpus import load_corpus, steps_per_epoch
     from charcomplete.device import resolve_device
-    from charcomplete.models import KINDS
-    from charcomplete.notebook import LEAK_NOTE
-    from charcomplete.plots import save_png, terminal_plots
+    from charcomplete.config import KINDS
+    from charcomplete.experiments.notebook import LEAK_NOTE
+    from charcomplete.experiments.plots import save_png, terminal_plots
     from charcomplete.trainer import TrainConfig
 
     stream = sys.stderr if as_json else sys.stdout  # stdout holds only JSON with --json

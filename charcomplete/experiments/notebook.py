@@ -40,8 +40,8 @@ import torch.nn.functional as F
 from charcomplete.corpus import Corpus
 from charcomplete.device import resolve_device
 from charcomplete.models import ModelConfig, build_model, count_parameters
+from charcomplete.trainer import LN2
 
-LN2 = math.log(2.0)
 
 LEAK_NOTE = (
     "the notebook's validation is a random 10% of overlapping windows: each shares 19 of its "
@@ -137,7 +137,10 @@ def train_notebook(
     corpus: Corpus,
     callback: Callable[[dict], None] | None = None,
 ) -> NotebookResult:
-    """Train one of our models with the notebook's method; `callback(row)` after each validation."""
+    """Train one of our models with the notebook's method; `callback(row)` after each validation.
+
+    (Kept whole, as the notebook's own cell: a reader compares it with the notebook line by line.)
+    """
     cfg.validate()
     device = resolve_device(cfg.device)
     W = cfg.window

@@ -8,7 +8,7 @@ suggestion latency and keystroke savings (evaluate.py) on a slice of the validat
 With `notebook=True` both models are also trained with the notebook's own method
 (notebook.py) and scored on the same tail, so the two methods can be compared.
 
-Importing this module has no side effects; the CLI (compare_cli.py) renders the result.
+Importing this module has no side effects; the CLI (cli/compare.py) renders the result.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from typing import Callable
 import numpy as np
 
 from charcomplete.corpus import Corpus, split_text, steps_per_epoch
-from charcomplete.models import KINDS, ModelConfig
-from charcomplete.trainer import TrainConfig
-
-LN2 = math.log(2.0)
+from charcomplete.config import KINDS, ModelConfig
+from charcomplete.trainer import LN2, TrainConfig
 
 
 @dataclass
@@ -86,24 +84,6 @@ def validation_texts(corpus: Corpus, val_fraction: float, max_chars: int, min_pi
     return [tails[i][:share] for i in picked]
 
 
-def completion_metrics(path: Path, texts: list[str], latency_chars: int) -> dict:
-    """KSR and suggestion latency of the checkpoint at `path` on `texts`, as the editor uses it (CPU)."""
-    from charcomplete.completion import load_completer
-    from charcomplete.evaluate import completer_ksr, measure_latency
-
-    completer = load_completer(str(path), device="cpu")
-    counts = [completer_ksr(completer, t) for t in texts]
-    chars = sum(c["chars"] for c in counts)
-    keys = sum(c["keystrokes"] for c in counts)
-    typed = "".join(texts)[:latency_chars]
-    lat = measure_latency(completer, typed, jumps=50) if typed else None
-    return {
-        "ksr": 1.0 - keys / chars if chars else None, "ksr_chars": chars,
-        "latency_p50_ms": lat.typing_p50_ms if lat else None, "latency_p99_ms": lat.typing_p99_ms if lat else None,
-        "jump_p99_ms": lat.jump_p99_ms if lat else None,
-    }
-
-
 def _with_losses(row: dict) -> dict:
     """A trainer history row plus the notebook's units: losses in nats per character."""
     out = dict(row)
@@ -129,14 +109,18 @@ def train_ours(cfg: CompareConfig, corpus: Corpus, kind: str, out: Path,
         "seconds": result.seconds, "chars_per_s": result.chars_per_s, "steps": result.steps, "chars": result.chars,
         "path": str(result.path) if cfg.save_prefix else None,
     }
-    summary.update(completion_metrics(result.path, texts or [], cfg.latency_chars))
+    from charcomplete.completion import load_completer
+    from charcomplete.evaluate import completion_metrics
+
+    completer = load_completer(str(result.path), device="cpu")  # as the editor uses it
+    summary.update(completion_metrics(completer, texts or [], cfg.latency_chars, jumps=50))
     return Run(kind, "ours", [_with_losses(r) for r in result.history], summary)
 
 
 def train_notebook_method(cfg: CompareConfig, corpus: Corpus, kind: str,
                           on_eval: Callable[[str, dict], None] | None = None) -> Run:
     """One model with the notebook's method: same seed, budget, window and tail as ours."""
-    from charcomplete.notebook import NotebookConfig, train_notebook
+    from charcomplete.experiments.notebook import NotebookConfig, train_notebook
 
     t = cfg.train
     # its validations are costly (every target re-reads its 20-character window): under a time
@@ -162,7 +146,7 @@ def run_compare(cfg: CompareConfig, corpus: Corpus, on_eval: Callable[[str, dict
     on_eval(label, row) is called after every validation. out_paths: where our checkpoints
     go (kind -> path, e.g. user models for --save); by default a temporary folder.
     """
-    from charcomplete.notebook import LEAK_NOTE
+    from charcomplete.experiments.notebook import LEAK_NOTE
 
     result = CompareResult(corpus=corpus.summary())
     texts = validation_texts(corpus, cfg.val_fraction, cfg.ksr_chars)

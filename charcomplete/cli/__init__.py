@@ -1,0 +1,38 @@
+"""The `charcomplete` command line: a click group with one error edge.
+
+Every command lives in its own module here and imports what it needs when it runs, so
+`charcomplete --help` starts fast (no torch import). The project's own errors
+(`errors.CharcompleteError`) become one line and exit 1, here and nowhere else; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from charcomplete import __version__
+from charcomplete.cli.options import fail
+from charcomplete.errors import CharcompleteError
+
+
+class Group(click.Group):
+    """The group: a CharcompleteError from any command is shown as one line (exit 1)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CharcompleteError as e:
+            raise fail(str(e)) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="charcomplete")
+def cli():
+    """charcomplete: a text editor that completes what you type with small local
+    character-level models (an LSTM, or an LSTM with attention)."""
+
+
+from charcomplete.cli import compare, complete, edit, eval, forget, models, prepare, train  # noqa: E402 (they register on `cli`)
+
+for _module in (edit, complete, eval, train, compare, models, prepare, forget):
+    cli.add_command(_module.command)

@@ -1,0 +1,46 @@
+"""`charcomplete complete TEXT`: the suggestion for a text, from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from charcomplete.cli.options import device_option, one_cpu_thread
+
+
+@click.command("complete")
+@click.argument("text", required=False)
+@click.option("--model", default=None, help="Model name or checkpoint path (default: the editor's default model).")
+@click.option("--max-chars", type=click.IntRange(1, 1000), default=None, help="Longest suggestion (default: the policy's).")
+@click.option("-k", "--alternatives", "k", type=click.IntRange(1, 20), default=1, help="Show up to K alternatives with their confidence.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (text, confidence, per-char probabilities, attention).")
+@device_option("cpu")
+@click.option("--no-adapt", is_flag=True, help="The model alone: do not adapt to TEXT and your history (see `charcomplete forget`).")
+def command(text, model, max_chars, k, as_json, device, no_adapt):
+    """Print the suggestion for TEXT (or stdin when TEXT is - or missing).
+
+    \b
+    charcomplete complete "To be, or not to b"
+    echo -n "def main(" | charcomplete complete --json -
+    """
+    from charcomplete.completion import load_completer
+
+    if text is None or text == "-":
+        text = sys.stdin.read()
+    one_cpu_thread()
+    c = load_completer(model, device=device, adapt=not no_adapt, save_history=False)  # reads your history, never writes it
+    c.observe(text)
+    if as_json:
+        alts = c.alternatives(text, k=k, max_chars=max_chars) if k > 1 else [c.suggest(text, max_chars=max_chars)]
+        click.echo(json.dumps({
+            "model": c.name, "kind": c.kind,
+            "suggestions": [{"text": s.text, "confidence": s.confidence, "char_probs": s.char_probs,
+                             "attention": s.attention, "attention_text": s.attention_text} for s in alts],
+        }, ensure_ascii=False))
+    elif k > 1:
+        for s in c.alternatives(text, k=k, max_chars=max_chars):
+            click.echo(f"{s.confidence:.3f}\t{s.text}")
+    else:
+        click.echo(c.suggest(text, max_chars=max_chars).text)

@@ -1,0 +1,57 @@
+"""`charcomplete models`: the shipped models and the user's own, one line each."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def command(as_json):
+    """List the shipped and your own trained models."""
+    import json
+
+    from charcomplete.checkpoint import CheckpointMeta, read_safetensors
+    from charcomplete.errors import CheckpointError
+    from charcomplete.registry import list_checkpoints
+
+    rows = []
+    for e in list_checkpoints():
+        row = {"name": e.name, "source": e.source, "path": str(e.path), "kind": "?", "val_bpc": None, "parameters": None, "error": None}
+        try:
+            _, md = read_safetensors(e.path)
+            meta = CheckpointMeta.from_metadata(md, str(e.path))
+            row.update(kind=meta.config.get("kind", "?"), val_bpc=meta.metrics.get("val_bpc"), parameters=meta.metrics.get("parameters"),
+                       corpus=meta.corpus.get("paths", ""), created=meta.created)
+        except CheckpointError as err:
+            row["error"] = str(err)
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not rows:
+        console.print("No models yet: train one with `charcomplete train --corpus PATH`.")
+        return
+    columns = ["name", "kind", "source", "val bpc", "params", "trained on", "path"]
+    cells = [[r["name"], "unreadable" if r["error"] else r["kind"], r["source"],
+              f"{r['val_bpc']:.3f}" if isinstance(r["val_bpc"], (int, float)) else "-",
+              f"{r['parameters']:,}" if isinstance(r["parameters"], int) else "-",
+              str(r.get("corpus", ""))[:40], r["path"]] for r in rows]
+    for optional in ("trained on", "path"):  # one line per model: drop these before cutting a name
+        widths = [max(len(c[i]) for c in [columns, *cells]) + 3 for i in range(len(columns))]
+        if sum(widths) + 1 <= console.width:
+            break
+        i = columns.index(optional)
+        del columns[i]
+        for c in cells:
+            del c[i]
+    table = Table(title="charcomplete models", caption=None if "path" in columns else "paths: charcomplete models --json")
+    for i, col in enumerate(columns):  # a name is never cut: the other columns give way
+        table.add_column(col, no_wrap=True, min_width=max(len(c[i]) for c in cells) if col == "name" else None)
+    for c, r in zip(cells, rows):
+        table.add_row(*c, style="red" if r["error"] else None)
+    console.print(table)

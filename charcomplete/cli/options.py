@@ -1,0 +1,34 @@
+"""What several commands share: the one-line failure and option decorators."""
+
+from __future__ import annotations
+
+import click
+
+from charcomplete.config import KINDS
+from charcomplete.device import DEVICES
+
+
+def fail(message: str) -> click.ClickException:
+    """A one-line error for the user (exit code 1)."""
+    return click.ClickException(str(message).splitlines()[0] if message else "error")
+
+
+def device_option(default: str, help: str | None = None):
+    """--device: where the model runs (auto: cuda, then mps, then cpu)."""
+    return click.option("--device", type=click.Choice(DEVICES), default=default, show_default=True, help=help)
+
+
+def kind_option(param: str = "kind"):
+    """--model for training: which kind of network."""
+    return click.option("--model", param, type=click.Choice(KINDS), default="attention", show_default=True, help="Model kind.")
+
+
+def threads_option():
+    return click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
+
+
+def one_cpu_thread() -> None:
+    """Suggestions are tiny sequential computations: one thread is fastest and steadiest."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -1,0 +1,155 @@
+"""`charcomplete train`: a training job (jobs.py) with a rich progress bar.
+
+Ctrl+C (or SIGTERM, as batch schedulers, systemd and `timeout` send) stops at the next step
+boundary, writes a resume file and exits 130 (143 for SIGTERM); a second Ctrl+C exits at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+from charcomplete.cli.options import device_option, fail, kind_option, threads_option
+
+
+@click.command("train")
+@kind_option()
+@click.option("--corpus", "corpus", multiple=True, help="Training text: a file, a folder (recursive) or a glob; repeatable.")
+@click.option("--data", "data", default=None, metavar="DIR", help="Train on a corpus made by `charcomplete prepare` (memory-mapped) instead of --corpus.")
+@click.option("--epochs", type=float, default=None, help="Passes over the text (fractions allowed). Default 1 unless --max-minutes is given.")
+@click.option("--max-minutes", type=float, default=None, help="Wall-clock budget in minutes (fractions allowed).")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Parallel streams per step (under torchrun: in all, split over the processes).")
+@click.option("--seq-len", type=int, default=128, show_default=True, help="Characters per chunk (truncated BPTT).")
+@click.option("--embed", type=int, default=64, show_default=True, help="Embedding width.")
+@click.option("--hidden", type=int, default=256, show_default=True, help="LSTM width.")
+@click.option("--layers", type=int, default=1, show_default=True, help="LSTM layers.")
+@click.option("--window", type=int, default=32, show_default=True, help="Attention window W (attention model).")
+@click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout (between layers, before the output).")
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate (cosine decay to 10%).")
+@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
+@click.option("--eval-every", type=int, default=200, show_default=True, help="Steps between validations.")
+@device_option("auto")
+@click.option("--seed", type=int, default=0, show_default=True)
+@threads_option()
+@click.option("--name", default=None, help="Save as this model name in your data dir.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Save to this path instead.")
+@click.option("--force", is_flag=True, help="Replace an existing model of that name/path.")
+@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue an interrupted run (its checkpoint or resume file).")
+@click.option("--init", "init", default=None, help="Fine-tune this checkpoint (name or path) on the corpus.")
+def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout, lr,
+            val_fraction, eval_every, device, seed, threads, name, out, force, resume, init):
+    """Train a model on your own text.
+
+    \b
+    charcomplete train --model attention --corpus notes/ --max-minutes 5
+    charcomplete train --model lstm --corpus notes/ --corpus '*.md' --epochs 3 --name my-notes
+    charcomplete train --data prepared/ --max-minutes 60          # after `charcomplete prepare`
+    torchrun --nproc-per-node 4 -m charcomplete train --data prepared/ --batch-size 256
+    """
+    if not corpus and not data:
+        raise fail("no corpus given: use --corpus PATH (a file, folder or glob; repeatable) or --data DIR")
+    if corpus and data:
+        raise fail("give --corpus or --data, not both")
+    if data and click.get_current_context().get_parameter_source("val_fraction").name == "COMMANDLINE":
+        raise fail("--val-fraction goes with `charcomplete prepare`: the split of --data was made there")
+    if name and out:
+        raise fail("give --name or --out, not both")
+    if epochs is None and max_minutes is None:
+        epochs = 1.0
+    run_train(kind=kind, corpus=list(corpus), data_dir=data, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
+              seq_len=seq_len, embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout, lr=lr,
+              val_fraction=val_fraction, eval_every=eval_every, device=device, seed=seed, threads=threads, name=name, out=out,
+              force=force, resume=resume, init=init)
+
+
+def run_train(**options) -> None:
+    """`charcomplete train`; under torchrun, as one rank of a DistributedDataParallel run."""
+    from charcomplete import distributed
+    from charcomplete.device import resolve_device
+
+    dist, device = distributed.setup(resolve_device(options.pop("device")))  # a no-op outside torchrun
+    try:
+        _run_train(dist, device=device, **options)
+    except Exception as e:
+        failure = distributed.failure(dist, e)  # a lost rank or a timeout: one line, not a traceback
+        if failure is None:
+            raise
+        raise failure from None
+    finally:
+        distributed.teardown(dist)
+
+
+def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout,
+               lr, val_fraction, eval_every, device, seed, threads, name, out, force, resume, init) -> None:
+    import torch
+    from rich.console import Console
+
+    from charcomplete.config import ModelConfig
+    from charcomplete.errors import TrainingInterrupted
+    from charcomplete.jobs import cli_target, load_data
+    from charcomplete.trainer import TrainConfig, train
+
+    console = Console(stderr=True, quiet=not dist.is_main)  # under torchrun only rank 0 reports
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = TrainConfig(epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, seq_len=seq_len, lr=lr,
+                      eval_every=eval_every, seed=seed, device=device).validate()
+    target = cli_target(kind, corpus or [data_dir], name, out, resume, force)
+    data, init_model = load_data(corpus, data_dir, val_fraction, init)
+    console.print(f"corpus: {data.summary()}")
+    if dist.active:
+        console.print(f"distributed: {dist.world} processes, {batch_size // dist.world} streams each, on {device}")
+    model_cfg = init_model.cfg if init_model is not None else ModelConfig(
+        kind=kind, embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout)
+
+    stop = {"requested": False, "signal": None}
+
+    def on_signal(signum, frame):
+        if stop["requested"] and signum == signal.SIGINT and not dist.active:
+            raise KeyboardInterrupt  # a second Ctrl+C: at once
+        stop.update(requested=True, signal=stop["signal"] or signum)
+
+    # torchrun passes Ctrl+C (and its own stop, SIGTERM) on to every rank, then waits 30 s: every
+    # signal stops cleanly there; alone, SIGTERM is treated as the first Ctrl+C
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model)
+    except TrainingInterrupted as e:
+        console.print(f"Interrupted at step {e.step}: resume with  charcomplete train ... --resume {e.resume_path}")
+        sys.exit(143 if stop["signal"] == signal.SIGTERM else 130)
+    except KeyboardInterrupt:
+        console.print("Interrupted.")
+        sys.exit(130)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if not dist.is_main:
+        return
+    bpc = f"{result.best_val_bpc:.3f}" if result.best_val_bpc is not None else "n/a"
+    acc = f"{result.best_val_acc:.3f}" if result.best_val_acc is not None else "n/a"
+    click.echo(f"saved {result.path}  (val {bpc} bpc, accuracy {acc}, {result.steps} steps, "
+               f"{result.seconds:.1f}s, {result.chars_per_s:,.0f} chars/s, {result.parameters:,} parameters)")
+
+
+def _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model):
+    """The run, with a rich progress bar and one line per validation."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"train {model_cfg.kind}", total=1000, info="")
+
+        def on_progress(p):
+            loss = f"loss {p.train_bpc:.3f} bpc" if p.train_bpc is not None else ""
+            val = f" val {p.best_val_bpc:.3f} bpc" if p.best_val_bpc is not None else ""
+            bar.update(task, completed=int(p.fraction * 1000),
+                       info=f"step {p.step} · {p.chars_per_s:,.0f} chars/s · {loss}{val}")
+            if p.kind == "eval" and p.val_bpc is not None:
+                bar.console.print(f"step {p.step:>6}  epoch {p.epoch:6.2f}  train {p.train_bpc or float('nan'):.3f} bpc  "
+                                  f"val {p.val_bpc:.3f} bpc  acc {p.val_acc:.3f}  {p.elapsed:7.1f}s")
+
+        return train(model_cfg, cfg, data, target, callback=on_progress if dist.is_main else None,
+                     should_stop=lambda: stop["requested"], resume=resume, init_model=init_model, dist=dist)

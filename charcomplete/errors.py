@@ -1,0 +1,48 @@
+"""The project's error types: one base, caught once at the CLI edge (`cli/__init__.py`) and
+shown as one line. Anything else that escapes is a bug and keeps its traceback.
+
+Imports nothing from the project: every layer may raise these.
+"""
+
+from __future__ import annotations
+
+
+class CharcompleteError(Exception):
+    """A problem the user can fix (bad input, a damaged file, a missing device); one line."""
+
+
+class ConfigError(CharcompleteError, ValueError):
+    """A setting out of range (a model or training config, a command-line value)."""
+
+
+class CorpusError(CharcompleteError):
+    """Training or evaluation text that cannot be used."""
+
+
+class CheckpointError(CharcompleteError):
+    """A checkpoint (or resume file) that cannot be used."""
+
+
+class DeviceError(CharcompleteError):
+    """The asked-for device is not on this machine."""
+
+
+class TrainingError(CharcompleteError):
+    """Training could not go on (bad data, divergence)."""
+
+
+class DistributedError(TrainingError):
+    """A distributed run failed on one rank (lost peer, timeout)."""
+
+
+class DocumentError(CharcompleteError):
+    """A file the editor cannot open or save."""
+
+
+class TrainingInterrupted(Exception):
+    """Stopped on request (Ctrl+C, SIGTERM, Cancel); `resume_path` continues the run."""
+
+    def __init__(self, resume_path, step: int):
+        super().__init__(f"interrupted at step {step}; resume with --resume {resume_path}")
+        self.resume_path = resume_path
+        self.step = step

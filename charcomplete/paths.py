@@ -1,0 +1,47 @@
+"""Where things live on disk: the user's data dir and its folders, and the shipped models.
+
+`CHARCOMPLETE_DATA_DIR` overrides the platform's data dir (platformdirs). Nothing here
+creates a folder: callers do, when they write.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    """The user's charcomplete folder (models, adaptation history, recovery files)."""
+    base = os.environ.get("CHARCOMPLETE_DATA_DIR")
+    if base:
+        return Path(base)
+    import platformdirs
+
+    return platformdirs.user_data_path("charcomplete")
+
+
+def models_dir() -> Path:
+    """The user's own trained models."""
+    return data_dir() / "models"
+
+
+def paused_dir() -> Path:
+    """Training runs cancelled in the editor, kept to be resumed (one folder per model name)."""
+    return models_dir() / "paused"
+
+
+def adapt_dir() -> Path:
+    """The adaptation history (what the editor learned from the user's writing)."""
+    return data_dir() / "adapt"
+
+
+def recovery_dir() -> Path:
+    """Recovery files of documents whose own folder could not take one."""
+    return data_dir() / "recovery"
+
+
+def shipped_dir() -> Path:
+    """The shipped checkpoints: inside the package (wheel) or the repo's checkpoints/."""
+    here = Path(__file__).resolve().parent
+    inside = here / "checkpoints"
+    return inside if inside.is_dir() else here.parent / "checkpoints"

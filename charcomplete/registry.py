@@ -1,0 +1,67 @@
+"""Model names <-> checkpoint paths: shipped models, the user's own, and paths given as is.
+
+Anywhere a model is asked for, a name or a path works; a user model shadows a shipped one of
+the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from charcomplete.errors import CheckpointError
+from charcomplete.paths import models_dir, shipped_dir
+
+SUFFIX = ".safetensors"
+RESUME_SUFFIX = ".resume.safetensors"
+DEFAULT_MODEL = "attention"  # the editor's default: see checkpoints/README.md for the measurement
+
+
+@dataclass
+class ModelEntry:
+    name: str  # what --model accepts
+    path: Path  # the checkpoint file
+    source: str  # "shipped" or "user"
+
+
+def list_checkpoints() -> list[ModelEntry]:
+    """Shipped then user checkpoints; a user model shadows a shipped one of the same name."""
+    entries: dict[str, ModelEntry] = {}
+    for source, folder in (("shipped", shipped_dir()), ("user", models_dir())):
+        if folder.is_dir():
+            for p in sorted(folder.glob("*" + SUFFIX)):
+                if not p.name.endswith(RESUME_SUFFIX):
+                    name = p.name[: -len(SUFFIX)]
+                    entries[name] = ModelEntry(name, p, source)
+    return list(entries.values())
+
+
+def resolve_model(name_or_path: str) -> Path:
+    """The checkpoint file for a name (user first, then shipped) or a path."""
+    p = Path(name_or_path).expanduser()
+    try:
+        is_file, exists = p.is_file(), p.exists()
+    except OSError as e:  # a name too long, a folder we may not enter
+        raise CheckpointError(f"{name_or_path}: cannot open ({e.strerror or e})") from None
+    if is_file or name_or_path.endswith(SUFFIX) or os.sep in name_or_path:
+        if not exists:
+            raise CheckpointError(f"{name_or_path}: no such checkpoint")
+        return p
+    for e in reversed(list_checkpoints()):
+        if e.name == name_or_path:
+            return e.path
+    known = ", ".join(e.name for e in list_checkpoints()) or "none"
+    raise CheckpointError(f"unknown model {name_or_path!r} (known: {known}; or give a path to a .safetensors file)")
+
+
+def model_name(path: Path) -> str:
+    """The name a checkpoint file goes by (its file name without .safetensors)."""
+    return path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
+
+
+def user_checkpoint_path(name: str) -> Path:
+    """Where the user's model `name` is (or will be) saved."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise CheckpointError(f"bad model name {name!r} (use letters, digits, - and _)")
+    return models_dir() / (name + SUFFIX)
