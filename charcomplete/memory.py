@@ -4,7 +4,7 @@ It owns the pruned n-gram count tables of the training text, their file format (
 through `safetensors.numpy`, JSON metadata, validated by hand before use, memory-mapped) and
 the memory's own next-character distribution. Numpy only: the editor runs without torch.
 
-For every order k in `MemoryConfig.orders` (1..8 and a few longer ones) a table holds the
+For every order k in `MemoryConfig.orders` (1..4, then sparser up to 20) a table holds the
 contexts of k characters seen at least `min_count[k]` times in the corpus and, per context, the
 characters that followed it with their counts:
 
@@ -61,8 +61,8 @@ class MemoryFileError(Exception):
 class MemoryConfig:
     """How a corpus memory is built and how it predicts (chosen by measurement: bench/memory.py)."""
 
-    orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24)  # context lengths with a table, increasing
-    min_count: tuple[int, ...] = (1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2)  # per order: keep contexts seen at least this often (never falling)
+    orders: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 20)  # context lengths with a table, increasing
+    min_count: tuple[int, ...] = (1, 1, 2, 2, 3, 4, 4, 4)  # per order: keep contexts seen at least this often (never falling)
     min_pair_count: int = 1  # keep a next character of a context only when seen at least this often (1: all)
     discount: float = 0.6  # d: subtracted from every count (Kneser-Ney / Pitman-Yor discount)
     strength: float = 0.5  # b: pseudo-count of the shorter context; larger trusts long contexts later

@@ -28,7 +28,7 @@ TINY = 1e-30  # probabilities are floored here before the log (an expert's zero 
 
 # --- context keys ------------------------------------------------------------------------------
 
-MEMORY_ORDER_EDGES = (1, 3, 5, 7, 9, 12, 16, 24)  # memory's longest matched order -> bucket (by these lower edges; 0 below 1)
+MEMORY_ORDER_EDGES = (1, 3, 5, 7, 10, 16, 24)  # memory's longest matched order -> bucket (by these lower edges; 0 below 1)
 DOC_ORDER_EDGES = (2, 4, 6)  # the document's longest matching suffix -> bucket (0: none)
 
 
