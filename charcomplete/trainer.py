@@ -46,7 +46,7 @@ class TrainConfig:
     lr_final: float = 0.1  # cosine decay over the budget (epochs or minutes) down to lr * lr_final
     grad_clip: float = 1.0  # max global gradient norm
     eval_every: int = 200  # steps between validations (and one at the end)
-    val_max_chars: int = 262_144  # validate on at most this many held-out characters
+    val_max_chars: int = 262_144  # validate on at most this many held-out characters (evenly spread pieces)
     seed: int = 0  # seeds the initial weights (and dropout): same seed, same run
     device: str = "auto"  # auto (cuda, mps, cpu), cpu, cuda or mps
 
@@ -126,6 +126,16 @@ def score_ids(model, ids: np.ndarray, streams: int, seq_len: int, device: str, d
     return {"bpc": nll / count / LN2, "top1": top1 / count, "top3": top3 / count, "chars": int(count)}
 
 
+def validation_sample(val: np.ndarray, max_chars: int, pieces: int = 16) -> np.ndarray:
+    """At most `max_chars` held-out ids: all of them, or `pieces` evenly spaced runs, so that a
+    corpus of several folders is validated on each of them, not on the first one only."""
+    if len(val) <= max_chars:
+        return val
+    run = max_chars // pieces
+    starts = np.linspace(0, len(val) - run, pieces).astype(np.int64)
+    return np.concatenate([np.asarray(val[s : s + run]) for s in starts])  # (pieces * run,)
+
+
 def validation_streams(n: int, batch_size: int, seq_len: int) -> int:
     """How many streams the trainer's validation reads `n` held-out ids in."""
     return max(1, min(batch_size, (n - 1) // max(seq_len, 1)))
@@ -186,7 +196,7 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     total_steps = max(1, math.ceil(cfg.epochs * spe)) if cfg.epochs is not None else None
     streams = as_streams(corpus.train, cfg.batch_size)[dist.rows(cfg.batch_size)]  # (B / ranks, L) numpy view, maybe memory-mapped
-    val_ids = corpus.val[: cfg.val_max_chars]
+    val_ids = validation_sample(corpus.val, cfg.val_max_chars)
     if len(val_ids) and int(val_ids.max()) >= model_cfg.vocab_size:
         raise TrainingError(_bad_id(int(val_ids.max()), "validation", model_cfg.vocab_size))
 

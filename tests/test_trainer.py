@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -251,3 +252,13 @@ def test_text_shorter_than_one_batch_is_a_clear_error(tmp_path):
 def test_bad_train_config(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad).validate()
+
+
+def test_validation_of_a_large_held_out_set_is_spread_over_all_of_it():
+    from charcomplete.trainer import validation_sample
+
+    val = np.arange(1000)
+    assert validation_sample(val, 2000) is val  # small: all of it
+    sample = validation_sample(val, 160, pieces=16)
+    assert len(sample) == 160 and sample[0] == 0 and sample[-1] == 999  # from the first to the last folder's tail
+    assert len(set(sample // 100)) == 10  # every tenth of it is represented
