@@ -76,13 +76,16 @@ class CheckpointMeta:
 # --- reading and writing safetensors without trusting the file -------------------------
 
 
-def read_safetensors(path: str | os.PathLike) -> tuple[dict, dict]:
-    """(tensors, metadata) of a safetensors file, after checking its header by hand."""
+def read_safetensors(path: str | os.PathLike, numpy: bool = False, header_only: bool = False) -> tuple[dict, dict]:
+    """(tensors, metadata) of a safetensors file, after checking its header by hand.
+
+    numpy: the tensors as numpy arrays (torch is not imported). header_only: only the header is
+    read, and "tensors" is the header's {name: {"dtype", "shape", "data_offsets"}}."""
     where = str(path)
     if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
         raise CheckpointError(f"{where}: not a regular file, not a checkpoint")  # a FIFO or device would never end
     try:
-        data = Path(path).read_bytes()
+        data = _read_header_bytes(path) if header_only else Path(path).read_bytes()
     except IsADirectoryError:
         raise CheckpointError(f"{where}: is a directory, not a checkpoint") from None
     except FileNotFoundError:
@@ -103,13 +106,28 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict, dict]:
     md = header.get("__metadata__") or {}
     if not isinstance(md, dict) or not all(isinstance(v, str) for v in md.values()):
         raise CheckpointError(f"{where}: corrupt metadata (values must be strings)")
-    from safetensors.torch import load
+    if header_only:
+        return {k: v for k, v in header.items() if k != "__metadata__"}, md
+    if numpy:
+        from safetensors.numpy import load
+    else:
+        from safetensors.torch import load
 
     try:
         tensors = load(data)
     except Exception as e:  # safetensors' own errors: truncated data, bad offsets, dtypes
         raise CheckpointError(f"{where}: corrupt safetensors data ({str(e).splitlines()[0][:120]})") from None
     return tensors, md
+
+
+def _read_header_bytes(path) -> bytes:
+    """The 8-byte length and the JSON header of a safetensors file (all of it if shorter)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return head
+        (n,) = struct.unpack("<Q", head)
+        return head + f.read(min(n, MAX_HEADER + 1))
 
 
 def _refused(where: str, data: bytes, why: str) -> CheckpointError:
@@ -141,12 +159,29 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
     """(model in eval mode on `device`, CheckpointMeta, Vocab), or CheckpointError."""
     import torch
 
-    from charcomplete.config import ModelConfig, param_shapes
     from charcomplete.models import build_model
-    from charcomplete.vocab import Vocab
 
     where = str(path)
     tensors, md = read_safetensors(path)
+    meta, cfg, vocab = _validate(where, md, {k: (tuple(v.shape), v.is_floating_point()) for k, v in tensors.items()})
+    for k, v in tensors.items():
+        if not torch.isfinite(v).all():
+            raise CheckpointError(f"{where}: tensor {k} holds NaN or infinite values")
+    model = build_model(cfg)  # the file's tensors match it, so it is no larger than the file
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return model.to(device).eval(), meta, vocab
+
+
+FLOAT_DTYPES = ("F16", "F32", "F64", "BF16")  # safetensors' names of the floating-point dtypes
+NUMPY_DTYPES = ("F16", "F32", "F64")  # ... those numpy reads (bfloat16 needs torch)
+
+
+def _validate(where: str, md: dict, tensors: dict[str, tuple[tuple, bool]]):
+    """(CheckpointMeta, ModelConfig, Vocab) after checking the metadata and every tensor's
+    name, shape and floating-point dtype ({name: (shape, is_float)}) against param_shapes."""
+    from charcomplete.config import ModelConfig, param_shapes
+    from charcomplete.vocab import Vocab
+
     meta = CheckpointMeta.from_metadata(md, where)
     try:
         cfg = ModelConfig.from_dict(meta.config)
@@ -159,13 +194,49 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
     if set(tensors) != set(expected):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
         raise CheckpointError(f"{where}: tensors do not match a {cfg.kind} model (missing {missing[:3]}, unexpected {extra[:3]})")
-    for k, v in tensors.items():
-        if tuple(v.shape) != expected[k]:
-            raise CheckpointError(f"{where}: tensor {k} has shape {tuple(v.shape)}, expected {expected[k]}")
-        if not v.is_floating_point():
+    for k, (shape, is_float) in tensors.items():
+        if tuple(shape) != expected[k]:
+            raise CheckpointError(f"{where}: tensor {k} has shape {tuple(shape)}, expected {expected[k]}")
+        if not is_float:
             raise CheckpointError(f"{where}: tensor {k} is not floating point")
-        if not torch.isfinite(v).all():
+    return meta, cfg, vocab
+
+
+def _header_tensors(where: str, header: dict) -> dict[str, tuple[tuple, bool]]:
+    out = {}
+    for k, v in header.items():
+        if not isinstance(v, dict) or not isinstance(v.get("shape"), list):
+            raise CheckpointError(f"{where}: not a safetensors file (bad header entry {k!r})")
+        out[k] = (tuple(v["shape"]), v.get("dtype") in FLOAT_DTYPES)
+    return out
+
+
+def inspect_checkpoint(path: str | os.PathLike):
+    """(CheckpointMeta, ModelConfig, Vocab) from the header alone: the metadata and every tensor's
+    name, shape and dtype are checked, no weights are read and nothing is built (fast, no torch).
+    What `charcomplete edit` checks before the editor opens; the weights are checked on load."""
+    where = str(path)
+    header, md = read_safetensors(path, header_only=True)
+    return _validate(where, md, _header_tensors(where, header))
+
+
+def load_weights(path: str | os.PathLike):
+    """(weights {name: float32 numpy array}, CheckpointMeta, ModelConfig, Vocab), validated as
+    load_checkpoint does (names, shapes, dtypes, finite values), without importing torch."""
+    import numpy as np
+
+    where = str(path)
+    header, md = read_safetensors(path, header_only=True)
+    meta, cfg, vocab = _validate(where, md, _header_tensors(where, header))
+    if any(v["dtype"] not in NUMPY_DTYPES for v in header.values()):  # bfloat16: numpy cannot read it
+        model, meta, vocab = load_checkpoint(path)
+        return {k: v.detach().float().numpy() for k, v in model.state_dict().items()}, meta, cfg, vocab
+    tensors, md = read_safetensors(path, numpy=True)
+    _validate(where, md, {k: (v.shape, v.dtype.kind == "f") for k, v in tensors.items()})  # the file may have changed
+    weights = {}
+    for k, v in tensors.items():
+        v = np.ascontiguousarray(v, dtype=np.float32)
+        if not np.isfinite(v).all():
             raise CheckpointError(f"{where}: tensor {k} holds NaN or infinite values")
-    model = build_model(cfg)  # the file's tensors match it, so it is no larger than the file
-    model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    return model.to(device).eval(), meta, vocab
+        weights[k] = v
+    return weights, meta, cfg, vocab

@@ -86,17 +86,40 @@ class StepState:
         self.attn = attn  # (M,) attention weights of the last step over its M <= W outputs
 
 
+class NumpyNet:
+    """A checkpoint's weights as float32 numpy arrays: what a Completer on the CPU runs from,
+    without torch. `Completer.model` builds the torch network from them when a caller asks."""
+
+    def __init__(self, cfg, weights: dict[str, np.ndarray]):
+        self.cfg = cfg
+        self.weights = weights  # config.param_shapes' names -> arrays
+
+    def eval(self) -> "NumpyNet":
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return self.weights
+
+    def to_torch(self):
+        import torch
+
+        from charcomplete.models import build_model
+
+        net = build_model(self.cfg)
+        net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.weights.items()})
+        return net.eval()
+
+
 class Completer:
-    """Next-character predictions and suggestions from one model."""
+    """Next-character predictions and suggestions from one model (a torch network, or a
+    NumpyNet on the CPU: then torch is never imported unless `.model` is asked for)."""
 
     def __init__(self, model, vocab: Vocab, name: str = "", meta=None, device: str = "cpu",
                  context_chars: int = 192, max_extend: int = 64, policy: Policy | None = None, adapt=False,
                  save_history: bool = True):
-        import torch
-
         from charcomplete.adapt import make_adaptive
 
-        self.model = model.eval()
+        self._net = model.eval()
         self.vocab = vocab
         self.name = name
         self.meta = meta
@@ -107,7 +130,7 @@ class Completer:
         self.policy = policy or Policy()
         cfg = model.cfg
         self.H, self.W, self.layers = cfg.hidden, cfg.window, cfg.layers
-        sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+        sd = {k: v if isinstance(v, np.ndarray) else v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
         assert {k: v.shape for k, v in sd.items()} == param_shapes(cfg), "the numpy step reads config.param_shapes' names"
         emb = sd["embedding.weight"]  # (V, E)
         # layer 0's input projection for every character, biases folded in: (V, 4H)
@@ -122,13 +145,21 @@ class Completer:
             self._b_k = sd["attn_linear.bias"]
         self._scale = _sigmoid_tanh_scale(self.H)
         self._inv_sqrt_h = np.float32(1.0 / math.sqrt(self.H))
-        self._torch = torch
+        self._w_hh_ts: list[np.ndarray] | None = None  # built by the first numpy recompute
         self._ctx: str | None = None  # the context the cached state belongs to
         self._state: StepState | None = None
         # adaptation (charcomplete/adapt.py): False (exactly the network), True (the document and
         # the user's history; the history saved at exit with save_history), or an AdaptiveModel
         self.adapt = make_adaptive(adapt, save=save_history)
         self._index = dict(vocab._index)  # char -> id, for the adaptive model's counts
+
+    @property
+    def model(self):
+        """The torch network (built from the numpy weights on first use when loaded without torch):
+        for callers that need torch, such as scoring a long text (evaluate.score_text)."""
+        if isinstance(self._net, NumpyNet):
+            self._net = self._net.to_torch()
+        return self._net
 
     # --- the model, one character at a time (numpy) ------------------------------------
 
@@ -170,9 +201,12 @@ class Completer:
         return StepState(hs, cs, buf, end + 1, logits, w)
 
     def _recompute(self, text: str) -> StepState:
-        """The state after `text` (at most context_chars long), with one model call."""
-        torch = self._torch
+        """The state after `text` (at most context_chars long): a numpy LSTM over the text on the
+        CPU, one torch call elsewhere."""
         ids = self.vocab.encode(text or "\n").astype(np.int64)
+        if self.device == "cpu":
+            return self._recompute_numpy(ids)
+        import torch
         with torch.no_grad():
             x = torch.from_numpy(ids[:-1][None]).to(self.device)  # (1, T-1): all but the last char
             H = self.H
@@ -190,6 +224,44 @@ class Completer:
         buf = OutputBuffer(values, keys) if self.kind == "attention" else None
         # the last character is stepped by hand, so both paths share the output head
         return self._step(StepState(h, c, buf, 0 if buf is None else len(values), None, None), int(ids[-1]))
+
+    def _recompute_numpy(self, ids: np.ndarray) -> StepState:
+        """`_recompute` in numpy: the recurrence over all but the last id, layer by layer (the
+        input projections batched), then the last id stepped by `_step` as the torch path does."""
+        H, scale = self.H, self._scale
+        n = len(ids) - 1
+        if self._w_hh_ts is None:  # W_hh transposed with the gate scale folded in (x 1/2 is exact)
+            self._w_hh_ts = [np.ascontiguousarray((w * scale[:, None]).T) for w in self._w_hh]
+        h = [np.zeros(H, np.float32) for _ in range(self.layers)]
+        c = [np.zeros(H, np.float32) for _ in range(self.layers)]
+        out = np.zeros((n, H), np.float32)
+        g, s = np.empty(4 * H, np.float32), np.empty(4 * H, np.float32)
+        for layer in range(self.layers):
+            if n == 0:
+                break
+            if layer == 0:
+                xs = self._x_table[ids[:-1]] * scale  # (n, 4H), biases folded in
+            else:
+                xs = (out @ self._w_ih[layer].T + self._b[layer]) * scale
+                out = np.empty((n, H), np.float32)
+            w, hl, cl = self._w_hh_ts[layer], h[layer], c[layer]
+            for t in range(n):  # in place: half the time of the plain expressions (bench/startup.py)
+                np.dot(hl, w, out=g)
+                g += xs[t]
+                np.tanh(g, out=g)  # tanh of g; tanh(x/2) of i, f, o
+                np.multiply(g, 0.5, out=s)
+                s += 0.5  # sigmoid of i, f, o
+                cl = s[H : 2 * H] * cl
+                cl += s[:H] * g[2 * H : 3 * H]
+                hl = out[t]
+                np.tanh(cl, out=hl)
+                hl *= s[3 * H :]
+            h[layer], c[layer] = hl.copy(), cl
+        buf, m = None, 0
+        if self.kind == "attention":
+            values = out[-(self.W - 1) :] if self.W > 1 else out[:0]  # the last W - 1 outputs, as models.advance
+            buf, m = OutputBuffer(values, values @ self._w_k.T + self._b_k), len(values)
+        return self._step(StepState(h, c, buf, m, None, None), int(ids[-1]))
 
     def _state_for(self, context: str) -> StepState:
         if "\r" in context:
@@ -321,11 +393,15 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def load_completer(model: str | Path | None = None, device: str = "cpu", **kwargs) -> Completer:
     """A Completer for a shipped or user checkpoint name, or a path (default: the editor's model).
     kwargs go to Completer (adapt=True for adaptation, save_history=True to keep what it learns)."""
-    from charcomplete.checkpoint import load_checkpoint
-    from charcomplete.device import resolve_device
+    from charcomplete.checkpoint import load_checkpoint, load_weights
+    from charcomplete.device import resolve_device, resolve_device_cheaply
     from charcomplete.registry import model_name, resolve_model
 
-    device = resolve_device(device)
+    device = resolve_device_cheaply(device) or resolve_device(device)
     path = resolve_model(str(model or DEFAULT_MODEL))
-    net, meta, vocab = load_checkpoint(path, device=device)
+    if device == "cpu":  # numpy weights: torch is not imported (Completer.model builds it if asked)
+        weights, meta, cfg, vocab = load_weights(path)
+        net = NumpyNet(cfg, weights)
+    else:
+        net, meta, vocab = load_checkpoint(path, device=device)
     return Completer(net, vocab, name=model_name(path), meta=meta, device=device, **kwargs)

@@ -136,3 +136,48 @@ def test_savings_policy_keeps_the_length_with_most_expected_savings(tiny_checkpo
     assert abs(kept.confidence - cum[k - 1]) < 1e-6
     c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3))
     assert c.suggest(ctx).text == ""
+
+
+def test_cpu_completer_never_imports_torch(tiny_checkpoints):
+    """On the CPU the weights load with numpy and a jump recomputes in numpy: no torch at all."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from charcomplete.completion import load_completer\n"
+        f"c = load_completer({str(tiny_checkpoints['attention'])!r}, device='cpu')\n"
+        "c.suggest('the quick br'); c.suggest('x' * 300); c.next_char_probs('the lazy d')\n"
+        "c = load_completer({!r}, device='auto')\n"
+        "c.suggest('the quick br')\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print('ok', c.device)\n"
+    ).replace("{!r}", repr(str(tiny_checkpoints["lstm"])))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_numpy_recompute_matches_torch_with_two_layers(kind):
+    """The numpy recompute runs layer by layer: a 2-layer network (random weights) equals torch."""
+    from charcomplete.completion import Completer
+    from charcomplete.models import ModelConfig, build_model
+    from charcomplete.vocab import Vocab
+
+    torch.manual_seed(0)
+    vocab = Vocab.build(CONTEXT)
+    net = build_model(ModelConfig(kind=kind, vocab_size=len(vocab), embed=8, hidden=12, layers=2, window=5)).eval()
+    c = Completer(net, vocab)
+    for text in (CONTEXT, CONTEXT[:1], CONTEXT[:7]):
+        c.reset()
+        assert np.abs(as_array(c, c.next_char_probs(text)) - reference_probs(c, text)).max() < 1e-5
+
+
+def test_numpy_completer_builds_its_torch_model_on_demand(tiny_checkpoints):
+    """`Completer.model` (score_text, eval) is the torch network, built from the numpy weights."""
+    from charcomplete.evaluate import score_text
+
+    c = load_completer(tiny_checkpoints["lstm"])
+    assert isinstance(c.model, torch.nn.Module) and c.model is c.model
+    assert score_text(c.model, c.vocab, CONTEXT)
