@@ -14,20 +14,23 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from charcomplete.errors import DocumentError
-from charcomplete.fileio import atomic_write, looks_binary
+from charcomplete.fileio import TEMP_PREFIX, atomic_write, fsync_dir, looks_binary
 from charcomplete.paths import recovery_dir
 from charcomplete.vocab import normalize_newlines
 
 MAX_BYTES = 8 * 1024 * 1024  # larger files are refused: Textual's TextArea takes seconds per MB to open
 LONG_LINE = 10_000  # a line longer than this turns soft wrap off (wrapping it costs O(line) per keystroke)
 RECOVERY_SUFFIX = ".charcomplete-recovery"
+MAX_RECOVERY_BYTES = 4 * MAX_BYTES  # a larger "recovery file" is not one we wrote from an editable buffer
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Document:
         self._saved_is_original = True  # ...and the file on disk still holds the original bytes
         self.fingerprint = fingerprint  # None: the file does not exist (yet)
         self.read_only_reason = read_only_reason  # why it cannot be saved, or None
+        self.recovery_refused: str | None = None  # why a recovery file found was not read (read_recovery)
 
     # --- opening -------------------------------------------------------------------------
 
@@ -207,26 +211,40 @@ class Document:
 
     @property
     def recovery_path(self) -> Path:
-        """The recovery file that exists (next to the file first), else where one would go."""
-        return next((p for p in self.recovery_paths if p.is_file()), self.recovery_paths[0])
+        """The recovery file that exists (next to the file first), else where one would go.
+        Only a regular file owned by the user counts (never a symlink, FIFO or device)."""
+        return next((p for p in self.recovery_paths if _is_trusted(p)), self.recovery_paths[0])
 
     def write_recovery(self, text: str) -> Path:
-        """Keep `text` (the unsaved buffer) in the recovery file; always UTF-8. If the file's
-        folder cannot take it, it goes to the user data dir instead."""
+        """Keep `text` (the unsaved buffer) in the recovery file; always UTF-8, mode 0600. If the
+        file's folder cannot take it, it goes to the user data dir instead. Whatever is at the
+        recovery path (a planted symlink, a FIFO, someone's 0666 file) is replaced, never
+        followed or written through: see `_write_private`."""
         data = text.encode("utf-8", "surrogatepass")
         try:
-            return atomic_write(self.recovery_paths[0], data, mode=0o600)
+            return _write_private(self.recovery_paths[0], data)
         except OSError:
             fallback = self.recovery_paths[1]
-            fallback.parent.mkdir(parents=True, exist_ok=True)
-            return atomic_write(fallback, data, mode=0o600)
+            fallback.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return _write_private(fallback, data)
 
     def read_recovery(self) -> str | None:
-        """The recovered buffer, if a recovery file exists and differs from the file."""
+        """The recovered buffer, if a recovery file exists and differs from the file. A recovery
+        path that is not a regular file owned by the user (a symlink, a FIFO, a device, another
+        user's file) or is larger than MAX_RECOVERY_BYTES is ignored and never opened for reading
+        (`self.recovery_refused` says why)."""
+        self.recovery_refused = None
         for path in self.recovery_paths:
             try:
-                text = path.read_bytes().decode("utf-8", "surrogatepass")
-            except (OSError, UnicodeDecodeError):
+                data = _read_private(path)
+            except _Untrusted as e:
+                self.recovery_refused = f"{path} was ignored: {e}"
+                continue
+            except OSError:
+                continue
+            try:
+                text = data.decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:
                 continue
             if text != self.text:
                 return text
@@ -238,6 +256,87 @@ class Document:
                 path.unlink()
             except OSError:
                 pass  # gone already, or not ours to remove (a folder of that name): never fail a save over it
+
+
+class _Untrusted(Exception):
+    """A recovery path holds something we did not write: never read it."""
+
+
+def _untrusted_reason(path: Path, st: os.stat_result | None = None) -> str | None:
+    """Why the entry at `path` (lstat: a symlink is not followed) is not a recovery file we can
+    trust, or None. OSError when nothing is there."""
+    st = st or os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symlink"
+    if not stat.S_ISREG(st.st_mode):
+        return "it is not a regular file"
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return "it is owned by another user"
+    if st.st_size > MAX_RECOVERY_BYTES:
+        return f"it is larger than {MAX_RECOVERY_BYTES // 2**20} MiB"
+    return None
+
+
+def _is_trusted(path: Path) -> bool:
+    try:
+        return _untrusted_reason(path) is None
+    except OSError:
+        return False
+
+
+def _read_private(path: Path) -> bytes:
+    """The bytes of the recovery file at `path`: checked with lstat before it is opened (a FIFO is
+    never opened, a symlink never followed), opened with O_NOFOLLOW|O_NONBLOCK, checked again with
+    fstat (the same file, still regular and ours) and read with a size cap. _Untrusted says why not."""
+    reason = _untrusted_reason(path)  # OSError (FileNotFoundError) when nothing is there
+    if reason:
+        raise _Untrusted(reason)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # swapped for a symlink between the lstat and the open
+            raise _Untrusted("it is a symlink") from None
+        raise
+    try:
+        reason = _untrusted_reason(path, os.fstat(fd))
+        if reason:
+            raise _Untrusted(reason)
+        chunks, left = [], MAX_RECOVERY_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        if left <= 0:
+            raise _Untrusted(f"it is larger than {MAX_RECOVERY_BYTES // 2**20} MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _write_private(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` as a new 0600 file of ours: a fresh temp file (O_EXCL, created 0600 by
+    mkstemp) in the same folder, fsynced, then renamed over whatever entry is at `path` (rename
+    replaces a symlink or FIFO itself, it never writes through it)."""
+    folder = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(folder)
+    return path
 
 
 def _decode(p: Path, data: bytes, codec: str) -> tuple[str, bool]:

@@ -930,14 +930,14 @@ def test_recovery_falls_back_to_the_data_dir_when_the_folder_refuses_it(tmp_path
     p = tmp_path / "notes.txt"
     p.write_text("on disk\n")
     doc = Document.open(p)
-    real_write = document.atomic_write
+    real_write = document._write_private  # the recovery file's own writer (issue 15, item 7)
 
-    def refuse_next_to_the_file(path, data, mode=None):
+    def refuse_next_to_the_file(path, data):
         if Path(path).parent == tmp_path:
             raise OSError(errno.EROFS, "Read-only file system")
-        return real_write(path, data, mode=mode)
+        return real_write(path, data)
 
-    monkeypatch.setattr(document, "atomic_write", refuse_next_to_the_file)
+    monkeypatch.setattr(document, "_write_private", refuse_next_to_the_file)
     written = doc.write_recovery("on disk\nunsaved words\n")
     assert written.parent == isolated_data_dir / "recovery" and written.is_file()
     assert not document.recovery_path_for(p).exists()

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -64,6 +65,7 @@ class EditorApp(App):
         self._editor: GhostEditor | None = None
         self._dirty = False
         self._restored = False
+        self._recovery_kept = False  # "Later" in the recovery prompt: saves keep the recovery file (issue 15, item 2)
         self._counted_accept = True
 
     # --- layout -------------------------------------------------------------------------
@@ -103,6 +105,8 @@ class EditorApp(App):
         if self.document.read_only:
             self.notify(f"Opened read-only: {self.document.read_only_reason}.", severity="warning", timeout=8)
         recovered = self.document.read_recovery()
+        if self.document.recovery_refused:  # a planted symlink, FIFO, device or another user's file
+            self.notify(escape(self.document.recovery_refused), severity="warning", timeout=8)
         if recovered is not None:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.document.recovery_path.stat().st_mtime))
             self.push_screen(recovery_dialog(self.document.path.name, when), lambda c: self._recovery_chosen(c, recovered))
@@ -170,7 +174,8 @@ class EditorApp(App):
         except DocumentError as e:
             self.notify(str(e), severity="error", timeout=10)
             return
-        self.document.remove_recovery()
+        if not self._recovery_kept:  # the user chose "Later": the recovered text is not theirs to lose yet
+            self.document.remove_recovery()
         self._dirty = False
         self.status.modified = False
         self.notify(f"Saved {self.document.path.name}", timeout=2)
@@ -204,6 +209,8 @@ class EditorApp(App):
             self.notify("Recovered text restored; save to keep it.")
         elif choice == "discard":
             self.document.remove_recovery()
+        else:  # "later" (or Escape): keep the recovery file until a later edit restores or discards it
+            self._recovery_kept = True
 
     # --- never lose the buffer: signals and crashes ------------------------------------------
 

@@ -1,0 +1,166 @@
+"""Under attack (issue 15): the second, independent attack on the editor and the trainer. Each test
+failed before its fix; docs/reliability.md lists them. Real files, the real CLI and a Pilot-driven
+editor; anything that could block (a FIFO) runs under a watchdog.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from charcomplete import document
+from charcomplete.document import Document
+from charcomplete.tui.dialogs import Choice
+from test_editor_app import type_at_end
+from test_faults import _release_fifo, finishes
+
+LINE = "the quick brown fox jumps over the lazy dog.\n"
+
+
+def recovery_of(path: Path) -> Path:
+    return path.parent / f".{path.name}.charcomplete-recovery"
+
+
+# --- item 7: the recovery file is ours, 0600, and a planted symlink is never followed -------------
+
+
+def test_a_planted_recovery_symlink_is_never_written_through(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's file\n")
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    recovery_of(f).symlink_to(victim)
+    doc = Document.open(f)
+    written = doc.write_recovery(LINE + "draft\n")
+    assert victim.read_text() == "someone else's file\n"  # not overwritten through the link
+    st = os.lstat(recovery_of(f))
+    assert written == recovery_of(f) and stat.S_ISREG(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and recovery_of(f).read_text() == LINE + "draft\n"
+
+
+def test_a_planted_world_writable_recovery_file_becomes_0600(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    rec = recovery_of(f)
+    rec.write_text("planted")
+    os.chmod(rec, 0o666)
+    Document.open(f).write_recovery(LINE + "draft\n")
+    assert stat.S_IMODE(os.lstat(rec).st_mode) == 0o600 and rec.read_text() == LINE + "draft\n"
+
+
+def test_the_fallback_recovery_file_is_0600_too(tmp_path, monkeypatch):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    doc = Document.open(f)
+    real = document._write_private
+    monkeypatch.setattr(document, "_write_private",
+                        lambda p, d: (_ for _ in ()).throw(PermissionError(13, "denied")) if p.parent == tmp_path else real(p, d))
+    written = doc.write_recovery("draft")
+    assert written.parent != tmp_path and stat.S_IMODE(os.lstat(written).st_mode) == 0o600
+
+
+async def test_a_planted_recovery_symlink_is_never_read(make_editor, tmp_path):
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN PRIVATE KEY-----\n")
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    recovery_of(f).symlink_to(secret)
+    doc = Document.open(f)
+    assert doc.read_recovery() is None and "symlink" in doc.recovery_refused
+    app = make_editor(path=f)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert not isinstance(app.screen, Choice)  # nothing is offered as "recovered"
+        assert "PRIVATE KEY" not in app.editor.text
+        assert any("symlink" in n.message for n in app._notifications)
+
+
+def test_a_recovery_file_owned_by_someone_else_is_not_read(tmp_path, monkeypatch):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    recovery_of(f).write_text(LINE + "planted by another user\n")
+    monkeypatch.setattr(document.os, "getuid", lambda: os.lstat(f).st_uid + 1)
+    doc = Document.open(f)
+    assert doc.read_recovery() is None and "another user" in doc.recovery_refused
+
+
+# --- item 8: a FIFO or a device at the recovery path never hangs the editor -----------------------
+
+
+@pytest.mark.parametrize("what", ["fifo", "/dev/zero"])
+def test_a_fifo_or_device_at_the_recovery_path_is_not_read(tmp_path, what):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    rec = recovery_of(f)
+    os.mkfifo(rec) if what == "fifo" else rec.symlink_to(what)
+    doc = Document.open(f)
+    assert finishes(doc.read_recovery, rec, timeout=20) is None
+    assert doc.recovery_refused
+
+
+def test_a_huge_recovery_file_is_not_read(tmp_path, monkeypatch):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    rec = recovery_of(f)
+    with open(rec, "wb") as out:
+        out.truncate(document.MAX_RECOVERY_BYTES + 1)  # sparse: no disk used
+    reads = []
+    monkeypatch.setattr(document.os, "read", lambda *a: reads.append(a) or b"")
+    doc = Document.open(f)
+    assert doc.read_recovery() is None and "larger" in doc.recovery_refused and not reads
+
+
+async def test_a_fifo_at_the_recovery_path_does_not_hang_the_editor(make_editor, tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    rec = recovery_of(f)
+    os.mkfifo(rec)
+    app = make_editor(path=f)
+    fired = []
+    watchdog = threading.Timer(30, lambda: fired.append(_release_fifo(rec)))
+    watchdog.start()
+    try:
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            assert app.editor.text == LINE and not isinstance(app.screen, Choice)
+            await type_at_end(pilot, "more")
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+    finally:
+        watchdog.cancel()
+    assert not fired, "the editor blocked opening the FIFO"
+    assert f.read_text() == LINE + "more"
+
+
+# --- item 2: "Later" keeps the recovery file through a save --------------------------------------
+
+
+async def test_later_then_save_keeps_the_recovery_file(make_editor, tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    recovery_of(f).write_text(LINE + "recovered work\n")
+    app = make_editor(path=f)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "recovered" in app.screen.message
+        await pilot.press("l")
+        await pilot.pause()
+        await type_at_end(pilot, "new")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert f.read_text() == LINE + "new"
+    assert recovery_of(f).read_text() == LINE + "recovered work\n"  # still there to restore
+    again = make_editor(path=f)
+    async with again.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(again.screen, Choice)  # offered again
+        await pilot.press("r")
+        await pilot.pause()
+        assert again.editor.text == LINE + "recovered work\n"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert not recovery_of(f).exists()  # restored and saved: now it goes
