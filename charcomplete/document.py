@@ -88,6 +88,7 @@ class Document:
         self.fingerprint = fingerprint  # None: the file does not exist (yet)
         self.read_only_reason = read_only_reason  # why it cannot be saved, or None
         self.recovery_refused: str | None = None  # why a recovery file found was not read (read_recovery)
+        self._link = _link_target(path)  # where `path` pointed when opened or last saved (None: not a symlink)
 
     # --- opening -------------------------------------------------------------------------
 
@@ -151,6 +152,9 @@ class Document:
 
     def changed_on_disk(self) -> str | None:
         """Why the file on disk differs from what we last read or wrote, or None."""
+        link = _link_target(self.path)
+        if link is not None and link != self._link:  # a swapped-in (maybe dangling) symlink: never write through it unasked
+            return f"it was replaced by a symlink to {link} (saving replaces the link with the file)"
         real = Path(os.path.realpath(self.path))
         if self.fingerprint is None:
             return "it was created by another program" if real.exists() else None
@@ -191,8 +195,9 @@ class Document:
     def save(self, text: str) -> Path:
         """Write `text` atomically. On failure the file is untouched and DocumentError says why."""
         data = self.encode(text)
+        follow = _link_target(self.path) == self._link  # a symlink that appeared or changed is replaced, not followed
         try:
-            written = atomic_write(self.path, data)
+            written = atomic_write(self.path, data, follow_symlinks=follow)
         except OSError as e:
             why = e.strerror or str(e)
             raise DocumentError(f"could not save {self.path.name}: {why}; the file on disk is unchanged") from None
@@ -200,6 +205,7 @@ class Document:
         self._saved_text = text
         self.fingerprint = Fingerprint.of(written, data)
         self.read_only_reason = None
+        self._link = _link_target(self.path)
         return written
 
     # --- recovery ------------------------------------------------------------------------
@@ -256,6 +262,14 @@ class Document:
                 path.unlink()
             except OSError:
                 pass  # gone already, or not ours to remove (a folder of that name): never fail a save over it
+
+
+def _link_target(path: Path) -> str | None:
+    """What the symlink at `path` points to, or None when `path` is not a symlink (or is not there)."""
+    try:
+        return os.readlink(path)
+    except (OSError, ValueError):
+        return None
 
 
 class _Untrusted(Exception):

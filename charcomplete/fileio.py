@@ -20,16 +20,20 @@ def looks_binary(data: bytes) -> bool:
     return b"\x00" in data[:SNIFF_BYTES]
 
 
-def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None, follow_symlinks: bool = True) -> Path:
     """Replace the file at `path` (or the target of the symlink at `path`) with `data`.
 
     `mode`: permission bits for a new file (default 0o644 less the umask); an existing
     file keeps its own. Returns the path that was written (the symlink's target).
+    `follow_symlinks=False`: a symlink at `path` is itself replaced by the file (its target,
+    which may not exist, is never created or written).
     """
-    target = Path(os.path.realpath(path))
+    target = Path(os.path.realpath(path)) if follow_symlinks else Path(os.path.abspath(path))
     folder = target.parent
     try:
-        st = target.stat()
+        st = target.stat() if follow_symlinks else os.lstat(target)
+        if not stat.S_ISREG(st.st_mode) and not follow_symlinks:
+            raise FileNotFoundError  # a symlink (or FIFO) to replace: a new file's mode
         keep_mode = stat.S_IMODE(st.st_mode)
     except FileNotFoundError:
         st = None

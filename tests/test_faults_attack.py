@@ -164,3 +164,56 @@ async def test_later_then_save_keeps_the_recovery_file(make_editor, tmp_path):
         await pilot.press("ctrl+s")
         await pilot.pause()
     assert not recovery_of(f).exists()  # restored and saved: now it goes
+
+
+# --- item 6: a file that became a symlink (dangling or not) is reported and confirmed -------------
+
+
+@pytest.mark.parametrize("dangling", [True, False])
+async def test_a_file_swapped_for_a_symlink_is_reported_and_its_target_never_written(make_editor, tmp_path, dangling):
+    app = make_editor(LINE, name="c.txt")
+    path = app.document.path
+    (tmp_path / "secret").mkdir()
+    target = tmp_path / "secret" / "authorized_keys"
+    if not dangling:
+        target.write_text("ssh-ed25519 AAAA mine\n")
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "mine")
+        path.unlink()
+        path.symlink_to(target)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "symlink" in app.screen.message and "deleted" not in app.screen.message
+        await pilot.press("c")  # cancel: nothing written anywhere
+        await pilot.pause()
+        assert path.is_symlink() and app.is_modified()
+        assert target.exists() == (not dangling)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, Choice)
+        await pilot.press("o")  # confirmed: the link is replaced by the file, its target untouched
+        await pilot.pause()
+        assert not app.is_modified()
+    assert not path.is_symlink() and path.read_text() == LINE + "mine"
+    if dangling:
+        assert not target.exists()
+    else:
+        assert target.read_text() == "ssh-ed25519 AAAA mine\n"
+
+
+def test_a_symlink_planted_where_a_new_file_goes_is_reported(tmp_path):
+    doc = Document.open(tmp_path / "new.txt")
+    (tmp_path / "new.txt").symlink_to(tmp_path / "elsewhere")
+    assert "symlink" in doc.changed_on_disk()
+    doc.save("text\n")
+    assert not (tmp_path / "elsewhere").exists() and (tmp_path / "new.txt").read_text() == "text\n"
+
+
+def test_a_file_opened_through_a_symlink_still_saves_through_it(tmp_path):
+    real = tmp_path / "real.txt"
+    real.write_text(LINE)
+    (tmp_path / "link.txt").symlink_to(real)
+    doc = Document.open(tmp_path / "link.txt")
+    assert doc.changed_on_disk() is None
+    doc.save(LINE + "more")
+    assert (tmp_path / "link.txt").is_symlink() and real.read_text() == LINE + "more"
