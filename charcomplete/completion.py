@@ -282,6 +282,13 @@ class Completer:
         """Forget the cached state: the next call recomputes."""
         self._ctx, self._state = None, None
 
+    def new_document(self) -> None:
+        """Start over for another document: no cached state, an empty document cache (the
+        user's history, when adapting, stays)."""
+        self.reset()
+        if self.adapt is not None:
+            self.adapt.new_document()
+
     def _probs(self, st: StepState, tail: str) -> np.ndarray:
         """Next-character probabilities after `tail` (the text so far): the network's, or its
         mixture with the adaptive model when adapting."""
@@ -303,6 +310,10 @@ class Completer:
         history = self.adapt.history if self.adapt is not None else None
         return {"device": self.device, "adapt": self.adapt is not None,
                 "save_history": history is not None and history.save_enabled}
+
+    def probs(self, context: str) -> np.ndarray:
+        """(V,) probabilities of the next character id after `context` (what suggestions use)."""
+        return self._probs(self._state_for(context), context)
 
     def next_char_probs(self, context: str) -> dict[str, float]:
         """Probability of every next character (and `<unk>`), summing to 1."""

@@ -9,6 +9,7 @@ character. KSR = 1 - keystrokes / characters.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -68,16 +69,35 @@ def completer_ksr(completer, text: str) -> dict:
     return keystroke_savings(suggest, text)
 
 
+def sequential_bpc(completer, text: str) -> dict:
+    """Bits per character of the Completer's own next-character distribution as the editor
+    runs it: a fresh document, typed left to right, observed before each prediction (with
+    adaptation on, the document cache learns as it goes). The first character is not scored."""
+    text = normalize_newlines(text)
+    ids = completer.vocab.encode(text)
+    completer.new_document()
+    nll = 0.0
+    for i in range(1, len(text)):
+        completer.observe(text[:i])
+        nll -= math.log(max(float(completer.probs(text[:i])[int(ids[i])]), 1e-12))
+    return {"bpc": nll / max(1, len(text) - 1) / math.log(2), "chars": max(0, len(text) - 1)}
+
+
 def completion_metrics(completer, texts: list[str], latency_chars: int, jumps: int = 200) -> dict:
-    """Keystroke savings (and how many ghosts were shown and taken) of `completer` over `texts`,
-    and its suggestion latency typing the first `latency_chars` characters of them."""
-    counts = [completer_ksr(completer, t) for t in texts]
+    """Keystroke savings and precision (ghosts taken / shown) of `completer` over `texts`, each a
+    fresh document, and its suggestion latency typing the first `latency_chars` characters."""
+    counts = []
+    for t in texts:
+        completer.new_document()
+        counts.append(completer_ksr(completer, t))
     chars = sum(c["chars"] for c in counts)
+    shown = sum(c["shown"] for c in counts)
     typed = "".join(texts)[:latency_chars]
     lat = measure_latency(completer, typed, jumps=jumps) if typed else None
     return {
         "ksr": 1.0 - sum(c["keystrokes"] for c in counts) / chars if chars else None, "ksr_chars": chars,
-        "accepted": sum(c["accepted"] for c in counts), "shown": sum(c["shown"] for c in counts),
+        "accepted": sum(c["accepted"] for c in counts), "shown": shown,
+        "precision": sum(c["accepted"] for c in counts) / shown if shown else None,
         "latency_p50_ms": lat.typing_p50_ms if lat else None, "latency_p99_ms": lat.typing_p99_ms if lat else None,
         "jump_p50_ms": lat.jump_p50_ms if lat else None, "jump_p99_ms": lat.jump_p99_ms if lat else None,
     }

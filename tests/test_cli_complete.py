@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from charcomplete.cli import cli
@@ -67,3 +68,15 @@ def test_eval_bad_input(tiny_checkpoints, tmp_path):
     good = tmp_path / "good.txt"
     good.write_text("hello")
     one_line_error(run("eval", "--model", "no-such-model", str(good)))
+
+
+def test_eval_reports_precision_and_bpc_as_the_editor_runs(tiny_checkpoints, tmp_path):
+    f = tmp_path / "held-out.txt"
+    f.write_text("we met zorblax quint today. then zorblax quint left. zorblax quint said hi.\n" * 3)
+    args = ["eval", "--model", str(tiny_checkpoints["attention"]), str(f), "--json"]
+    on, off = json.loads(run(*args).output)["results"][0], json.loads(run(*args, "--no-adapt").output)["results"][0]
+    assert on["adapting"] and not off["adapting"]
+    assert on["precision"] == on["accepted"] / on["shown"] and 0 <= off["precision"] <= 1
+    assert off["editor_bpc"] == pytest.approx(off["bpc"], abs=0.05)  # the network alone, stepped or batched
+    assert on["editor_bpc"] < off["editor_bpc"]  # the repeated names are learned as the text is typed
+    assert "precision" in run(*args[:-1]).output

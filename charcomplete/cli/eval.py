@@ -16,15 +16,17 @@ from charcomplete.cli.options import device_option, one_cpu_thread
 @click.option("--reference", default=None, help="Text the keyword baseline knows words from (e.g. the training text).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @device_option("cpu")
-def command(paths, models, limit, reference, as_json, device):
-    """Evaluate models on texts they did not train on: bits per character, top-1/top-3
-    accuracy, keystroke savings (and the keyword baseline's), suggestion latency.
+@click.option("--no-adapt", is_flag=True, help="The network alone (default: each file a fresh document the model adapts to, as the editor does; your history is not used).")
+def command(paths, models, limit, reference, as_json, device, no_adapt):
+    """Evaluate models on texts they did not train on: bits per character (the network alone,
+    and as the editor runs), top-1/top-3 accuracy, keystroke savings and precision (ghosts
+    taken / shown) against the keyword baseline, suggestion latency.
 
     \b
     charcomplete eval notes.txt
     charcomplete eval --model attention --model my-notes --json --limit 20000 notes/
     """
-    run_eval(list(models) or ["lstm", "attention"], list(paths), as_json, limit, device, reference)
+    run_eval(list(models) or ["lstm", "attention"], list(paths), as_json, limit, device, reference, adapt=not no_adapt)
 
 
 def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]]:
@@ -55,27 +57,32 @@ def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]
 
 def evaluate_model(completer, texts: list[tuple[str, str]], reference: str = "", latency_chars: int = 2000) -> dict:
     """All the numbers `eval` reports for one model over `texts`."""
-    from charcomplete.evaluate import KeywordCompleter, WordIndex, completion_metrics, keystroke_savings, score_text
+    from charcomplete.evaluate import KeywordCompleter, WordIndex, completion_metrics, keystroke_savings, score_text, sequential_bpc
 
     scored = [score_text(completer.model, completer.vocab, t, device=completer.device) for _, t in texts]
     n = sum(s["chars"] for s in scored) or 1
     mean = lambda k: sum(s[k] * s["chars"] for s in scored if s["chars"]) / n  # noqa: E731
+    running = [sequential_bpc(completer, t) for _, t in texts]
+    editor_bpc = sum(r["bpc"] * r["chars"] for r in running) / (sum(r["chars"] for r in running) or 1)
     metrics = completion_metrics(completer, [t for _, t in texts], latency_chars)
     words = WordIndex(reference)
     base = [keystroke_savings(KeywordCompleter(words).suggest, t) for _, t in texts]
     chars = metrics["ksr_chars"] or 1
     return {
         "model": completer.name, "kind": completer.kind, "chars": chars,
-        "bpc": mean("bpc"), "top1": mean("top1"), "top3": mean("top3"),
+        "bpc": mean("bpc"), "editor_bpc": editor_bpc, "adapting": completer.adapt is not None,
+        "top1": mean("top1"), "top3": mean("top3"),
         "keyword_ksr": 1 - sum(b["keystrokes"] for b in base) / chars,
-        **{k: metrics[k] for k in ("ksr", "accepted", "shown", "latency_p50_ms", "latency_p99_ms", "jump_p50_ms", "jump_p99_ms")},
+        **{k: metrics[k] for k in ("ksr", "precision", "accepted", "shown", "latency_p50_ms", "latency_p99_ms", "jump_p50_ms", "jump_p99_ms")},
     }
 
 
-def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | None, device: str, reference: str | None) -> None:
+def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | None, device: str, reference: str | None,
+             adapt: bool = True) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from charcomplete.adapt import AdaptiveModel
     from charcomplete.completion import load_completer
 
     one_cpu_thread()
@@ -83,7 +90,7 @@ def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | No
     ref_text = "".join(t for _, t in read_eval_texts([reference], None)) if reference else ""
     results = []
     for m in models:
-        c = load_completer(m, device=device)
+        c = load_completer(m, device=device, adapt=AdaptiveModel() if adapt else False)  # the document only, no history
         results.append(evaluate_model(c, texts, ref_text))
     if as_json:
         click.echo(json.dumps({"files": [p for p, _ in texts], "results": results}, indent=2))
@@ -92,9 +99,10 @@ def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | No
     table.add_column("metric")
     for r in results:
         table.add_column(f"{r['model']} ({r['kind']})", justify="right")
-    rows = [("bits per character", "bpc", "{:.3f}"), ("top-1 accuracy", "top1", "{:.3f}"), ("top-3 accuracy", "top3", "{:.3f}"),
+    running = "as the editor runs" if adapt else "as the editor runs, --no-adapt"
+    rows = [("bits per character (network)", "bpc", "{:.3f}"), (f"bits per character ({running})", "editor_bpc", "{:.3f}"), ("top-1 accuracy", "top1", "{:.3f}"), ("top-3 accuracy", "top3", "{:.3f}"),
             ("keystroke savings (KSR)", "ksr", "{:.3f}"), ("keyword baseline KSR", "keyword_ksr", "{:.3f}"),
-            ("suggestions accepted / shown", None, None), ("latency typing p50 / p99 ms", "latency", None),
+            ("precision (accepted / shown)", "precision", "{:.3f}"), ("suggestions accepted / shown", None, None), ("latency typing p50 / p99 ms", "latency", None),
             ("latency after a jump p50 / p99 ms", "jump", None)]
     for label, key, fmt in rows:
         cells = []
@@ -106,6 +114,6 @@ def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | No
             elif key == "jump":
                 cells.append(f"{r['jump_p50_ms']:.2f} / {r['jump_p99_ms']:.2f}")
             else:
-                cells.append(fmt.format(r[key]))
+                cells.append("-" if r[key] is None else fmt.format(r[key]))
         table.add_row(label, *cells)
     Console().print(table)
