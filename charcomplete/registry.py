@@ -15,7 +15,14 @@ from charcomplete.paths import models_dir, shipped_dir
 
 SUFFIX = ".safetensors"
 RESUME_SUFFIX = ".resume.safetensors"
-DEFAULT_MODEL = "attention"  # the editor's default: see checkpoints/README.md for the measurement
+DEFAULT_MODEL = "attention"  # the default when no model for the file's kind is installed
+PROSE_MODEL = "prose"  # `edit` on notes, Markdown, reStructuredText, plain text
+CODE_MODEL = "code"  # `edit` on source code
+CODE_SUFFIXES = frozenset(
+    ".py .pyi .pyx .js .mjs .cjs .ts .tsx .jsx .c .h .cc .cpp .cxx .hpp .hh .rs .go .java .kt .kts .scala .rb .php .pl .pm "
+    ".lua .sh .bash .zsh .fish .ps1 .swift .m .mm .cs .fs .r .jl .hs .ml .ex .exs .erl .clj .dart .sql .vim .el .lisp .scm "
+    ".toml .yaml .yml .json .ini .cfg .mk .cmake .gradle .proto .css .scss .html .xml".split())
+CODE_NAMES = frozenset({"Makefile", "Dockerfile", "CMakeLists.txt", "Rakefile", "Gemfile", "Justfile"})
 
 
 @dataclass
@@ -53,6 +60,20 @@ def resolve_model(name_or_path: str) -> Path:
             return e.path
     known = ", ".join(e.name for e in list_checkpoints()) or "none"
     raise CheckpointError(f"unknown model {name_or_path!r} (known: {known}; or give a path to a .safetensors file)")
+
+
+def file_kind(path: str | os.PathLike) -> str:
+    """"code" for source files (by suffix or well-known name), else "prose" (.md, .txt, .rst,
+    no suffix, anything unknown)."""
+    p = Path(path)
+    return "code" if p.suffix.lower() in CODE_SUFFIXES or p.name in CODE_NAMES else "prose"
+
+
+def model_for_file(path: str | os.PathLike) -> str:
+    """The model `edit` opens a file with: the prose or the code model by the file's kind, the
+    default model when that one is not installed (a user model of that name counts)."""
+    wanted = CODE_MODEL if file_kind(path) == "code" else PROSE_MODEL
+    return wanted if any(e.name == wanted for e in list_checkpoints()) else DEFAULT_MODEL
 
 
 def model_name(path: Path) -> str:

@@ -322,3 +322,18 @@ def test_writes_keep_the_mode_and_follow_a_symlink(tmp_path):
     assert link.is_symlink() and (real.stat().st_mode & 0o777) == 0o600
     _, meta, _ = load_checkpoint(link)
     assert meta.config["kind"] == "lstm"
+
+
+def test_the_model_for_a_file_follows_its_kind_and_falls_back_to_the_default(tmp_path, monkeypatch):
+    import charcomplete.registry as reg
+
+    assert [reg.file_kind(n) for n in ("a.py", "Makefile", "x.RS", "notes.md", "notes", "README.rst", "a.txt")] == \
+        ["code", "code", "code", "prose", "prose", "prose", "prose"]
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    monkeypatch.setattr(reg, "shipped_dir", lambda: shipped)
+    _save(shipped / "attention.safetensors")
+    assert reg.model_for_file("a.py") == reg.model_for_file("n.md") == reg.DEFAULT_MODEL  # no prose/code model: the default
+    _save(shipped / "code.safetensors")
+    _save(shipped / "prose.safetensors")
+    assert reg.model_for_file("a.py") == "code" and reg.model_for_file("n.md") == "prose" and reg.model_for_file("n") == "prose"
