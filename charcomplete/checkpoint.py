@@ -62,9 +62,9 @@ class CheckpointMeta:
                 f"{where}: written by a newer charcomplete (format {version}, this one reads {FORMAT_VERSION}); upgrade"
             )
         try:
-            parsed = {k: json.loads(md[k]) for k in ("config", "corpus", "metrics", "train")}
+            parsed = {k: loads_shallow(md[k]) for k in ("config", "corpus", "metrics", "train")}
             vocab = md["vocab"]
-            json.loads(vocab)
+            loads_shallow(vocab)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{where}: corrupt metadata ({type(e).__name__}: {e})") from None
         for k in parsed:
@@ -74,6 +74,26 @@ class CheckpointMeta:
 
 
 # --- reading and writing safetensors without trusting the file -------------------------
+
+MAX_JSON_DEPTH = 32  # our headers and metadata nest 3 deep; deeper is crafted (issue 15, item 12)
+
+
+def loads_shallow(s: str | bytes):
+    """json.loads for untrusted text, with ValueError (not RecursionError, and not a value that
+    trips recursion later in repr, json.dumps or Rich) for anything nested deeper than MAX_JSON_DEPTH."""
+    try:
+        value = json.loads(s)
+    except RecursionError:
+        raise ValueError(f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)") from None
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (list, dict)):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)")
+            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return value
+
 
 
 def read_safetensors(path: str | os.PathLike, numpy: bool = False, header_only: bool = False) -> tuple[dict, dict]:
@@ -98,7 +118,7 @@ def read_safetensors(path: str | os.PathLike, numpy: bool = False, header_only: 
     if n > MAX_HEADER or 8 + n > len(data):
         raise _refused(where, data, f"truncated or not a safetensors file (header of {n} bytes)")
     try:
-        header = json.loads(data[8 : 8 + n])
+        header = loads_shallow(data[8 : 8 + n])
     except (ValueError, UnicodeDecodeError):
         raise _refused(where, data, "not a safetensors file (unreadable header)") from None
     if not isinstance(header, dict):

@@ -90,7 +90,10 @@ class Vocab:
 
     @classmethod
     def from_json(cls, s: str) -> "Vocab":
-        chars = json.loads(s)
+        try:
+            chars = json.loads(s)
+        except RecursionError:  # "[[[[…" (issue 15, item 12): a ValueError like any other bad vocabulary
+            raise ValueError("vocabulary must be a JSON string of characters (got deeply nested JSON)") from None
         if not isinstance(chars, str):
             raise ValueError("vocabulary must be a JSON string of characters")
         return cls(tuple(chars))

@@ -217,3 +217,83 @@ def test_a_file_opened_through_a_symlink_still_saves_through_it(tmp_path):
     assert doc.changed_on_disk() is None
     doc.save(LINE + "more")
     assert (tmp_path / "link.txt").is_symlink() and real.read_text() == LINE + "more"
+
+
+# --- item 12: deeply nested JSON in a checkpoint is one line, and `models` lists it ----------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def _deep_checkpoints(folder: Path, good: Path) -> dict[str, Path]:
+    import json
+    import struct
+
+    from safetensors.torch import save as st_save
+
+    from charcomplete.checkpoint import read_safetensors
+
+    tensors, md = read_safetensors(good)
+    out = {f: st_save(tensors, metadata={**md, f: DEEP}) for f in ("config", "vocab", "corpus")}
+    out["moderately deep corpus"] = st_save(tensors, metadata={**md, "corpus": "[" * 900 + "]" * 900})
+    data = good.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    raw = ('{"deep": ' + DEEP + ", " + json.dumps(header)[1:]).encode()
+    raw += b" " * (-len(raw) % 8)
+    out["header"] = struct.pack("<Q", len(raw)) + raw + data[8 + n :]
+    paths = {}
+    for name, payload in out.items():
+        p = folder / f"deep-{name.replace(' ', '-')}.safetensors"
+        p.write_bytes(payload)
+        paths[name] = p
+    return paths
+
+
+def test_deeply_nested_json_in_a_checkpoint_is_one_line(tmp_path, tiny_checkpoints):
+    from charcomplete.checkpoint import load_checkpoint
+    from charcomplete.errors import CheckpointError
+    from test_cli_train import assert_one_line_error
+    from test_faults import invoke
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text(LINE * 3)
+    for name, p in _deep_checkpoints(tmp_path, tiny_checkpoints["lstm"]).items():
+        with pytest.raises(CheckpointError):
+            load_checkpoint(p)
+        assert_one_line_error(invoke("complete", "--model", p, "the qu"), p.name)
+        assert_one_line_error(invoke("eval", doc, "--model", p), p.name)
+
+
+def test_edit_with_a_deeply_nested_checkpoint_is_one_line(tmp_path, tiny_checkpoints, isolated_data_dir):
+    import subprocess
+    import sys
+
+    from test_cli_train import subprocess_env
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text(LINE)
+    for name, p in _deep_checkpoints(tmp_path, tiny_checkpoints["lstm"]).items():
+        r = subprocess.run([sys.executable, "-m", "charcomplete", "edit", str(doc), "--model", str(p), "--device", "cpu"],
+                           env=subprocess_env(isolated_data_dir), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode != 0 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, (name, r.stderr[-2000:])
+        assert p.name in r.stderr
+
+
+def test_models_lists_a_deeply_nested_checkpoint_with_its_error(tiny_checkpoints):
+    import json
+
+    from charcomplete.paths import models_dir
+    from test_faults import invoke
+
+    models_dir().mkdir(parents=True, exist_ok=True)
+    (models_dir() / "fine.safetensors").write_bytes(tiny_checkpoints["lstm"].read_bytes())
+    paths = _deep_checkpoints(models_dir(), tiny_checkpoints["lstm"])
+    r = invoke("models", "--json")
+    assert r.exit_code == 0, r.output
+    rows = {row["name"]: row for row in json.loads(r.output)}
+    assert rows["fine"]["error"] is None
+    for p in paths.values():
+        error = rows[p.name[: -len(".safetensors")]]["error"]
+        assert error and "\n" not in error and ("nested" in error or "header" in error), error
+    r = invoke("models")
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
