@@ -174,16 +174,26 @@ def forget() -> list[Path]:
     """Forget everything learned: delete the history file, clear this process's memory of it and
     of the open documents, and mark the time so that a running editor drops what it learned.
     Returns the files removed."""
+    from charcomplete.errors import CharcompleteError
+
     removed = []
     folder = adapt_dir()
     for p in (history_path(), history_path().with_name(history_path().name + ".corrupt")):
+        if p.is_dir() and not p.is_symlink():  # not a file we wrote: not ours to delete with all it holds
+            raise CharcompleteError(f"cannot forget: {p} is a folder, not the history file; remove it yourself")
         try:
             p.unlink()
             removed.append(p)
         except FileNotFoundError:
             pass
-    folder.mkdir(parents=True, exist_ok=True)
-    _forgotten_path().write_text(f"{time.time():.3f}\n")  # first: this process's histories start after it
+        except OSError as e:  # a read-only data dir (issue 15, item 14)
+            raise CharcompleteError(f"cannot forget: cannot delete {p} ({e.strerror or e})") from None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _forgotten_path().write_text(f"{time.time():.3f}\n")  # first: this process's histories start after it
+    except OSError as e:
+        done = f"deleted {', '.join(str(p) for p in removed)}, but " if removed else ""
+        raise CharcompleteError(f"cannot forget: {done}cannot write {_forgotten_path()} ({e.strerror or e})") from None
     for h in list(_SHARED.values()):
         h.clear()
     for m in list(_DOCUMENTS):

@@ -297,3 +297,36 @@ def test_models_lists_a_deeply_nested_checkpoint_with_its_error(tiny_checkpoints
         assert error and "\n" not in error and ("nested" in error or "header" in error), error
     r = invoke("models")
     assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+
+
+# --- item 14: `forget` on a read-only data dir, or with a folder as history.json ------------------
+
+
+def test_forget_with_a_folder_as_the_history_file_is_one_line():
+    from charcomplete.history import history_path
+    from test_cli_train import assert_one_line_error
+    from test_faults import invoke
+
+    history_path().mkdir(parents=True)
+    (history_path() / "keep.txt").write_text("not ours")
+    assert_one_line_error(invoke("forget"), "folder")
+    assert (history_path() / "keep.txt").exists()
+
+
+@pytest.mark.parametrize("what", ["the history file", "the marker"])
+def test_forget_on_a_read_only_data_dir_is_one_line(monkeypatch, what):
+    import errno
+
+    from charcomplete import history
+    from charcomplete.history import history_path
+    from test_cli_train import assert_one_line_error
+    from test_faults import invoke
+
+    history_path().parent.mkdir(parents=True, exist_ok=True)
+    history_path().write_text("{}")
+
+    def refuse(self, *a, **k):  # root ignores chmod 0555: the refusal a read-only data dir gives
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "unlink" if what == "the history file" else "write_text", refuse)
+    assert_one_line_error(invoke("forget"), "cannot forget.*read-only")
