@@ -24,14 +24,27 @@ def command(file, model, device, encoding, no_adapt):
     charcomplete edit notes.txt --model my-notes --device cpu
     charcomplete edit old.txt --encoding latin-1
     """
-    from charcomplete.completion import load_completer
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one step is small: BLAS threads only contend (2x slower)
+    from charcomplete.checkpoint import inspect_checkpoint
+    from charcomplete.device import resolve_device_cheaply
     from charcomplete.document import Document
+    from charcomplete.registry import DEFAULT_MODEL, model_name, resolve_model
 
     document = Document.open(file, encoding=encoding)
-    try:  # every model the editor loads adapts (and saves your history) unless --no-adapt
-        completer = load_completer(model, device=device, adapt=not no_adapt, save_history=not no_adapt)
+    # bad --model / --device fail here, in one line, before the UI: the model's name, header and
+    # metadata are checked without reading the weights; the weights load after the first paint
+    path = resolve_model(str(model or DEFAULT_MODEL))
+    try:
+        inspect_checkpoint(path)
     except OSError as e:
         raise fail(f"cannot load the model: {e}") from None
+    resolved = resolve_device_cheaply(device)  # None: auto, and only torch can tell (resolved on load)
+
+    def load():  # in the editor's thread worker; every model it loads adapts unless --no-adapt
+        from charcomplete.completion import load_completer
+
+        return load_completer(path, device=resolved or device, adapt=not no_adapt, save_history=not no_adapt)
+
     # Textual repaints at most TEXTUAL_FPS times a second (60 by default); a ghost that arrives just
     # after the repaint of its key waits for the next one. Repaints happen only on change, so a
     # finer grid costs nothing while idle: 480 brings key -> ghost p99 from 44 ms to 16 ms
@@ -39,7 +52,7 @@ def command(file, model, device, encoding, no_adapt):
     os.environ.setdefault("TEXTUAL_FPS", "480")
     from charcomplete.tui.app import EditorApp
 
-    app = EditorApp(document, completer)
+    app = EditorApp(document, None, load=load, loading=model_name(path))
     try:
         app.run()
     except BaseException:

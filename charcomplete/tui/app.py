@@ -41,7 +41,9 @@ LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json
 
 
 class EditorApp(App):
-    """The editor. `document`: the opened file; `completer`: the model to start with."""
+    """The editor. `document`: the opened file; `completer`: the model to start with, or None
+    with `load`: a function that returns it, called in a thread worker after the first paint
+    (the status bar says "loading model…" meanwhile; `loading` is the model's name to show)."""
 
     CSS_PATH = "editor.tcss"
     COMMANDS = App.COMMANDS | {EditorCommands}
@@ -56,10 +58,12 @@ class EditorApp(App):
         Binding("ctrl+r", "replace", "Replace", show=False),
     ]
 
-    def __init__(self, document: Document, completer, train_overrides: dict | None = None):
+    def __init__(self, document: Document, completer, train_overrides: dict | None = None, load=None, loading: str = ""):
         super().__init__()
         self.document = document
         self.model = ModelHost(completer)
+        self._load = load if completer is None else None
+        self._loading = loading or "model"
         self.train_overrides = train_overrides or {}  # tests: tiny training settings
         self.title = f"charcomplete — {document.path.name}"
         self._editor: GhostEditor | None = None
@@ -98,6 +102,8 @@ class EditorApp(App):
     def on_mount(self) -> None:
         self.query_one(TrainingPanel).display = False
         self._show_model()
+        if self._load is not None:
+            self._first_load()
         self.status.file_name = self.document.path.name
         self.status.read_only = self.document.read_only
         self.editor.focus()
@@ -113,6 +119,10 @@ class EditorApp(App):
 
     def _show_model(self) -> None:
         c = self.model.completer
+        if c is None:  # loading after the first paint, or the load failed
+            self.status.model = self._loading
+            self.status.activity = "loading model…" if self._load is not None else ""
+            return
         self.status.model = self.model.label
         self.status.device = c.device
         self.query_one(AttentionSparkline).update([], "", "attention" if c.kind == "attention" else "confidence (lstm)")
@@ -242,8 +252,33 @@ class EditorApp(App):
 
     # --- models -----------------------------------------------------------------------------
 
+    @work(thread=True, exclusive=True, group="first-load", exit_on_error=False)
+    def _first_load(self) -> None:
+        """The model the editor opened with, loaded after the first paint (editing works meanwhile)."""
+        try:
+            completer = self._load()
+        except Exception as e:  # a model that fails now: a notice, and editing goes on without ghosts
+            self.call_from_thread(self._first_load_failed, str(e).splitlines()[0] if str(e) else type(e).__name__)
+        else:
+            self.call_from_thread(self._first_loaded, completer)
+
+    def _first_loaded(self, completer) -> None:
+        self._load = None
+        if self.model.completer is None:  # not already replaced by a trained or switched-to model
+            self._use_model(completer, "")
+
+    def _first_load_failed(self, error: str) -> None:
+        self._load = None
+        if self.model.completer is None:
+            self._show_model()
+            self.status.model = f"{self._loading} (not loaded)"
+            self.notify(f"Could not load {self._loading}: {error}. Editing works; no suggestions.", severity="error", timeout=10)
+
     def action_switch_model(self, name: str) -> None:
         """Load a model in a worker; the current one serves until the new one is ready."""
+        if self.model.completer is None and self._load is not None:
+            self.notify("The model is still loading; switch when it is ready.", severity="warning")
+            return
         self.status.activity = f"loading {name}…"
         self._load_model(name)
 
@@ -252,7 +287,8 @@ class EditorApp(App):
         from charcomplete.completion import load_completer
 
         try:
-            completer = load_completer(name, **self.model.completer.load_options())
+            options = self.model.completer.load_options() if self.model.completer is not None else {}
+            completer = load_completer(name, **options)
         except Exception as e:
             self.call_from_thread(self._model_failed, name, str(e).splitlines()[0] if str(e) else type(e).__name__)
         else:
@@ -267,7 +303,8 @@ class EditorApp(App):
         self.status.activity = ""
         self._show_model()
         self.editor.update_suggestion()
-        self.notify(note)
+        if note:
+            self.notify(note)
 
     # --- training -----------------------------------------------------------------------------
 
@@ -307,6 +344,9 @@ class EditorApp(App):
         self.push_screen(TrainDialog(req, ask_path=True), lambda chosen: self._start_training(chosen, req))
 
     def _refuse_second_run(self) -> bool:
+        if self.model.completer is None:  # training starts from the model's kind and device
+            self.notify("The model is not loaded; training needs it.", severity="warning")
+            return True
         if self.training_running:
             self.notify("A model is already training (Cancel it first).", severity="warning")
         return self.training_running

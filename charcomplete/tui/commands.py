@@ -14,7 +14,7 @@ class EditorCommands(Provider):
         from charcomplete.registry import list_checkpoints
 
         app = self.app
-        current = app.model.completer.name
+        current = app.model.completer.name if app.model.completer is not None else None
         out = []
         for e in list_checkpoints():
             mark = " (current)" if e.name == current else ""

@@ -107,7 +107,7 @@ class GhostEditor(TextArea):
 
     def _may_suggest(self) -> bool:
         if (not self.suggestions_enabled or self.read_only or not self.selection.is_empty or not self.has_focus
-                or not self.screen.is_current):
+                or not self.screen.is_current or self.model.completer is None):  # None: the model is still loading
             return False
         row, col = self.cursor_location
         right = self.document[row][col : col + 1]
@@ -154,6 +154,8 @@ class GhostEditor(TextArea):
                     continue  # the text or the cursor changed since: a newer request follows
                 with host.lock:
                     completer = host.completer
+                    if completer is None:
+                        continue
                     try:
                         completer.observe(context)  # adaptation learns what is new in the text first
                         if alternatives:
