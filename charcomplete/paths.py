@@ -40,6 +40,11 @@ def recovery_dir() -> Path:
     return data_dir() / "recovery"
 
 
+def rescue_dir() -> Path:
+    """Resume files of training runs whose own checkpoint folder could not take one (a full disk)."""
+    return data_dir() / "rescued"
+
+
 def shipped_dir() -> Path:
     """The shipped checkpoints: inside the package (wheel) or the repo's checkpoints/."""
     here = Path(__file__).resolve().parent

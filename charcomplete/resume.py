@@ -64,8 +64,9 @@ def load_resume(path: str | os.PathLike) -> tuple[dict, dict]:
     return tensors, info
 
 
-def save_run_state(out, model, opt, cfg, model_cfg, corpus, step, elapsed, state, best_bpc, best_acc, history) -> Path:
-    """Write the resume file of a run stopped after `step` steps."""
+def save_run_state(out, model, opt, cfg, model_cfg, corpus, step, elapsed, state, best_bpc, best_acc, history,
+                   path: str | os.PathLike | None = None) -> Path:
+    """Write the resume file of a run stopped after `step` steps (beside `out`, or at `path`)."""
     import torch
 
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -83,7 +84,7 @@ def save_run_state(out, model, opt, cfg, model_cfg, corpus, step, elapsed, state
         "checkpoint": str(out), "state_len": 0 if state is None else len(state),
         "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups],
     }
-    return save_resume(resume_path_for(out), tensors, info)
+    return save_resume(resume_path_for(out) if path is None else path, tensors, info)
 
 
 def _check_resume_info(info: dict, opt, n_state: int) -> None:

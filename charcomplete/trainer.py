@@ -248,6 +248,36 @@ def train(
         kept = f"the best checkpoint so far is kept at {out}" if out.exists() else "no checkpoint was written"
         return TrainingError(f"training diverged: {what} at step {step}; {kept} (try a lower --lr)")
 
+    def keep_run(run_state, now: float) -> Path:
+        """The resume file beside `out`; where that cannot be written (a full disk), one in the
+        user's data dir. OSError (the last one) when neither can be written."""
+        try:
+            return save_run_state(out, model, opt, cfg, model_cfg, corpus, step, now, run_state, best_bpc, best_acc, history)
+        except OSError:
+            from charcomplete.paths import rescue_dir
+
+            folder = rescue_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            return save_run_state(out, model, opt, cfg, model_cfg, corpus, step, now, run_state, best_bpc, best_acc, history,
+                                  path=folder / resume_path_for(out).name)
+
+    def write_failed(e: OSError, previous_best) -> TrainingError:
+        """One line for a checkpoint that could not be written (a full disk), with the run kept where it can be."""
+        nonlocal best_bpc, best_acc
+        best_bpc, best_acc = previous_best  # the resumed run must still write this checkpoint
+        history.pop()
+        why = e.strerror or str(e)
+        old = "; the previous checkpoint there is kept" if out.exists() else ""
+        if dist.active:
+            return TrainingError(f"cannot write the checkpoint {out} ({why}){old}; the run's state was not saved (a distributed run)")
+        try:
+            path = keep_run(state, elapsed())
+        except OSError as e2:
+            return TrainingError(f"cannot write the checkpoint {out} ({why}){old}; the run's state could not be saved "
+                                 f"either ({e2.strerror or e2}): it is lost after {step} steps")
+        return TrainingError(f"cannot write the checkpoint {out} ({why}){old}; the run so far is kept: free some space and "
+                             f"resume with  charcomplete train ... --resume {path}")
+
     def validate_and_save():
         nonlocal best_bpc, best_acc
         if recent and dist.active:
@@ -262,6 +292,7 @@ def train(
         if bpc is not None and not math.isfinite(bpc):
             raise diverged(f"validation loss became {bpc}")  # never write NaN weights over a good checkpoint
         improved = bpc is not None and (best_bpc is None or bpc < best_bpc)
+        previous_best = (best_bpc, best_acc)
         if improved or (bpc is None and step > 0):
             if improved:
                 best_bpc, best_acc = bpc, acc
@@ -270,7 +301,10 @@ def train(
                 "chars": step * cfg.batch_size * cfg.seq_len, "seconds": round(elapsed(), 1), "parameters": n_params,
             }
             if dist.is_main:
-                save_checkpoint(out, model, meta)
+                try:
+                    save_checkpoint(out, model, meta)
+                except OSError as e:
+                    raise write_failed(e, previous_best) from None
         progress("eval", val_bpc=bpc, val_acc=acc)
         recent.clear()
 
@@ -286,7 +320,11 @@ def train(
             full_state = dist.gather_state(state)  # every stream's state, so any number of ranks can resume
             path = resume_path_for(out)
             if dist.is_main:
-                path = save_run_state(out, model, opt, cfg, model_cfg, corpus, step, now, full_state, best_bpc, best_acc, history)
+                try:
+                    path = keep_run(full_state, now)
+                except OSError as e:
+                    raise TrainingError(f"stopped at step {step}, but the resume file could not be written beside {out} "
+                                        f"nor in the data dir ({e.strerror or e}): the run's state is lost") from None
             dist.barrier()  # no rank exits before the file is written
             raise TrainingInterrupted(path, step)
         k = step % spe
