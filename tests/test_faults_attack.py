@@ -330,3 +330,36 @@ def test_forget_on_a_read_only_data_dir_is_one_line(monkeypatch, what):
 
     monkeypatch.setattr(Path, "unlink" if what == "the history file" else "write_text", refuse)
     assert_one_line_error(invoke("forget"), "cannot forget.*read-only")
+
+
+# --- item 15: user-supplied strings are never read as Rich markup --------------------------------
+
+
+async def test_a_path_with_markup_in_train_on_a_folder_does_not_crash(make_editor, tmp_path):
+    from test_editor_app import settle
+
+    app = make_editor(LINE)
+    raw = str(tmp_path / "notes[/bold]x")
+    async with app.run_test() as pilot:
+        app.action_train_folder()
+        await pilot.pause()
+        app.screen.query_one("#train-corpus").value = raw
+        await pilot.click("#train-start")
+        await settle(pilot)
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        assert any(raw in n.message for n in app._notifications), [n.message for n in app._notifications]
+
+
+async def test_a_file_name_with_markup_shows_as_it_is_when_saved(make_editor):
+    app = make_editor(LINE, name="a[red]b.txt")
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "x")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.pause()
+        from textual.widgets._toast import Toast
+
+        saved = [n for n in app._notifications if n.message.startswith("Saved")]
+        shown = [str(Toast(n).render()) for n in saved]  # what the toast draws (markup read or not)
+        assert shown and all("Saved a[red]b.txt" in t for t in shown), shown

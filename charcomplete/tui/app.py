@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -31,7 +30,7 @@ from charcomplete.tui.find import FindBar
 from charcomplete.tui.model import ModelHost
 from charcomplete.tui.sparkline import AttentionSparkline
 from charcomplete.tui.statusbar import StatusBar
-from charcomplete.jobs import TrainRequest, load_paused, unique_model_name
+from charcomplete.jobs import FINETUNE_LR, SCRATCH_LR, TrainRequest, load_paused, unique_model_name
 from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady, TrainingFinished
 from charcomplete.tui.training import TrainDialog, TrainingPanel
 
@@ -112,7 +111,7 @@ class EditorApp(App):
             self.notify(f"Opened read-only: {self.document.read_only_reason}.", severity="warning", timeout=8)
         recovered = self.document.read_recovery()
         if self.document.recovery_refused:  # a planted symlink, FIFO, device or another user's file
-            self.notify(escape(self.document.recovery_refused), severity="warning", timeout=8)
+            self.notify(self.document.recovery_refused, severity="warning", timeout=8)
         if recovered is not None:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.document.recovery_path.stat().st_mtime))
             self.push_screen(recovery_dialog(self.document.path.name, when), lambda c: self._recovery_chosen(c, recovered))
@@ -132,6 +131,11 @@ class EditorApp(App):
 
     def is_modified(self) -> bool:
         return self.document.is_modified(self.buffer_text())
+
+    def notify(self, message: str, *, markup: bool = False, **kw) -> None:
+        """Notifications are plain text: they hold file names, paths, model names and errors, and
+        `[/` in one crashed the editor with a MarkupError (issue 15, item 15)."""
+        super().notify(message, markup=markup, **kw)
 
     # --- what the widgets report ----------------------------------------------------------
 
@@ -309,8 +313,11 @@ class EditorApp(App):
     # --- training -----------------------------------------------------------------------------
 
     def _train_request(self, corpus: list[str], name: str, description: str) -> TrainRequest:
+        """A job that fine-tunes the model in use (the form offers a new model from scratch too)."""
         c = self.model.completer
-        req = TrainRequest(corpus=corpus, name=unique_model_name(name), kind=c.kind, device=c.device, description=description)
+        init = str(c.path) if c.path is not None else None
+        req = TrainRequest(corpus=corpus, name=unique_model_name(name), kind=c.kind, device=c.device, description=description,
+                           init=init, lr=FINETUNE_LR if init else SCRATCH_LR)
         for k, v in self.train_overrides.items():
             setattr(req, k, v)
         return req
@@ -357,7 +364,8 @@ class EditorApp(App):
                 p.unlink(missing_ok=True)
             return
         self.status.activity = "training"
-        self.query_one(TrainingPanel).start(chosen, self.model.completer.load_options())
+        c = self.model.completer
+        self.query_one(TrainingPanel).start(chosen, c.load_options(), compare_with=str(c.path) if c.path else None)
 
     def action_resume_training(self, name: str) -> None:
         """Continue a cancelled run exactly where it stopped."""
@@ -384,9 +392,22 @@ class EditorApp(App):
         elif message.error:
             self.notify(f"Training failed: {message.error}", severity="error", timeout=10)
         else:
-            bpc = (message.completer.meta.metrics or {}).get("val_bpc")
-            score = f", val {bpc:.3f} bpc" if isinstance(bpc, (int, float)) else ""
-            self._use_model(message.completer, f"Trained '{req.name}'{score}; switched to it (saved in your data dir).")
+            self._finished_model(message.completer, message.outcome)
+
+    def _finished_model(self, completer, outcome) -> None:
+        """Switch to a newly trained model only when it predicts the text's held-out tail better."""
+        old = self.model.completer
+        new = outcome.new if outcome is not None else None
+        scores = "" if new is None else f"{new.bpc:.3f} bpc, KSR {new.ksr:.3f} on the held-out tail"
+        if outcome is None or outcome.old is None:
+            self._use_model(completer, f"Trained '{completer.name}' ({scores}); switched to it (saved in your data dir).")
+            return
+        was = f"{outcome.old.bpc:.3f} bpc, KSR {outcome.old.ksr:.3f}"
+        if outcome.better:
+            self._use_model(completer, f"Trained '{completer.name}': {scores} (was {was} with {old.name}); switched to it.")
+        else:
+            self.notify(f"Kept {old.name}: it scores {was} on the held-out tail; the new '{completer.name}' scores {scores}. "
+                        f"The new one is saved: pick it in the palette (Ctrl+P).", markup=False, timeout=15)
 
     # --- find, replace, go to line (the bar is in find.py) ---------------------------------------
 

@@ -32,7 +32,7 @@ class Choice(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.message, id="question")
+            yield Label(self.message, id="question", markup=False)  # names and paths are the user's: never markup (issue 15, item 15)
             with Horizontal():
                 for oid, label, key, variant in self.options:
                     yield Button(f"{label} ({key})", id=oid, variant=variant)

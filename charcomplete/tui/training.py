@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,14 +23,15 @@ from textual.validation import Number
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Sparkline
 
 from charcomplete.config import KINDS
-from charcomplete.jobs import TrainRequest, run_training
+from charcomplete.jobs import SCRATCH_LR, TrainRequest, run_training
 from charcomplete.tui.messages import TrainingFinished, TrainingProgressed
 
 CURVE_WIDTH = 20  # validations shown in each curve (the latest)
+FINETUNE = "fine-tune"  # the form's choice: fine-tune the model in use
 
 
 class TrainDialog(ModalScreen[TrainRequest | None]):
-    """What to train: corpus path, model name, kind, minutes."""
+    """What to train: corpus path, model name, fine-tune the model in use or a new one, minutes."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -41,14 +43,16 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
     def compose(self) -> ComposeResult:
         r = self.request
         with Vertical(id="train-form"):
-            yield Label("Train a model" + (" on a folder or file" if self.ask_path else f" on {r.description}"), classes="title")
+            yield Label("Train a model" + (" on a folder or file" if self.ask_path else f" on {r.description}"), classes="title", markup=False)
             if self.ask_path:
                 yield Label("Folder or file (text files are read recursively)")
                 yield Input(", ".join(r.corpus), placeholder="~/notes", id="train-corpus")
             yield Label("Model name (saved in your data dir)")
             yield Input(r.name, id="train-name")
             with Horizontal(classes="row"):
-                yield Select([(k, k) for k in KINDS], value=r.kind, allow_blank=False, id="train-kind")
+                starts = ([(f"fine-tune {Path(r.init).stem}", FINETUNE)] if r.init else []) + [(f"new {k} model", k) for k in KINDS]
+                yield Select(starts, value=FINETUNE if r.init else r.kind, allow_blank=False, id="train-kind",
+                             tooltip="Fine-tune the model in use (better on small texts), or train a new one from scratch")
                 yield Input(f"{r.max_minutes:g}", id="train-minutes", validators=[Number(minimum=0.01)], tooltip="minutes")
                 yield Label("minutes")
             with Horizontal(classes="buttons"):
@@ -78,7 +82,9 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             r.corpus = [os.path.expanduser(raw)]
             r.description = raw
         r.name = self.query_one("#train-name", Input).value.strip() or r.name
-        r.kind = str(self.query_one("#train-kind", Select).value)
+        start = str(self.query_one("#train-kind", Select).value)
+        if start != FINETUNE:  # a new model from scratch
+            r.init, r.kind, r.lr = None, start, SCRATCH_LR
         try:
             r.max_minutes = float(self.query_one("#train-minutes", Input).value)
         except ValueError:
@@ -112,11 +118,13 @@ class TrainingPanel(Vertical):
             yield Sparkline([], id="val-curve")
             yield Label("", id="val-last", classes="curve-value")
 
-    def start(self, request: TrainRequest, load_options: dict) -> None:
+    def start(self, request: TrainRequest, load_options: dict, compare_with: str | None = None) -> None:
+        """Run `request`; the new model is loaded with `load_options` and scored against the
+        checkpoint `compare_with` (the model in use) on the text's held-out tail."""
         self.running = True
         self._stop.clear()
         self.train_curve, self.val_curve = [], []
-        self.query_one("#train-title", Label).update(f"Training {request.kind} model '{request.name}' on {request.description}")
+        self.query_one("#train-title", Label).update(escape(f"Training {request.kind} model '{request.name}' on {request.description}"))
         self.query_one("#train-progress", ProgressBar).update(progress=0)
         self.query_one("#train-stats", Label).update("reading the text…")
         for sel in ("#train-curve", "#val-curve"):
@@ -124,7 +132,7 @@ class TrainingPanel(Vertical):
         for sel in ("#train-last", "#val-last"):
             self.query_one(sel, Label).update("")
         self.display = True
-        self._train(request, load_options)
+        self._train(request, load_options, compare_with)
 
     def cancel(self) -> None:
         self._stop.set()
@@ -136,7 +144,7 @@ class TrainingPanel(Vertical):
             self.cancel()
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def _train(self, request: TrainRequest, load_options: dict) -> None:
+    def _train(self, request: TrainRequest, load_options: dict, compare_with: str | None) -> None:
         from charcomplete.completion import load_completer
         from charcomplete.errors import TrainingInterrupted
 
@@ -149,14 +157,14 @@ class TrainingPanel(Vertical):
                 self.post_message(TrainingProgressed(p))
 
         try:
-            path = run_training(request, on_progress, self._stop.is_set)
-            completer = load_completer(path, **load_options)  # runs as the model it replaces
+            outcome = run_training(request, on_progress, self._stop.is_set, compare_with=compare_with)
+            completer = load_completer(outcome.path, **load_options)  # runs as the model it replaces
         except TrainingInterrupted:
             self.post_message(TrainingFinished(request, cancelled=True))
         except Exception as e:  # shown to the user as one line
             self.post_message(TrainingFinished(request, error=str(e).splitlines()[0] if str(e) else type(e).__name__))
         else:
-            self.post_message(TrainingFinished(request, completer=completer))
+            self.post_message(TrainingFinished(request, completer=completer, outcome=outcome))
         finally:
             for p in request.cleanup:
                 Path(p).unlink(missing_ok=True)
