@@ -64,6 +64,11 @@ def count_doc_key(memory_count: int, doc_order: int) -> int:
 COUNT_DOC_KEYS = (len(COUNT_EDGES) + 1) * (len(DOC_ORDER_EDGES) + 1)
 
 
+def default_keys(memory_info: dict, doc_order: int) -> tuple[int, int]:
+    """The keys of the default MixerConfig from CorpusMemory.predict's info and `doc_match_order`."""
+    return memory_doc_key(memory_info["order"], doc_order), count_doc_key(memory_info["count"], doc_order)
+
+
 # --- the mixer ---------------------------------------------------------------------------------
 
 
@@ -71,11 +76,11 @@ COUNT_DOC_KEYS = (len(COUNT_EDGES) + 1) * (len(DOC_ORDER_EDGES) + 1)
 class MixerConfig:
     """The mixer's shape and learning (chosen by measurement: bench/memory.py)."""
 
-    n_inputs: int = 3  # experts mixed (the order of the inputs is the caller's, and fixed)
-    key_sizes: tuple[int, ...] = (MEMORY_DOC_KEYS,)  # one weight set per value of each key; more than one key: two layers
-    init: tuple[float, ...] = ()  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
-    lr: float = 0.02  # learning rate of the first layer's weights
-    lr2: float = 0.005  # learning rate of the second layer's weights (two layers only)
+    n_inputs: int = 3  # experts mixed: by default (network, document/history cache mixture, corpus memory), in that order
+    key_sizes: tuple[int, ...] = (MEMORY_DOC_KEYS, COUNT_DOC_KEYS)  # one weight set per value of each key (see `default_keys`); more than one key: two layers
+    init: tuple[float, ...] = (0.0, 0.6, 0.5)  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
+    lr: float = 0.01  # learning rate of the first layer's weights
+    lr2: float = 0.002  # learning rate of the second layer's weights (two layers only)
     lr_decay: float = 0.0  # a weight set's rate is lr / (1 + lr_decay * its updates) ** 0.5 (0: constant)
     w_min: float = -2.0  # weights are kept in [w_min, w_max] (a bad step cannot run away)
     w_max: float = 4.0

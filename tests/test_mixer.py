@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from charcomplete.mixer import (COUNT_DOC_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, bucket, count_doc_key,
+from charcomplete.mixer import (COUNT_DOC_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, bucket, count_doc_key, default_keys,
                                 doc_match_order, memory_doc_key)
 
 V = 10
@@ -31,7 +31,7 @@ def _run(mixer, steps, seed=0, key=0):
 
 
 def test_learns_to_trust_the_right_expert():
-    m = Mixer(MixerConfig(n_inputs=3, key_sizes=(4,), lr=0.05))
+    m = Mixer(MixerConfig(n_inputs=3, key_sizes=(4,), init=(), lr=0.05))
     loss = _run(m, 600)
     w = m.weights[0][0]
     assert w[0] > w[1] and w[0] > 0.8 and w[1] < 0.2
@@ -40,7 +40,7 @@ def test_learns_to_trust_the_right_expert():
 
 
 def test_two_layers_learn_and_are_deterministic():
-    cfg = MixerConfig(n_inputs=3, key_sizes=(4, 2), lr=0.05, lr2=0.01)
+    cfg = MixerConfig(n_inputs=3, key_sizes=(4, 2), init=(), lr=0.05, lr2=0.01)
     a, b = Mixer(cfg), Mixer(cfg)
     la = _run(a, 300, key=(1, 0))
     lb = _run(b, 300, key=(1, 0))
@@ -51,7 +51,7 @@ def test_two_layers_learn_and_are_deterministic():
 
 
 def test_identical_experts_give_the_expert():
-    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,)))
+    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,), init=()))
     p = _dist(3, 0.7)
     np.testing.assert_allclose(m.mix([p, p], 0), p)
     m.update(3)  # right: the weights grow past a sum of 1, the mix sharpens towards the expert's choice
@@ -60,7 +60,7 @@ def test_identical_experts_give_the_expert():
 
 
 def test_zero_probabilities_are_safe():
-    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,)))
+    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,), init=()))
     p = np.zeros(V)
     p[2] = 1.0
     q = m.mix([p, np.full(V, 1 / V)], 0)
@@ -70,7 +70,7 @@ def test_zero_probabilities_are_safe():
 
 
 def test_bad_keys_refused():
-    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(3,)))
+    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(3,), init=()))
     with pytest.raises(ValueError):
         m.mix([np.full(V, 0.1)] * 2, 3)
     with pytest.raises(ValueError):
@@ -92,7 +92,7 @@ def test_doc_match_order():
 
 
 def test_speculative_predictions_are_not_learned():
-    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,)))
+    m = Mixer(MixerConfig(n_inputs=2, key_sizes=(1,), init=()))
     p, q = _dist(1, 0.9), _dist(2, 0.9)
     m.mix([p, q], 0)  # the real prediction
     m.mix([q, p], 0, learn=False)  # a suggestion's later character
@@ -104,3 +104,11 @@ def test_speculative_predictions_are_not_learned():
     before = w.copy()
     m.update(2)
     np.testing.assert_array_equal(m.weights[0][0], before)
+
+
+def test_default_mixer_with_memory_keys():
+    m = Mixer()
+    keys = default_keys({"order": 12, "count": 5}, doc_order=4)
+    p = m.mix([_dist(1, 0.5), _dist(1, 0.6), _dist(1, 0.9)], keys)
+    assert abs(p.sum() - 1) < 1e-9 and np.argmax(p) == 1
+    m.update(1)
