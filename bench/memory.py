@@ -208,9 +208,10 @@ def sweep(c, sets, experts, texts, mixer_sweep: bool = False) -> None:
     """bpc of (c) per set for memory pruning and blending settings (a memory is built once per pruning)."""
     R = dataclasses.replace
     best = MemoryConfig((1, 2, 3, 4, 5, 6, 8, 12, 20), (1, 1, 2, 2, 3, 4, 5, 5, 5))
+    O = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24)
     memories = {
-        "orders 1-8,10,12,16,24, min 1,1,1,2,2,3,3,4,4,4,4,4": MemoryConfig(min_count=(1, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 4)),
-        "orders 1-8,10,12,16,24, min 1,1,2,3,4,6,8,8,8,8,8,8": MemoryConfig(min_count=(1, 1, 2, 3, 4, 6, 8, 8, 8, 8, 8, 8)),
+        "orders 1-8,10,12,16,24, min 1,1,1,2,2,3,3,4,4,4,4,4": MemoryConfig(O, (1, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 4)),
+        "orders 1-8,10,12,16,24, min 1,1,2,3,4,6,8,8,8,8,8,8": MemoryConfig(O, (1, 1, 2, 3, 4, 6, 8, 8, 8, 8, 8, 8)),
         "orders 1-6,8,12,20, min 1,1,2,2,3,4,5,5,5": best,
         "orders 1-6,8,12,20, min 1,1,2,2,3,4,4,4,4": R(best, min_count=(1, 1, 2, 2, 3, 4, 4, 4, 4)),
         "orders 1-4,6,8,12,20, min 1,1,2,2,3,4,4,4": MemoryConfig((1, 2, 3, 4, 6, 8, 12, 20), (1, 1, 2, 2, 3, 4, 4, 4)),
