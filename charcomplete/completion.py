@@ -114,7 +114,7 @@ class Completer:
     """Next-character predictions and suggestions from one model (a torch network, or a
     NumpyNet on the CPU: then torch is never imported unless `.model` is asked for)."""
 
-    def __init__(self, model, vocab: Vocab, name: str = "", meta=None, device: str = "cpu",
+    def __init__(self, model, vocab: Vocab, name: str = "", path: Path | None = None, meta=None, device: str = "cpu",
                  context_chars: int = 192, max_extend: int = 64, policy: Policy | None = None, adapt=False,
                  save_history: bool = True):
         from charcomplete.adapt import make_adaptive
@@ -122,6 +122,7 @@ class Completer:
         self._net = model.eval()
         self.vocab = vocab
         self.name = name
+        self.path = path  # the checkpoint it was loaded from (None: built in memory)
         self.meta = meta
         self.device = device
         self.kind = model.cfg.kind
@@ -415,4 +416,4 @@ def load_completer(model: str | Path | None = None, device: str = "cpu", **kwarg
         net = NumpyNet(cfg, weights)
     else:
         net, meta, vocab = load_checkpoint(path, device=device)
-    return Completer(net, vocab, name=model_name(path), meta=meta, device=device, **kwargs)
+    return Completer(net, vocab, name=model_name(path), meta=meta, device=device, path=path, **kwargs)

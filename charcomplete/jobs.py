@@ -6,6 +6,12 @@ they only differ in how they show progress and how they are stopped.
 - The editor writes to `<name>.safetensors.partial` and renames it when the run finishes, so
   a cancelled run never leaves a half-trained model under the name; a cancelled run is kept
   in the paused-runs store (resume.py) and resumed from the palette.
+
+Training that improves: by default a job fine-tunes the model in use (`init`) with settings
+for small texts (FINETUNE_LR, the budget of `TrainRequest`), then scores the old and the new
+model on the same held-out tail of the text (bits per character and KSR, no adaptation);
+the editor switches only when the new one is better. A text shorter than MIN_TRAIN_CHARS is
+refused with a notice: it cannot tell a better model from a worse one.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from charcomplete.errors import CheckpointError, CorpusError, TrainingInterrupted
+from charcomplete.errors import CheckpointError, CorpusError, TrainingError, TrainingInterrupted
 from charcomplete.fileio import probe_folder
 from charcomplete.registry import SUFFIX, user_checkpoint_path
 from charcomplete.resume import (
@@ -25,6 +31,11 @@ from charcomplete.resume import (
     read_paused_request,
     resume_path_for,
 )
+
+
+FINETUNE_LR = 1e-3  # Adam's learning rate when fine-tuning (bench/finetune.py)
+SCRATCH_LR = 3e-3  # and from scratch (the notebook's)
+MIN_TRAIN_CHARS = 4000  # less text than this is refused: its held-out tail is too short to judge a model by
 
 
 def check_writable(path: Path) -> None:
@@ -93,7 +104,8 @@ class TrainRequest:
 
     corpus: list[str]  # files or folders to read
     name: str  # the model name it is saved as
-    kind: str = "attention"  # "attention" or "lstm"
+    kind: str = "attention"  # "attention" or "lstm" (from scratch; fine-tuning keeps the model's)
+    init: str | None = None  # fine-tune this checkpoint (the model in use); None: from scratch
     max_minutes: float = 2.0  # wall-clock budget
     epochs: float | None = 20.0  # the run ends at whichever of epochs / minutes comes first
     embed: int = 64  # embedding width
@@ -102,7 +114,7 @@ class TrainRequest:
     seq_len: int = 128  # characters per chunk (lowered for small texts, see `fit_batch`)
     batch_size: int = 64  # parallel streams (lowered for small texts, see `fit_batch`)
     eval_every: int = 50  # steps between validations
-    lr: float = 3e-3  # Adam learning rate
+    lr: float = SCRATCH_LR  # Adam learning rate (FINETUNE_LR when fine-tuning)
     device: str = "cpu"  # where it trains
     seed: int = 0  # same seed, same run
     description: str = ""  # what the title says is trained on
@@ -138,24 +150,79 @@ def load_paused(name: str) -> TrainRequest:
     return req
 
 
-def run_training(req: TrainRequest, callback, should_stop) -> Path:
-    """Train as asked; returns the finished checkpoint (raises TrainingInterrupted on Cancel,
-    after keeping the run to be resumed)."""
+@dataclass
+class TailScores:
+    """How well a model predicts the held-out tail of the text it was (or was not) trained on."""
+
+    bpc: float  # bits per character, the network alone
+    ksr: float  # keystroke savings, no adaptation
+    precision: float | None  # ghosts taken / shown
+
+
+def score_tail(path: Path, corpus, ksr_chars: int = 3000, val_fraction: float = 0.05) -> TailScores:
+    """Scores of the checkpoint at `path` on `corpus`'s held-out tails (each file's last
+    `val_fraction`, as load_corpus split it)."""
+    from charcomplete.completion import load_completer
+    from charcomplete.corpus import split_text
+    from charcomplete.evaluate import completion_metrics, score_text
+
+    tails = [t for t in (split_text(d.text, val_fraction)[1] for d in corpus.files.documents) if t]
+    completer = load_completer(str(path), adapt=False)
+    scored = [score_text(completer.model, completer.vocab, t) for t in tails]
+    n = sum(s["chars"] for s in scored) or 1
+    bpc = sum(s["bpc"] * s["chars"] for s in scored if s["chars"]) / n
+    texts, left = [], ksr_chars
+    for t in tails:
+        if left > 0:
+            texts.append(t[:left])
+            left -= len(texts[-1])
+    m = completion_metrics(completer, texts, latency_chars=0)
+    return TailScores(bpc, m["ksr"] or 0.0, m["precision"])
+
+
+@dataclass
+class TrainOutcome:
+    """A finished editor job: the new model and how it compares with the one it would replace."""
+
+    path: Path  # the new checkpoint (saved whatever the scores)
+    new: TailScores  # the new model on the held-out tail
+    old: TailScores | None  # the model in use, on the same tail (None: there was none to compare)
+
+    @property
+    def better(self) -> bool:
+        """The new model predicts the held-out tail better than the old one (lower bpc)."""
+        return self.old is None or self.new.bpc < self.old.bpc
+
+
+def run_training(req: TrainRequest, callback, should_stop, compare_with: str | None = None) -> TrainOutcome:
+    """Train as asked (fine-tuning `req.init` when set); returns the new checkpoint scored against
+    `compare_with` (the model in use) on the held-out tail. Raises TrainingInterrupted on Cancel,
+    after keeping the run to be resumed."""
+    from charcomplete.checkpoint import load_checkpoint
     from charcomplete.config import ModelConfig
     from charcomplete.corpus import load_corpus
+    from charcomplete.registry import resolve_model
     from charcomplete.trainer import TrainConfig, train
 
-    corpus = load_corpus(req.corpus)
+    init_model, vocab = None, None
+    if req.init:
+        init_model, _, vocab = load_checkpoint(resolve_model(req.init), device="cpu")
+        init_model.train()
+    corpus = load_corpus(req.corpus, vocab=vocab)
+    if corpus.files.chars < MIN_TRAIN_CHARS:
+        raise TrainingError(f"{corpus.files.chars:,} characters is too little to learn from: a model trained on it cannot be "
+                            f"told from a worse one (give at least {MIN_TRAIN_CHARS:,}: a longer file or a folder of notes)")
     final = user_checkpoint_path(req.name)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = paused_run_dir(req.name) / "model.safetensors" if req.resume else final.with_name(final.name + ".partial")
     batch, seq = fit_batch(len(corpus.train), req.batch_size, req.seq_len)
     cfg = TrainConfig(epochs=req.epochs, max_minutes=req.max_minutes, batch_size=batch, seq_len=seq, lr=req.lr,
                       eval_every=req.eval_every, seed=req.seed, device=req.device)
-    model_cfg = ModelConfig(kind=req.kind, embed=req.embed, hidden=req.hidden, window=req.window)
+    model_cfg = init_model.cfg if init_model is not None else ModelConfig(kind=req.kind, embed=req.embed, hidden=req.hidden,
+                                                                          window=req.window)
     try:
         train(model_cfg, cfg, corpus, partial, callback=callback, should_stop=should_stop,
-              resume=partial if req.resume else None)
+              resume=partial if req.resume else None, init_model=init_model)
     except TrainingInterrupted:  # cancelled: keep it to resume later
         request = {k: v for k, v in asdict(req).items() if k not in ("cleanup", "resume")}
         keep_paused_run(req.name, partial, request, [Path(p) for p in req.cleanup])
@@ -168,4 +235,5 @@ def run_training(req: TrainRequest, callback, should_stop) -> Path:
     os.replace(partial, final)
     if req.resume:
         drop_paused_run(req.name)
-    return final
+    old = score_tail(resolve_model(compare_with), corpus) if compare_with else None
+    return TrainOutcome(final, score_tail(final, corpus), old)

@@ -211,10 +211,10 @@ async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
         assert app.query_one("#spark-label").render().plain.startswith("confidence")
 
 
-async def test_train_on_this_file_completes_and_switches(editor):
+async def test_train_on_this_file_completes_and_switches(editor, tiny_checkpoints):
     from charcomplete.registry import user_checkpoint_path
 
-    app = editor(text=LINE * 30)
+    app = editor(text=LINE * 100)  # more than jobs.MIN_TRAIN_CHARS
     async with app.run_test() as pilot:
         await pilot.press("ctrl+t")
         await pilot.pause()
@@ -225,7 +225,60 @@ async def test_train_on_this_file_completes_and_switches(editor):
         assert app.model.completer.name == "notes-attention"
         assert user_checkpoint_path("notes-attention").is_file()
         assert app.query_one(TrainingPanel).val_curve  # the curve got points
-        assert any("switched to it" in n.message for n in app._notifications)
+        assert any("switched to it" in n.message and "was " in n.message for n in app._notifications)  # both scores shown
+        assert app.model.completer.model.cfg.hidden == load_completer(tiny_checkpoints["attention"]).model.cfg.hidden  # fine-tuned
+
+
+async def test_a_worse_model_is_kept_saved_but_not_switched_to(editor, monkeypatch):
+    import charcomplete.jobs as jobs
+    from charcomplete.registry import user_checkpoint_path
+
+    real = jobs.score_tail
+
+    def score_tail(path, corpus, **kw):  # the new model (in the user's models folder) scores worse
+        s = real(path, corpus, **kw)
+        return jobs.TailScores(s.bpc + 1.0, s.ksr, s.precision) if "notes-attention" in str(path) else s
+
+    monkeypatch.setattr(jobs, "score_tail", score_tail)
+    app = editor(text=LINE * 100)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.model.completer.name == "attention"  # kept
+        assert user_checkpoint_path("notes-attention").is_file()  # saved, to be picked in the palette
+        assert any(n.message.startswith("Kept attention") and "bpc" in n.message for n in app._notifications)
+
+
+async def test_a_text_too_small_to_learn_from_gets_a_notice(editor):
+    from charcomplete.paths import models_dir
+
+    app = editor(text=LINE * 30)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.model.completer.name == "attention"
+        assert any("too little to learn from" in n.message for n in app._notifications)
+        assert not models_dir().exists() or not any(models_dir().glob("*.safetensors"))
+
+
+async def test_a_new_model_from_scratch_is_still_offered(editor):
+    from charcomplete.completion import load_completer as load
+
+    app = editor(text=LINE * 100)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        app.screen.query_one("#train-kind").value = "lstm"
+        await pilot.click("#train-start")
+        await settle(pilot)
+        from charcomplete.registry import user_checkpoint_path
+
+        new = load(user_checkpoint_path("notes-attention"))  # switched to or not, by its score
+        assert new.kind == "lstm" and new.model.cfg.hidden == 16  # the form's small settings, not the model in use
 
 
 async def test_train_on_a_folder(editor, tiny_corpus):
@@ -265,7 +318,7 @@ async def test_failed_training_is_one_line_and_keeps_the_model(editor, tmp_path)
 async def test_cancel_training_keeps_the_current_model(editor):
     from charcomplete.paths import models_dir as user_dir
 
-    app = editor(text=LINE * 30)
+    app = editor(text=LINE * 100)  # more than jobs.MIN_TRAIN_CHARS
     async with app.run_test() as pilot:
         app.train_overrides["epochs"] = 1000.0
         await pilot.press("ctrl+t")
@@ -300,7 +353,7 @@ async def test_a_cancelled_run_resumes_from_the_palette_where_it_stopped(editor,
         return real_train(*args, callback=on_progress, should_stop=stop, **kw)
 
     monkeypatch.setattr(trainer, "train", train)
-    app = editor(text=LINE * 30)
+    app = editor(text=LINE * 100)  # more than jobs.MIN_TRAIN_CHARS
     name = "notes-attention"
     async with app.run_test() as pilot:
         # the epoch budget binds (an hour is far off): the learning rate follows the step, so the resume is exact

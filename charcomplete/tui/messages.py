@@ -48,5 +48,6 @@ class TrainingFinished(Message):
 
     request: Any  # jobs.TrainRequest
     completer: Any = None  # the new model, loaded, when it finished
+    outcome: Any = None  # jobs.TrainOutcome: the new and the old model on the held-out tail
     error: str | None = None  # one line, when it failed
     cancelled: bool = False  # stopped by the user (kept to be resumed)
