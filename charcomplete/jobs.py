@@ -117,6 +117,7 @@ class TrainRequest:
     lr: float = SCRATCH_LR  # Adam learning rate (FINETUNE_LR when fine-tuning)
     device: str = "cpu"  # where it trains
     seed: int = 0  # same seed, same run
+    min_chars: int = MIN_TRAIN_CHARS  # less text than this is refused with a notice
     description: str = ""  # what the title says is trained on
     resume: bool = False  # continue this name's cancelled run (its paused state) instead of starting anew
     cleanup: list[Path] = field(default_factory=list)  # temp files to delete afterwards
@@ -209,9 +210,9 @@ def run_training(req: TrainRequest, callback, should_stop, compare_with: str | N
         init_model, _, vocab = load_checkpoint(resolve_model(req.init), device="cpu")
         init_model.train()
     corpus = load_corpus(req.corpus, vocab=vocab)
-    if corpus.files.chars < MIN_TRAIN_CHARS:
+    if corpus.files.chars < req.min_chars:
         raise TrainingError(f"{corpus.files.chars:,} characters is too little to learn from: a model trained on it cannot be "
-                            f"told from a worse one (give at least {MIN_TRAIN_CHARS:,}: a longer file or a folder of notes)")
+                            f"told from a worse one (give at least {req.min_chars:,}: a longer file or a folder of notes)")
     final = user_checkpoint_path(req.name)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = paused_run_dir(req.name) / "model.safetensors" if req.resume else final.with_name(final.name + ".partial")
