@@ -27,6 +27,8 @@ explicitly (`make_adaptive`, `load_completer(adapt=True)`): there is no process-
 from __future__ import annotations
 
 import math
+import threading
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,10 +73,22 @@ class AdaptiveModel:
         # the longest context was seen (once, 2-3 times, more), learned as the user types
         self._fresh = False  # the next mix() is the prediction for the character after _last
         self._pending = None  # (context, bucket, p_net, scale, extra, index) of that prediction
+        # the editor's whole-buffer counts and neighbouring files (a BufferLearner), when attached:
+        # then its counts are the document level and observe() learns only the history from contexts
+        self.learner: BufferLearner | None = None
         track_document(self)
+
+    def attach(self, learner: "BufferLearner | None") -> None:
+        """Use `learner`'s whole-buffer counts as the document level (and its neighbouring files as
+        a level below it) instead of learning the document from the contexts observed; None: back
+        to the contexts. Call it from the thread that calls observe/mix."""
+        if learner is not self.learner:
+            self.learner = learner
+            self.doc = learner.doc if learner is not None else CharCounts(self.cfg.min_order, self.cfg.max_order)
 
     def new_document(self) -> None:
         """Start over for a new document (the history stays)."""
+        self.learner = None
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
         self._learned = self._last = ""
         self._behind = False
@@ -93,8 +107,10 @@ class AdaptiveModel:
             if pending is not None and len(text) > len(pending[0]) and text.startswith(pending[0]):
                 self._learn_weight(pending, text[len(pending[0])])
         self._behind = False
+        whole = self.learner is not None  # the buffer's counts are kept by the learner: the history only
         if not learned:  # the document as first shown
-            self.doc.add(text, max(0, len(text) - cfg.doc_window))
+            if not whole:
+                self.doc.add(text, max(0, len(text) - cfg.doc_window))
             self._learned = text[-2 * cfg.doc_window :]
             return
         t0, l0, m = (0, 0, len(learned)) if text.startswith(learned) else align(text, learned)
@@ -103,13 +119,15 @@ class AdaptiveModel:
             return  # the cursor moved within known text
         if len(text) - start <= cfg.typed_chars:
             end = len(text)
-            self.doc.add(text, start)
+            if not whole:
+                self.doc.add(text, start)
             if self.history is not None:
                 self.history.learn(text, start, end)
         else:
             first = max(start, len(text) - cfg.doc_window)
             end = min(len(text), first + cfg.learn_per_call)
-            self.doc.add(text, first, end)
+            if not whole:
+                self.doc.add(text, first, end)
             self._behind = end < len(text)  # the next call, even with the same text, learns on
         self._learned = (learned[:l0] + text[t0:end] + learned[l0 + m :])[-2 * cfg.doc_window :]
 
@@ -121,6 +139,9 @@ class AdaptiveModel:
         # history.new is not a level: what was typed in this process is in the document already
         hist = self.history.loaded.table if self.history is not None else None
         levels = [hist, self.doc.table] if hist else [self.doc.table]
+        near = self.learner.neighbour_table() if self.learner is not None else None
+        if near:  # the neighbouring files: between the history and the document
+            levels.insert(len(levels) - 1, near)
         nodes, top = [], 0  # hit nodes, lowest level first (each level's base is the one before it); longest hit
         for k in range(cfg.min_order, min(cfg.max_order, len(tail)) + 1):
             ctx = tail[-k:]
@@ -168,6 +189,131 @@ class AdaptiveModel:
         # w = sigmoid(a): a step on a, d log p / d a = w (1 - w) (blend - net) / p, which lies in [-w, 1 - w]
         a = math.log(w / (1 - w)) + self.cfg.mix_rate * w * (1 - w) * (blend - net) / max(p, 1e-12)
         self.weights[bucket] = min(0.999, max(0.001, 1 / (1 + math.exp(-a))))
+
+
+NEIGHBOUR_CONTEXTS = 200_000  # the neighbouring files' level holds at most this many contexts (about 70 MB)
+
+
+class BufferLearner:
+    """The whole buffer's character n-gram counts, kept true to the buffer, and the neighbouring
+    files' counts: learned in the background, in small steps.
+
+    The editor's UI thread only queues (`open` with the text at open, `edit` for every edit with
+    the text around it, `add_file` from the thread that reads the neighbours); the model thread
+    counts, `work(budget)` at most `budget` characters per call, between requests and a little
+    before each one, so no keystroke waits on a long count. Jobs run in order, so once the queue
+    is drained the document counts are exactly those of the buffer as it is: an edit removes the
+    n-grams of the old text around it (the replaced text and the `max_order` characters on each
+    side) and adds those of the new. The neighbours never go into the user's history and stop at
+    `max_contexts` contexts (the memory bound)."""
+
+    def __init__(self, cfg: AdaptConfig | None = None, max_contexts: int = NEIGHBOUR_CONTEXTS):
+        cfg = cfg or AdaptConfig()
+        self.min_order, self.max_order = cfg.min_order, cfg.max_order
+        self.max_contexts = max_contexts
+        self.doc = CharCounts(cfg.min_order, cfg.max_order)
+        self.neighbours = CharCounts(cfg.min_order, cfg.max_order)
+        self.neighbours_on = True
+        self.files = 0  # neighbouring files counted (in part, when the bound was reached)
+        self.doc_chars = 0  # length of the buffer as opened
+        self._jobs: deque = deque()  # document jobs: None (start over) or [text, pos, end, sign]
+        self._files: deque = deque()  # neighbouring texts waiting: [text, pos, end, 1]
+        self._snapshot: list | None = None  # the job counting the buffer as opened
+        self._clear = False  # the neighbours were turned off: drop their counts (in the counting thread)
+        self._lock = threading.Lock()
+
+    # --- the UI side: cheap, only queues ----------------------------------------------------
+
+    def open(self, text: str) -> None:
+        """Count `text` (the whole buffer) from scratch."""
+        with self._lock:
+            self.doc_chars = len(text)
+            self._snapshot = [text, 0, len(text), 1]
+            self._jobs.append(None)
+            self._jobs.append(self._snapshot)
+
+    def edit(self, before: str, removed: str, inserted: str, after: str) -> None:
+        """`removed` became `inserted`; `before` / `after`: up to max_order characters on each side
+        (fewer only at the buffer's start and end)."""
+        if removed == inserted:
+            return
+        old, new = before + removed + after, before + inserted + after
+        with self._lock:
+            self._jobs.append([old, len(before), len(old), -1])
+            self._jobs.append([new, len(before), len(new), 1])
+
+    def add_file(self, text: str) -> None:
+        with self._lock:
+            if self.neighbours_on:
+                self._files.append([text, 0, len(text), 1])
+
+    def set_neighbours(self, on: bool) -> None:
+        with self._lock:
+            self.neighbours_on = on
+            if not on:
+                self._files.clear()
+                self._clear = True
+
+    # --- the counting side (the model thread) -----------------------------------------------
+
+    def work(self, budget: int = 512) -> bool:
+        """Count at most about `budget` characters of what is queued; True while more is left."""
+        with self._lock:
+            if self._clear:
+                self._clear = False
+                self.neighbours.table.clear()  # in place: an AdaptiveModel may hold it
+                self.files = 0
+        while budget > 0:
+            with self._lock:
+                queue = self._jobs if self._jobs else self._files if self.neighbours_on else None
+                job = queue[0] if queue else None
+                if job is None:
+                    if queue:  # start over
+                        queue.popleft()
+                        self.doc.table.clear()  # in place: the AdaptiveModels attached hold it
+                        continue
+                    break
+            text, pos, end, sign = job
+            counts = self.doc if queue is self._jobs else self.neighbours
+            if counts is self.neighbours and len(counts) >= self.max_contexts:
+                with self._lock:
+                    if pos:
+                        self.files += 1  # this one in part
+                    self._files.clear()  # the bound: no more neighbouring text
+                break
+            # removals are cheap and must not be split from their additions for long: do them whole
+            n = end - pos if sign < 0 else min(budget, end - pos)
+            counts.update(text, pos, pos + n, sign)
+            job[1] = pos + n
+            budget -= n
+            if job[1] >= end:
+                with self._lock:
+                    if queue and queue[0] is job:
+                        queue.popleft()
+                        if counts is self.neighbours:
+                            self.files += 1
+        return self.busy
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs or (self._files and self.neighbours_on))
+
+    @property
+    def doc_progress(self) -> float:
+        """How much of the buffer as opened is counted (1.0 once the queue holds only edits)."""
+        job = self._snapshot
+        return 1.0 if job is None or job[1] >= job[2] else job[1] / max(1, job[2])
+
+    def neighbour_table(self) -> dict | None:
+        return self.neighbours.table if self.neighbours_on and self.neighbours.table else None
+
+    def label(self) -> str:
+        """What was learned, for the status bar: "doc", "doc 40%", "doc + 23 files"."""
+        p = self.doc_progress
+        out = "doc" if p >= 1.0 else f"doc {p:.0%}"
+        if self.neighbours_on and self.files:
+            out += f" + {self.files} file" + ("s" if self.files != 1 else "")
+        return out
 
 
 def make_adaptive(adapt, save: bool = False) -> AdaptiveModel | None:

@@ -35,6 +35,50 @@ class CharCounts:
                     counts = node[1]
                     counts[ch] = counts.get(ch, 0) + 1
 
+    def update(self, text: str, start: int, end: int | None = None, sign: int = 1) -> None:
+        """`add` (sign 1) or `remove` (sign -1) the characters text[start:end], each after the
+        characters before it in `text`; the same counts as `add`, faster on long spans (the
+        n-grams are counted in C, then merged once each). Removing keeps every total equal to
+        the sum of its counts and drops counts, and contexts, that reach zero; what was never
+        added is not removed (counts never go below zero)."""
+        from collections import Counter
+
+        end = len(text) if end is None else end
+        if end <= start:
+            return
+        table = self.table
+        for k in range(self.min_order, self.max_order + 1):
+            lo = start - k if start >= k else 0  # n-grams of k + 1 characters ending in [start, end)
+            if end - lo < k + 1:
+                continue
+            span = text[lo:end]
+            for gram, n in Counter(zip(*(span[j:] for j in range(k + 1)))).items():
+                ctx, ch = "".join(gram[:-1]), gram[-1]
+                node = table.get(ctx)
+                if sign > 0:
+                    if node is None:
+                        table[ctx] = [n, {ch: n}]
+                    else:
+                        node[0] += n
+                        counts = node[1]
+                        counts[ch] = counts.get(ch, 0) + n
+                elif node is not None:
+                    counts = node[1]
+                    have = counts.get(ch, 0)
+                    n = min(n, have)
+                    if have - n:
+                        counts[ch] = have - n
+                    elif have:
+                        del counts[ch]
+                    node[0] -= n
+                    if not counts:
+                        del table[ctx]
+
+    def remove(self, text: str, start: int, end: int | None = None) -> None:
+        """Forget the characters text[start:end] (each after the characters before it in `text`),
+        as they were added: the inverse of `add`."""
+        self.update(text, start, end, -1)
+
     def copy(self) -> "CharCounts":
         out = CharCounts(self.min_order, self.max_order)
         out.table = {ctx: [total, dict(counts)] for ctx, (total, counts) in self.table.items()}

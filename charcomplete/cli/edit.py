@@ -16,7 +16,8 @@ from charcomplete.cli.options import device_option, fail
 @device_option("auto", help="Where the model runs.")
 @click.option("--encoding", default="utf-8", show_default=True, help="The file's text encoding (e.g. latin-1); saved back in it.")
 @click.option("--no-adapt", is_flag=True, help="Do not learn from what you type (and do not use what was learned before).")
-def command(file, model, device, encoding, no_adapt):
+@click.option("--no-neighbours", is_flag=True, help="Do not learn from the files beside FILE (its repository's tracked files, or its folder). Nothing leaves the machine either way.")
+def command(file, model, device, encoding, no_adapt, no_neighbours):
     """Edit FILE with model suggestions as ghost text (Tab accepts). FILE is created on the first save.
 
     \b
@@ -53,6 +54,7 @@ def command(file, model, device, encoding, no_adapt):
     from charcomplete.tui.app import EditorApp
 
     app = EditorApp(document, None, load=load, loading=model_name(path))
+    app.learn_neighbours = not no_neighbours  # the editor reads it (F4 / the palette toggle it)
     try:
         app.run()
     except BaseException:

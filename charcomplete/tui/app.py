@@ -31,7 +31,7 @@ from charcomplete.tui.model import ModelHost
 from charcomplete.tui.sparkline import AttentionSparkline
 from charcomplete.tui.statusbar import StatusBar
 from charcomplete.jobs import FINETUNE_LR, SCRATCH_LR, TrainRequest, load_paused, unique_model_name
-from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady, TrainingFinished
+from charcomplete.tui.messages import LearningChanged, SuggestionAccepted, SuggestionFailed, SuggestionReady, TrainingFinished
 from charcomplete.tui.training import TrainDialog, TrainingPanel
 
 LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json": "json", ".toml": "toml",
@@ -157,6 +157,9 @@ class EditorApp(App):
         self.editor.suggestions_enabled = False
         self.status.suggestions_on = False
         self.notify(f"The model failed ({message.error}); suggestions are off (F2 turns them on).", severity="error")
+
+    def on_learning_changed(self, message: LearningChanged) -> None:
+        self.status.learned = message.label
 
     def on_text_area_changed(self, message: TextArea.Changed) -> None:
         self._dirty = True

@@ -34,6 +34,8 @@ class EditorCommands(Provider):
         out += [
             ("Toggle suggestions", app.action_toggle_suggestions, "turn ghost-text suggestions on or off"),
             ("Toggle attention sparkline", app.action_toggle_sparkline, "show or hide the attention sparkline"),
+            ("Toggle learning from neighbouring files", app.editor.action_toggle_neighbours,
+             "learn from the files beside this one (F4; nothing leaves the machine)"),
             ("Save", app.action_save, "write the file (atomically)"),
             ("Find…", app.action_find, "search this file (Ctrl+F; Enter / Shift+Enter: next / previous)"),
             ("Replace…", app.action_replace, "find and replace (Ctrl+R; Alt+A: replace all)"),

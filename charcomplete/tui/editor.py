@@ -17,12 +17,16 @@ from textual.reactive import reactive
 from textual.widgets import TextArea
 from textual.worker import get_current_worker
 
-from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady
+from charcomplete.adapt import BufferLearner
+from charcomplete.tui.messages import LearningChanged, SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.model import ModelHost
+from charcomplete.vocab import normalize_newlines
 
 CONTEXT_BACK = 1024  # at least this many characters of earlier lines go into the context
 LINE_CHUNK = 2048  # on a very long line the context starts at a multiple of this (stable while typing)
 NEXT_WORD = re.compile(r"\s*\S+\s?")
+LEARN_IDLE = 512  # characters counted per step while no request waits (a few ms: a key never waits long)
+LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count)
 
 
 class GhostEditor(TextArea):
@@ -40,6 +44,8 @@ class GhostEditor(TextArea):
         Binding("ctrl+end", "cursor_document_end", "Document end", show=False),
         Binding("ctrl+shift+home", "cursor_document_start(True)", "Select to document start", show=False),
         Binding("ctrl+shift+end", "cursor_document_end(True)", "Select to document end", show=False),
+        Binding("f4", "toggle_neighbours", "Neighbours", show=False,
+                tooltip="Learn from the files beside this one (on by default; --no-neighbours)"),
     ]
     COMPONENT_CLASSES = TextArea.COMPONENT_CLASSES | {"text-area--find-match"}
 
@@ -53,7 +59,101 @@ class GhostEditor(TextArea):
         self._alt_index = 0
         self._alt_step = 1
         self.find_pattern: re.Pattern | None = None  # the find bar's matches are highlighted (find.py)
+        # the whole buffer and the neighbouring files, counted by the model thread between requests
+        # (adapt.BufferLearner); every change of the buffer is queued to it (_hook_document)
+        self.learner = BufferLearner()
+        self._learned_label = ""
         super().__init__(text, tab_behavior="indent", soft_wrap=True, **kwargs)
+
+    # --- the whole buffer and the neighbouring files (adapt.BufferLearner) -------------------
+
+    def _set_document(self, text: str, language: str | None) -> None:
+        super()._set_document(text, language)
+        self.learner.open(normalize_newlines(text))  # only queued: counted in the background
+        self._hook_document()
+
+    def _hook_document(self) -> None:
+        """Queue every change of the document to the learner: edits, undo and redo all go through
+        Document.replace_range (the text around the change is read here: a few characters)."""
+        doc = self.document
+        replace_range = doc.replace_range
+        k = self.learner.max_order
+
+        def hooked(start, end, text):
+            top, bottom = sorted((start, end))
+            removed = doc.get_text_range(top, bottom)
+            if removed or text:
+                before = doc.get_text_range(self._walk(doc, top, -k), top)
+                after = doc.get_text_range(bottom, self._walk(doc, bottom, k))
+                self.learner.edit(*(normalize_newlines(t) if "\r" in t else t for t in (before, removed, text, after)))
+            return replace_range(start, end, text)
+
+        doc.replace_range = hooked
+
+    @staticmethod
+    def _walk(doc, loc, n: int):
+        """The location `n` characters after `loc` (before it when negative; a line end counts one),
+        clamped to the document."""
+        row, col = loc
+        if n < 0:
+            n = -n
+            while n > col and row > 0:
+                n -= col + 1
+                row -= 1
+                col = len(doc[row])
+            return row, max(0, col - n)
+        last = doc.line_count - 1
+        while n > len(doc[row]) - col and row < last:
+            n -= len(doc[row]) - col + 1
+            row, col = row + 1, 0
+        return row, min(len(doc[row]), col + n)
+
+    def _start_neighbours(self) -> None:
+        document = getattr(self.app, "document", None)
+        if document is None or not getattr(self.app, "learn_neighbours", True):
+            self.learner.set_neighbours(False)
+            return
+        self.learner.set_neighbours(True)
+        self._read_neighbours(document.path)
+
+    @work(thread=True, exclusive=True, group="neighbours", exit_on_error=False)
+    def _read_neighbours(self, path) -> None:
+        """Read the files beside this one (charcomplete/neighbours.py, with its caps) and queue
+        them; the model thread counts them between requests."""
+        from charcomplete.neighbours import read_neighbours
+
+        worker = get_current_worker()
+        learner = self.learner
+        for _, text in read_neighbours(path, should_stop=lambda: worker.is_cancelled or not learner.neighbours_on):
+            learner.add_file(text)
+
+    def action_toggle_neighbours(self) -> None:
+        """F4 and the palette: learn from the neighbouring files, or stop (their counts are dropped)."""
+        on = not self.learner.neighbours_on
+        if on:
+            self.app.learn_neighbours = True
+            self._start_neighbours()
+        else:
+            self.app.learn_neighbours = False
+            self.learner.set_neighbours(False)
+        self.notify("Learning from neighbouring files" if on else "Not learning from neighbouring files", timeout=2)
+
+    def _learn(self, budget: int) -> None:
+        """In the model thread, holding the model's lock: count a little, report what was learned."""
+        completer = self.model.completer
+        adapt = getattr(completer, "adapt", None)
+        if adapt is None:
+            return
+        adapt.attach(self.learner)
+        self.learner.work(budget)
+        label = self.learner.label()
+        if label != self._learned_label:
+            self._learned_label = label
+            self.post_message(LearningChanged(label))
+
+    def _learning(self) -> bool:
+        """Something is left to count, for a model that adapts."""
+        return self.learner.busy and getattr(self.model.completer, "adapt", None) is not None
 
     # --- when to ask ------------------------------------------------------------------
 
@@ -84,6 +184,7 @@ class GhostEditor(TextArea):
 
     def on_mount(self) -> None:
         self._model_thread()
+        self._start_neighbours()
         # a dialog or the palette over the editor takes the focus without blurring it: clear there too
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
 
@@ -145,10 +246,15 @@ class GhostEditor(TextArea):
         worker = get_current_worker()
         host = self.model
         while not (worker.is_cancelled or host.closed):
-            request = host.take(timeout=0.5)
+            request = host.take(timeout=0 if self._learning() else 0.5)
             if request is None:
+                if self._learning() or self._learned_label != self.learner.label():
+                    with host.lock:  # between requests: the whole buffer and the neighbours, a step at a time
+                        self._learn(LEARN_IDLE)
                 continue
             try:
+                with host.lock:
+                    self._learn(LEARN_BEFORE)  # the edits just made (the adaptive model reads the buffer's counts)
                 generation, context, alternatives = request
                 if generation != self._generation:
                     continue  # the text or the cursor changed since: a newer request follows

@@ -51,3 +51,10 @@ class TrainingFinished(Message):
     outcome: Any = None  # jobs.TrainOutcome: the new and the old model on the held-out tail
     error: str | None = None  # one line, when it failed
     cancelled: bool = False  # stopped by the user (kept to be resumed)
+
+
+@dataclass
+class LearningChanged(Message):
+    """What the document cache has learned changed (the whole buffer, neighbouring files)."""
+
+    label: str  # for the status bar: "doc 40%", "doc + 23 files"

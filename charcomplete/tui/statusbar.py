@@ -20,6 +20,7 @@ class StatusBar(Widget):
     cursor: reactive[tuple[int, int]] = reactive((0, 0))
     activity: reactive[str] = reactive("")  # "loading model…", "training 42%"
     suggestions_on: reactive[bool] = reactive(True)
+    learned: reactive[str] = reactive("")  # what the document cache learned: "doc 40%", "doc + 23 files"
 
     @property
     def acceptance(self) -> float | None:
@@ -35,6 +36,8 @@ class StatusBar(Widget):
         parts: list = [(name, "bold"), sep, self.model, sep, self.device, sep]
         if self.suggestions_on:
             parts += [lat, sep, conf, sep, rate]
+            if self.learned:
+                parts += [sep, (self.learned, "dim")]
         else:
             parts += [("suggestions off", "italic")]
         if self.activity:

@@ -1,0 +1,185 @@
+"""The document cache knows the whole buffer (before and after the cursor), learned in the
+background and kept true to the buffer through edits, deletions, pastes and undo (issue 12, item 1)."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
+from charcomplete.completion import load_completer
+from charcomplete.ngram import CharCounts
+
+from conftest import TINY_TEXT
+
+NAME = "zanzibarqux"
+TOP = f"the {NAME} is quick. the {NAME} is lazy. a {NAME} sleeps.\n"
+
+
+def recount(text: str) -> dict:
+    c = CharCounts(2, 6)
+    c.add(text, 0)
+    return c.table
+
+
+# --- counts -----------------------------------------------------------------------------------
+
+
+def test_update_and_remove_match_add():
+    rng = random.Random(0)
+    text = "".join(rng.choice("ab c\n") for _ in range(2000))
+    c = CharCounts(2, 6)
+    for a, b in ((0, 1), (1, 700), (700, 1999), (1999, 2000)):
+        c.update(text, a, b)
+    assert c.table == recount(text)
+    c.remove(text, 300, 1200)
+    expect = CharCounts(2, 6)
+    expect.add(text, 0, 300)
+    expect.add(text, 1200)
+    assert c.table == expect.table
+    assert all(total == sum(counts.values()) and min(counts.values()) > 0 for total, counts in c.table.values())
+    c.remove(text, 0)  # what is left, and more: never below zero, nothing left over
+    c.remove(text, 0)
+    assert c.table == {}
+
+
+def test_learner_stays_true_to_random_edits():
+    rng = random.Random(1)
+    text = "".join(rng.choice("abc d\n") for _ in range(3000))
+    learner = BufferLearner()
+    learner.open(text)
+    k = learner.max_order
+    for _ in range(200):  # insertions, deletions, replacements anywhere, queued while the first count runs
+        a = rng.randrange(len(text) + 1)
+        b = min(len(text), a + rng.choice([0, 0, 1, 3, 40]))
+        new = "".join(rng.choice("abc d\n") for _ in range(rng.choice([0, 1, 1, 5, 30])))
+        learner.edit(text[max(0, a - k) : a], text[a:b], new, text[b : b + k])
+        text = text[:a] + new + text[b:]
+        learner.work(rng.choice([0, 50, 500]))
+    while learner.work(1000):
+        pass
+    assert learner.doc.table == recount(text)
+    assert learner.label() == "doc"
+
+
+def test_attached_model_suggests_a_name_from_the_top_of_a_long_buffer(tiny_checkpoints):
+    buffer = TOP + TINY_TEXT[:5000]  # the name is ~5 KB before the end: outside the editor's context
+    typed = buffer + "the zanz"
+
+    def suggest(completer):
+        ctx = typed[-1024:]
+        completer.observe(ctx)
+        return completer.suggest(ctx).text
+
+    today = load_completer(tiny_checkpoints["lstm"], adapt=AdaptiveModel(AdaptConfig(), None))
+    assert not suggest(today).startswith("ibar")
+    whole = load_completer(tiny_checkpoints["lstm"], adapt=AdaptiveModel(AdaptConfig(), None))
+    learner = BufferLearner()
+    learner.open(buffer)
+    whole.adapt.attach(learner)
+    while learner.work(4096):
+        pass
+    learner.edit(buffer[-6:], "", "the zanz", "")  # what was typed at the end
+    learner.work()
+    assert suggest(whole).startswith("ibar")
+
+
+# --- the editor ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def adaptive_editor(tiny_checkpoints, tmp_path):
+    """An editor whose model adapts (no user history), neighbouring files off unless asked."""
+    from charcomplete.document import Document
+    from charcomplete.tui.app import EditorApp
+
+    def make(text: str, name: str = "notes.txt", neighbours: bool = False, folder=None):
+        p = (folder or tmp_path) / name
+        p.write_text(text)
+        completer = load_completer(tiny_checkpoints["lstm"], adapt=AdaptiveModel(AdaptConfig(), None))
+        app = EditorApp(Document.open(p), completer)
+        app.learn_neighbours = neighbours
+        return app
+
+    return make
+
+
+async def until(pilot, condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause()
+
+
+async def learned(pilot) -> None:
+    """Wait until everything queued is counted and the model answered."""
+    app = pilot.app
+    await until(pilot, lambda: not app.editor.learner.busy and app.model.idle)
+    await pilot.pause()
+    await until(pilot, lambda: not app.editor.learner.busy and app.model.idle)
+    await pilot.pause()
+
+
+async def ghost_after(pilot, keys: str) -> str:
+    await pilot.press(*[{" ": "space", ".": "full_stop", "\n": "enter"}.get(ch, ch) for ch in keys])
+    await learned(pilot)
+    return pilot.app.editor.suggestion
+
+
+async def test_editor_suggests_names_from_the_top_and_from_after_the_cursor(adaptive_editor):
+    below = f"\n{TOP}"
+    app = adaptive_editor(TOP + TINY_TEXT[:4000] + "\n\n" + TINY_TEXT[:3000] + below.replace(NAME, "quorblenth"))
+    async with app.run_test() as pilot:
+        ed = app.editor
+        await learned(pilot)
+        assert app.status.learned == "doc"
+        ed.move_cursor(((TOP + TINY_TEXT[:4000]).count("\n") + 1, 0))  # the empty line in the middle
+        assert (await ghost_after(pilot, "the zanz")).startswith("ibar")  # from the top, 4 KB up
+        assert (await ghost_after(pilot, "ibarqux. the quorb")).startswith("len")  # only below the cursor
+        ed.move_cursor(ed.document.end)
+        assert (await ghost_after(pilot, "\nthe zanz")).startswith("ibar")
+
+
+async def test_a_deleted_name_stops_being_suggested_and_undo_brings_it_back(adaptive_editor):
+    app = adaptive_editor(TOP + TINY_TEXT[:3000])
+    async with app.run_test() as pilot:
+        ed = app.editor
+        await learned(pilot)
+        ed.move_cursor(ed.document.end)
+        assert (await ghost_after(pilot, "the zanz")).startswith("ibar")
+        for _ in range(4):
+            await pilot.press("backspace")
+        ed.move_cursor((0, 0))
+        ed.move_cursor((1, 0), select=True)
+        await pilot.press("delete")  # the only line that held the name
+        assert NAME not in ed.text
+        ed.move_cursor(ed.document.end)
+        assert not (await ghost_after(pilot, "zanz")).startswith("ibar")
+        assert ed.learner.doc.table.get("zanz") is None  # not a trace of it in the counts
+        for _ in range(4):
+            await pilot.press("backspace")
+        for _ in range(10):  # undo back to the deletion (Textual batches quick edits): the name is back
+            if NAME in ed.text:
+                break
+            await pilot.press("ctrl+z")
+        await learned(pilot)
+        assert NAME in ed.text
+        assert ed.learner.doc.table.get("zanz") is not None
+        full = CharCounts(2, 6)
+        full.add(app.buffer_text(), 0)
+        assert ed.learner.doc.table == full.table  # exactly the buffer's counts
+
+
+async def test_opening_a_large_file_paints_before_the_buffer_is_learned(adaptive_editor):
+    text = (TINY_TEXT * 200)[:1_000_000]  # 1 MB
+    app = adaptive_editor(text)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.editor.document.line_count > 1000  # painted, the buffer there
+        assert app.editor.learner.doc_progress < 1.0  # still learning in the background
+        assert app.status.learned == "" or app.status.learned.startswith("doc ")
+        await pilot.press("a")  # a key is handled while it learns
+        await pilot.pause()
+        assert app.editor.text.startswith("a")
