@@ -24,6 +24,9 @@ from charcomplete.fileio import atomic_write
 FORMAT = "charcomplete-checkpoint"
 FORMAT_VERSION = 1
 MAX_HEADER = 50 * 1024 * 1024  # a safetensors header above this is refused as corrupt or hostile
+# a file above this is refused before its body is read: far larger than any model (or its resume
+# file) trained here; the tensors a header declares must also fill the file exactly
+MAX_FILE = 16 * 1024**3
 
 
 @dataclass
@@ -105,7 +108,7 @@ def read_safetensors(path: str | os.PathLike, numpy: bool = False, header_only: 
     if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
         raise CheckpointError(f"{where}: not a regular file, not a checkpoint")  # a FIFO or device would never end
     try:
-        data = _read_header_bytes(path) if header_only else Path(path).read_bytes()
+        data = _read_header_bytes(path)  # the header first: the body is read only once it is checked
     except IsADirectoryError:
         raise CheckpointError(f"{where}: is a directory, not a checkpoint") from None
     except FileNotFoundError:
@@ -128,6 +131,7 @@ def read_safetensors(path: str | os.PathLike, numpy: bool = False, header_only: 
         raise CheckpointError(f"{where}: corrupt metadata (values must be strings)")
     if header_only:
         return {k: v for k, v in header.items() if k != "__metadata__"}, md
+    data = _read_body(path, where, data, header)
     if numpy:
         from safetensors.numpy import load
     else:
@@ -148,6 +152,38 @@ def _read_header_bytes(path) -> bytes:
             return head
         (n,) = struct.unpack("<Q", head)
         return head + f.read(min(n, MAX_HEADER + 1))
+
+
+def _read_body(path, where: str, head: bytes, header: dict) -> bytes:
+    """The whole file (`head` and the body the header declares), after checking that the body
+    the header declares fills the file exactly and that the file is not absurdly large: a sparse
+    3 GB file is refused at once, not after reading it all (issue 15)."""
+    end = 0
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = t.get("data_offsets") if isinstance(t, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+                or offsets[0] > offsets[1]):
+            raise CheckpointError(f"{where}: corrupt safetensors data (bad offsets of {str(name)[:60]!r})")
+        end = max(end, offsets[1])
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE:
+                raise CheckpointError(f"{where}: {size / 1024**3:.1f} GiB, larger than any charcomplete model "
+                                      f"({MAX_FILE // 1024**3} GiB at most): refused without reading it")
+            if size != len(head) + end:
+                raise CheckpointError(f"{where}: corrupt safetensors data (the header declares {end:,} bytes of tensors, "
+                                      f"the file holds {max(size - len(head), 0):,}): truncated or padded")
+            f.seek(len(head))
+            body = f.read(end + 1)
+    except OSError as e:
+        raise CheckpointError(f"{where}: cannot read ({e.strerror})") from None
+    if len(body) != end:
+        raise CheckpointError(f"{where}: corrupt safetensors data (the file changed while it was read)")
+    return head + body
 
 
 def _refused(where: str, data: bytes, why: str) -> CheckpointError:

@@ -10,15 +10,24 @@ from __future__ import annotations
 import errno
 import glob
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from charcomplete.errors import CorpusError
-from charcomplete.fileio import looks_binary
+from charcomplete.fileio import SNIFF_BYTES, looks_binary
 from charcomplete.vocab import Vocab, codepoints, normalize_newlines
 
+MAX_FILE_BYTES = 1 << 30  # a corpus file above 1 GiB is skipped (and counted) before it is read: split it
+# bytes that no text holds in bulk: C0 controls and DEL, less tab, newline, form feed and carriage return
+CONTROL_BYTES = bytes(c for c in [*range(32), 127] if c not in b"\t\n\f\r")
+REPETITIVE = 0.5  # a file (of 1,000 characters or more) that is more than this much one character is flagged
+
+
+class DegenerateText(ValueError):
+    """A file that decodes as text but is mostly control characters: not worth training on."""
 
 
 @dataclass
@@ -33,6 +42,9 @@ class CorpusFiles:
     skipped_binary: int = 0  # files with a NUL byte in their first 8 KB
     skipped_encoding: int = 0  # files that are not valid UTF-8
     skipped_unreadable: int = 0  # files we may not read
+    skipped_degenerate: int = 0  # files that are mostly control characters
+    skipped_large: int = 0  # files over MAX_FILE_BYTES (never read)
+    repetitive: int = 0  # files kept that are more than half one character (a warning in the summary)
 
     @property
     def chars(self) -> int:
@@ -47,18 +59,37 @@ class CorpusFiles:
             skipped.append(f"{self.skipped_encoding} not UTF-8")
         if self.skipped_unreadable:
             skipped.append(f"{self.skipped_unreadable} unreadable")
+        if self.skipped_degenerate:
+            skipped.append(f"{self.skipped_degenerate} mostly control characters")
+        if self.skipped_large:
+            skipped.append(f"{self.skipped_large} over {MAX_FILE_BYTES >> 30} GiB")
         if skipped:
             s += " (skipped: " + ", ".join(skipped) + ")"
+        if self.repetitive:
+            s += f" (warning: {self.repetitive} more than half one character)"
         return s
 
 
 def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> str:
-    """The text of one file; raises ValueError('binary'), UnicodeDecodeError or OSError."""
+    """The text of one file; raises ValueError('binary'), DegenerateText (a ValueError),
+    UnicodeDecodeError or OSError (EFBIG: over MAX_FILE_BYTES).
+
+    The head is sniffed and the size checked before the body is read: a 2 GB sparse file is
+    refused at once as binary (or too large), not after reading it all (issue 15)."""
     if not os.path.isfile(path):  # a FIFO would block forever, a device (/dev/zero) never ends
         raise OSError(errno.EINVAL, "not a regular file", str(path))
-    data = Path(path).read_bytes()
-    if looks_binary(data):
-        raise ValueError("binary file (NUL byte)")
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+        if looks_binary(head):
+            raise ValueError("binary file (NUL byte)")
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise OSError(errno.EFBIG, f"larger than {MAX_FILE_BYTES >> 30} GiB: split it", str(path))
+        data = head + f.read()
+    if b"\x00" in data:
+        raise ValueError("binary file (NUL byte)")  # past the head too: text never holds one
+    if len(data) - len(data.translate(None, CONTROL_BYTES)) > len(data) // 2:
+        raise DegenerateText("mostly control characters")
     text = data.decode(encoding)
     return text[1:] if text.startswith("\ufeff") else text
 
@@ -107,15 +138,34 @@ def read_corpus(paths: list[str]) -> CorpusFiles:
 def read_document(path: Path, files: CorpusFiles) -> str | None:
     """The text of one file, newlines normalised; None (counted in `files`) when skipped."""
     try:
-        return normalize_newlines(read_text_file(path))
+        text = normalize_newlines(read_text_file(path))
     except ValueError as e:
         if isinstance(e, UnicodeDecodeError):
             files.skipped_encoding += 1
+        elif isinstance(e, DegenerateText):
+            files.skipped_degenerate += 1
         else:
             files.skipped_binary += 1
-    except OSError:
-        files.skipped_unreadable += 1
+    except OSError as e:
+        if e.errno == errno.EFBIG:
+            files.skipped_large += 1
+        else:
+            files.skipped_unreadable += 1
+    else:
+        if is_repetitive(text):
+            files.repetitive += 1
+        return text
     return None
+
+
+def is_repetitive(text: str) -> bool:
+    """More than REPETITIVE of `text` (1,000 characters or more) is one character: kept, but warned
+    about (a file of NULs or spaces trains to a meaningless 0.000 bpc)."""
+    if len(text) < 1000:
+        return False
+    sample = text[:4096] + text[len(text) // 2 : len(text) // 2 + 4096] + text[-4096:]
+    candidates = [c for c, _ in Counter(sample).most_common(3)]  # the one character must be common here too
+    return any(text.count(c) > REPETITIVE * len(text) for c in candidates)
 
 
 def char_counts(texts) -> dict[str, int]:

@@ -67,3 +67,107 @@ def test_train_on_a_full_disk_everywhere_says_the_state_is_lost(tmp_path, isolat
     monkeypatch.setattr(checkpoint, "atomic_write", no_space)
     r = run("train", "--model", "lstm", "--corpus", str(corpus), "--out", str(out), "--epochs", "0.5", *TINY)
     assert_one_line_error(r, r"No space left on device.*could not be saved either.*lost after \d+ steps")
+
+
+# --- item 10: huge or degenerate files are checked before they are read ----------------------
+
+
+def _sparse(path: Path, head: bytes, size: int) -> Path:
+    path.write_bytes(head)
+    os.truncate(path, size)  # a hole: no disk space, but reading it all would take seconds and gigabytes
+    return path
+
+
+def _read_spy(monkeypatch):
+    """How many bytes were read from files (by the checkpoint and corpus readers' open())."""
+    import builtins
+
+    got = {"bytes": 0}
+    real_open = builtins.open
+
+    class Spy:
+        def __init__(self, f):
+            self._f = f
+
+        def read(self, n=-1):
+            data = self._f.read(n)
+            got["bytes"] += len(data)
+            return data
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+    def spy_open(file, mode="r", *a, **k):
+        f = real_open(file, mode, *a, **k)
+        return Spy(f) if "b" in mode and "r" in mode else f
+
+    from charcomplete import checkpoint as ck, corpus as co
+
+    monkeypatch.setattr(ck, "open", spy_open, raising=False)
+    monkeypatch.setattr(co, "open", spy_open, raising=False)
+    monkeypatch.setattr(ck.Path, "read_bytes", lambda self: (_ for _ in ()).throw(AssertionError("whole file read")))
+    return got
+
+
+def test_a_huge_sparse_checkpoint_is_refused_without_reading_its_body(tmp_path, tiny_checkpoints, monkeypatch):
+    from charcomplete.checkpoint import load_checkpoint
+    from charcomplete.errors import CheckpointError
+
+    good = tiny_checkpoints["lstm"].read_bytes()
+    padded = _sparse(tmp_path / "padded.safetensors", good, 3 * 1024**3)  # a real header, 3 GB of holes after it
+    huge = _sparse(tmp_path / "huge.safetensors", good, 40 * 1024**3)
+    got = _read_spy(monkeypatch)
+    with pytest.raises(CheckpointError, match=r"declares [\d,]+ bytes of tensors, the file holds [\d,]+"):
+        load_checkpoint(padded)
+    with pytest.raises(CheckpointError, match=r"larger than any charcomplete model"):
+        load_checkpoint(huge)
+    assert got["bytes"] < 2 * len(good)
+    monkeypatch.undo()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(good[:-3])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(cut)
+    load_checkpoint(tiny_checkpoints["lstm"])  # an exact file still loads
+
+
+def test_huge_sparse_corpus_files_are_skipped_before_they_are_read(tmp_path, monkeypatch):
+    from charcomplete.corpus import load_corpus
+
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "a.txt").write_text(TEXT)
+    _sparse(d / "zeros.txt", b"", 2 * 1024**3)  # NULs from the first byte: binary
+    _sparse(d / "big.txt", TEXT.encode() * 8, (1 << 30) + 4096)  # text head, over 1 GiB: too large
+    got = _read_spy(monkeypatch)
+    corpus = load_corpus([str(d)])
+    assert got["bytes"] < 64 * 1024
+    s = corpus.files.summary()
+    assert corpus.files.skipped_binary == 1 and corpus.files.skipped_large == 1, s
+    assert "1 binary" in s and "1 over 1 GiB" in s and len(corpus.files.documents) == 1
+
+
+def test_degenerate_text_is_skipped_or_warned_about_and_counted(tmp_path):
+    from charcomplete.corpus import load_corpus
+
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "a.txt").write_text(TEXT)
+    _sparse(d / "nul_body.txt", TEXT.encode() * 8, 200_000)  # a text head, then NULs: binary
+    (d / "controls.txt").write_bytes(b"abc\n" * 100 + b"\x01\x02\x1b" * 1000)  # mostly control characters
+    (d / "spaces.txt").write_text("x = 1\n" + " " * 5000 + "y\n")  # kept, with a warning
+    corpus = load_corpus([str(d)])
+    f = corpus.files
+    assert (f.skipped_binary, f.skipped_degenerate, f.repetitive, len(f.documents)) == (1, 1, 1, 2), f.summary()
+    assert "1 mostly control characters" in f.summary() and "warning: 1 more than half one character" in f.summary()
+
+
+def test_train_on_a_body_of_nuls_says_why_it_has_nothing_to_train_on(tmp_path):
+    nuls = _sparse(tmp_path / "n.txt", TEXT.encode() * 8, 1 << 20)
+    r = run("train", "--model", "lstm", "--corpus", str(nuls), "--out", str(tmp_path / "m.safetensors"), *TINY)
+    assert_one_line_error(r, r"no text files in the corpus .*1 binary")
