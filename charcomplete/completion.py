@@ -37,6 +37,7 @@ class Policy:
     boundary: str = "savings"  # "savings": keep the length k with the most expected savings, P(k chars right) * (k - 1);
     #                            "word": end after the word being typed (with its trailing space); "phrase": no word stop
     show_threshold: float = 0.05  # "savings": show nothing when the kept suggestion's probability is below this
+    memory_chars: int = 4  # the corpus memory is asked for this many characters of a suggestion (the rest: latency)
 
 
 @dataclass
@@ -116,7 +117,7 @@ class Completer:
 
     def __init__(self, model, vocab: Vocab, name: str = "", path: Path | None = None, meta=None, device: str = "cpu",
                  context_chars: int = 192, max_extend: int = 64, policy: Policy | None = None, adapt=False,
-                 save_history: bool = True):
+                 save_history: bool = True, memory=None):
         from charcomplete.adapt import make_adaptive
 
         self._net = model.eval()
@@ -153,6 +154,18 @@ class Completer:
         # the user's history; the history saved at exit with save_history), or an AdaptiveModel
         self.adapt = make_adaptive(adapt, save=save_history)
         self._index = dict(vocab._index)  # char -> id, for the adaptive model's counts
+        # the corpus memory (memory.py: part of the model, shipped beside it) and the mixer that
+        # weighs it against the network and the document cache; the mixer learns from what is
+        # typed only when adapting (with adaptation off nothing is learned from the user)
+        self.memory = memory if memory is not None and memory.vocab == vocab else None
+        self.mixer = None
+        if self.memory is not None:
+            from charcomplete.mixer import Mixer
+
+            self.mixer = Mixer()
+        self._observed = ""  # the last context observed
+        self._mix_fresh = False  # the next mix is the prediction for the character after _observed
+        self._mix_root: str | None = None  # the context the mixer's pending prediction was for
 
     @property
     def model(self):
@@ -289,13 +302,27 @@ class Completer:
         self.reset()
         if self.adapt is not None:
             self.adapt.new_document()
+        if self.mixer is not None:
+            self.mixer.reset()
+            self._observed, self._mix_root, self._mix_fresh = "", None, False
 
-    def _probs(self, st: StepState, tail: str) -> np.ndarray:
-        """Next-character probabilities after `tail` (the text so far): the network's, or its
-        mixture with the adaptive model when adapting."""
-        if self.adapt is None:
-            return _softmax(st.logits)
-        return self.adapt.mix(_softmax(st.logits), normalize_newlines(tail[-64:]), self._index)
+    def _probs(self, st: StepState, tail: str, memory: bool = True) -> np.ndarray:
+        """Next-character probabilities after `tail` (the text so far): the network's, mixed with
+        the adaptive model when adapting, and with the corpus memory when the model has one."""
+        p_net = _softmax(st.logits)
+        short = normalize_newlines(tail[-64:])
+        p = p_net if self.adapt is None else self.adapt.mix(p_net, short, self._index)
+        if self.memory is None or not memory:
+            return p
+        from charcomplete.mixer import default_keys, doc_match_order
+
+        p_mem, info = self.memory.predict_text(short)
+        doc = 0 if self.adapt is None else doc_match_order(self.adapt.doc.table, short, self.adapt.cfg.min_order,
+                                                           self.adapt.cfg.max_order)
+        root, self._mix_fresh = self._mix_fresh, False  # the prediction for the character the user types next
+        if root:
+            self._mix_root = self._observed
+        return self.mixer.mix((p_net, p, p_mem), default_keys(info, doc), learn=root and self.adapt is not None)
 
     # --- the public API ----------------------------------------------------------------
 
@@ -304,6 +331,13 @@ class Completer:
         editor calls it before every question; `suggest` itself never learns."""
         if self.adapt is not None:
             self.adapt.observe(normalize_newlines(context) if "\r" in context else context)
+        if self.mixer is not None and context != self._observed:
+            root = self._mix_root
+            if root is not None and len(context) == len(root) + 1 and context.startswith(root):
+                self.mixer.update(self._index.get(normalize_newlines(context[-1]), 0))  # learn from the typed character
+            else:
+                self.mixer.discard()
+            self._observed, self._mix_root, self._mix_fresh = context, None, True
 
     def load_options(self) -> dict:
         """The `load_completer` options that make another model run as this one does (the
@@ -365,7 +399,7 @@ class Completer:
         seen_word = False
         tail = context[-64:]  # what the adaptive model predicts from
         while len(text) < limit:
-            p = self._probs(st, tail)
+            p = self._probs(st, tail, memory=len(text) < pol.memory_chars)
             i = int(np.argmax(p[1:])) + 1 if first is None or text else first  # never <unk> (id 0)
             p_true = float(p[i])
             if conf * p_true < threshold:
@@ -404,10 +438,12 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def load_completer(model: str | Path | None = None, device: str = "cpu", **kwargs) -> Completer:
     """A Completer for a shipped or user checkpoint name, or a path (default: the editor's model).
-    kwargs go to Completer (adapt=True for adaptation, save_history=True to keep what it learns)."""
+    kwargs go to Completer (adapt=True for adaptation, save_history=True to keep what it learns).
+    The model's corpus memory (`NAME.memory.safetensors` beside it) is loaded when there is one,
+    unless memory=False."""
     from charcomplete.checkpoint import load_checkpoint, load_weights
     from charcomplete.device import resolve_device, resolve_device_cheaply
-    from charcomplete.registry import model_name, resolve_model
+    from charcomplete.registry import memory_path_for, model_name, resolve_model
 
     device = resolve_device_cheaply(device) or resolve_device(device)
     path = resolve_model(str(model or DEFAULT_MODEL))
@@ -416,4 +452,10 @@ def load_completer(model: str | Path | None = None, device: str = "cpu", **kwarg
         net = NumpyNet(cfg, weights)
     else:
         net, meta, vocab = load_checkpoint(path, device=device)
-    return Completer(net, vocab, name=model_name(path), meta=meta, device=device, path=path, **kwargs)
+    memory = kwargs.pop("memory", True)
+    if memory is True:
+        from charcomplete.memory import load_memory
+
+        mem_path = memory_path_for(path)
+        memory = load_memory(mem_path) if mem_path.exists() else None
+    return Completer(net, vocab, name=model_name(path), meta=meta, device=device, path=path, memory=memory or None, **kwargs)

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from charcomplete.errors import CheckpointError
 from charcomplete.vocab import Vocab
 
 FORMAT = "charcomplete-memory"
@@ -53,7 +54,7 @@ _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # splitmix64's finaliser cons
 _MASK = (1 << 64) - 1
 
 
-class MemoryFileError(Exception):
+class MemoryFileError(CheckpointError):
     """A memory file that cannot be used; its message is one line saying why."""
 
 
@@ -105,7 +106,12 @@ def _finalise(h, order: int):
 
 def context_keys(ids_tail, orders: tuple[int, ...]) -> list[int]:
     """The 32-bit keys of the contexts of each order in `orders` that `ids_tail` is long enough for."""
-    out, h, power, k = [], 0, 1, 0
+    return list(iter_context_keys(ids_tail, orders))
+
+
+def iter_context_keys(ids_tail, orders: tuple[int, ...]):
+    """`context_keys`, one at a time, shortest first (a lookup that misses stops asking)."""
+    h, power, k = 0, 1, 0
     n = len(ids_tail)
     for order in orders:
         if order > n:
@@ -114,8 +120,7 @@ def context_keys(ids_tail, orders: tuple[int, ...]) -> list[int]:
             h = (h + (int(ids_tail[n - 1 - k]) + 1) * power) & _MASK
             power = (power * _P) & _MASK
             k += 1
-        out.append(_finalise(h, order))
-    return out
+        yield _finalise(h, order)
 
 
 # --- building ------------------------------------------------------------------------------
@@ -162,13 +167,18 @@ def _count_order(ids: np.ndarray, h: np.ndarray, order: int, min_count: int, min
 
 def build_memory(text: str, vocab: Vocab, cfg: MemoryConfig | None = None, description: str = "") -> "CorpusMemory":
     """The memory of `text` (its training text only: never what it will be evaluated on)."""
+    return build_memory_ids(vocab.encode(text), vocab, cfg, description)
+
+
+def build_memory_ids(ids: np.ndarray, vocab: Vocab, cfg: MemoryConfig | None = None, description: str = "") -> "CorpusMemory":
+    """The memory of the text whose ids (in `vocab`) are `ids`, e.g. a Corpus's training ids."""
     cfg = cfg or MemoryConfig()
     cfg.validate()
     V = len(vocab)
     if V > 65536:
         raise ValueError("vocabulary too large for a memory (more than 65536 ids)")
     sym_dtype = np.uint8 if V <= 256 else np.uint16
-    ids = vocab.encode(text).astype(np.int64)  # (N,)
+    ids = np.asarray(ids).astype(np.int64)  # (N,)
     unigram = np.bincount(ids, minlength=V).astype(np.float64)  # (V,) order-0 counts
     h = np.zeros(len(ids), np.uint64)  # (N,) hash of the k characters before each position
     power, k, tables = 1, 0, []
@@ -179,7 +189,7 @@ def build_memory(text: str, vocab: Vocab, cfg: MemoryConfig | None = None, descr
                 power = (power * _P) & _MASK
                 k += 1
         tables.append(_count_order(ids, h, order, m, cfg.min_pair_count, sym_dtype))
-    meta = {"chars": len(text), "description": description, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    meta = {"chars": len(ids), "description": description, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     return CorpusMemory(cfg, vocab, unigram.astype(np.float32), tables, meta)
 
 
@@ -216,7 +226,7 @@ class CorpusMemory:
     def match(self, ids_tail) -> list[tuple[int, int]]:
         """[(order index, context index)] of the contexts of `ids_tail` found, shortest first."""
         out = []
-        for j, key in enumerate(context_keys(ids_tail, self.orders)):
+        for j, key in enumerate(iter_context_keys(ids_tail, self.orders)):
             keys = self.tables[j].keys
             i = int(keys.searchsorted(np.uint32(key)))
             if i == len(keys) or keys[i] != key:
@@ -251,7 +261,8 @@ class CorpusMemory:
 
     def predict_text(self, tail: str) -> tuple[np.ndarray, dict]:
         """`predict` for the text before the cursor (its last max_order characters matter)."""
-        return self.predict(self.vocab.encode(tail[-self.max_order :]))
+        index = self.vocab._index
+        return self.predict([index.get(ch, 0) for ch in tail[-self.max_order :]])  # a dict beats numpy on 20 characters
 
     # --- the file ------------------------------------------------------------------------
 

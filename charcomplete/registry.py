@@ -15,6 +15,7 @@ from charcomplete.paths import models_dir, shipped_dir
 
 SUFFIX = ".safetensors"
 RESUME_SUFFIX = ".resume.safetensors"
+MEMORY_SUFFIX = ".memory.safetensors"  # a model's corpus memory (memory.py), beside its checkpoint
 DEFAULT_MODEL = "attention"  # the default when no model for the file's kind is installed
 PROSE_MODEL = "prose"  # `edit` on notes, Markdown, reStructuredText, plain text
 CODE_MODEL = "code"  # `edit` on source code
@@ -38,7 +39,7 @@ def list_checkpoints() -> list[ModelEntry]:
     for source, folder in (("shipped", shipped_dir()), ("user", models_dir())):
         if folder.is_dir():
             for p in sorted(folder.glob("*" + SUFFIX)):
-                if not p.name.endswith(RESUME_SUFFIX):
+                if not p.name.endswith((RESUME_SUFFIX, MEMORY_SUFFIX)):
                     name = p.name[: -len(SUFFIX)]
                     entries[name] = ModelEntry(name, p, source)
     return list(entries.values())
@@ -74,6 +75,12 @@ def model_for_file(path: str | os.PathLike) -> str:
     default model when that one is not installed (a user model of that name counts)."""
     wanted = CODE_MODEL if file_kind(path) == "code" else PROSE_MODEL
     return wanted if any(e.name == wanted for e in list_checkpoints()) else DEFAULT_MODEL
+
+
+def memory_path_for(checkpoint: str | os.PathLike) -> Path:
+    """Where the corpus memory of the checkpoint at `checkpoint` is (or goes)."""
+    p = Path(checkpoint)
+    return p.with_name(model_name(p) + MEMORY_SUFFIX)
 
 
 def model_name(path: Path) -> str:

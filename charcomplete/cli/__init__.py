@@ -32,7 +32,7 @@ def cli():
     character-level models (an LSTM, or an LSTM with attention)."""
 
 
-from charcomplete.cli import compare, complete, edit, eval, forget, models, prepare, train  # noqa: E402 (they register on `cli`)
+from charcomplete.cli import compare, complete, edit, eval, forget, memory, models, prepare, train  # noqa: E402 (they register on `cli`)
 
-for _module in (edit, complete, eval, train, compare, models, prepare, forget):
+for _module in (edit, complete, eval, train, memory, compare, models, prepare, forget):
     cli.add_command(_module.command)

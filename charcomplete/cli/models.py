@@ -13,11 +13,13 @@ def command(as_json):
 
     from charcomplete.checkpoint import CheckpointMeta, read_safetensors
     from charcomplete.errors import CheckpointError
-    from charcomplete.registry import list_checkpoints
+    from charcomplete.registry import list_checkpoints, memory_path_for
 
     rows = []
     for e in list_checkpoints():
         row = {"name": e.name, "source": e.source, "path": str(e.path), "kind": "?", "val_bpc": None, "parameters": None, "error": None}
+        memory = memory_path_for(e.path)
+        row["memory_mb"] = round(memory.stat().st_size / 2**20, 1) if memory.is_file() else None  # the corpus memory beside it
         try:
             _, md = read_safetensors(e.path)
             meta = CheckpointMeta.from_metadata(md, str(e.path))
@@ -36,10 +38,11 @@ def command(as_json):
     if not rows:
         console.print("No models yet: train one with `charcomplete train --corpus PATH`.")
         return
-    columns = ["name", "kind", "source", "val bpc", "params", "trained on", "path"]
+    columns = ["name", "kind", "source", "val bpc", "params", "memory", "trained on", "path"]
     cells = [[r["name"], "unreadable" if r["error"] else r["kind"], r["source"],
               f"{r['val_bpc']:.3f}" if isinstance(r["val_bpc"], (int, float)) else "-",
               f"{r['parameters']:,}" if isinstance(r["parameters"], int) else "-",
+              f"{r['memory_mb']:.1f} MB" if r["memory_mb"] is not None else "-",
               str(r.get("corpus", ""))[:40], r["path"]] for r in rows]
     for optional in ("trained on", "path"):  # one line per model: drop these before cutting a name
         widths = [max(len(c[i]) for c in [columns, *cells]) + 3 for i in range(len(columns))]

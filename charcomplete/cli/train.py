@@ -38,8 +38,9 @@ from charcomplete.cli.options import device_option, fail, kind_option, threads_o
 @click.option("--force", is_flag=True, help="Replace an existing model of that name/path.")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue an interrupted run (its checkpoint or resume file).")
 @click.option("--init", "init", default=None, help="Fine-tune this checkpoint (name or path) on the corpus.")
+@click.option("--no-memory", is_flag=True, help="Do not build the corpus memory (NAME.memory.safetensors) beside the model.")
 def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout, lr,
-            val_fraction, eval_every, device, seed, threads, name, out, force, resume, init):
+            val_fraction, eval_every, device, seed, threads, name, out, force, resume, init, no_memory):
     """Train a model on your own text.
 
     \b
@@ -61,7 +62,7 @@ def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed,
     run_train(kind=kind, corpus=list(corpus), data_dir=data, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
               seq_len=seq_len, embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout, lr=lr,
               val_fraction=val_fraction, eval_every=eval_every, device=device, seed=seed, threads=threads, name=name, out=out,
-              force=force, resume=resume, init=init)
+              force=force, resume=resume, init=init, memory=not no_memory)
 
 
 def run_train(**options) -> None:
@@ -82,13 +83,13 @@ def run_train(**options) -> None:
 
 
 def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout,
-               lr, val_fraction, eval_every, device, seed, threads, name, out, force, resume, init) -> None:
+               lr, val_fraction, eval_every, device, seed, threads, name, out, force, resume, init, memory) -> None:
     import torch
     from rich.console import Console
 
     from charcomplete.config import ModelConfig
     from charcomplete.errors import TrainingInterrupted
-    from charcomplete.jobs import cli_target, load_data
+    from charcomplete.jobs import cli_target, load_data, save_memory
     from charcomplete.trainer import TrainConfig, train
 
     console = Console(stderr=True, quiet=not dist.is_main)  # under torchrun only rank 0 reports
@@ -131,6 +132,9 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
     acc = f"{result.best_val_acc:.3f}" if result.best_val_acc is not None else "n/a"
     click.echo(f"saved {result.path}  (val {bpc} bpc, accuracy {acc}, {result.steps} steps, "
                f"{result.seconds:.1f}s, {result.chars_per_s:,.0f} chars/s, {result.parameters:,} parameters)")
+    if memory:  # the corpus memory: the training text's n-gram tables, shipped beside the model
+        mem = save_memory(result.path, data)
+        click.echo(f"saved {mem}  (corpus memory, {mem.stat().st_size / 2**20:.1f} MB)")
 
 
 def _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model):

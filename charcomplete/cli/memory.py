@@ -1,0 +1,32 @@
+"""`charcomplete memory MODEL --corpus PATH`: build the corpus memory of an existing model."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from charcomplete.cli.options import fail
+
+
+@click.command("memory")
+@click.argument("model")
+@click.option("--corpus", "corpus", multiple=True, help="The text the model was trained on: a file, a folder or a glob; repeatable.")
+@click.option("--data", "data", default=None, metavar="DIR", help="A corpus made by `charcomplete prepare` instead of --corpus.")
+@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file (left out of the memory).")
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write beside this checkpoint path instead of MODEL's.")
+def command(model, corpus, data, val_fraction, out):
+    """Build the corpus memory of MODEL (a name or a .safetensors path): n-gram tables of its
+    training text, mixed with the network as you type. Written beside the model as
+    NAME.memory.safetensors (`train` builds it itself unless --no-memory).
+
+    \b
+    charcomplete memory my-notes --corpus notes/
+    """
+    from charcomplete.jobs import build_memory_for
+
+    if bool(corpus) == bool(data):
+        raise fail("give the training text: --corpus PATH (repeatable) or --data DIR")
+    t0 = time.perf_counter()
+    path = build_memory_for(model, list(corpus), data, val_fraction, out)
+    click.echo(f"saved {path}  ({path.stat().st_size / 2**20:.1f} MB, {time.perf_counter() - t0:.1f}s)")

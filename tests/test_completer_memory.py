@@ -1,0 +1,93 @@
+"""The corpus memory in the Completer: found beside the checkpoint, mixed with the network and
+the document cache, learned from only when adapting; built by `train`, `memory`, listed by `models`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from charcomplete.cli import cli
+from charcomplete.completion import load_completer
+from charcomplete.memory import MemoryConfig, build_memory
+from charcomplete.registry import memory_path_for
+
+# a sentence with words the tiny models never saw (their vocabulary's characters only)
+RARE = "the lazy fox quirks a brazen quiz. "
+CFG = MemoryConfig(orders=(1, 2, 3, 4, 6, 8, 12), min_count=(1, 1, 1, 1, 1, 2, 2))
+
+
+@pytest.fixture
+def model_with_memory(tiny_checkpoints, tmp_path):
+    """The tiny attention model copied beside a memory of RARE (x20)."""
+    path = tmp_path / "m.safetensors"
+    shutil.copy(tiny_checkpoints["attention"], path)
+    vocab = load_completer(path, memory=False).vocab
+    build_memory(RARE * 20, vocab, CFG).save(memory_path_for(path))
+    return path
+
+
+def test_the_memory_beside_a_checkpoint_is_loaded_and_mixed_in(model_with_memory):
+    c = load_completer(model_with_memory, adapt=False)
+    plain = load_completer(model_with_memory, adapt=False, memory=False)
+    assert c.memory is not None and plain.memory is None
+    ctx = RARE * 2 + "the lazy fox qu"
+    p = c.probs(ctx)
+    assert abs(p.sum() - 1) < 1e-6 and (p >= 0).all()
+    assert c.suggest(ctx).text.startswith("irk")  # the memory knows the rare word
+    assert not plain.suggest(ctx).text.startswith("irk")  # (so the check above can fail)
+
+
+def test_without_adaptation_nothing_is_learned_from_the_user(model_with_memory):
+    c = load_completer(model_with_memory, adapt=False)
+    before = [w.copy() for w in c.mixer.weights]
+    for i in range(1, 200):
+        c.observe((RARE * 8)[:i])
+        c.suggest((RARE * 8)[:i])
+    assert all(np.array_equal(a, b) for a, b in zip(before, c.mixer.weights))
+
+
+def test_with_adaptation_the_mixer_learns_from_what_is_typed(model_with_memory):
+    from charcomplete.adapt import AdaptiveModel
+
+    c = load_completer(model_with_memory, adapt=AdaptiveModel())
+    before = [w.copy() for w in c.mixer.weights]
+    for i in range(1, 200):
+        c.observe((RARE * 8)[:i])
+        c.suggest((RARE * 8)[:i])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, c.mixer.weights))
+    c.new_document()
+    assert all(np.array_equal(a, b) for a, b in zip(before, c.mixer.weights))  # a new document starts afresh
+
+
+def test_a_damaged_memory_is_one_line(model_with_memory):
+    memory_path_for(model_with_memory).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    r = CliRunner().invoke(cli, ["complete", "--model", str(model_with_memory), "the qu"])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_train_builds_the_memory_and_models_lists_it(tiny_corpus, tmp_path, isolated_data_dir):
+    out = tmp_path / "t.safetensors"
+    tiny = ["--batch-size", "4", "--seq-len", "16", "--embed", "8", "--hidden", "16", "--window", "4", "--device", "cpu"]
+    r = CliRunner().invoke(cli, ["train", "--model", "lstm", "--corpus", str(tiny_corpus), "--epochs", "0.2", "--out", str(out), *tiny])
+    assert r.exit_code == 0, r.output
+    assert memory_path_for(out).is_file() and "corpus memory" in r.output
+    assert load_completer(out).memory is not None
+    r = CliRunner().invoke(cli, ["train", "--model", "lstm", "--corpus", str(tiny_corpus), "--epochs", "0.2", "--name", "nomem",
+                                 "--no-memory", *tiny])
+    assert r.exit_code == 0, r.output
+    rows = {row["name"]: row for row in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
+    assert rows["nomem"]["memory_mb"] is None
+
+
+def test_the_memory_command_builds_one_for_an_existing_model(tiny_checkpoints, tiny_corpus, tmp_path, isolated_data_dir):
+    path = tmp_path / "old.safetensors"
+    shutil.copy(tiny_checkpoints["lstm"], path)
+    r = CliRunner().invoke(cli, ["memory", str(path), "--corpus", str(tiny_corpus)])
+    assert r.exit_code == 0, r.output
+    assert load_completer(path).memory is not None
+    r = CliRunner().invoke(cli, ["memory", str(path)])
+    assert r.exit_code != 0 and "--corpus" in r.output
