@@ -171,3 +171,76 @@ def test_train_on_a_body_of_nuls_says_why_it_has_nothing_to_train_on(tmp_path):
     nuls = _sparse(tmp_path / "n.txt", TEXT.encode() * 8, 1 << 20)
     r = run("train", "--model", "lstm", "--corpus", str(nuls), "--out", str(tmp_path / "m.safetensors"), *TINY)
     assert_one_line_error(r, r"no text files in the corpus .*1 binary")
+
+
+# --- item 16: Tab indents as the file does; a whitespace-only ghost is never shown -------------
+
+TAB_PY = "def f(x):\n\tif x:\n\t\treturn 1\n\treturn 2\n"
+
+
+def test_detect_indent():
+    from charcomplete.tui.editor import detect_indent
+
+    assert detect_indent(TAB_PY) == ("tabs", None)
+    assert detect_indent("a:\n  b:\n    c\n  d\n") == ("spaces", 2)
+    assert detect_indent("a:\n    b\n        c\n") == ("spaces", 4)
+    assert detect_indent("no indentation at all\n") == ("spaces", 4)
+
+
+async def _ready(pilot):
+    from test_editor_app import settle
+
+    await settle(pilot)
+    if pilot.app.editor.suggestion:
+        await pilot.press("escape")  # the user dismisses whatever the model showed
+    assert not pilot.app.editor.suggestion
+
+
+@pytest.mark.parametrize("ghost", [None, "    ", "  \n"])
+async def test_tab_in_a_tab_indented_file_inserts_a_tab(make_editor, ghost):
+    from charcomplete.completion import Suggestion
+    from charcomplete.tui.messages import SuggestionReady
+
+    app = make_editor(TAB_PY, name="t.py")
+    async with app.run_test() as pilot:
+        ed = app.editor
+        assert ed.indent_type == "tabs"
+        ed.move_cursor((3, 0))  # the start of "\treturn 2"'s line: before its tab
+        await _ready(pilot)
+        if ghost is not None:  # the model offers only whitespace (it did: four spaces, confidence 0.68)
+            ed.post_message(SuggestionReady(ed._generation, Suggestion(ghost, 0.68, [0.9] * len(ghost)), "x"))
+            await pilot.pause()
+            await pilot.pause()
+            assert ed.suggestion == ""  # never shown: it could not be seen
+        await pilot.press("tab")
+        await pilot.pause()
+        assert ed.document[3] == "\t\treturn 2"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    compile(app.document.path.read_text(), "t.py", "exec")  # still parses (it was an IndentationError)
+
+
+async def test_a_ghost_indented_with_spaces_is_shown_with_tabs_in_a_tab_file(make_editor):
+    from charcomplete.completion import Suggestion
+    from charcomplete.tui.messages import SuggestionReady
+
+    app = make_editor(TAB_PY + "\n", name="t.py")
+    async with app.run_test() as pilot:
+        ed = app.editor
+        ed.move_cursor((4, 0))
+        await _ready(pilot)
+        ed.post_message(SuggestionReady(ed._generation, Suggestion("    return 3\n        x", 0.5, [0.9] * 9), "x"))
+        await pilot.pause()
+        await pilot.pause()
+        assert ed.suggestion == "\treturn 3\n\t\tx"
+
+
+async def test_tab_in_a_two_space_file_inserts_two_spaces(make_editor):
+    app = make_editor("a:\n  b:\n    c\n", name="t.yaml")
+    async with app.run_test() as pilot:
+        ed = app.editor
+        ed.move_cursor((2, 0))
+        await _ready(pilot)
+        await pilot.press("tab")
+        await pilot.pause()
+        assert ed.document[2] == "      c" and (ed.indent_type, ed.indent_width) == ("spaces", 2)

@@ -29,6 +29,35 @@ LEARN_IDLE = 512  # characters counted per step while no request waits (a few ms
 LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count)
 
 
+def detect_indent(text: str, default: int = 4) -> tuple[str, int | None]:
+    """The file's own indentation: ("tabs", None) when more indented lines start with a tab,
+    else ("spaces", the most common step between indentation levels, `default` when none).
+
+    Tab must indent as the file does: four spaces in a tab-indented Python file broke it (issue 15)."""
+    tabs = spaces = 0
+    steps: dict[int, int] = {}
+    previous = 0
+    for line in text.split("\n", 5000)[:5000]:  # the head of the file is enough
+        body = line.lstrip(" \t")
+        if not body:
+            continue  # blank lines say nothing
+        lead = line[: len(line) - len(body)]
+        if lead.startswith("\t"):
+            tabs += 1
+            continue
+        if "\t" in lead:
+            continue
+        if lead:
+            spaces += 1
+        step = len(lead) - previous
+        if 2 <= step <= 8:
+            steps[step] = steps.get(step, 0) + 1
+        previous = len(lead)
+    if tabs > spaces:
+        return "tabs", None
+    return "spaces", max(steps, key=lambda k: (steps[k], -k)) if steps else default
+
+
 class GhostEditor(TextArea):
     """A TextArea with model suggestions as ghost text."""
 
@@ -68,6 +97,10 @@ class GhostEditor(TextArea):
     # --- the whole buffer and the neighbouring files (adapt.BufferLearner) -------------------
 
     def _set_document(self, text: str, language: str | None) -> None:
+        # Tab (with no ghost) indents with the file's own indentation, a tab or its width of spaces
+        self.indent_type, width = detect_indent(text)
+        if width is not None:
+            self.set_reactive(TextArea.indent_width, width)
         super()._set_document(text, language)
         self.learner.open(normalize_newlines(text))  # only queued: counted in the background
         self._hook_document()
@@ -281,15 +314,40 @@ class GhostEditor(TextArea):
             message.stop()  # stale: the text or the cursor changed since it was asked
             return
         if message.alternatives is not None:
-            self._alternatives = [s for s in message.alternatives if s.text]
+            self._alternatives = [s for s in message.alternatives if s.text.strip()]
             if not self._alternatives:
                 message.stop()
                 return
             self._alt_index = self._alt_step % len(self._alternatives)  # the first press moves off the best one
             message.suggestion = self._alternatives[self._alt_index]
-        text = message.suggestion.text
+        text = self._fit_indent(self.validate_suggestion(message.suggestion.text))
         message.new = bool(text) and text != self.suggestion
         self.suggestion = text
+
+    def validate_suggestion(self, suggestion: str) -> str:
+        """A ghost that is only whitespace is never shown: it cannot be seen, and Tab would insert
+        it instead of indenting (four invisible spaces in a tab-indented file, issue 15). Also when
+        typing trims a ghost down to its whitespace."""
+        return suggestion if suggestion.strip() else ""
+
+    def _fit_indent(self, text: str) -> str:
+        """In a tab-indented file, the ghost's indentation (leading spaces at a line's start) in tabs."""
+        if self.indent_type != "tabs" or " " not in text:
+            return text
+        width = self.indent_width
+        row, col = self.cursor_location
+        at_line_start = not self.document[row][:col].strip(" \t")
+
+        def tabs(lead: str) -> str:
+            n = len(lead)
+            return "\t" * (n // width) + " " * (n % width)
+
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            if i > 0 or at_line_start:
+                body = line.lstrip(" ")
+                lines[i] = tabs(line[: len(line) - len(body)]) + body
+        return "\n".join(lines)
 
     # --- keys ---------------------------------------------------------------------------
 
