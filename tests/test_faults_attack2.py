@@ -244,3 +244,28 @@ async def test_tab_in_a_two_space_file_inserts_two_spaces(make_editor):
         await pilot.press("tab")
         await pilot.pause()
         assert ed.document[2] == "      c" and (ed.indent_type, ed.indent_width) == ("spaces", 2)
+
+
+# --- item 5: typed format characters reach the file ----------------------------------------------
+
+FORMAT_CHARS = "\u200c\u200d\u200e\u200f\u200b\ufeff\u00ad\u00a0"  # ZWNJ ZWJ LRM RLM ZWSP BOM soft hyphen NBSP
+
+
+async def test_typed_format_characters_reach_the_file(make_editor):
+    from textual import events
+    from textual.keys import _character_to_key
+
+    from test_editor_app import until
+
+    typed = "می\u200cخواهم 👨\u200d👩\u200d👧 " + FORMAT_CHARS + " end"
+    app = make_editor("", name="fa.txt")
+    async with app.run_test() as pilot:
+        ed = app.editor
+        for ch in typed:  # as a terminal sends them: one key event per character
+            key = ch if ch.isalnum() else _character_to_key(ch)
+            app.post_message(events.Key(key, ch))
+        await until(pilot, lambda: ed.text.endswith(" end"), timeout=30)
+        assert ed.text == typed
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.is_modified(), timeout=30)
+    assert app.document.path.read_text(encoding="utf-8") == typed

@@ -10,6 +10,7 @@ moves, on a selection, on focus loss, and is not offered mid-word.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from textual import events, work
 from textual.binding import Binding
@@ -27,6 +28,10 @@ LINE_CHUNK = 2048  # on a very long line the context starts at a multiple of thi
 NEXT_WORD = re.compile(r"\s*\S+\s?")
 LEARN_IDLE = 512  # characters counted per step while no request waits (a few ms: a key never waits long)
 LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count)
+# typed characters Textual's TextArea drops (see GhostEditor._on_key): format characters (ZWNJ, ZWJ,
+# LRM/RLM, ZWSP, BOM, soft hyphen), spaces other than U+0020 (no-break space), private-use and
+# unassigned ones. Not controls (Cc: Tab, Enter, Escape are keys), surrogates or line separators.
+TYPED_NOT_PRINTABLE = frozenset({"Cf", "Zs", "Co", "Cn"})
 
 
 def detect_indent(text: str, default: int = 4) -> tuple[str, int | None]:
@@ -360,6 +365,16 @@ class GhostEditor(TextArea):
             event.stop()
             event.prevent_default()
             self.action_dismiss_suggestion()
+        elif (event.character is not None and len(event.character) == 1 and not event.is_printable
+              and not self.read_only and unicodedata.category(event.character) in TYPED_NOT_PRINTABLE):
+            # Textual's TextArea._on_key inserts a key's character only when `Key.is_printable`
+            # (str.isprintable()) holds, which is False for ZWNJ, ZWJ, LRM/RLM, ZWSP, BOM, soft
+            # hyphen and no-break space: typed, they vanished ("می‌خواهم" saved as "میخواهم", a
+            # family emoji as three). Whatever the keyboard sends must reach the file (issue 15).
+            event.stop()
+            event.prevent_default()
+            start, end = self.selection
+            self._replace_via_keyboard(event.character, start, end)
 
     def action_accept_suggestion(self) -> None:
         """Tab: insert the whole ghost (TextArea indents when there is none)."""
