@@ -35,7 +35,7 @@ def wheel(tmp_path_factory) -> tuple[Path, list[str]]:
         shutil.copytree(REPO / "checkpoints", src / "checkpoints", ignore=ignore)
     else:
         (src / "checkpoints").mkdir()
-    shipped = sorted(p.name for p in (src / "checkpoints").glob("*.safetensors"))
+    shipped = sorted(p.name for p in (src / "checkpoints").glob("*.safetensors"))  # models and their corpus memories
     if not shipped:
         _tiny_checkpoint(src / "checkpoints" / "dummy.safetensors")
         shipped = ["dummy.safetensors"]
@@ -80,10 +80,12 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
                        cwd=tmp_path, timeout=300)
     assert p.returncode == 0, p.stderr
     rows = {r["name"]: r for r in json.loads(p.stdout)}
-    for name in shipped:
+    for name in (n for n in shipped if not n.endswith(".memory.safetensors")):  # a memory is not a model of its own
         row = rows[name[: -len(".safetensors")]]
         assert row["source"] == "shipped" and row["error"] is None, row
         assert Path(row["path"]).resolve().is_relative_to(site.resolve()), row["path"]
+        has_memory = name.replace(".safetensors", ".memory.safetensors") in shipped
+        assert (row["memory_mb"] is not None) == has_memory, row  # the corpus memory ships beside its model
 
 
 def _readme_commands() -> list[str]:

@@ -12,7 +12,7 @@ from charcomplete.cli.options import device_option, one_cpu_thread
 
 @click.command("complete")
 @click.argument("text", required=False)
-@click.option("--model", default=None, help="Model name or checkpoint path (default: the editor's default model).")
+@click.option("--model", default=None, help="Model name or checkpoint path (default: the prose model).")
 @click.option("--max-chars", type=click.IntRange(1, 1000), default=None, help="Longest suggestion (default: the policy's).")
 @click.option("-k", "--alternatives", "k", type=click.IntRange(1, 20), default=1, help="Show up to K alternatives with their confidence.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (text, confidence, per-char probabilities, attention).")
@@ -26,11 +26,12 @@ def command(text, model, max_chars, k, as_json, device, no_adapt):
     echo -n "def main(" | charcomplete complete --json -
     """
     from charcomplete.completion import load_completer
+    from charcomplete.registry import model_for_file
 
     if text is None or text == "-":
         text = sys.stdin.read()
     one_cpu_thread()
-    c = load_completer(model, device=device, adapt=not no_adapt, save_history=False)  # reads your history, never writes it
+    c = load_completer(model or model_for_file("text"), device=device, adapt=not no_adapt, save_history=False)  # reads your history, never writes it
     c.observe(text)
     if as_json:
         alts = c.alternatives(text, k=k, max_chars=max_chars) if k > 1 else [c.suggest(text, max_chars=max_chars)]

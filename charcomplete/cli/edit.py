@@ -12,7 +12,7 @@ from charcomplete.cli.options import device_option, fail
 
 @click.command("edit")
 @click.argument("file", type=click.Path(dir_okay=True, readable=False, path_type=str))  # Document.open says why, in one line
-@click.option("--model", "model", default=None, help="Model name (see `charcomplete models`) or a .safetensors path. Default: the shipped default model.")
+@click.option("--model", "model", default=None, help="Model name (see `charcomplete models`) or a .safetensors path. Default: the code model for source files, the prose model for the rest.")
 @device_option("auto", help="Where the model runs.")
 @click.option("--encoding", default="utf-8", show_default=True, help="The file's text encoding (e.g. latin-1); saved back in it.")
 @click.option("--no-adapt", is_flag=True, help="Do not learn from what you type (and do not use what was learned before).")
@@ -29,12 +29,12 @@ def command(file, model, device, encoding, no_adapt, no_neighbours):
     from charcomplete.checkpoint import inspect_checkpoint
     from charcomplete.device import resolve_device_cheaply
     from charcomplete.document import Document
-    from charcomplete.registry import DEFAULT_MODEL, model_name, resolve_model
+    from charcomplete.registry import model_for_file, model_name, resolve_model
 
     document = Document.open(file, encoding=encoding)
     # bad --model / --device fail here, in one line, before the UI: the model's name, header and
     # metadata are checked without reading the weights; the weights load after the first paint
-    path = resolve_model(str(model or DEFAULT_MODEL))
+    path = resolve_model(str(model or model_for_file(file)))  # the prose or the code model, by the file's kind
     try:
         inspect_checkpoint(path)
     except OSError as e:
