@@ -269,3 +269,61 @@ async def test_typed_format_characters_reach_the_file(make_editor):
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not app.is_modified(), timeout=30)
     assert app.document.path.read_text(encoding="utf-8") == typed
+
+
+# --- item 1: the terminal closed while the editor is busy ----------------------------------------
+
+HANGUP_CHILD = """
+import sys, time
+from charcomplete.completion import load_completer
+from charcomplete.document import Document
+from charcomplete.tui.app import EditorApp
+
+app = EditorApp(Document.open(sys.argv[1]), load_completer(sys.argv[2], adapt=False))
+how = sys.argv[3]
+
+async def type_then_hang(pilot):
+    app.editor.move_cursor(app.editor.document.end)
+    await pilot.press(*"unsaved")
+    if how == "busy":  # the loop busy for good (10,000 pasted keys, a terminal write that never returns)
+        app.call_later(lambda: time.sleep(3600))
+    else:  # the clean exit hangs, as Textual's WriterThread.stop does when the terminal is gone
+        app._driver.stop_application_mode = lambda: time.sleep(3600)
+    print("READY", flush=True)
+
+app.run(headless=True, auto_pilot=type_then_hang)
+sys.exit(app.return_code)
+"""
+
+
+@pytest.mark.parametrize("how", ["busy", "exit hangs"])
+@pytest.mark.parametrize("sig", ["SIGHUP", "SIGTERM"])
+def test_a_signal_while_the_editor_hangs_writes_recovery_and_exits_within_a_second(tmp_path, tiny_checkpoints, how, sig):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    signum = getattr(signal, sig)
+    f = tmp_path / "notes.txt"
+    f.write_text("saved text\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
+    proc = subprocess.Popen([sys.executable, "-c", HANGUP_CHILD, str(f), str(tiny_checkpoints["attention"]), how],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+        time.sleep(0.3)  # the hang has begun
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert rc == 128 + signum, (rc, took)
+    assert took < 4.0, took  # 1 s of grace, the rest is a busy machine
+    assert f.read_text() == "saved text\n"
+    assert (tmp_path / ".notes.txt.charcomplete-recovery").read_text() == "saved text\nunsaved"
