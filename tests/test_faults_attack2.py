@@ -327,3 +327,30 @@ def test_a_signal_while_the_editor_hangs_writes_recovery_and_exits_within_a_seco
     assert took < 4.0, took  # 1 s of grace, the rest is a busy machine
     assert f.read_text() == "saved text\n"
     assert (tmp_path / ".notes.txt.charcomplete-recovery").read_text() == "saved text\nunsaved"
+
+
+# --- item 11: a line that grows past LONG_LINE inside the editor turns soft wrap off -------------
+
+
+async def test_a_paste_that_makes_a_line_too_long_turns_soft_wrap_off_once(make_editor):
+    from charcomplete.document import LONG_LINE
+    from test_editor_app import type_text
+
+    app = make_editor("short line\nsecond\n")
+    async with app.run_test() as pilot:
+        ed = app.editor
+        assert ed.soft_wrap
+        ed.move_cursor((0, 10))
+        ed.insert("x" * (LONG_LINE - 20))  # still short enough: wrap stays on
+        await pilot.pause()
+        assert ed.soft_wrap
+        ed.insert("y" * 100)  # a paste: the line grows past LONG_LINE
+        await pilot.pause()
+        assert not ed.soft_wrap
+        ed.move_cursor((1, 6))
+        ed.insert("z" * (LONG_LINE + 5))  # another long line: no second notice
+        await type_text(pilot, "abc", wait_for_model=False)
+        await pilot.pause()
+        notices = [n.message for n in app._notifications if "soft wrap is off" in n.message]
+        assert len(notices) == 1, notices
+        assert ed.document[1].endswith("abc") and len(ed.document[0]) == 10 + LONG_LINE - 20 + 100

@@ -19,6 +19,7 @@ from textual.widgets import TextArea
 from textual.worker import get_current_worker
 
 from charcomplete.adapt import BufferLearner
+from charcomplete.document import LONG_LINE
 from charcomplete.tui.messages import LearningChanged, SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.model import ModelHost
 from charcomplete.vocab import normalize_newlines
@@ -200,9 +201,23 @@ class GhostEditor(TextArea):
         try:
             if edit.from_location != edit.to_location:
                 self.suggestion = ""  # a deletion or replacement: the old ghost no longer fits
-            return super().edit(edit)
+            result = super().edit(edit)
         finally:
             self._editing = False
+        if self.soft_wrap and edit.text:
+            self._unwrap_long_lines(min(edit.from_location, edit.to_location)[0], result.end_location[0])
+        return result
+
+    def _unwrap_long_lines(self, first: int, last: int) -> None:
+        """Soft wrap off once an edit (a paste) makes a line longer than LONG_LINE: Textual's
+        TextArea rewraps the whole line on every key with soft wrap on (WrappedDocument.wrap_range),
+        0.6-1.1 s a key past 10,000 characters (issue 15). Files that have such a line already open
+        without soft wrap (document.Document.has_long_lines)."""
+        doc = self.document
+        if any(len(doc[row]) > LONG_LINE for row in range(first, min(last, doc.line_count - 1) + 1)):
+            self.soft_wrap = False
+            self.app.notify(f"A line is longer than {LONG_LINE:,} characters: soft wrap is off (wrapping it slows every key).",
+                        severity="warning", timeout=8)
 
     def update_suggestion(self) -> None:
         """Called by TextArea after every edit: ask the model (in a worker) for a new ghost."""
