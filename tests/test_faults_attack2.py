@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 import pytest
+from test_cli_train import TINY, assert_one_line_error, run
 
 from charcomplete import checkpoint
-from test_cli_train import TINY, assert_one_line_error, run
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "the cat sat on the mat and the dog sat on the log.\n" * 40
@@ -107,7 +107,8 @@ def _read_spy(monkeypatch):
         f = real_open(file, mode, *a, **k)
         return Spy(f) if "b" in mode and "r" in mode else f
 
-    from charcomplete import checkpoint as ck, corpus as co
+    from charcomplete import checkpoint as ck
+    from charcomplete import corpus as co
 
     monkeypatch.setattr(ck, "open", spy_open, raising=False)
     monkeypatch.setattr(co, "open", spy_open, raising=False)
@@ -252,10 +253,9 @@ FORMAT_CHARS = "\u200c\u200d\u200e\u200f\u200b\ufeff\u00ad\u00a0"  # ZWNJ ZWJ LR
 
 
 async def test_typed_format_characters_reach_the_file(make_editor):
+    from test_editor_app import until
     from textual import events
     from textual.keys import _character_to_key
-
-    from test_editor_app import until
 
     typed = "می\u200cخواهم 👨\u200d👩\u200d👧 " + FORMAT_CHARS + " end"
     app = make_editor("", name="fa.txt")
@@ -333,8 +333,9 @@ def test_a_signal_while_the_editor_hangs_writes_recovery_and_exits_within_a_seco
 
 
 async def test_a_paste_that_makes_a_line_too_long_turns_soft_wrap_off_once(make_editor):
-    from charcomplete.document import LONG_LINE
     from test_editor_app import type_text
+
+    from charcomplete.document import LONG_LINE
 
     app = make_editor("short line\nsecond\n")
     async with app.run_test() as pilot:
