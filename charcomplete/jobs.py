@@ -35,6 +35,14 @@ from charcomplete.resume import (
 
 FINETUNE_LR = 1e-3  # Adam's learning rate when fine-tuning (bench/finetune.py)
 SCRATCH_LR = 3e-3  # and from scratch (the notebook's)
+MAX_UNKNOWN = 0.01  # a text with more characters outside a model's vocabulary is not fine-tuned on by default (a new model is)
+
+
+def unknown_fraction(corpus) -> float:
+    """The share of the training text that the corpus's vocabulary maps to <unk> (id 0)."""
+    import numpy as np
+
+    return float(np.count_nonzero(np.asarray(corpus.train) == 0)) / max(1, len(corpus.train))
 MIN_TRAIN_CHARS = 2000  # less text than this is refused: its held-out tail (5 %) is under 100 characters, too few to judge a model by
 
 
@@ -194,16 +202,17 @@ class TailScores:
     precision: float | None  # ghosts taken / shown
 
 
-def score_tail(path: Path, corpus, ksr_chars: int = 3000, val_fraction: float = 0.05) -> TailScores:
+def score_tail(path: Path, corpus, ksr_chars: int = 3000, val_fraction: float = 0.05, max_chars: int = 200_000) -> TailScores:
     """Scores of the checkpoint at `path` on `corpus`'s held-out tails (each file's last
-    `val_fraction`, as load_corpus split it)."""
+    `val_fraction`, as load_corpus split it; bpc on at most `max_chars` of them)."""
     from charcomplete.completion import load_completer
     from charcomplete.corpus import split_text
     from charcomplete.evaluate import completion_metrics, score_text
 
     tails = [t for t in (split_text(d.text, val_fraction)[1] for d in corpus.files.documents) if t]
     completer = load_completer(str(path), adapt=False)
-    scored = [score_text(completer.model, completer.vocab, t) for t in tails]
+    share = max(1, max_chars // max(1, len(tails)))
+    scored = [score_text(completer.model, completer.vocab, t[:share]) for t in tails]
     n = sum(s["chars"] for s in scored) or 1
     bpc = sum(s["bpc"] * s["chars"] for s in scored if s["chars"]) / n
     texts, left = [], ksr_chars
@@ -222,6 +231,7 @@ class TrainOutcome:
     path: Path  # the new checkpoint (saved whatever the scores)
     new: TailScores  # the new model on the held-out tail
     old: TailScores | None  # the model in use, on the same tail (None: there was none to compare)
+    note: str = ""  # what the user should know (e.g. a new model was trained instead of fine-tuning)
 
     @property
     def better(self) -> bool:
@@ -239,11 +249,15 @@ def run_training(req: TrainRequest, callback, should_stop, compare_with: str | N
     from charcomplete.registry import resolve_model
     from charcomplete.trainer import TrainConfig, train
 
-    init_model, vocab = None, None
+    init_model, vocab, note = None, None, ""
     if req.init:
         init_model, _, vocab = load_checkpoint(resolve_model(req.init), device="cpu")
         init_model.train()
     corpus = load_corpus(req.corpus, vocab=vocab)
+    if init_model is not None and not req.resume and unknown_fraction(corpus) > MAX_UNKNOWN:  # another alphabet
+        note = f"{unknown_fraction(corpus):.0%} of the text is outside the model's characters: trained a new model instead"
+        init_model, req.init, req.lr = None, None, SCRATCH_LR
+        corpus = load_corpus(req.corpus)
     if corpus.files.chars < req.min_chars:
         raise TrainingError(f"{corpus.files.chars:,} characters is too little to learn from: a model trained on it cannot be "
                             f"told from a worse one (give at least {req.min_chars:,}: a longer file or a folder of notes)")
@@ -271,4 +285,4 @@ def run_training(req: TrainRequest, callback, should_stop, compare_with: str | N
     if req.resume:
         drop_paused_run(req.name)
     old = score_tail(resolve_model(compare_with), corpus) if compare_with else None
-    return TrainOutcome(final, score_tail(final, corpus), old)
+    return TrainOutcome(final, score_tail(final, corpus), old, note)

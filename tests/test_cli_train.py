@@ -273,3 +273,32 @@ def test_ctrl_c_writes_a_resume_file_exits_130_and_resume_continues(corpus_dir, 
 
     _, meta, _ = load_checkpoint(isolated_data_dir / "models" / "sig.safetensors")
     assert meta.metrics["steps"] <= stopped + 7 and meta.config["kind"] == "attention"
+
+
+def test_train_fine_tunes_the_shipped_model_by_default_and_compares_on_the_tail(corpus_dir, tmp_path, isolated_data_dir):
+    from charcomplete.completion import load_completer
+    from charcomplete.registry import model_for_file, resolve_model
+
+    out = tmp_path / "tuned.safetensors"
+    r = run("train", "--corpus", str(corpus_dir), "--batch-size", "4", "--seq-len", "16", "--epochs", "0.05", "--out", str(out),
+            "--no-memory", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    base = model_for_file(str(corpus_dir))
+    assert f"fine-tuning {base}" in r.output and "held-out tail:" in r.output
+    shipped = load_completer(resolve_model(base), memory=False)
+    tuned = load_completer(out, memory=False)
+    assert tuned.vocab == shipped.vocab and tuned.model.cfg.hidden == shipped.model.cfg.hidden  # its sizes, not the defaults'
+    assert_one_line_error(run("train", "--corpus", str(corpus_dir), "--init", base, "--from-scratch"), "not both")
+
+
+def test_text_in_another_alphabet_trains_a_new_model_instead(tmp_path, isolated_data_dir):
+    from charcomplete.completion import load_completer
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("съешь же ещё этих мягких французских булок, да выпей чаю.\n" * 60)
+    out = tmp_path / "ru.safetensors"
+    r = run("train", "--corpus", str(notes), "--batch-size", "4", "--seq-len", "16", "--epochs", "0.05", "--out", str(out),
+            "--no-memory", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "training a new model instead" in r.output
+    assert "ъ" in load_completer(out, memory=False).vocab.chars

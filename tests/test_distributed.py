@@ -88,7 +88,7 @@ def test_two_processes_under_torchrun_match_one_process(text_dir, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count("saved ") == 1  # rank 0 alone reports
     assert "2 processes, 4 streams each" in r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["ddp.safetensors"]  # one checkpoint, no resume file, no temp files
+    assert sorted(p.name for p in out.iterdir()) == ["ddp.memory.safetensors", "ddp.safetensors"]  # one checkpoint and its corpus memory, no resume file, no temp files
 
     one = train(_mcfg("lstm"), _cfg(corpus, steps), corpus, tmp_path / "one.safetensors")
     assert one.steps == steps

@@ -281,7 +281,11 @@ async def test_a_new_model_from_scratch_is_still_offered(editor):
         assert new.kind == "lstm" and new.model.cfg.hidden == 16  # the form's small settings, not the model in use
 
 
-async def test_train_on_a_folder(editor, tiny_corpus):
+async def test_train_on_a_folder(editor, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text(LINE * 100)  # what the tiny model knows, said over and over: fine-tuning helps
+    tiny_corpus = folder
     app = editor()
     async with app.run_test() as pilot:
         await pilot.press("ctrl+p")
@@ -482,3 +486,15 @@ async def test_status_bar_and_toggles(editor):
         await pilot.press("f2")
         await settle(pilot)
         assert app.editor.suggestion == "" and "suggestions off" in app.status.render().plain
+
+
+def test_an_editor_job_on_text_in_another_alphabet_trains_a_new_model(tiny_checkpoints, tmp_path, isolated_data_dir):
+    from charcomplete.jobs import TrainRequest, run_training
+
+    notes = tmp_path / "ru.txt"
+    notes.write_text("съешь же ещё этих мягких французских булок, да выпей чаю.\n" * 60)
+    req = TrainRequest(corpus=[str(notes)], name="ru", init=str(tiny_checkpoints["attention"]), embed=8, hidden=16, window=4,
+                       batch_size=4, seq_len=16, epochs=0.2)
+    out = run_training(req, None, lambda: False, compare_with=str(tiny_checkpoints["attention"]))
+    assert "outside the model's characters" in out.note
+    assert "ъ" in load_completer(out.path, memory=False).vocab.chars and out.better  # the old model cannot read it

@@ -37,15 +37,17 @@ from charcomplete.cli.options import device_option, fail, kind_option, threads_o
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Save to this path instead.")
 @click.option("--force", is_flag=True, help="Replace an existing model of that name/path.")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue an interrupted run (its checkpoint or resume file).")
-@click.option("--init", "init", default=None, help="Fine-tune this checkpoint (name or path) on the corpus.")
+@click.option("--init", "init", default=None, help="Fine-tune this checkpoint (name or path). Default: the prose or code model "
+              "(by the corpus's kind), unless --from-scratch or a model size is given.")
+@click.option("--from-scratch", is_flag=True, help="Train a new model instead of fine-tuning a shipped one.")
 @click.option("--no-memory", is_flag=True, help="Do not build the corpus memory (NAME.memory.safetensors) beside the model.")
 def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout, lr,
-            val_fraction, eval_every, device, seed, threads, name, out, force, resume, init, no_memory):
+            val_fraction, eval_every, device, seed, threads, name, out, force, resume, init, from_scratch, no_memory):
     """Train a model on your own text.
 
     \b
-    charcomplete train --model attention --corpus notes/ --max-minutes 5
-    charcomplete train --model lstm --corpus notes/ --corpus '*.md' --epochs 3 --name my-notes
+    charcomplete train --corpus notes/ --max-minutes 5            # fine-tunes the prose model
+    charcomplete train --from-scratch --model lstm --corpus notes/ --corpus '*.md' --epochs 3 --name my-notes
     charcomplete train --data prepared/ --max-minutes 60          # after `charcomplete prepare`
     torchrun --nproc-per-node 4 -m charcomplete train --data prepared/ --batch-size 256
     """
@@ -57,12 +59,24 @@ def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed,
         raise fail("--val-fraction goes with `charcomplete prepare`: the split of --data was made there")
     if name and out:
         raise fail("give --name or --out, not both")
+    if init and from_scratch:
+        raise fail("give --init or --from-scratch, not both")
+    ctx = click.get_current_context()
+    sizes = [p for p in ("kind", "embed", "hidden", "layers", "window", "dropout") if ctx.get_parameter_source(p).name == "COMMANDLINE"]
+    if not (init or from_scratch or sizes or resume or data):  # fine-tune the model for this kind of text
+        from charcomplete.jobs import FINETUNE_LR
+        from charcomplete.registry import model_for_file
+
+        init = model_for_file(corpus[0])
+        if ctx.get_parameter_source("lr").name != "COMMANDLINE":
+            lr = FINETUNE_LR
+        click.echo(f"fine-tuning {init} (--from-scratch for a new model)", err=True)
     if epochs is None and max_minutes is None:
         epochs = 1.0
     run_train(kind=kind, corpus=list(corpus), data_dir=data, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
               seq_len=seq_len, embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout, lr=lr,
               val_fraction=val_fraction, eval_every=eval_every, device=device, seed=seed, threads=threads, name=name, out=out,
-              force=force, resume=resume, init=init, memory=not no_memory)
+              force=force, resume=resume, init=init, memory=not no_memory, default_init=not (from_scratch or sizes or resume or data))
 
 
 def run_train(**options) -> None:
@@ -83,13 +97,14 @@ def run_train(**options) -> None:
 
 
 def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout,
-               lr, val_fraction, eval_every, device, seed, threads, name, out, force, resume, init, memory) -> None:
+               lr, val_fraction, eval_every, device, seed, threads, name, out, force, resume, init, memory,
+               default_init=False) -> None:
     import torch
     from rich.console import Console
 
     from charcomplete.config import ModelConfig
     from charcomplete.errors import TrainingInterrupted
-    from charcomplete.jobs import cli_target, load_data, save_memory
+    from charcomplete.jobs import MAX_UNKNOWN, SCRATCH_LR, cli_target, load_data, save_memory, score_tail, unknown_fraction
     from charcomplete.trainer import TrainConfig, train
 
     console = Console(stderr=True, quiet=not dist.is_main)  # under torchrun only rank 0 reports
@@ -99,6 +114,10 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
                       eval_every=eval_every, seed=seed, device=device).validate()
     target = cli_target(kind, corpus or [data_dir], name, out, resume, force)
     data, init_model = load_data(corpus, data_dir, val_fraction, init)
+    if default_init and init_model is not None and unknown_fraction(data) > MAX_UNKNOWN:  # another alphabet: a new model
+        console.print(f"{unknown_fraction(data):.0%} of the text is outside {init}'s characters: training a new model instead")
+        data, init_model, init, lr = *load_data(corpus, data_dir, val_fraction, None), None, SCRATCH_LR
+        cfg.lr = lr
     console.print(f"corpus: {data.summary()}")
     if dist.active:
         console.print(f"distributed: {dist.world} processes, {batch_size // dist.world} streams each, on {device}")
@@ -132,9 +151,14 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
     acc = f"{result.best_val_acc:.3f}" if result.best_val_acc is not None else "n/a"
     click.echo(f"saved {result.path}  (val {bpc} bpc, accuracy {acc}, {result.steps} steps, "
                f"{result.seconds:.1f}s, {result.chars_per_s:,.0f} chars/s, {result.parameters:,} parameters)")
+    if init and not dist.active and data.files.documents and data.files.documents[0].text:  # the model it started from, on the same tail
+        from charcomplete.registry import resolve_model
+
+        new, old = score_tail(result.path, data, val_fraction=val_fraction), score_tail(resolve_model(init), data, val_fraction=val_fraction)
+        click.echo(f"held-out tail: {new.bpc:.3f} bpc, KSR {new.ksr:.3f}  ({init}: {old.bpc:.3f} bpc, KSR {old.ksr:.3f})")
     if memory:  # the corpus memory: the training text's n-gram tables, shipped beside the model
         mem = save_memory(result.path, data)
-        click.echo(f"saved {mem}  (corpus memory, {mem.stat().st_size / 2**20:.1f} MB)")
+        click.echo(f"corpus memory: {mem}  ({mem.stat().st_size / 2**20:.1f} MB)")
 
 
 def _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model):

@@ -441,6 +441,8 @@ class EditorApp(App):
         """Switch to a newly trained model only when it predicts the text's held-out tail better."""
         old = self.model.completer
         new = outcome.new if outcome is not None else None
+        if outcome is not None and outcome.note:
+            self.notify(outcome.note, timeout=10)
         scores = "" if new is None else f"{new.bpc:.3f} bpc, KSR {new.ksr:.3f} on the held-out tail"
         if outcome is None or outcome.old is None:
             self._use_model(completer, f"Trained '{completer.name}' ({scores}); switched to it (saved in your data dir).")
