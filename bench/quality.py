@@ -1,103 +1,229 @@
-"""Quality of the shipped models against 7-Zip's PPMd and the keyword-completion baseline.
+"""Quality of the shipped models side by side with their peers, on the same held-out text.
 
-For each evaluation set (the validation tails of ../shared/corpus/shakespeare and
-../shared/corpus/python-docs, as the trainer split them, and bench/data/modern-prose.txt,
-which is in neither folder), and each model: bits per character, top-1/top-3 accuracy,
-keystroke savings (KSR) and the keyword baseline's KSR (its word counts start from the
-training text). PPMd: `7z a -m0=PPMd:o=8`, primed with the training text: compressed size of
-train+eval minus that of train alone, in bits per character of the eval text.
+For each kind of held-out text, each text a fresh document (no user history):
 
-    python bench/quality.py [--model lstm --model attention] [--ksr-chars 3000 --ksr-files 10]
+- bits per character (bpc) of the model as the editor runs it (`evaluate.sequential_bpc` with
+  `load_completer(name, adapt=AdaptiveModel())`: network + document cache + corpus memory,
+  mixed by the online mixer, which learns as the text is typed); without adaptation
+  (`adapt=False`: network + corpus memory, nothing learned from the text); and the network
+  alone (`memory=False, adapt=False`);
+- PPMd: 7-Zip's `7z a -m0=PPMd:o=8:mem=1g` primed with the same training text: the size of
+  archive(train + text) minus that of archive(train), per text, in bits per character;
+- keystroke savings (KSR) and precision (ghosts taken / shown) of each model as the editor
+  runs it (`evaluate.completion_metrics`, adaptation on), of the keyword baseline
+  (`evaluate.KeywordCompleter`, its word counts from the training text), and of Presage
+  (bench/peers.py: a word n-gram predictor whose database its own `text2ngram` built from the
+  training text, asked through libpresage for its single best word; two ghosts, the word's
+  remainder and the remainder plus a space: the better is kept).
 
-A second table: the same models adapting to each document as they are in the editor
-(charcomplete/adapt.py; each text a fresh document, no history), on the KSR sample, against
-PPMd and the keyword baseline on that same sample.
+"The training text" of a kind of text is what the model `edit` picks for it learned from
+(the first 95 % of every file, as the trainer and `charcomplete memory` split them): prose
+sets: shakespeare + python-docs (the network) + tech-prose (the memory); Python code:
+shakespeare + python-docs (the network) + python-src (the memory). The other models' rows
+are compared with the same peers.
+
+The kinds of held-out text:
+
+1. plays: the held-out tails (last 5 %) of ../shared/corpus/shakespeare;
+2. Python docs: the held-out tails of ../shared/corpus/python-docs;
+3. modern English: bench/data/modern-prose.txt (in no corpus folder) and the README /
+   long-description text of Python packages installed in the dev venv
+   (site-packages/*.dist-info/METADATA, the body after the headers, fenced code blocks,
+   HTML and badge lines dropped): rich, textual, plotext, pytest, syrupy, sortedcontainers,
+   pathspec, platformdirs (MIT / Apache-2.0 / MPL-2.0 licensed, as each METADATA says), sympy,
+   mpmath, python-dateutil, fsspec, networkx (BSD), pillow (MIT-CMU). None is in the corpus
+   (tech-prose is Django's and Node.js's documentation);
+4. Python code not in python-src: the source of `click` 8 (BSD-3-Clause, © Pallets), from
+   the dev venv's site-packages.
+
+Each set: `--texts` texts, `--bpc-chars` characters each for bpc and PPMd, the first
+`--ksr-chars` of them for KSR (KSR costs ~2 ms per character per model, Presage ~5 ms).
+
+Bench dependencies (never package dependencies): `apt-get install -y p7zip-full presage
+libpresage-dev` (7z; text2ngram and libpresage.so). Without them those columns read "n/a".
+Presage's databases and the primed archive sizes are cached in ~/.cache/charcomplete-bench.
+
+    python bench/quality.py [--model prose --model code ...] [--texts 5] [--bpc-chars 3000] [--ksr-chars 800]
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
-import tempfile
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import REPO, SHARED, command_line, one_thread, sample, tails
+from common import REPO, SHARED, command_line, one_thread, tails
 
+import peers
+from charcomplete.adapt import AdaptiveModel
 from charcomplete.completion import load_completer
-from adapt import measure  # bench/adapt.py: the Completer's own (mixed) bpc and KSR
+from charcomplete.evaluate import KeywordCompleter, WordIndex, completion_metrics, keystroke_savings, sequential_bpc
+from charcomplete.vocab import normalize_newlines
 
-from charcomplete.adapt import AdaptConfig
-from charcomplete.evaluate import KeywordCompleter, WordIndex, completer_ksr, keystroke_savings, score_text
+SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+README_PACKAGES = ["rich", "textual", "plotext", "pytest", "syrupy", "sortedcontainers", "pathspec", "platformdirs",
+                   "sympy", "mpmath", "python_dateutil", "fsspec", "networkx", "pillow"]
+CODE_PACKAGE = "click"
 
 
-def ppmd_bpc(train: str, evaluation: str) -> float | None:
-    """PPMd (order 8) bits per character of `evaluation` after priming with `train`."""
-    if shutil.which("7z") is None:
-        return None
-    with tempfile.TemporaryDirectory() as d:
-        def size(text: str, name: str) -> int:
-            src, arc = Path(d) / f"{name}.txt", Path(d) / f"{name}.7z"
-            src.write_text(text, encoding="utf-8")
-            subprocess.run(["7z", "a", "-m0=PPMd:o=8", str(arc), str(src)], check=True, capture_output=True)
-            return arc.stat().st_size
+def readme_text(metadata: Path) -> str:
+    """The long description of a METADATA file, without code blocks, HTML and badge lines."""
+    body = metadata.read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[-1]
+    out, fenced = [], False
+    for line in body.splitlines():
+        s = line.strip()
+        if s.startswith("```") or s.startswith("~~~"):
+            fenced = not fenced
+            continue
+        if fenced or s.startswith(("<", "[![", "![", ".. image", ".. |", ":target:", ":alt:", "|")):
+            continue
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
 
-        return (size(train + evaluation, "both") - size(train, "train")) * 8 / len(evaluation)
+
+def spread(texts: list[tuple[str, str]], n: int, chars: int) -> list[tuple[str, str]]:
+    """n texts spread over the list (preferring ones at least `chars` long), cut to `chars`."""
+    long_enough = [t for t in texts if len(t[1]) >= chars] or texts
+    step = max(1, len(long_enough) // n)
+    return [(p, t[:chars]) for p, t in long_enough[::step][:n]]
+
+
+def eval_sets(n: int, chars: int) -> dict[str, list[tuple[str, str]]]:
+    sets = {}
+    for label, folder in (("plays", "shakespeare"), ("Python docs", "python-docs")):
+        val, _ = tails(SHARED / folder)
+        sets[label] = [(str(Path(p).relative_to(SHARED)), t) for p, t in spread(val, n, chars)]
+    readmes = []
+    for pkg in README_PACKAGES:
+        for meta in sorted(SITE.glob(f"{pkg}-*.dist-info/METADATA")):
+            readmes.append((f"{pkg} README", readme_text(meta)))
+    prose = ("bench/data/modern-prose.txt", (REPO / "bench" / "data" / "modern-prose.txt").read_text())
+    sets["modern English"] = [(prose[0], prose[1][:chars])] + spread(readmes, n - 1, chars)
+    code = [(str(p.relative_to(SITE)), p.read_text()) for p in sorted((SITE / CODE_PACKAGE).glob("*.py"))]
+    sets["Python code"] = spread(code, n, chars)
+    return {k: [(p, normalize_newlines(t)) for p, t in v] for k, v in sets.items()}
+
+
+def training_texts() -> dict[str, str]:
+    """The training text behind each shipped model (the first 95 % of every file)."""
+    part = {f: tails(SHARED / f)[1] for f in ("shakespeare", "python-docs", "tech-prose", "python-src")}
+    net = part["shakespeare"] + part["python-docs"]
+    return {"prose": net + part["tech-prose"], "code": net + part["python-src"]}
+
+
+def fmt(x: float | None, spec: str = ".3f") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "n/a" if a is None or not b else f"{a / b:.2f}"
+
+
+def model_rows(name: str, texts: list[str], ksr_texts: list[str]) -> dict:
+    """bpc (as the editor runs, without adaptation, network alone), KSR and precision of a model."""
+    def bpc(c) -> float:
+        bits = n = 0.0
+        for t in texts:
+            r = sequential_bpc(c, t)
+            bits, n = bits + r["bpc"] * r["chars"], n + r["chars"]
+        return bits / n
+
+    editor = load_completer(name, adapt=AdaptiveModel())
+    out = {"editor": bpc(editor)}
+    m = completion_metrics(editor, ksr_texts, 0)
+    out["ksr"], out["precision"] = m["ksr"], m["precision"]
+    out["net"] = bpc(load_completer(name, memory=False, adapt=False))
+    out["static"] = bpc(load_completer(name, adapt=False)) if editor.memory is not None else out["net"]
+    out["memory"] = editor.memory is not None
+    return out
+
+
+def simulate(suggest_for_text, texts: list[str]) -> tuple[float, float | None]:
+    """(KSR, precision) of a ghost source over `texts`; suggest_for_text(i) gives text i's suggest."""
+    keys = chars = shown = accepted = 0
+    for i, t in enumerate(texts):
+        r = keystroke_savings(suggest_for_text(i), t)
+        keys, chars, shown, accepted = keys + r["keystrokes"], chars + r["chars"], shown + r["shown"], accepted + r["accepted"]
+    return 1 - keys / chars, (accepted / shown if shown else None)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", action="append", help="model name or path (repeatable; default lstm and attention)")
-    ap.add_argument("--ksr-chars", type=int, default=3000, help="KSR: characters per validation file")
-    ap.add_argument("--ksr-files", type=int, default=10, help="KSR: files per folder")
+    ap.add_argument("--model", action="append", help="model name or path (repeatable; default prose, code, attention, lstm)")
+    ap.add_argument("--texts", type=int, default=5, help="texts per kind of text")
+    ap.add_argument("--bpc-chars", type=int, default=3000, help="characters per text for bpc and PPMd")
+    ap.add_argument("--ksr-chars", type=int, default=800, help="characters per text for KSR and precision (the first ones)")
+    ap.add_argument("--only", action="append", help="only these kinds of text (repeatable)")
     args = ap.parse_args()
     one_thread()
-    folders = {f: tails(SHARED / f) for f in ("shakespeare", "python-docs")}
-    train_text = "".join(t for _, t in folders.values())  # what the models trained on (both folders)
-    prose = (REPO / "bench" / "data" / "modern-prose.txt").read_text()
-    sets = {f"{f} validation tails": v for f, (v, _) in folders.items()}
-    sets["modern prose (not in the corpus)"] = [("modern-prose.txt", prose)]
-    words = WordIndex(train_text)  # the keyword baseline's reference counts, built once
-    completers = [load_completer(m) for m in args.model or ["lstm", "attention"]]
-    print(f"# quality\n\n`{command_line()}`\n")
-    print("| eval set | chars (bpc) | chars (KSR) | model | bpc | PPMd o=8 bpc | top-1 | top-3 | KSR | keyword KSR | KSR / keyword |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    combined = {c.name: [0.0, 0] for c in completers}  # bits and characters over both folders' tails
+    t_start = time.time()
+    models = args.model or ["prose", "code", "attention", "lstm"]
+    sets = eval_sets(args.texts, args.bpc_chars)
+    if args.only:
+        sets = {k: v for k, v in sets.items() if k in args.only}
+    train = training_texts()
+    train_of = {k: ("code" if k == "Python code" else "prose") for k in sets}
+    # PPMd runs in the background (7z is a separate process) while the models are measured
+    pool = ThreadPoolExecutor(max_workers=1)
+    ppmd = {}
+    if peers.have_7z():
+        sizes = {k: pool.submit(peers.ppmd_train_size, train[k]) for k in set(train_of.values())}
+        for label, texts in sets.items():
+            tr = train[train_of[label]]
+            ppmd[label] = [pool.submit(lambda tr=tr, t=t, k=train_of[label]: peers.ppmd_bits(tr, t, sizes[k].result()))
+                           for _, t in texts]
+    words = {k: WordIndex(train[k]) for k in set(train_of.values())}
+    presage_db = {k: peers.presage_database(train[k]) for k in set(train_of.values())} if peers.have_presage() else {}
+
+    print(f"# quality, side by side with PPMd, Presage and keyword completion\n\n`{command_line()}`\n")
     for label, texts in sets.items():
-        full = "".join(t for _, t in texts)
-        ppmd = ppmd_bpc(train_text, full)
-        ksr_texts = sample(texts, args.ksr_chars, args.ksr_files)
-        ksr_chars = sum(len(t) for _, t in ksr_texts)
-        base_keys = 0
-        for _, t in ksr_texts:
-            base_keys += keystroke_savings(KeywordCompleter(words).suggest, t)["keystrokes"]
-        base = 1 - base_keys / ksr_chars
-        for c in completers:
-            scores = [score_text(c.model, c.vocab, t) for _, t in texts]
-            n = sum(s["chars"] for s in scores)
-            avg = lambda k: sum(s[k] * s["chars"] for s in scores if s["chars"]) / n  # noqa: E731
-            if "validation" in label:
-                combined[c.name][0] += avg("bpc") * n
-                combined[c.name][1] += n
-            keys = sum(completer_ksr(c, t)["keystrokes"] for _, t in ksr_texts)
-            ksr = 1 - keys / ksr_chars
-            ppmd_s = f"{ppmd:.3f}" if ppmd is not None else "7z missing"
-            print(f"| {label} | {n:,} | {ksr_chars:,} | {c.name} | {avg('bpc'):.3f} | {ppmd_s} | {avg('top1'):.3f} | "
-                  f"{avg('top3'):.3f} | {ksr:.3f} | {base:.3f} | {ksr / base if base > 0 else float('inf'):.2f}x |", flush=True)
-    print("\nbits per character over all held-out text of both folders: "
-          + ", ".join(f"{name} {bits / n:.3f}" for name, (bits, n) in combined.items()))
-    print("\n## adapting to the document (as in the editor), on the KSR sample\n")
-    print("| eval set | chars | model | bpc, adapting | PPMd o=8 bpc (same sample) | KSR, adapting | keyword KSR | KSR / keyword |")
-    print("|---|---|---|---|---|---|---|---|")
-    for label, texts in sets.items():
-        ksr_texts = sample(texts, args.ksr_chars, args.ksr_files)
-        chars = sum(len(t) for _, t in ksr_texts)
-        ppmd = ppmd_bpc(train_text, "".join(t for _, t in ksr_texts))
-        base = 1 - sum(keystroke_savings(KeywordCompleter(words).suggest, t)["keystrokes"] for _, t in ksr_texts) / chars
-        for c in completers:
-            bpc, ksr = measure(c, [t for _, t in ksr_texts], AdaptConfig())
-            ppmd_s = f"{ppmd:.3f}" if ppmd is not None else "7z missing"
-            print(f"| {label} | {chars:,} | {c.name} | {bpc:.3f} | {ppmd_s} | {ksr:.3f} | {base:.3f} | {ksr / base:.2f}x |", flush=True)
+        bodies = [t for _, t in texts]
+        ksr_bodies = [t[: args.ksr_chars] for t in bodies]
+        nchars = sum(len(t) - 1 for t in bodies)
+        ksr_chars = sum(len(t) for t in ksr_bodies)
+        kw_ksr, kw_prec = simulate(lambda i: KeywordCompleter(words[train_of[label]]).suggest, ksr_bodies)
+        pres = {}
+        if train_of[label] in presage_db:
+            engines = []
+
+            def presage_for(i, space):
+                while len(engines) <= i:
+                    engines.append(peers.Presage(presage_db[train_of[label]]))  # a fresh document per text
+                return lambda ctx: engines[i].ghost(ctx, space)
+
+            for space in (False, True):
+                pres[space] = simulate(lambda i: presage_for(i, space), ksr_bodies)
+            for e in engines:
+                e.close()
+        best = max(pres, key=lambda s: pres[s][0]) if pres else None
+        pres_ksr = pres[best][0] if pres else None
+        ppmd_bpc = sum(f.result() for f in ppmd[label]) / sum(len(t) for t in bodies) if label in ppmd else None
+        print(f"## {label}\n")
+        print(f"{len(texts)} texts, {nchars:,} characters for bpc, {ksr_chars:,} for KSR: "
+              + ", ".join(p for p, _ in texts) + f". Peers primed with the `{train_of[label]}` model's training text "
+              f"({len(train[train_of[label]]) / 1e6:.1f} M characters).\n")
+        print("| model | bpc, as the editor runs | bpc, no adaptation | bpc, network alone | PPMd bpc | ÷ PPMd | "
+              "KSR | precision | KSR ÷ keyword | KSR ÷ Presage |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for name in models:
+            r = model_rows(name, bodies, ksr_bodies)
+            print(f"| {name}{'' if r['memory'] else ' (no memory)'} | {r['editor']:.3f} | {r['static']:.3f} | {r['net']:.3f} | "
+                  f"{fmt(ppmd_bpc)} | {ratio(r['editor'], ppmd_bpc)} | {r['ksr']:.3f} | {fmt(r['precision'])} | "
+                  f"{ratio(r['ksr'], kw_ksr)} | {ratio(r['ksr'], pres_ksr)} |", flush=True)
+        print(f"| PPMd o=8, primed | | | | {fmt(ppmd_bpc)} | 1.00 | | | | |")
+        print(f"| keyword completion | | | | | | {kw_ksr:.3f} | {fmt(kw_prec)} | 1.00 | {ratio(kw_ksr, pres_ksr)} |")
+        for space in (False, True):
+            if space in pres:
+                k, p = pres[space]
+                mark = " (the better)" if space == best else ""
+                print(f"| Presage top-1 word{' + space' if space else ''}{mark} | | | | | | {k:.3f} | {fmt(p)} | "
+                      f"{ratio(k, kw_ksr)} | {ratio(k, pres_ksr)} |")
+        print(flush=True)
+    pool.shutdown()
+    print(f"({time.time() - t_start:.0f} s on this machine, 1 thread for the models.)")
 
 
 if __name__ == "__main__":
