@@ -1,0 +1,211 @@
+"""The network, one character at a time, in numpy: what the Completer runs on every keystroke.
+
+`Stepper` holds a checkpoint's weights as float32 arrays (named by `config.param_shapes`) and
+steps the LSTM (and the attention head) by hand — one matrix-vector product and the gates per
+character, no framework overhead — or recomputes the state after a text (a numpy recurrence on
+the CPU, one torch call on a GPU). Either way the result equals running the torch model over
+the same text in one call (tests/test_completion.py, to 1e-5). Torch is imported only for a
+device other than the CPU, or when a caller asks for the torch network (`Stepper.model`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from charcomplete.config import param_shapes
+
+
+def _sigmoid_tanh_scale(hidden: int) -> np.ndarray:
+    """Gate order i, f, g, o: sigmoid(x) = 0.5 * tanh(x / 2) + 0.5, so scale i, f, o by 1/2."""
+    s = np.full(4 * hidden, 0.5, dtype=np.float32)
+    s[2 * hidden : 3 * hidden] = 1.0
+    return s
+
+
+class OutputBuffer:
+    """The attention model's recent outputs and their keys, append-only.
+
+    A state sees the rows before its `end`. Stepping writes row `end` and hands back end + 1,
+    without copying: a suggestion's speculative steps write past the committed end and are
+    simply overwritten by the next real character, since no state looks at or past its end.
+    When the buffer is full, the last W - 1 rows move to a new one (old states keep the old).
+    """
+
+    def __init__(self, values: np.ndarray, keys: np.ndarray, capacity: int = 1024):
+        n, H = values.shape
+        self.values = np.empty((max(capacity, 2 * n + 2), H), np.float32)  # (C, H) outputs h_j
+        self.keys = np.empty_like(self.values)  # (C, H) attn_linear(h_j)
+        self.values[:n], self.keys[:n] = values, keys
+
+
+class StepState:
+    """The model's state after some text: h and c per layer, recent outputs, next logits."""
+
+    __slots__ = ("h", "c", "buf", "end", "logits", "attn")
+
+    def __init__(self, h, c, buf, end, logits, attn):
+        self.h = h  # list of (H,) per layer
+        self.c = c  # list of (H,) per layer
+        self.buf = buf  # OutputBuffer of the top layer's outputs (attention only)
+        self.end = end  # this state sees buf rows [end - W, end)
+        self.logits = logits  # (V,) next-character logits
+        self.attn = attn  # (M,) attention weights of the last step over its M <= W outputs
+
+
+class NumpyNet:
+    """A checkpoint's weights as float32 numpy arrays: what a Completer on the CPU runs from,
+    without torch. `Completer.model` builds the torch network from them when a caller asks."""
+
+    def __init__(self, cfg, weights: dict[str, np.ndarray]):
+        self.cfg = cfg
+        self.weights = weights  # config.param_shapes' names -> arrays
+
+    def eval(self) -> "NumpyNet":
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return self.weights
+
+    def to_torch(self):
+        import torch
+
+        from charcomplete.models import build_model
+
+        net = build_model(self.cfg)
+        net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.weights.items()})
+        return net.eval()
+
+
+class Stepper:
+    """A model's numpy step and recompute (the weights of a torch network or a NumpyNet)."""
+
+    def __init__(self, model, device: str = "cpu"):
+        self.net = model.eval()  # a NumpyNet (CPU, no torch) or a torch network
+        self.device = device
+        self.kind = model.cfg.kind
+        cfg = model.cfg
+        self.H, self.W, self.layers = cfg.hidden, cfg.window, cfg.layers
+        sd = {k: v if isinstance(v, np.ndarray) else v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
+        assert {k: v.shape for k, v in sd.items()} == param_shapes(cfg), "the numpy step reads config.param_shapes' names"
+        emb = sd["embedding.weight"]  # (V, E)
+        # layer 0's input projection for every character, biases folded in: (V, 4H)
+        self._x_table = emb @ sd["lstm.weight_ih_l0"].T + sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]
+        self._w_hh = [np.ascontiguousarray(sd[f"lstm.weight_hh_l{i}"]) for i in range(self.layers)]  # (4H, H)
+        self._w_ih = [None] + [np.ascontiguousarray(sd[f"lstm.weight_ih_l{i}"]) for i in range(1, self.layers)]
+        self._b = [None] + [sd[f"lstm.bias_ih_l{i}"] + sd[f"lstm.bias_hh_l{i}"] for i in range(1, self.layers)]
+        self._w_out = np.ascontiguousarray(sd["fc.weight"])  # (V, H) or (V, 2H)
+        self._b_out = sd["fc.bias"]
+        if self.kind == "attention":
+            self._w_k = np.ascontiguousarray(sd["attn_linear.weight"])  # (H, H)
+            self._b_k = sd["attn_linear.bias"]
+        self._scale = _sigmoid_tanh_scale(self.H)
+        self._inv_sqrt_h = np.float32(1.0 / math.sqrt(self.H))
+        self._w_hh_ts: list[np.ndarray] | None = None  # built by the first numpy recompute
+
+    @property
+    def model(self):
+        """The torch network (built from the numpy weights on first use when loaded without torch)."""
+        if isinstance(self.net, NumpyNet):
+            self.net = self.net.to_torch()
+        return self.net
+
+    def step(self, st: StepState, i: int) -> StepState:
+        """The state after reading character id `i` in state `st`."""
+        H = self.H
+        hs, cs = [], []
+        x = None
+        for layer in range(self.layers):
+            if layer == 0:
+                g = self._x_table[i] + self._w_hh[0] @ st.h[0]  # (4H,) gates i, f, g, o
+            else:
+                g = self._w_ih[layer] @ x + self._b[layer] + self._w_hh[layer] @ st.h[layer]
+            t = np.tanh(g * self._scale)  # tanh of g; tanh(x/2) of i, f, o
+            s = 0.5 * t + 0.5  # sigmoid of i, f, o (the g part is unused)
+            c = s[H : 2 * H] * st.c[layer] + s[:H] * t[2 * H : 3 * H]
+            x = s[3 * H :] * np.tanh(c)  # (H,) this layer's output
+            hs.append(x)
+            cs.append(c)
+        if self.kind != "attention":
+            return StepState(hs, cs, None, 0, self._w_out @ x + self._b_out, None)
+        return self._attend(hs, cs, st.buf, st.end, x)
+
+    def _attend(self, hs, cs, buf: OutputBuffer, end: int, out: np.ndarray) -> StepState:
+        """Logits for output `out` (H,) attending over itself and the W - 1 outputs before it."""
+        if end >= len(buf.values):  # full: carry the last W - 1 rows into a new buffer
+            keep = self.W - 1
+            buf = OutputBuffer(buf.values[end - keep : end], buf.keys[end - keep : end])
+            end = keep
+        buf.values[end] = out
+        buf.keys[end] = self._w_k @ out + self._b_k
+        lo = max(0, end + 1 - self.W)
+        values, keys = buf.values[lo : end + 1], buf.keys[lo : end + 1]  # (M, H), M <= W
+        scores = keys @ out * self._inv_sqrt_h  # (M,)
+        w = np.exp(scores - scores.max())
+        w /= w.sum()
+        context = w @ values  # (H,)
+        logits = self._w_out @ np.concatenate([out, context]) + self._b_out  # (V,)
+        return StepState(hs, cs, buf, end + 1, logits, w)
+
+    def recompute(self, ids: np.ndarray) -> StepState:
+        """The state after the text of `ids` (int64, at least one): a numpy LSTM over it on the
+        CPU, one torch call elsewhere."""
+        if self.device == "cpu":
+            return self._recompute_numpy(ids)
+        import torch
+        with torch.no_grad():
+            x = torch.from_numpy(ids[:-1][None]).to(self.device)  # (1, T-1): all but the last char
+            H = self.H
+            if len(ids) > 1:
+                state = self.model.advance(x, None)
+                h = [s.cpu().numpy() for s in state[0][:, 0]]  # layers x (H,)
+                c = [s.cpu().numpy() for s in state[1][:, 0]]
+                if self.kind == "attention":  # (M, H) recent outputs and their keys (torch: numpy's BLAS may spin threads)
+                    values = state[2][0].contiguous().cpu().numpy()
+                    keys = self.model.attn_linear(state[2][0]).contiguous().cpu().numpy()
+            else:
+                h = [np.zeros(H, np.float32) for _ in range(self.layers)]
+                c = [np.zeros(H, np.float32) for _ in range(self.layers)]
+                values = keys = np.zeros((0, H), np.float32)
+        buf = OutputBuffer(values, keys) if self.kind == "attention" else None
+        # the last character is stepped by hand, so both paths share the output head
+        return self.step(StepState(h, c, buf, 0 if buf is None else len(values), None, None), int(ids[-1]))
+
+    def _recompute_numpy(self, ids: np.ndarray) -> StepState:
+        """`_recompute` in numpy: the recurrence over all but the last id, layer by layer (the
+        input projections batched), then the last id stepped by `_step` as the torch path does."""
+        H, scale = self.H, self._scale
+        n = len(ids) - 1
+        if self._w_hh_ts is None:  # W_hh transposed with the gate scale folded in (x 1/2 is exact)
+            self._w_hh_ts = [np.ascontiguousarray((w * scale[:, None]).T) for w in self._w_hh]
+        h = [np.zeros(H, np.float32) for _ in range(self.layers)]
+        c = [np.zeros(H, np.float32) for _ in range(self.layers)]
+        out = np.zeros((n, H), np.float32)
+        g, s = np.empty(4 * H, np.float32), np.empty(4 * H, np.float32)
+        for layer in range(self.layers):
+            if n == 0:
+                break
+            if layer == 0:
+                xs = self._x_table[ids[:-1]] * scale  # (n, 4H), biases folded in
+            else:
+                xs = (out @ self._w_ih[layer].T + self._b[layer]) * scale
+                out = np.empty((n, H), np.float32)
+            w, hl, cl = self._w_hh_ts[layer], h[layer], c[layer]
+            for t in range(n):  # in place: half the time of the plain expressions (bench/startup.py)
+                np.dot(hl, w, out=g)
+                g += xs[t]
+                np.tanh(g, out=g)  # tanh of g; tanh(x/2) of i, f, o
+                np.multiply(g, 0.5, out=s)
+                s += 0.5  # sigmoid of i, f, o
+                cl = s[H : 2 * H] * cl
+                cl += s[:H] * g[2 * H : 3 * H]
+                hl = out[t]
+                np.tanh(cl, out=hl)
+                hl *= s[3 * H :]
+            h[layer], c[layer] = hl.copy(), cl
+        buf, m = None, 0
+        if self.kind == "attention":
+            values = out[-(self.W - 1) :] if self.W > 1 else out[:0]  # the last W - 1 outputs, as models.advance
+            buf, m = OutputBuffer(values, values @ self._w_k.T + self._b_k), len(values)
+        return self.step(StepState(h, c, buf, m, None, None), int(ids[-1]))
