@@ -1,0 +1,162 @@
+"""The corpus memory's file: safetensors (through `safetensors.numpy`) with JSON metadata,
+written atomically and read without trusting it — the header, every array's dtype, shape and
+range are checked before use, and the arrays are memory-mapped. Never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from charcomplete.memory import FORMAT, FORMAT_VERSION, MAX_FILE, MAX_HEADER, CorpusMemory, MemoryConfig, MemoryFileError, _Table
+from charcomplete.vocab import Vocab
+
+
+def save_memory(memory: CorpusMemory, path: str | os.PathLike) -> None:
+    """Write a safetensors file (atomically: a temp file in the same folder, then a rename)."""
+    from safetensors.numpy import save_file
+
+    tensors = {"unigram": np.ascontiguousarray(memory.unigram_counts, np.float32)}
+    for j, t in enumerate(memory.tables):
+        for name in ("keys", "nsym", "syms", "cnts"):
+            tensors[f"{name}.{j}"] = np.ascontiguousarray(getattr(t, name))
+    meta = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "config": json.dumps(asdict(memory.cfg)),
+        "vocab": memory.vocab.to_json(),
+        "corpus": json.dumps(memory.corpus),
+    }
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.chmod(tmp, 0o644)  # data, readable like a checkpoint
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- loading without trusting the file -------------------------------------------------------
+
+_DTYPES = {"U8": np.uint8, "U16": np.uint16, "U32": np.uint32, "F32": np.float32}
+
+
+def _header(data, size: int) -> tuple[dict, int]:
+    """(header dict, where the data begins) of a safetensors file, checked for shape."""
+    if size < 8:
+        raise MemoryFileError("truncated (no safetensors header)")
+    n = int.from_bytes(data[:8], "little")
+    if n > MAX_HEADER or 8 + n > size:
+        raise MemoryFileError(f"not a memory file (header of {n} bytes)")
+    try:
+        header = json.loads(bytes(data[8 : 8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise MemoryFileError("not a memory file (unreadable header)") from None
+    if not isinstance(header, dict):
+        raise MemoryFileError("not a memory file (header is not an object)")
+    return header, 8 + n
+
+
+def _arrays(header: dict, data, begin: int, size: int) -> dict[str, np.ndarray]:
+    """The tensors of `header` as read-only arrays over `data` (the mapped file), bounds checked."""
+    out, spans = {}, []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = _DTYPES[entry["dtype"]]
+            shape, (lo, hi) = entry["shape"], entry["data_offsets"]
+            ok = (type(shape) is list and len(shape) == 1 and type(shape[0]) is int and shape[0] >= 0
+                  and type(lo) is int and type(hi) is int and 0 <= lo <= hi <= size - begin
+                  and hi - lo == shape[0] * np.dtype(dtype).itemsize)
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise MemoryFileError(f"bad tensor entry {str(name)[:40]!r}")
+        spans.append((lo, hi))
+        out[name] = np.frombuffer(data, dtype=dtype, count=shape[0], offset=begin + lo)
+    spans.sort()
+    if any(a[1] > b[0] for a, b in zip(spans, spans[1:])):
+        raise MemoryFileError("overlapping tensors")
+    return out
+
+
+def _config(meta: dict) -> tuple[MemoryConfig, Vocab, dict]:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise MemoryFileError("not a charcomplete memory file")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise MemoryFileError(f"unsupported memory format version {str(meta.get('format_version'))[:20]!r}")
+    try:
+        raw = json.loads(meta["config"])
+        if not isinstance(raw, dict) or set(raw) != set(MemoryConfig.__dataclass_fields__):
+            raise ValueError("unexpected config fields")
+        raw["orders"], raw["min_count"] = tuple(raw["orders"]), tuple(raw["min_count"])
+        cfg = MemoryConfig(**raw)
+        cfg.validate()
+        vocab = Vocab.from_json(meta["vocab"])
+        corpus = json.loads(meta["corpus"])
+        if not isinstance(corpus, dict):
+            raise ValueError("corpus description is not an object")
+    except (KeyError, TypeError, ValueError, RecursionError) as e:
+        raise MemoryFileError(f"bad metadata ({str(e).splitlines()[0][:80] if str(e) else type(e).__name__})") from None
+    return cfg, vocab, corpus
+
+
+def _table(arrays: dict, j: int, V: int) -> _Table:
+    try:
+        keys, nsym, syms, cnts = (arrays[f"{name}.{j}"] for name in ("keys", "nsym", "syms", "cnts"))
+    except KeyError:
+        raise MemoryFileError(f"table {j} is missing") from None
+    want = np.uint8 if V <= 256 else np.uint16
+    if keys.dtype != np.uint32 or nsym.dtype != np.uint8 or cnts.dtype != np.uint8 or syms.dtype != want:
+        raise MemoryFileError(f"table {j} has the wrong types")
+    if len(keys) != len(nsym) or len(syms) != len(cnts):
+        raise MemoryFileError(f"table {j} has mismatched lengths")
+    t = _Table(keys, nsym, syms, cnts)
+    if t.starts[-1] != len(syms):
+        raise MemoryFileError(f"table {j}: entry counts do not add up")
+    if len(keys) and (np.any(keys[1:] <= keys[:-1]) or nsym.min() == 0):
+        raise MemoryFileError(f"table {j}: keys not strictly sorted or an empty context")
+    if len(syms) and (int(syms.max()) >= V or cnts.min() == 0):
+        raise MemoryFileError(f"table {j}: a character id or count out of range")
+    return t
+
+
+def read_memory(path: str | os.PathLike) -> CorpusMemory:
+    """A memory file, memory-mapped, after checking everything in it; MemoryFileError (one line) if unusable."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise MemoryFileError(f"{path}: not a regular file" if path.exists() else f"{path}: no such file")
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE:
+                raise MemoryFileError(f"{path}: larger than {MAX_FILE >> 30} GiB")
+            if size == 0:
+                raise MemoryFileError(f"{path}: empty file")
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        header, begin = _header(data, size)
+        cfg, vocab, corpus = _config(header.get("__metadata__"))
+        arrays = _arrays(header, data, begin, size)
+        V = len(vocab)
+        names = {"unigram"} | {f"{n}.{j}" for j in range(len(cfg.orders)) for n in ("keys", "nsym", "syms", "cnts")}
+        if set(arrays) != names:
+            raise MemoryFileError("unexpected or missing tensors")
+        unigram = arrays["unigram"]
+        if unigram.dtype != np.float32 or len(unigram) != V or not np.all(np.isfinite(unigram)) or unigram.min() < 0:
+            raise MemoryFileError("bad unigram counts")
+        tables = [_table(arrays, j, V) for j in range(len(cfg.orders))]
+    except MemoryFileError as e:
+        msg = str(e)
+        raise MemoryFileError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+    except (OSError, ValueError) as e:
+        raise MemoryFileError(f"{path}: cannot read ({e.__class__.__name__}: {str(e).splitlines()[0][:80] if str(e) else ''})") from None
+    return CorpusMemory(cfg, vocab, unigram, tables, corpus)
