@@ -18,12 +18,11 @@ import errno
 import hashlib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from charcomplete.errors import DocumentError
-from charcomplete.fileio import TEMP_PREFIX, atomic_write, fsync_dir, looks_binary
+from charcomplete.fileio import atomic_write, looks_binary, replace_file
 from charcomplete.paths import recovery_dir
 from charcomplete.vocab import normalize_newlines
 
@@ -331,26 +330,9 @@ def _read_private(path: Path) -> bytes:
 
 
 def _write_private(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` as a new 0600 file of ours: a fresh temp file (O_EXCL, created 0600 by
-    mkstemp) in the same folder, fsynced, then renamed over whatever entry is at `path` (rename
-    replaces a symlink or FIFO itself, it never writes through it)."""
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_dir(folder)
-    return path
+    """Write `data` to `path` as a new 0600 file of ours (fileio.replace_file: a fresh temp file
+    renamed over whatever entry is at `path`, never written through a symlink or FIFO)."""
+    return replace_file(path, data, 0o600)
 
 
 def _decode(p: Path, data: bytes, codec: str) -> tuple[str, bool]:

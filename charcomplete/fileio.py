@@ -29,7 +29,6 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None, 
     which may not exist, is never created or written).
     """
     target = Path(os.path.realpath(path)) if follow_symlinks else Path(os.path.abspath(path))
-    folder = target.parent
     try:
         st = target.stat() if follow_symlinks else os.lstat(target)
         if not stat.S_ISREG(st.st_mode) and not follow_symlinks:
@@ -43,19 +42,28 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None, 
             keep_mode = 0o666 & ~umask
         else:
             keep_mode = mode
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=folder)
+    return replace_file(target, data, keep_mode, owner=None if st is None else (st.st_uid, st.st_gid))
+
+
+def replace_file(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> Path:
+    """Write `data` to a fresh temp file in `path`'s folder (O_EXCL, our TEMP_PREFIX), give it
+    `mode` (and `owner` where allowed), fsync, and rename it over whatever entry is at `path`:
+    rename replaces a symlink or FIFO itself, it never writes through it. On any failure the
+    entry at `path` is untouched and the temp file is removed."""
+    folder = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=folder)  # created 0600: private while written
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, keep_mode)
-        if st is not None:
+        os.chmod(tmp, mode)
+        if owner is not None:
             try:
-                os.chown(tmp, st.st_uid, st.st_gid)
+                os.chown(tmp, *owner)
             except OSError:
                 pass  # not ours to change: the file keeps our uid, as any editor's save would
-        os.replace(tmp, target)
+        os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -63,7 +71,7 @@ def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None, 
             pass
         raise
     fsync_dir(folder)
-    return target
+    return path
 
 
 def probe_folder(folder: Path) -> None:
