@@ -1,0 +1,151 @@
+"""The editor also learns from the files beside the one being edited (issue 12, item 2): which
+files (git-tracked, or the folder; text only; same kind first; caps), a separate level never saved
+in the history, the status bar, F4 / the palette and `--no-neighbours`."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+
+import pytest
+
+from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
+from charcomplete.neighbours import Caps, candidates, read_neighbours
+
+from test_whole_buffer import adaptive_editor, ghost_after, learned, until  # noqa: F401 (a fixture)
+
+WORD = "frobnicatorix"
+OTHER = f"the {WORD} is quick. a {WORD} sleeps. the {WORD} runs.\n" * 3
+
+
+def names(paths) -> list[str]:
+    return [p.name for p in paths]
+
+
+def test_folder_text_files_same_kind_first_hidden_vendored_binary_skipped(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.md").write_text("prose\n")
+    (tmp_path / "blob.txt").write_bytes(b"ab\x00cd")
+    (tmp_path / "latin.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / ".secret.txt").write_text("hidden\n")
+    for d in ("node_modules", ".git", "venv", "__pycache__"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x.txt").write_text("vendored\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.txt").write_text("below\n")
+    (tmp_path / "sub" / "deep").mkdir()
+    (tmp_path / "sub" / "deep" / "d.txt").write_text("too deep\n")
+    found = [p.name for p, _ in read_neighbours(tmp_path / "notes.txt")]
+    assert found == ["b.md", "c.txt", "a.py"]  # prose first, nearest first; never the file itself
+    code = [p.name for p, _ in read_neighbours(tmp_path / "main.py")]
+    assert code[0] == "a.py"
+    assert [p.name for p, _ in read_neighbours(tmp_path / "notes.txt", Caps(max_files=1))] == ["b.md"]
+    assert [p.name for p, _ in read_neighbours(tmp_path / "notes.txt", Caps(max_bytes=9))] == ["b.md"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_git_repository_gives_its_tracked_files(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "core.py").write_text("def core(): pass\n")
+    (repo / "pkg" / "util.py").write_text("def util(): pass\n")
+    (repo / "README.md").write_text("readme\n")
+    (repo / "ignored.py").write_text("secret = 1\n")
+    (repo / ".gitignore").write_text("ignored.py\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "pkg", "README.md", ".gitignore"], check=True)
+    (repo / "pkg" / "untracked.py").write_text("x = 2\n")
+    found = names(candidates(repo / "pkg" / "core.py"))
+    assert found == ["util.py", "README.md"]  # tracked only, hidden skipped, code first
+
+
+def test_neighbours_level_is_bounded_and_never_in_the_history(tmp_path):
+    from charcomplete.history import History
+
+    learner = BufferLearner(max_contexts=500)
+    rng = random.Random(0)
+    learner.add_file("".join(rng.choice("abcdefgh ") for _ in range(20_000)))
+    learner.add_file(OTHER)
+    while learner.work(512):
+        pass
+    assert 500 <= len(learner.neighbours) <= 500 + 5 * 512  # the bound, checked between steps
+    assert learner.files == 1 and "frob" not in learner.neighbours.table  # the rest dropped
+    history = History(None, AdaptConfig(), save=False)
+    model = AdaptiveModel(AdaptConfig(), history)
+    model.attach(learner)
+    model.observe("the ")
+    model.observe("the " + WORD)  # typed: goes to the history; the neighbours' text never does
+    assert history.new.table and not any("nicatorix is" in ctx for ctx in history.new.table)
+    assert not history.loaded.table
+    learner.set_neighbours(False)
+    learner.work(0)
+    assert learner.neighbour_table() is None and not learner.neighbours.table
+
+
+@pytest.fixture
+def project(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "other.txt").write_text(OTHER)
+    return folder
+
+
+async def test_a_neighbour_files_name_is_suggested_and_f4_turns_it_off(adaptive_editor, project):
+    from conftest import TINY_TEXT
+
+    app = adaptive_editor(TINY_TEXT[:2000], folder=project, neighbours=True)
+    async with app.run_test() as pilot:
+        ed = app.editor
+        await until(pilot, lambda: app.status.learned == "doc + 1 file")  # read in a worker, counted by the model thread
+        await learned(pilot)
+        ed.move_cursor(ed.document.end)
+        assert (await ghost_after(pilot, "the frob")).startswith("nica")
+        await pilot.press("f4")  # off: the neighbours' counts are dropped
+        await learned(pilot)
+        for _ in range(4):
+            await pilot.press("backspace")
+        assert not (await ghost_after(pilot, "frob")).startswith("nica")
+        assert app.status.learned == "doc"
+        await pilot.press("f4")  # on again
+        await until(pilot, lambda: app.status.learned == "doc + 1 file")  # read in a worker, counted by the model thread
+        await learned(pilot)
+
+
+async def test_without_neighbours_nothing_is_read(adaptive_editor, project):
+    from conftest import TINY_TEXT
+
+    app = adaptive_editor(TINY_TEXT[:2000], folder=project, neighbours=False)
+    async with app.run_test() as pilot:
+        ed = app.editor
+        await learned(pilot)
+        assert app.status.learned == "doc"
+        assert not ed.learner.neighbours.table
+        ed.move_cursor(ed.document.end)
+        assert not (await ghost_after(pilot, "the frob")).startswith("nica")
+
+
+def test_the_palette_has_the_toggle():
+    import inspect
+
+    from charcomplete.tui import commands
+
+    assert "Toggle learning from neighbouring files" in inspect.getsource(commands)
+
+
+def test_no_neighbours_flag_reaches_the_editor(tiny_checkpoints, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from charcomplete.cli.edit import command
+    from charcomplete.tui.app import EditorApp
+
+    seen = []
+    monkeypatch.setattr(EditorApp, "run", lambda self, *a, **k: seen.append(getattr(self, "learn_neighbours", True)))
+    f = tmp_path / "notes.txt"
+    f.write_text("hello\n")
+    for args, expect in (([], True), (["--no-neighbours"], False)):
+        result = CliRunner().invoke(command, [str(f), "--model", str(tiny_checkpoints["lstm"]), "--device", "cpu"] + args)
+        assert result.exit_code == 0, result.output
+        assert seen[-1] is expect
