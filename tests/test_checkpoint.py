@@ -337,3 +337,20 @@ def test_the_model_for_a_file_follows_its_kind_and_falls_back_to_the_default(tmp
     _save(shipped / "code.safetensors")
     _save(shipped / "prose.safetensors")
     assert reg.model_for_file("a.py") == "code" and reg.model_for_file("n.md") == "prose" and reg.model_for_file("n") == "prose"
+
+
+def test_a_config_claiming_100000_layers_is_refused_in_one_line_at_once(tmp_path):
+    """Issue 15 item 9: it used to make `complete` run for minutes (building the layers)."""
+    import time
+
+    from click.testing import CliRunner
+
+    from charcomplete.cli import cli
+
+    good = tmp_path / "good.safetensors"
+    model = _save(good)
+    bad = _rewrite(good, tmp_path / "deep.safetensors", config=json.dumps(dict(model.cfg.to_dict(), layers=100_000)))
+    t0 = time.perf_counter()
+    r = CliRunner().invoke(cli, ["complete", "--model", str(bad), "the qu"])
+    assert r.exit_code == 1 and "largest supported" in r.output and len(r.output.strip().splitlines()) == 1
+    assert time.perf_counter() - t0 < 10
