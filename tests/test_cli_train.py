@@ -302,3 +302,22 @@ def test_text_in_another_alphabet_trains_a_new_model_instead(tmp_path, isolated_
     assert r.exit_code == 0, r.output
     assert "training a new model instead" in r.output
     assert "ъ" in load_completer(out, memory=False).vocab.chars
+
+
+def test_sigterm_is_treated_like_ctrl_c_resume_file_and_exit_143(corpus_dir, tmp_path, isolated_data_dir):
+    """Issue 15 item 3: batch schedulers, systemd and `timeout` stop with SIGTERM; it used to lose the run."""
+    args = ["train", "--model", "lstm", "--corpus", str(corpus_dir), "--name", "term", *TINY, "--epochs", "500"]
+    proc = subprocess.Popen([sys.executable, "-m", "charcomplete", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=subprocess_env(isolated_data_dir), cwd=tmp_path)
+    seen: list[str] = []
+    try:
+        assert _read_until(proc.stderr, r"^step\s+\d+\s+epoch", time.monotonic() + 120, seen), "".join(seen)
+        proc.send_signal(signal.SIGTERM)
+        err = "".join(seen) + proc.stderr.read()
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 143, err
+    assert "Traceback" not in err and re.search(r"Interrupted at step \d+: resume with", err)
+    assert (isolated_data_dir / "models" / "term.resume.safetensors").exists()
