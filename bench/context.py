@@ -1,0 +1,170 @@
+"""Whole buffer and neighbouring files (issue 12, item 4 (a), (b)): KSR and bits per character
+against today's document cache (fed by the ~1 KB context the editor passes), as the editor runs.
+
+(a) typing the last --chars characters of long held-out documents (the trainer's 5 % tails of
+    ../shared/corpus/shakespeare and python-docs: text no shipped model trained on), the rest of
+    the tail in the buffer: "today" (contexts only) vs "whole buffer" (adapt.BufferLearner).
+(b) typing the first --chars characters of modules of a real package (click, BSD-3-Clause; not
+    in the training corpus) into an empty buffer, the package's other files beside it: "today" vs
+    "whole buffer" vs "+ neighbours" (neighbours.read_neighbours with its default caps).
+
+Every document starts fresh, with no user history. The editor's context is reproduced exactly
+(tui/editor.py's rule: a line start at least 1 KB back). "suggest p99" is Completer.suggest's own
+time per keystroke; in the "+ neighbours" rows the neighbours are counted *while* typing (512
+characters between keystrokes, as the model thread does between requests) until done.
+
+    python bench/context.py [--chars 3000] [--files 3] [--modules 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import SHARED, command_line, one_thread, tails
+
+from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
+from charcomplete.completion import load_completer
+from charcomplete.neighbours import read_neighbours
+from charcomplete.vocab import normalize_newlines
+
+CONTEXT_BACK = 1024
+
+
+def editor_context(text: str) -> str:
+    """GhostEditor.context() with the cursor at the end of `text` (lines shorter than 2 KB)."""
+    cur = text.rfind("\n") + 1
+    s = cur
+    while s > 0 and cur - s < CONTEXT_BACK:
+        s = text.rfind("\n", 0, s - 1) + 1
+    return text[s:]
+
+
+def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = ()) -> dict:
+    """KSR, bpc and suggest latency of typing `typed` at the end of `buffer`."""
+    completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(), None))
+    learner = None
+    if mode != "today":
+        learner = BufferLearner()
+        learner.open(buffer)
+        while learner.work(1 << 16):
+            pass
+        for t in neighbours:
+            learner.add_file(t)  # counted while typing (below)
+        completer.adapt.attach(learner)
+    state = {"text": buffer}
+
+    def sync(full: str) -> str:
+        """The buffer is now `full` (an extension of the last one): tell the learner, give the context."""
+        old = state["text"]
+        if learner is not None and len(full) > len(old):
+            learner.edit(old[-6:], "", full[len(old):], "")
+            learner.work(LEARN_BEFORE)
+            learner.work(512)  # the model thread's idle step between keys (the neighbours, while any wait)
+        state["text"] = full
+        return editor_context(full)
+
+    LEARN_BEFORE = 64
+    # KSR: as evaluate.keystroke_savings, the editor's context per key
+    typed = normalize_newlines(typed)
+    n, pos, keys, lat = len(typed), 0, 0, []
+    completer.reset()
+    while pos < n:
+        ctx = sync(buffer + typed[:pos])
+        completer.observe(ctx)
+        t0 = time.perf_counter()
+        s = completer.suggest(ctx).text
+        lat.append(time.perf_counter() - t0)
+        pos += len(s) if s and typed.startswith(s, pos) else 1
+        keys += 1
+    # bpc: a fresh start, every character predicted from the editor's context
+    completer2 = load_completer(model, adapt=AdaptiveModel(AdaptConfig(), None))
+    if learner is not None:
+        learner = BufferLearner()
+        learner.open(buffer)
+        for t in neighbours:
+            learner.add_file(t)
+        while learner.work(1 << 16):
+            pass
+        completer2.adapt.attach(learner)
+    state["text"] = buffer
+    ids = completer2.vocab.encode(typed)
+    nll = 0.0
+    for i in range(n):
+        ctx = sync(buffer + typed[:i])
+        completer2.observe(ctx)
+        nll -= math.log(max(float(completer2.probs(ctx)[int(ids[i])]), 1e-12))
+    return {"keys": keys, "chars": n, "nll": nll, "lat": lat}
+
+
+def summary(rows: list[dict]) -> tuple[float, float, float]:
+    chars = sum(r["chars"] for r in rows)
+    ksr = 1 - sum(r["keys"] for r in rows) / chars
+    bpc = sum(r["nll"] for r in rows) / chars / math.log(2)
+    p99 = float(np.percentile([x for r in rows for x in r["lat"]], 99) * 1000)
+    return ksr, bpc, p99
+
+
+def table(title: str, results: dict[str, list[dict]]) -> None:
+    print(f"\n{title}\n")
+    print("| | KSR | bits/char | suggest p99 |\n|---|---|---|---|")
+    base = summary(results["today"])[0]
+    for mode, rows in results.items():
+        ksr, bpc, p99 = summary(rows)
+        rel = f" ({(ksr / base - 1):+.0%})" if mode != "today" and base > 0 else ""
+        print(f"| {mode} | {ksr:.3f}{rel} | {bpc:.3f} | {p99:.2f} ms |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--chars", type=int, default=3000)
+    ap.add_argument("--files", type=int, default=3, help="documents per corpus folder in (a)")
+    ap.add_argument("--modules", type=int, default=3, help="modules typed in (b)")
+    ap.add_argument("--package", default="click")
+    ap.add_argument("--skip-a", action="store_true")
+    args = ap.parse_args()
+    one_thread()
+    print(command_line())
+
+    if not args.skip_a:
+        results = {"today": [], "whole buffer": []}
+        for folder, model in (("shakespeare", "prose"), ("python-docs", "prose")):
+            val, _ = tails(SHARED / folder)
+            long = sorted((t for t in val if len(t[1]) >= 2 * args.chars), key=lambda t: -len(t[1]))[: args.files]
+            for path, text in long:
+                buffer, typed = text[: -args.chars], text[-args.chars :]
+                for mode in results:
+                    results[mode].append(run(model, buffer, typed, mode))
+                print(f"  (a) {Path(path).name}: {len(buffer)} chars before, "
+                      + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
+        table(f"(a) typing the last {args.chars} characters of {len(results['today'])} held-out documents "
+              "(prose model)", results)
+
+    import importlib
+
+    pkg = Path(importlib.import_module(args.package).__file__).parent
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / pkg.name
+        shutil.copytree(pkg, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        modules = sorted((p for p in copy.glob("*.py") if p.stat().st_size >= args.chars), key=lambda p: p.name)
+        step = max(1, len(modules) // args.modules)
+        results = {"today": [], "whole buffer": [], "+ neighbours": []}
+        for module in modules[::step][: args.modules]:
+            typed = normalize_newlines(module.read_text())[: args.chars]
+            near = [t for _, t in read_neighbours(module)]
+            for mode in results:
+                results[mode].append(run("code", "", typed, mode, near if mode == "+ neighbours" else ()))
+            print(f"  (b) {module.name}: {len(near)} neighbouring files, "
+                  + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
+        table(f"(b) typing the first {args.chars} characters of {len(results['today'])} modules of "
+              f"{args.package} (code model), the package beside them", results)
+
+
+if __name__ == "__main__":
+    main()
