@@ -94,10 +94,25 @@ def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def expand_paths(paths: list[str]) -> list[Path]:
+def _not_a_file(p: str) -> str:
+    """Why `p`, which exists as a name, is neither a file nor a folder we can walk."""
+    if os.path.islink(p):
+        try:
+            os.stat(p)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return f"{p}: a symlink loop"
+            return f"{p}: a symlink to a missing file ({os.readlink(p)})"
+    return f"{p}: not a regular file"
+
+
+def expand_paths(paths: list[str], _matched: bool = False) -> list[Path]:
     """Files named by `paths`: files as given, folders walked recursively, globs expanded.
 
-    Hidden files and folders (a name starting with '.') inside a folder are skipped.
+    Hidden files and folders (a name starting with '.') inside a folder are skipped. A name given
+    that is not a file or folder (/dev/urandom, a FIFO, a symlink loop) is an error; one found in a
+    folder or by a glob is kept, to be skipped and counted as unreadable by `read_document`
+    (one `ln -s loop loop` must not reject a whole corpus).
     """
     found: list[Path] = []
     for p in paths:
@@ -105,13 +120,15 @@ def expand_paths(paths: list[str]) -> list[Path]:
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found += [Path(root) / f for f in sorted(files) if not f.startswith(".")]
-        elif os.path.isfile(p):
+        elif os.path.isfile(p) or (_matched and os.path.lexists(p)):
             found.append(Path(p))
-        elif glob.has_magic(p):
+        elif glob.has_magic(p) and not _matched:
             matches = sorted(glob.glob(p, recursive=True))
             if not matches:
                 raise CorpusError(f"no files match {p!r}")
-            found += expand_paths(matches)
+            found += expand_paths(matches, _matched=True)
+        elif os.path.lexists(p):
+            raise CorpusError(_not_a_file(p))
         else:
             raise CorpusError(f"corpus path not found: {p}")
     seen, unique = set(), []

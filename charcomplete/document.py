@@ -120,7 +120,7 @@ class Document:
         size = p.stat().st_size
         if size > MAX_BYTES:
             raise DocumentError(
-                f"{p} is {size / 2**20:.1f} MB; charcomplete edit opens files up to {MAX_BYTES // 2**20} MB"
+                f"{p} is {size:,} bytes; the editor opens files up to {MAX_BYTES >> 20} MiB ({MAX_BYTES:,} bytes)"
             )
         try:
             data = p.read_bytes()

@@ -39,6 +39,11 @@ class DocumentError(CharcompleteError):
     """A file the editor cannot open or save."""
 
 
+class CharcompleteWarning(RuntimeWarning):
+    """Something set aside or not saved that the user should know of (an unreadable adaptation
+    history); the CLI shows it as one plain line, without the source line Python adds."""
+
+
 class TrainingInterrupted(Exception):
     """Stopped on request (Ctrl+C, SIGTERM, Cancel); `resume_path` continues the run."""
 

@@ -22,6 +22,7 @@ import warnings
 import weakref
 from pathlib import Path
 
+from charcomplete.errors import CharcompleteWarning
 from charcomplete.ngram import CharCounts
 from charcomplete.paths import adapt_dir
 
@@ -86,7 +87,7 @@ class History:
             except OSError:
                 aside = path
             warnings.warn(f"charcomplete: ignoring the unreadable adaptation history {path} ({e}); moved to {aside.name}",
-                          RuntimeWarning, stacklevel=2)
+                          CharcompleteWarning, stacklevel=2)
             return empty
 
     def learn(self, text: str, start: int, end: int) -> None:
@@ -130,7 +131,7 @@ class History:
                 body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
                 atomic_write(self.path, body, mode=0o600)
             except OSError as e:
-                warnings.warn(f"charcomplete: could not save the adaptation history to {self.path} ({e})", RuntimeWarning, stacklevel=2)
+                warnings.warn(f"charcomplete: could not save the adaptation history to {self.path} ({e})", CharcompleteWarning, stacklevel=2)
 
     def finish(self) -> None:
         """Wait for a periodic save in flight, then save what is left (at exit)."""

@@ -73,7 +73,8 @@ def prepare_corpus(
     out = Path(out_dir)
     _claim_folder(out, force)
     files = PreparedFiles(documents=[])
-    found = [f for f in expand_paths(list(paths)) if out.resolve() not in f.resolve().parents]  # never our own output
+    own = Path(os.path.realpath(out))  # realpath, not resolve(): a symlink loop in the corpus raises there
+    found = [f for f in expand_paths(list(paths)) if own not in Path(os.path.realpath(f)).parents]  # never our own output
 
     # pass 1: which files are text, their lengths, the character counts of the training parts
     counts = np.zeros(0x110000, dtype=np.int64)  # counts[c]: occurrences of code point c (all of Unicode: 9 MB)

@@ -322,7 +322,7 @@ async def test_unedited_file_saved_from_the_editor_is_byte_identical(make_editor
 def test_edit_refuses_with_one_line_and_leaves_the_file_untouched(tmp_path, tiny_checkpoints, case):
     p = tmp_path / "f.txt"
     data = {"non-utf8": b"caf\xe9\n", "binary": b"PK\x03\x04\x00\x00text", "directory": None, "too large": None}[case]
-    match = {"non-utf8": "--encoding", "binary": "binary", "directory": "directory", "too large": f"up to {MAX_BYTES // 2**20} MB"}[case]
+    match = {"non-utf8": "--encoding", "binary": "binary", "directory": "directory", "too large": rf"up to {MAX_BYTES >> 20} MiB \({MAX_BYTES:,} bytes\)"}[case]
     if case == "directory":
         p = tmp_path
     elif case == "too large":  # a 100 MB text file (written in 1 MB pieces, never held whole)

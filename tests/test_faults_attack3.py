@@ -58,3 +58,74 @@ def test_a_checkpoint_claiming_an_overflowing_size_is_one_line(tmp_path, tiny_ch
     assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert len(r.stderr.strip().splitlines()) == 1 and p.name in r.stderr and "largest supported" in r.stderr, r.stderr
     assert doc.read_text() == TEXT
+
+
+# --- item 17: messages -------------------------------------------------------------------------
+
+
+def test_a_file_one_byte_over_the_limit_is_refused_with_exact_numbers(tmp_path):
+    """It said "is 8.0 MB; … opens files up to 8 MB" for 8 MiB + 1 byte."""
+    from charcomplete.document import MAX_BYTES, Document
+    from charcomplete.errors import DocumentError
+
+    p = tmp_path / "big.txt"
+    with open(p, "wb") as f:
+        f.truncate(MAX_BYTES + 1)  # sparse: the size is checked before anything is read
+    with pytest.raises(DocumentError) as e:
+        Document.open(p)
+    assert str(e.value) == f"{p} is 8,388,609 bytes; the editor opens files up to 8 MiB (8,388,608 bytes)"
+    assert_one_line_error(invoke("edit", p, "--device", "cpu"), r"8,388,609 bytes; .* up to 8 MiB \(8,388,608 bytes\)")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/urandom"), reason="no /dev/urandom")
+def test_a_device_is_not_a_regular_file_not_missing(tmp_path, tiny_checkpoints):
+    """`train --corpus /dev/urandom` and `eval /dev/urandom` said "not found"; it exists."""
+    dev = "/dev/urandom"
+    assert_one_line_error(invoke("edit", dev, "--device", "cpu"), "not a regular file")
+    out = tmp_path / "m.safetensors"
+    r = invoke("train", "--model", "lstm", "--corpus", dev, "--out", out, "--device", "cpu", "--threads", "1")
+    line = assert_one_line_error(r, "not a regular file")
+    assert dev in line and "not found" not in line
+    line = assert_one_line_error(invoke("eval", dev, "--model", tiny_checkpoints["lstm"], "--device", "cpu"), "not a regular file")
+    assert dev in line and "not found" not in line
+    assert_one_line_error(invoke("eval", tmp_path / "nope.txt", "--model", tiny_checkpoints["lstm"]), "not found")
+
+
+def test_a_symlink_loop_under_a_glob_or_folder_is_skipped_and_counted(tmp_path, isolated_data_dir):
+    """One `ln -s loop loop` under a glob rejected the whole corpus ("corpus path not found"), and
+    `prepare` crashed on it (RuntimeError from Path.resolve); named by itself it is one line."""
+    from charcomplete.corpus import CorpusError, read_corpus
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT)
+    os.symlink("loop", folder / "loop")
+    (folder / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    for paths in ([str(folder)], [str(folder / "*")]):
+        files = read_corpus(paths)
+        assert [Path(d.path).name for d in files.documents] == ["a.txt"], paths
+        assert files.skipped_unreadable == 2 and "(skipped: 2 unreadable)" in files.summary(), (paths, files.summary())
+    with pytest.raises(CorpusError, match="symlink loop"):
+        read_corpus([str(folder / "loop")])
+    with pytest.raises(CorpusError, match="symlink to a missing file"):
+        read_corpus([str(folder / "gone.txt")])
+
+    r = invoke("prepare", folder / "*", "-o", tmp_path / "prepared")
+    assert r.exit_code == 0 and "2 unreadable" in r.output, r.output
+    r = invoke("train", "--model", "lstm", "--corpus", folder / "*", "--out", tmp_path / "m.safetensors", "--epochs", "0.1",
+               "--batch-size", "4", "--seq-len", "16", "--embed", "8", "--hidden", "16", "--device", "cpu", "--threads", "1")
+    assert r.exit_code == 0 and "corpus: 1 files" in r.output and "2 unreadable" in r.output, r.output
+
+
+def test_the_history_warning_is_one_plain_line(tiny_checkpoints, isolated_data_dir):
+    """It printed `…/history.py:69: RuntimeWarning: …` and then a line of our source code."""
+    from charcomplete.history import history_path
+
+    history_path().parent.mkdir(parents=True, exist_ok=True)
+    history_path().write_text("{not json")
+    r = _cli(isolated_data_dir, "complete", "--model", tiny_checkpoints["lstm"], "the q")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("charcomplete: ignoring the unreadable adaptation history") and "history.json.corrupt" in lines[0]
+    assert "RuntimeWarning" not in r.stderr and ".py:" not in r.stderr

@@ -8,17 +8,39 @@ is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from charcomplete import __version__
 from charcomplete.cli.options import fail
-from charcomplete.errors import CharcompleteError
+from charcomplete.errors import CharcompleteError, CharcompleteWarning
+
+
+def _plain_warnings() -> None:
+    """Show a CharcompleteWarning as one plain line on stderr: Python's default adds `file:line:
+    RuntimeWarning:` and a line of our source code. Installed for the rest of the process, so
+    that a warning at exit (the history saved by atexit) is plain too; other warnings as before."""
+    shown = warnings.showwarning
+    if getattr(shown, "_charcomplete", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, CharcompleteWarning):
+            click.echo(str(message), err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show._charcomplete = True
+    warnings.showwarning = show
 
 
 class Group(click.Group):
-    """The group: a CharcompleteError from any command is shown as one line (exit 1)."""
+    """The group: a CharcompleteError from any command is shown as one line (exit 1); a
+    CharcompleteWarning as one plain line on stderr."""
 
     def invoke(self, ctx: click.Context):
+        _plain_warnings()
         try:
             return super().invoke(ctx)
         except CharcompleteError as e:
