@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charcomplete.errors import DocumentError
-from charcomplete.fileio import atomic_write, looks_binary, replace_file
+from charcomplete.fileio import atomic_write, looks_binary, remove_stale_temps, replace_file
 from charcomplete.paths import recovery_dir
 from charcomplete.vocab import normalize_newlines
 
@@ -107,6 +107,7 @@ class Document:
             raise DocumentError(f"cannot open {p}: {e.strerror or e}") from None
         if p.is_dir():
             raise DocumentError(f"{p} is a directory; give a file to edit")
+        remove_stale_temps(Path(os.path.realpath(p)).parent)  # left by killed saves (an hour old; never followed)
         if not p.exists():
             if p.is_symlink():
                 raise DocumentError(f"{p} is a symlink to a missing file ({os.readlink(p)})")
@@ -205,6 +206,7 @@ class Document:
         self.fingerprint = Fingerprint.of(written, data)
         self.read_only_reason = None
         self._link = _link_target(self.path)
+        remove_stale_temps(written.parent)  # those of saves killed since the open (an hour old; never followed)
         return written
 
     # --- recovery ------------------------------------------------------------------------

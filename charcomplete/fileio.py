@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
-TEMP_PREFIX = ".charcomplete-tmp-"  # temp files we write start with this; stale ones are ignored
+TEMP_PREFIX = ".charcomplete-tmp-"  # temp files we write start with this; stale ones are ignored, then removed
 SNIFF_BYTES = 8192  # a NUL in this many leading bytes marks a file as binary
 
 
@@ -72,6 +73,36 @@ def replace_file(path: Path, data: bytes, mode: int, owner: tuple[int, int] | No
         raise
     fsync_dir(folder)
     return path
+
+
+STALE_TEMP_S = 3600  # a temp file of ours this old is left from a killed save: a live write is never this slow
+
+
+def remove_stale_temps(folder: str | os.PathLike, older_than_s: float = STALE_TEMP_S) -> int:
+    """Remove our temp files (TEMP_PREFIX) left in `folder` by killed saves; how many went.
+
+    Only regular files owned by this user and not modified for `older_than_s` (a fresh one may be
+    another editor's save in progress); nothing is followed (a symlink named like ours stays).
+    Best effort: never raises."""
+    now, removed = time.time(), 0
+    try:
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if not e.name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    st = e.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode) or now - st.st_mtime < older_than_s:
+                        continue
+                    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                        continue
+                    os.unlink(e.path)  # unlink never follows a link, should one be swapped in meanwhile
+                    removed += 1
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    return removed
 
 
 def probe_folder(folder: Path) -> None:

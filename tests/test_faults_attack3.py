@@ -129,3 +129,83 @@ def test_the_history_warning_is_one_plain_line(tiny_checkpoints, isolated_data_d
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith("charcomplete: ignoring the unreadable adaptation history") and "history.json.corrupt" in lines[0]
     assert "RuntimeWarning" not in r.stderr and ".py:" not in r.stderr
+
+
+# --- item 18: stale temp files of killed saves ---------------------------------------------------
+
+
+def _temp(folder: Path, name: str, age_s: float, data: bytes = b"x" * 1000) -> Path:
+    from charcomplete.fileio import TEMP_PREFIX
+
+    p = folder / (TEMP_PREFIX + name)
+    p.write_bytes(data)
+    then = time.time() - age_s
+    os.utime(p, (then, then))
+    return p
+
+
+def test_stale_temp_files_are_removed_on_open_and_save(tmp_path):
+    """`.charcomplete-tmp-*` files of killed saves (2–4 MB each) were never removed. Ours, an hour
+    old, go on the next open or save; a fresh one (another editor saving now), a symlink named like
+    ours (and its target), a folder, someone else's file and other names stay."""
+    from charcomplete.document import Document
+    from charcomplete.fileio import TEMP_PREFIX
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "notes.txt").write_text(TEXT)
+    old = _temp(folder, "notes.txt.abc12345", 2 * 3600)
+    fresh = _temp(folder, "notes.txt.fresh678", 60)
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    link = folder / (TEMP_PREFIX + "link")
+    link.symlink_to(target)
+    then = time.time() - 2 * 3600
+    os.utime(link, (then, then), follow_symlinks=False)
+    os.utime(target, (then, then))
+    sub = folder / (TEMP_PREFIX + "folder")
+    sub.mkdir()
+    os.utime(sub, (then, then))
+    other = folder / "old-notes.txt"
+    other.write_text("mine")
+    os.utime(other, (then, then))
+
+    doc = Document.open(folder / "notes.txt")
+    assert not old.exists()
+    assert fresh.exists() and link.is_symlink() and target.read_text() == "keep me" and sub.is_dir() and other.exists()
+
+    killed = _temp(folder, "notes.txt.killed99", 3 * 3600)  # a save killed in another editor since the open
+    doc.save(TEXT + "more\n")
+    assert not killed.exists()
+    assert fresh.exists() and link.is_symlink() and target.exists() and sub.is_dir() and other.exists()
+    assert (folder / "notes.txt").read_text() == TEXT + "more\n"
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(TEMP_PREFIX)) == sorted([fresh.name, link.name, sub.name])
+
+
+def test_a_new_file_and_a_file_opened_through_a_symlink_clean_their_own_folder(tmp_path):
+    from charcomplete.document import Document
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "notes.txt").write_text(TEXT)
+    (tmp_path / "notes.txt").symlink_to(real / "notes.txt")
+    stale = _temp(real, "notes.txt.abc12345", 2 * 3600)
+    Document.open(tmp_path / "notes.txt")
+    assert not stale.exists()  # the temp files are written beside the link's target: cleaned there
+
+    new = tmp_path / "new"
+    new.mkdir()
+    stale = _temp(new, "draft.txt.abc12345", 2 * 3600)
+    Document.open(new / "draft.txt")
+    assert not stale.exists()
+
+
+def test_stale_temp_files_of_another_user_are_left(tmp_path, monkeypatch):
+    from charcomplete import fileio
+
+    stale = _temp(tmp_path, "notes.txt.abc12345", 2 * 3600)
+    monkeypatch.setattr(fileio.os, "getuid", lambda: os.stat(stale).st_uid + 1)
+    assert fileio.remove_stale_temps(tmp_path) == 0 and stale.exists()
+    monkeypatch.undo()
+    assert fileio.remove_stale_temps(tmp_path) == 1 and not stale.exists()
+    assert fileio.remove_stale_temps(tmp_path / "missing") == 0  # best effort: never raises
