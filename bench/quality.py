@@ -31,8 +31,9 @@ The kinds of held-out text:
    (site-packages/*.dist-info/METADATA, the body after the headers, fenced code blocks,
    HTML and badge lines dropped): rich, textual, plotext, pytest, syrupy, sortedcontainers,
    pathspec, platformdirs (MIT / Apache-2.0 / MPL-2.0 licensed, as each METADATA says), sympy,
-   mpmath, python-dateutil, fsspec, networkx (BSD), pillow (MIT-CMU). None is in the corpus
-   (tech-prose is Django's and Node.js's documentation);
+   mpmath, python-dateutil, fsspec, networkx (BSD), pillow (MIT-CMU); with the defaults the
+   texts spread over them are rich (MIT), pytest (MIT), sortedcontainers (Apache-2.0) and
+   sympy (BSD). None is in the corpus (tech-prose is Django's and Node.js's documentation);
 4. Python code not in python-src: the source of `click` 8 (BSD-3-Clause, © Pallets), from
    the dev venv's site-packages.
 
@@ -55,12 +56,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import peers
 from common import REPO, SHARED, command_line, one_thread, tails
 
-import peers
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.completion import load_completer
-from charcomplete.evaluate import KeywordCompleter, WordIndex, completion_metrics, keystroke_savings, sequential_bpc
+from charcomplete.evaluate import (
+    KeywordCompleter,
+    WordIndex,
+    completion_metrics,
+    keystroke_savings,
+    sequential_bpc,
+)
 from charcomplete.vocab import normalize_newlines
 
 SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
@@ -75,7 +82,7 @@ def readme_text(metadata: Path) -> str:
     out, fenced = [], False
     for line in body.splitlines():
         s = line.strip()
-        if s.startswith("```") or s.startswith("~~~"):
+        if s.startswith(("```", "~~~")):
             fenced = not fenced
             continue
         if fenced or s.startswith(("<", "[![", "![", ".. image", ".. |", ":target:", ":alt:", "|")):
@@ -150,6 +157,20 @@ def simulate(suggest_for_text, texts: list[str]) -> tuple[float, float | None]:
     return 1 - keys / chars, (accepted / shown if shown else None)
 
 
+def presage_ksr(db: Path, texts: list[str]) -> dict[bool, tuple[float, float | None]]:
+    """{with a trailing space: (KSR, precision)} of Presage's top-1 word as the ghost, each text a
+    fresh Presage (its recency predictor sees that document only)."""
+    engines = [peers.Presage(db) for _ in texts]
+    out = {space: simulate(lambda i, space=space: (lambda ctx: engines[i].ghost(ctx, space)), texts) for space in (False, True)}
+    for e in engines:
+        e.close()
+    return out
+
+
+def keyword_ksr(words: WordIndex, texts: list[str]) -> tuple[float, float | None]:
+    return simulate(lambda i: KeywordCompleter(words).suggest, texts)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", help="model name or path (repeatable; default prose, code, attention, lstm)")
@@ -184,20 +205,8 @@ def main() -> None:
         ksr_bodies = [t[: args.ksr_chars] for t in bodies]
         nchars = sum(len(t) - 1 for t in bodies)
         ksr_chars = sum(len(t) for t in ksr_bodies)
-        kw_ksr, kw_prec = simulate(lambda i: KeywordCompleter(words[train_of[label]]).suggest, ksr_bodies)
-        pres = {}
-        if train_of[label] in presage_db:
-            engines = []
-
-            def presage_for(i, space):
-                while len(engines) <= i:
-                    engines.append(peers.Presage(presage_db[train_of[label]]))  # a fresh document per text
-                return lambda ctx: engines[i].ghost(ctx, space)
-
-            for space in (False, True):
-                pres[space] = simulate(lambda i: presage_for(i, space), ksr_bodies)
-            for e in engines:
-                e.close()
+        kw_ksr, kw_prec = keyword_ksr(words[train_of[label]], ksr_bodies)
+        pres = presage_ksr(presage_db[train_of[label]], ksr_bodies) if train_of[label] in presage_db else {}
         best = max(pres, key=lambda s: pres[s][0]) if pres else None
         pres_ksr = pres[best][0] if pres else None
         ppmd_bpc = sum(f.result() for f in ppmd[label]) / sum(len(t) for t in bodies) if label in ppmd else None
