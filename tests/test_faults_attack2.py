@@ -180,7 +180,7 @@ TAB_PY = "def f(x):\n\tif x:\n\t\treturn 1\n\treturn 2\n"
 
 
 def test_detect_indent():
-    from charcomplete.tui.editor import detect_indent
+    from charcomplete.tui.indent import detect_indent
 
     assert detect_indent(TAB_PY) == ("tabs", None)
     assert detect_indent("a:\n  b:\n    c\n  d\n") == ("spaces", 2)

@@ -9,13 +9,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import tempfile
-import threading
 import time
-from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -31,26 +25,16 @@ from charcomplete.tui.find import FindBar
 from charcomplete.tui.model import ModelHost
 from charcomplete.tui.sparkline import AttentionSparkline
 from charcomplete.tui.statusbar import StatusBar
-from charcomplete.jobs import FINETUNE_LR, SCRATCH_LR, TrainRequest, load_paused, unique_model_name
-from charcomplete.tui.messages import LearningChanged, SuggestionAccepted, SuggestionFailed, SuggestionReady, TrainingFinished
-from charcomplete.tui.training import TrainDialog, TrainingPanel
+from charcomplete.tui.messages import LearningChanged, SuggestionAccepted, SuggestionFailed, SuggestionReady
+from charcomplete.tui.signals import SignalSafety
+from charcomplete.tui.training import EditorTraining, TrainingPanel
 
 LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json": "json", ".toml": "toml",
              ".yaml": "yaml", ".yml": "yaml", ".html": "html", ".htm": "html", ".css": "css", ".js": "javascript",
              ".rs": "rust", ".go": "go", ".sh": "bash", ".bash": "bash", ".sql": "sql", ".java": "java", ".xml": "xml"}
 
 
-SIGNAL_EXIT_GRACE = 1.0  # seconds a clean exit may take after SIGTERM / SIGHUP before os._exit
-
-
-def _exit_after(seconds: float, code: int) -> None:
-    """The watchdog of a signalled exit: the recovery file is written; if the clean exit has not
-    ended the process by now (the terminal is gone, Textual's output thread hangs), end it."""
-    time.sleep(seconds)
-    os._exit(code)
-
-
-class EditorApp(App):
+class EditorApp(SignalSafety, EditorTraining, App):
     """The editor. `document`: the opened file; `completer`: the model to start with, or None
     with `load`: a function that returns it, called in a thread worker after the first paint
     (the status bar says "loading model…" meanwhile; `loading` is the model's name to show)."""
@@ -240,63 +224,6 @@ class EditorApp(App):
         else:  # "later" (or Escape): keep the recovery file until a later edit restores or discards it
             self._recovery_kept = True
 
-    # --- never lose the buffer: signals and crashes ------------------------------------------
-
-    def _install_signal_handlers(self) -> None:
-        # A plain signal handler, not loop.add_signal_handler: that one only runs when the event
-        # loop gets to it, and a loop busy with 10,000 pasted keys, or blocked on a terminal that
-        # is gone, never did (no recovery file, the process alive for minutes; issue 15). Python
-        # runs this between two bytecodes of the main thread, even inside a blocked lock wait.
-        self._loop = asyncio.get_running_loop()
-        self._signalled = False
-        self._previous_handlers = {}
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            try:
-                self._previous_handlers[sig] = signal.signal(sig, self._on_signal_now)
-            except (AttributeError, ValueError, OSError):
-                pass  # not the main thread (some test runners) or not a POSIX platform
-
-    def on_unmount(self) -> None:
-        for sig, handler in getattr(self, "_previous_handlers", {}).items():
-            try:
-                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-            except (ValueError, OSError):
-                pass
-
-    def _on_signal_now(self, sig: int, frame=None) -> None:
-        """SIGTERM / SIGHUP: the recovery file from the buffer as it is now, first, before anything
-        that can block; then a clean exit, and os._exit if that has not finished within
-        SIGNAL_EXIT_GRACE seconds. Textual's WriterThread.stop waits forever on a terminal that is
-        gone (its queue is never drained), and a second signal never ended it (issue 15)."""
-        code = 128 + sig
-        if self._signalled:
-            os._exit(code)  # a second signal: at once
-        self._signalled = True
-        self.write_recovery()
-        threading.Thread(target=_exit_after, args=(SIGNAL_EXIT_GRACE, code), name="exit-watchdog", daemon=True).start()
-        try:
-            self._loop.call_soon_threadsafe(self._on_signal, sig)
-        except RuntimeError:  # the loop is closed: nothing left to end cleanly
-            os._exit(code)
-
-    def _on_signal(self, sig: int) -> None:
-        self.write_recovery()
-        self.action_cancel_training()
-        self.exit(return_code=128 + sig)
-
-    def write_recovery(self) -> Path | None:
-        """Keep unsaved changes in the recovery file (called on SIGTERM, SIGHUP and crashes)."""
-        try:
-            if self._editor is None or not self.is_modified():
-                return None
-            return self.document.write_recovery(self.buffer_text())
-        except Exception:
-            return None
-
-    def _handle_exception(self, error: Exception) -> None:
-        self.write_recovery()
-        super()._handle_exception(error)
-
     # --- models -----------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="first-load", exit_on_error=False)
@@ -352,107 +279,6 @@ class EditorApp(App):
         self.editor.update_suggestion()
         if note:
             self.notify(note)
-
-    # --- training -----------------------------------------------------------------------------
-
-    def _train_request(self, corpus: list[str], name: str, description: str) -> TrainRequest:
-        """A job that fine-tunes the model in use (the form offers a new model from scratch too)."""
-        c = self.model.completer
-        init = str(c.path) if c.path is not None else None
-        req = TrainRequest(corpus=corpus, name=unique_model_name(name), kind=c.kind, device=c.device, description=description,
-                           init=init, lr=FINETUNE_LR if init else SCRATCH_LR)
-        for k, v in self.train_overrides.items():
-            setattr(req, k, v)
-        return req
-
-    def action_train_file(self) -> None:
-        """Train a model on this buffer (as it is now, saved or not)."""
-        if self._refuse_second_run():
-            return
-        text = self.buffer_text()
-        if len(text) < 64:
-            self.notify("This file is too short to train on; try 'Train model on a folder…'.", severity="warning")
-            return
-        tmp = None
-        try:  # a copy of the buffer for the trainer to read
-            fd, tmp = tempfile.mkstemp(prefix=f"{self.document.path.stem}-", suffix=".txt")
-            with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
-                f.write(text)
-        except OSError as e:
-            if tmp:
-                Path(tmp).unlink(missing_ok=True)
-            self.notify(f"Cannot train: no room for a copy of the text ({e.strerror or e}).", severity="error")
-            return
-        req = self._train_request([tmp], f"{self.document.path.stem}-{self.model.completer.kind}", self.document.path.name)
-        req.cleanup.append(Path(tmp))
-        self.push_screen(TrainDialog(req, ask_path=False), lambda chosen: self._start_training(chosen, req))
-
-    def action_train_folder(self) -> None:
-        if self._refuse_second_run():
-            return
-        req = self._train_request([], f"notes-{self.model.completer.kind}", "")
-        self.push_screen(TrainDialog(req, ask_path=True), lambda chosen: self._start_training(chosen, req))
-
-    def _refuse_second_run(self) -> bool:
-        if self.model.completer is None:  # training starts from the model's kind and device
-            self.notify("The model is not loaded; training needs it.", severity="warning")
-            return True
-        if self.training_running:
-            self.notify("A model is already training (Cancel it first).", severity="warning")
-        return self.training_running
-
-    def _start_training(self, chosen: TrainRequest | None, asked: TrainRequest) -> None:
-        if chosen is None:  # the form was cancelled
-            for p in asked.cleanup:
-                p.unlink(missing_ok=True)
-            return
-        self.status.activity = "training"
-        c = self.model.completer
-        self.query_one(TrainingPanel).start(chosen, c.load_options(), compare_with=str(c.path) if c.path else None)
-
-    def action_resume_training(self, name: str) -> None:
-        """Continue a cancelled run exactly where it stopped."""
-        if self._refuse_second_run():
-            return
-        try:
-            req = load_paused(name)
-        except ValueError as e:
-            self.notify(str(e), severity="error")
-            return
-        self._start_training(req, req)
-
-    def action_cancel_training(self) -> None:
-        panel = self.query_one(TrainingPanel)
-        if panel.running:
-            panel.cancel()
-
-    def on_training_finished(self, message: TrainingFinished) -> None:
-        self.status.activity = ""
-        req = message.request
-        if message.cancelled:
-            self.notify(f"Training cancelled; still using {self.model.completer.name}. "
-                        f"'Resume training: {req.name}' in the palette (Ctrl+P) continues it.")
-        elif message.error:
-            self.notify(f"Training failed: {message.error}", severity="error", timeout=10)
-        else:
-            self._finished_model(message.completer, message.outcome)
-
-    def _finished_model(self, completer, outcome) -> None:
-        """Switch to a newly trained model only when it predicts the text's held-out tail better."""
-        old = self.model.completer
-        new = outcome.new if outcome is not None else None
-        if outcome is not None and outcome.note:
-            self.notify(outcome.note, timeout=10)
-        scores = "" if new is None else f"{new.bpc:.3f} bpc, KSR {new.ksr:.3f} on the held-out tail"
-        if outcome is None or outcome.old is None:
-            self._use_model(completer, f"Trained '{completer.name}' ({scores}); switched to it (saved in your data dir).")
-            return
-        was = f"{outcome.old.bpc:.3f} bpc, KSR {outcome.old.ksr:.3f}"
-        if outcome.better:
-            self._use_model(completer, f"Trained '{completer.name}': {scores} (was {was} with {old.name}); switched to it.")
-        else:
-            self.notify(f"Kept {old.name}: it scores {was} on the held-out tail; the new '{completer.name}' scores {scores}. "
-                        f"The new one is saved: pick it in the palette (Ctrl+P).", markup=False, timeout=15)
 
     # --- find, replace, go to line (the bar is in find.py) ---------------------------------------
 

@@ -20,51 +20,22 @@ from textual.worker import get_current_worker
 
 from charcomplete.adapt import BufferLearner
 from charcomplete.document import LONG_LINE
-from charcomplete.tui.messages import LearningChanged, SuggestionAccepted, SuggestionFailed, SuggestionReady
+from charcomplete.tui.indent import detect_indent
+from charcomplete.tui.learning import LEARN_BEFORE, LEARN_IDLE, BufferLearning
+from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.model import ModelHost
 from charcomplete.vocab import normalize_newlines
 
 CONTEXT_BACK = 1024  # at least this many characters of earlier lines go into the context
 LINE_CHUNK = 2048  # on a very long line the context starts at a multiple of this (stable while typing)
 NEXT_WORD = re.compile(r"\s*\S+\s?")
-LEARN_IDLE = 512  # characters counted per step while no request waits (a few ms: a key never waits long)
-LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count)
 # typed characters Textual's TextArea drops (see GhostEditor._on_key): format characters (ZWNJ, ZWJ,
 # LRM/RLM, ZWSP, BOM, soft hyphen), spaces other than U+0020 (no-break space), private-use and
 # unassigned ones. Not controls (Cc: Tab, Enter, Escape are keys), surrogates or line separators.
 TYPED_NOT_PRINTABLE = frozenset({"Cf", "Zs", "Co", "Cn"})
 
 
-def detect_indent(text: str, default: int = 4) -> tuple[str, int | None]:
-    """The file's own indentation: ("tabs", None) when more indented lines start with a tab,
-    else ("spaces", the most common step between indentation levels, `default` when none).
-
-    Tab must indent as the file does: four spaces in a tab-indented Python file broke it (issue 15)."""
-    tabs = spaces = 0
-    steps: dict[int, int] = {}
-    previous = 0
-    for line in text.split("\n", 5000)[:5000]:  # the head of the file is enough
-        body = line.lstrip(" \t")
-        if not body:
-            continue  # blank lines say nothing
-        lead = line[: len(line) - len(body)]
-        if lead.startswith("\t"):
-            tabs += 1
-            continue
-        if "\t" in lead:
-            continue
-        if lead:
-            spaces += 1
-        step = len(lead) - previous
-        if 2 <= step <= 8:
-            steps[step] = steps.get(step, 0) + 1
-        previous = len(lead)
-    if tabs > spaces:
-        return "tabs", None
-    return "spaces", max(steps, key=lambda k: (steps[k], -k)) if steps else default
-
-
-class GhostEditor(TextArea):
+class GhostEditor(BufferLearning, TextArea):
     """A TextArea with model suggestions as ghost text."""
 
     BINDINGS = [
@@ -100,7 +71,7 @@ class GhostEditor(TextArea):
         self._learned_label = ""
         super().__init__(text, tab_behavior="indent", soft_wrap=True, **kwargs)
 
-    # --- the whole buffer and the neighbouring files (adapt.BufferLearner) -------------------
+    # --- the document ----------------------------------------------------------------
 
     def _set_document(self, text: str, language: str | None) -> None:
         # Tab (with no ghost) indents with the file's own indentation, a tab or its width of spaces
@@ -110,89 +81,6 @@ class GhostEditor(TextArea):
         super()._set_document(text, language)
         self.learner.open(normalize_newlines(text))  # only queued: counted in the background
         self._hook_document()
-
-    def _hook_document(self) -> None:
-        """Queue every change of the document to the learner: edits, undo and redo all go through
-        Document.replace_range (the text around the change is read here: a few characters)."""
-        doc = self.document
-        replace_range = doc.replace_range
-        k = self.learner.max_order
-
-        def hooked(start, end, text):
-            top, bottom = sorted((start, end))
-            removed = doc.get_text_range(top, bottom)
-            if removed or text:
-                before = doc.get_text_range(self._walk(doc, top, -k), top)
-                after = doc.get_text_range(bottom, self._walk(doc, bottom, k))
-                self.learner.edit(*(normalize_newlines(t) if "\r" in t else t for t in (before, removed, text, after)))
-            return replace_range(start, end, text)
-
-        doc.replace_range = hooked
-
-    @staticmethod
-    def _walk(doc, loc, n: int):
-        """The location `n` characters after `loc` (before it when negative; a line end counts one),
-        clamped to the document."""
-        row, col = loc
-        if n < 0:
-            n = -n
-            while n > col and row > 0:
-                n -= col + 1
-                row -= 1
-                col = len(doc[row])
-            return row, max(0, col - n)
-        last = doc.line_count - 1
-        while n > len(doc[row]) - col and row < last:
-            n -= len(doc[row]) - col + 1
-            row, col = row + 1, 0
-        return row, min(len(doc[row]), col + n)
-
-    def _start_neighbours(self) -> None:
-        document = getattr(self.app, "document", None)
-        if document is None or not getattr(self.app, "learn_neighbours", True):
-            self.learner.set_neighbours(False)
-            return
-        self.learner.set_neighbours(True)
-        self._read_neighbours(document.path)
-
-    @work(thread=True, exclusive=True, group="neighbours", exit_on_error=False)
-    def _read_neighbours(self, path) -> None:
-        """Read the files beside this one (charcomplete/neighbours.py, with its caps) and queue
-        them; the model thread counts them between requests."""
-        from charcomplete.neighbours import read_neighbours
-
-        worker = get_current_worker()
-        learner = self.learner
-        for _, text in read_neighbours(path, should_stop=lambda: worker.is_cancelled or not learner.neighbours_on):
-            learner.add_file(text)
-
-    def action_toggle_neighbours(self) -> None:
-        """F4 and the palette: learn from the neighbouring files, or stop (their counts are dropped)."""
-        on = not self.learner.neighbours_on
-        if on:
-            self.app.learn_neighbours = True
-            self._start_neighbours()
-        else:
-            self.app.learn_neighbours = False
-            self.learner.set_neighbours(False)
-        self.notify("Learning from neighbouring files" if on else "Not learning from neighbouring files", timeout=2)
-
-    def _learn(self, budget: int) -> None:
-        """In the model thread, holding the model's lock: count a little, report what was learned."""
-        completer = self.model.completer
-        adapt = getattr(completer, "adapt", None)
-        if adapt is None:
-            return
-        adapt.attach(self.learner)
-        self.learner.work(budget)
-        label = self.learner.label()
-        if label != self._learned_label:
-            self._learned_label = label
-            self.post_message(LearningChanged(label))
-
-    def _learning(self) -> bool:
-        """Something is left to count, for a model that adapts."""
-        return self.learner.busy and getattr(self.model.completer, "adapt", None) is not None
 
     # --- when to ask ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ exactly where it stopped.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from textual.validation import Number
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Sparkline
 
 from charcomplete.config import KINDS
-from charcomplete.jobs import SCRATCH_LR, TrainRequest, run_training
+from charcomplete.jobs import FINETUNE_LR, SCRATCH_LR, TrainRequest, load_paused, run_training, unique_model_name
 from charcomplete.tui.messages import TrainingFinished, TrainingProgressed
 
 CURVE_WIDTH = 20  # validations shown in each curve (the latest)
@@ -193,3 +194,107 @@ class TrainingPanel(Vertical):
     def on_training_finished(self, message: TrainingFinished) -> None:
         self.running = False
         self.display = False  # the message bubbles on to the app, which switches the model
+
+
+class EditorTraining:
+    """The editor's training actions (Ctrl+T, the palette), as a mixin of `EditorApp`: a job that
+    fine-tunes the model in use, the form, the panel, and switching only to a better model."""
+
+    def _train_request(self, corpus: list[str], name: str, description: str) -> TrainRequest:
+        """A job that fine-tunes the model in use (the form offers a new model from scratch too)."""
+        c = self.model.completer
+        init = str(c.path) if c.path is not None else None
+        req = TrainRequest(corpus=corpus, name=unique_model_name(name), kind=c.kind, device=c.device, description=description,
+                           init=init, lr=FINETUNE_LR if init else SCRATCH_LR)
+        for k, v in self.train_overrides.items():
+            setattr(req, k, v)
+        return req
+
+    def action_train_file(self) -> None:
+        """Train a model on this buffer (as it is now, saved or not)."""
+        if self._refuse_second_run():
+            return
+        text = self.buffer_text()
+        if len(text) < 64:
+            self.notify("This file is too short to train on; try 'Train model on a folder…'.", severity="warning")
+            return
+        tmp = None
+        try:  # a copy of the buffer for the trainer to read
+            fd, tmp = tempfile.mkstemp(prefix=f"{self.document.path.stem}-", suffix=".txt")
+            with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
+                f.write(text)
+        except OSError as e:
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
+            self.notify(f"Cannot train: no room for a copy of the text ({e.strerror or e}).", severity="error")
+            return
+        req = self._train_request([tmp], f"{self.document.path.stem}-{self.model.completer.kind}", self.document.path.name)
+        req.cleanup.append(Path(tmp))
+        self.push_screen(TrainDialog(req, ask_path=False), lambda chosen: self._start_training(chosen, req))
+
+    def action_train_folder(self) -> None:
+        if self._refuse_second_run():
+            return
+        req = self._train_request([], f"notes-{self.model.completer.kind}", "")
+        self.push_screen(TrainDialog(req, ask_path=True), lambda chosen: self._start_training(chosen, req))
+
+    def _refuse_second_run(self) -> bool:
+        if self.model.completer is None:  # training starts from the model's kind and device
+            self.notify("The model is not loaded; training needs it.", severity="warning")
+            return True
+        if self.training_running:
+            self.notify("A model is already training (Cancel it first).", severity="warning")
+        return self.training_running
+
+    def _start_training(self, chosen: TrainRequest | None, asked: TrainRequest) -> None:
+        if chosen is None:  # the form was cancelled
+            for p in asked.cleanup:
+                p.unlink(missing_ok=True)
+            return
+        self.status.activity = "training"
+        c = self.model.completer
+        self.query_one(TrainingPanel).start(chosen, c.load_options(), compare_with=str(c.path) if c.path else None)
+
+    def action_resume_training(self, name: str) -> None:
+        """Continue a cancelled run exactly where it stopped."""
+        if self._refuse_second_run():
+            return
+        try:
+            req = load_paused(name)
+        except ValueError as e:
+            self.notify(str(e), severity="error")
+            return
+        self._start_training(req, req)
+
+    def action_cancel_training(self) -> None:
+        panel = self.query_one(TrainingPanel)
+        if panel.running:
+            panel.cancel()
+
+    def on_training_finished(self, message: TrainingFinished) -> None:
+        self.status.activity = ""
+        req = message.request
+        if message.cancelled:
+            self.notify(f"Training cancelled; still using {self.model.completer.name}. "
+                        f"'Resume training: {req.name}' in the palette (Ctrl+P) continues it.")
+        elif message.error:
+            self.notify(f"Training failed: {message.error}", severity="error", timeout=10)
+        else:
+            self._finished_model(message.completer, message.outcome)
+
+    def _finished_model(self, completer, outcome) -> None:
+        """Switch to a newly trained model only when it predicts the text's held-out tail better."""
+        old = self.model.completer
+        new = outcome.new if outcome is not None else None
+        if outcome is not None and outcome.note:
+            self.notify(outcome.note, timeout=10)
+        scores = "" if new is None else f"{new.bpc:.3f} bpc, KSR {new.ksr:.3f} on the held-out tail"
+        if outcome is None or outcome.old is None:
+            self._use_model(completer, f"Trained '{completer.name}' ({scores}); switched to it (saved in your data dir).")
+            return
+        was = f"{outcome.old.bpc:.3f} bpc, KSR {outcome.old.ksr:.3f}"
+        if outcome.better:
+            self._use_model(completer, f"Trained '{completer.name}': {scores} (was {was} with {old.name}); switched to it.")
+        else:
+            self.notify(f"Kept {old.name}: it scores {was} on the held-out tail; the new '{completer.name}' scores {scores}. "
+                        f"The new one is saved: pick it in the palette (Ctrl+P).", markup=False, timeout=15)

@@ -1,0 +1,103 @@
+"""The editor learns the whole buffer and the files beside it (adapt.BufferLearner), as a mixin
+of `GhostEditor`: every change of the document is queued to the learner (edits, undo, redo and
+pastes all go through Textual's `Document.replace_range`), neighbouring files are read in a
+worker, and the model thread counts a little between requests.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.worker import get_current_worker
+
+from charcomplete.tui.messages import LearningChanged
+from charcomplete.vocab import normalize_newlines
+
+LEARN_IDLE = 512  # characters counted per step while no request waits (a few ms: a key never waits long)
+LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count)
+
+
+class BufferLearning:
+    """Feeds the whole buffer and the neighbouring files to `self.learner` (set by GhostEditor)."""
+
+    def _hook_document(self) -> None:
+        """Queue every change of the document to the learner: edits, undo and redo all go through
+        Document.replace_range (the text around the change is read here: a few characters)."""
+        doc = self.document
+        replace_range = doc.replace_range
+        k = self.learner.max_order
+
+        def hooked(start, end, text):
+            top, bottom = sorted((start, end))
+            removed = doc.get_text_range(top, bottom)
+            if removed or text:
+                before = doc.get_text_range(self._walk(doc, top, -k), top)
+                after = doc.get_text_range(bottom, self._walk(doc, bottom, k))
+                self.learner.edit(*(normalize_newlines(t) if "\r" in t else t for t in (before, removed, text, after)))
+            return replace_range(start, end, text)
+
+        doc.replace_range = hooked
+
+    @staticmethod
+    def _walk(doc, loc, n: int):
+        """The location `n` characters after `loc` (before it when negative; a line end counts one),
+        clamped to the document."""
+        row, col = loc
+        if n < 0:
+            n = -n
+            while n > col and row > 0:
+                n -= col + 1
+                row -= 1
+                col = len(doc[row])
+            return row, max(0, col - n)
+        last = doc.line_count - 1
+        while n > len(doc[row]) - col and row < last:
+            n -= len(doc[row]) - col + 1
+            row, col = row + 1, 0
+        return row, min(len(doc[row]), col + n)
+
+    def _start_neighbours(self) -> None:
+        document = getattr(self.app, "document", None)
+        if document is None or not getattr(self.app, "learn_neighbours", True):
+            self.learner.set_neighbours(False)
+            return
+        self.learner.set_neighbours(True)
+        self._read_neighbours(document.path)
+
+    @work(thread=True, exclusive=True, group="neighbours", exit_on_error=False)
+    def _read_neighbours(self, path) -> None:
+        """Read the files beside this one (charcomplete/neighbours.py, with its caps) and queue
+        them; the model thread counts them between requests."""
+        from charcomplete.neighbours import read_neighbours
+
+        worker = get_current_worker()
+        learner = self.learner
+        for _, text in read_neighbours(path, should_stop=lambda: worker.is_cancelled or not learner.neighbours_on):
+            learner.add_file(text)
+
+    def action_toggle_neighbours(self) -> None:
+        """F4 and the palette: learn from the neighbouring files, or stop (their counts are dropped)."""
+        on = not self.learner.neighbours_on
+        if on:
+            self.app.learn_neighbours = True
+            self._start_neighbours()
+        else:
+            self.app.learn_neighbours = False
+            self.learner.set_neighbours(False)
+        self.notify("Learning from neighbouring files" if on else "Not learning from neighbouring files", timeout=2)
+
+    def _learn(self, budget: int) -> None:
+        """In the model thread, holding the model's lock: count a little, report what was learned."""
+        completer = self.model.completer
+        adapt = getattr(completer, "adapt", None)
+        if adapt is None:
+            return
+        adapt.attach(self.learner)
+        self.learner.work(budget)
+        label = self.learner.label()
+        if label != self._learned_label:
+            self._learned_label = label
+            self.post_message(LearningChanged(label))
+
+    def _learning(self) -> bool:
+        """Something is left to count, for a model that adapts."""
+        return self.learner.busy and getattr(self.model.completer, "adapt", None) is not None
