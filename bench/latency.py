@@ -5,7 +5,10 @@ first suggestion after a cursor jump (a full recompute). Two policies: the shipp
 max_chars=16, and a forced 16-character greedy continuation (the worst case: no early stop).
 Medians over repeats of p50 and p99.
 
-    python bench/latency.py [--model attention] [--repeats 3]
+    python bench/latency.py [--model prose] [--repeats 3] [--adapt]
+
+--adapt: as the editor runs (observe + suggest per key, the document cache learning, the
+corpus memory mixed in when the model has one; no user history), each repeat a fresh document.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model name or path (default: the editor's default)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--chars", type=int, default=3000, help="characters typed per repeat")
+    ap.add_argument("--adapt", action="store_true", help="adapt to the document as the editor does")
     args = ap.parse_args()
     one_thread()
     text = (REPO / "bench" / "data" / "modern-prose.txt").read_text()
@@ -32,15 +36,21 @@ def main() -> None:
         val, _ = tails(SHARED / "shakespeare")
         text += "".join(t for _, t in sample(val, 1500, 2))
     text = text[: args.chars]
-    c = load_completer(args.model)
-    print(f"# suggestion latency, model {c.name} ({c.kind}), 1 thread, {len(text):,} characters typed, "
+    from charcomplete.adapt import AdaptiveModel
+
+    c = load_completer(args.model, adapt=AdaptiveModel() if args.adapt else False)
+    mode = "adapting, " if args.adapt else ""
+    print(f"# suggestion latency, model {c.name} ({c.kind}{', corpus memory' if c.memory else ''}), {mode}1 thread, {len(text):,} characters typed, "
           f"{args.repeats} repeats\n\n`{command_line()}`\n")
     print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms |\n|---|---|---|---|---|")
     shipped = c.policy
     for label, pol in (("shipped policy, max 16 chars", replace(shipped, max_chars=16)),
                        ("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase"))):
         c.policy = pol
-        runs = [measure_latency(c, text, max_chars=16) for _ in range(args.repeats)]
+        runs = []
+        for _ in range(args.repeats):
+            c.new_document()
+            runs.append(measure_latency(c, text, max_chars=16))
         med = lambda f: statistics.median(getattr(r, f) for r in runs)  # noqa: E731
         print(f"| {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | {med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} |")
 
