@@ -6,7 +6,7 @@ character-level models (an LSTM, or an LSTM with attention).
     c.suggest("To be, or not to b").text
 """
 
-__version__ = "0.1.0"
+from charcomplete.version import __version__
 
 __all__ = ["load_completer", "Completer", "Suggestion", "Policy", "__version__"]
 

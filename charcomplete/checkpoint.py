@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from charcomplete import __version__
+from charcomplete.version import __version__
 from charcomplete.errors import CheckpointError
 from charcomplete.fileio import atomic_write
 

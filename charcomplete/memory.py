@@ -34,57 +34,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from charcomplete.errors import CheckpointError
+from charcomplete.memory_file import MAX_ORDER, MemoryConfig, MemoryFileError, _Table, read_memory, write_memory  # noqa: F401 (MemoryFileError, MAX_ORDER: the memory's API)
 from charcomplete.vocab import Vocab
 
-FORMAT = "charcomplete-memory"
-FORMAT_VERSION = 1
-MAX_HEADER = 1 << 20  # a safetensors header above 1 MiB is refused as corrupt or hostile
-MAX_FILE = 1 << 31  # so is a file above 2 GiB
-MAX_ORDER = 64  # longest context a memory may have
 _P = 0x9E3779B97F4A7C15  # the hash polynomial's base (odd)
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # splitmix64's finaliser constants
 _MASK = (1 << 64) - 1
-
-
-class MemoryFileError(CheckpointError):
-    """A memory file that cannot be used; its message is one line saying why."""
-
-
-@dataclass
-class MemoryConfig:
-    """How a corpus memory is built and how it predicts (chosen by measurement: bench/memory.py)."""
-
-    orders: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 20)  # context lengths with a table, increasing
-    min_count: tuple[int, ...] = (1, 1, 2, 2, 3, 4, 4, 4)  # per order: keep contexts seen at least this often (never falling)
-    min_pair_count: int = 1  # keep a next character of a context only when seen at least this often (1: all)
-    discount: float = 0.6  # d: subtracted from every count (Kneser-Ney / Pitman-Yor discount)
-    strength: float = 0.5  # b: pseudo-count of the shorter context; larger trusts long contexts later
-    cutoff: float = 0.02  # stop walking down once the mass left for shorter contexts is below this (speed; still sums to 1)
-
-    def validate(self) -> None:
-        o, m = tuple(self.orders), tuple(self.min_count)
-        if not o or len(o) != len(m) or any(type(k) is not int for k in o + m):
-            raise ValueError("orders and min_count must be equally long tuples of integers")
-        if o[0] < 1 or o[-1] > MAX_ORDER or any(a >= b for a, b in zip(o, o[1:])):
-            raise ValueError(f"orders must increase from 1 to at most {MAX_ORDER}")
-        if m[0] < 1 or any(a > b for a, b in zip(m, m[1:])):
-            raise ValueError("min_count must be >= 1 and never fall with the order")
-        if type(self.min_pair_count) is not int or self.min_pair_count < 1:
-            raise ValueError("min_pair_count must be an integer >= 1")
-        for name in ("discount", "strength", "cutoff"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not np.isfinite(v):
-                raise ValueError(f"{name} must be a number")
-        if not (0 <= self.discount < 1 and 0 < self.strength <= 1e6 and 0 <= self.cutoff < 1):
-            raise ValueError("need 0 <= discount < 1, 0 < strength, 0 <= cutoff < 1")
-
-
-# --- hashing (the same numbers vectorised at build time and per query) ---------------------
 
 
 def _finalise(h, order: int):
@@ -121,20 +79,6 @@ def iter_context_keys(ids_tail, orders: tuple[int, ...]):
 
 
 # --- building ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Table:
-    keys: np.ndarray  # (C,) uint32 sorted context keys
-    nsym: np.ndarray  # (C,) uint8 distinct next characters kept per context
-    syms: np.ndarray  # (P,) uint8/uint16 next-character ids, context by context
-    cnts: np.ndarray  # (P,) uint8 their (scaled) counts
-    starts: np.ndarray = field(default=None)  # (C + 1,) int64 where each context's entries begin (derived)
-
-    def __post_init__(self):
-        if self.starts is None:
-            self.starts = np.zeros(len(self.keys) + 1, np.int64)
-            np.cumsum(self.nsym, out=self.starts[1:])
 
 
 def _count_order(ids: np.ndarray, h: np.ndarray, order: int, min_count: int, min_pair: int, sym_dtype) -> _Table:
@@ -263,14 +207,10 @@ class CorpusMemory:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the memory's file (memory_file.py: safetensors, atomically)."""
-        from charcomplete.memory_file import save_memory
-
-        save_memory(self, path)
+        write_memory(path, self.cfg, self.vocab, self.unigram_counts, self.tables, self.corpus)
 
 
 def load_memory(path: str | os.PathLike) -> "CorpusMemory":
     """The memory in the file at `path`, validated and memory-mapped (memory_file.py);
     MemoryFileError, one line, for anything else."""
-    from charcomplete.memory_file import read_memory
-
-    return read_memory(path)
+    return CorpusMemory(*read_memory(path))

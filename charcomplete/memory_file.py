@@ -1,6 +1,7 @@
 """The corpus memory's file: safetensors (through `safetensors.numpy`) with JSON metadata,
 written atomically and read without trusting it — the header, every array's dtype, shape and
-range are checked before use, and the arrays are memory-mapped. Never pickle.
+range are checked before use, and the arrays are memory-mapped. Never pickle. It also holds
+what the file stores: the memory's settings (`MemoryConfig`) and its tables (`_Table`).
 """
 
 from __future__ import annotations
@@ -8,29 +9,87 @@ from __future__ import annotations
 import json
 import mmap
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from charcomplete.memory import FORMAT, FORMAT_VERSION, MAX_FILE, MAX_HEADER, CorpusMemory, MemoryConfig, MemoryFileError, _Table
+from charcomplete.errors import CheckpointError
 from charcomplete.vocab import Vocab
 
+FORMAT = "charcomplete-memory"
+FORMAT_VERSION = 1
+MAX_HEADER = 1 << 20  # a safetensors header above 1 MiB is refused as corrupt or hostile
+MAX_FILE = 1 << 31  # so is a file above 2 GiB
+MAX_ORDER = 64  # longest context a memory may have
 
-def save_memory(memory: CorpusMemory, path: str | os.PathLike) -> None:
+
+class MemoryFileError(CheckpointError):
+    """A memory file that cannot be used; its message is one line saying why."""
+
+
+@dataclass
+class MemoryConfig:
+    """How a corpus memory is built and how it predicts (chosen by measurement: bench/memory.py)."""
+
+    orders: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 20)  # context lengths with a table, increasing
+    min_count: tuple[int, ...] = (1, 1, 2, 2, 3, 4, 4, 4)  # per order: keep contexts seen at least this often (never falling)
+    min_pair_count: int = 1  # keep a next character of a context only when seen at least this often (1: all)
+    discount: float = 0.6  # d: subtracted from every count (Kneser-Ney / Pitman-Yor discount)
+    strength: float = 0.5  # b: pseudo-count of the shorter context; larger trusts long contexts later
+    cutoff: float = 0.02  # stop walking down once the mass left for shorter contexts is below this (speed; still sums to 1)
+
+    def validate(self) -> None:
+        o, m = tuple(self.orders), tuple(self.min_count)
+        if not o or len(o) != len(m) or any(type(k) is not int for k in o + m):
+            raise ValueError("orders and min_count must be equally long tuples of integers")
+        if o[0] < 1 or o[-1] > MAX_ORDER or any(a >= b for a, b in zip(o, o[1:])):
+            raise ValueError(f"orders must increase from 1 to at most {MAX_ORDER}")
+        if m[0] < 1 or any(a > b for a, b in zip(m, m[1:])):
+            raise ValueError("min_count must be >= 1 and never fall with the order")
+        if type(self.min_pair_count) is not int or self.min_pair_count < 1:
+            raise ValueError("min_pair_count must be an integer >= 1")
+        for name in ("discount", "strength", "cutoff"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not np.isfinite(v):
+                raise ValueError(f"{name} must be a number")
+        if not (0 <= self.discount < 1 and 0 < self.strength <= 1e6 and 0 <= self.cutoff < 1):
+            raise ValueError("need 0 <= discount < 1, 0 < strength, 0 <= cutoff < 1")
+
+
+# --- hashing (the same numbers vectorised at build time and per query) ---------------------
+
+
+@dataclass
+class _Table:
+    keys: np.ndarray  # (C,) uint32 sorted context keys
+    nsym: np.ndarray  # (C,) uint8 distinct next characters kept per context
+    syms: np.ndarray  # (P,) uint8/uint16 next-character ids, context by context
+    cnts: np.ndarray  # (P,) uint8 their (scaled) counts
+    starts: np.ndarray = field(default=None)  # (C + 1,) int64 where each context's entries begin (derived)
+
+    def __post_init__(self):
+        if self.starts is None:
+            self.starts = np.zeros(len(self.keys) + 1, np.int64)
+            np.cumsum(self.nsym, out=self.starts[1:])
+
+
+
+
+def write_memory(path: str | os.PathLike, cfg: MemoryConfig, vocab: Vocab, unigram_counts: np.ndarray, tables: list, corpus: dict) -> None:
     """Write a safetensors file (atomically: a temp file in the same folder, then a rename)."""
     from safetensors.numpy import save_file
 
-    tensors = {"unigram": np.ascontiguousarray(memory.unigram_counts, np.float32)}
-    for j, t in enumerate(memory.tables):
+    tensors = {"unigram": np.ascontiguousarray(unigram_counts, np.float32)}
+    for j, t in enumerate(tables):
         for name in ("keys", "nsym", "syms", "cnts"):
             tensors[f"{name}.{j}"] = np.ascontiguousarray(getattr(t, name))
     meta = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "config": json.dumps(asdict(memory.cfg)),
-        "vocab": memory.vocab.to_json(),
-        "corpus": json.dumps(memory.corpus),
+        "config": json.dumps(asdict(cfg)),
+        "vocab": vocab.to_json(),
+        "corpus": json.dumps(corpus),
     }
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -130,7 +189,7 @@ def _table(arrays: dict, j: int, V: int) -> _Table:
     return t
 
 
-def read_memory(path: str | os.PathLike) -> CorpusMemory:
+def read_memory(path: str | os.PathLike) -> tuple:
     """A memory file, memory-mapped, after checking everything in it; MemoryFileError (one line) if unusable."""
     path = Path(path)
     try:
@@ -159,4 +218,4 @@ def read_memory(path: str | os.PathLike) -> CorpusMemory:
         raise MemoryFileError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
     except (OSError, ValueError) as e:
         raise MemoryFileError(f"{path}: cannot read ({e.__class__.__name__}: {str(e).splitlines()[0][:80] if str(e) else ''})") from None
-    return CorpusMemory(cfg, vocab, unigram, tables, corpus)
+    return cfg, vocab, unigram, tables, corpus  # memory.CorpusMemory(*these)

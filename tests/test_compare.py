@@ -166,3 +166,16 @@ def test_plot_without_matplotlib_gives_the_install_hint(monkeypatch, tmp_path):
     monkeypatch.setattr(charcomplete.experiments.plots, "matplotlib_available", lambda: False)
     r = invoke("--corpus", PARAGRAPH, "--plot", tmp_path / "cmp.png", *TINY)
     assert r.exit_code == 1 and r.output.strip() == "Error: --plot needs matplotlib: pip install 'charcomplete[plot]'"
+
+
+def test_compare_without_plotext_says_how_to_install_it(monkeypatch, tmp_path):
+    """plotext is the `compare` extra: a plain `pip install charcomplete` has no plotext."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "plotext" else real(name, *a))
+    notes = tmp_path / "n.txt"
+    notes.write_text("the quick brown fox\n" * 20)
+    r = CliRunner().invoke(cli, ["compare", "--corpus", str(notes)])
+    assert r.exit_code == 1 and "pip install 'charcomplete[compare]'" in r.output
+    assert len(r.output.strip().splitlines()) == 1

@@ -12,7 +12,7 @@ import warnings
 
 import click
 
-from charcomplete import __version__
+from charcomplete.version import __version__
 from charcomplete.cli.options import fail
 from charcomplete.errors import CharcompleteError, CharcompleteWarning
 
