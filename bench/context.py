@@ -3,7 +3,7 @@ against today's document cache (fed by the ~1 KB context the editor passes), as 
 
 (a) typing the last --chars characters of long held-out documents (the trainer's 5 % tails of
     ../shared/corpus/shakespeare and python-docs: text no shipped model trained on), the rest of
-    the tail in the buffer: "today" (contexts only) vs "whole buffer" (adapt.BufferLearner).
+    the tail in the buffer: "previous" (the previous release: the attention network without corpus memory) vs "today" (contexts only) vs "whole buffer" (adapt.BufferLearner).
 (b) typing the first --chars characters of modules of a real package (click, BSD-3-Clause; not
     in the training corpus) into an empty buffer, the package's other files beside it: "today" vs
     "whole buffer" vs "+ neighbours" (neighbours.read_neighbours with its default caps).
@@ -47,10 +47,14 @@ def editor_context(text: str) -> str:
 
 
 def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = ()) -> dict:
-    """KSR, bpc and suggest latency of typing `typed` at the end of `buffer`."""
-    completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(), None))
+    """KSR, bpc and suggest latency of typing `typed` at the end of `buffer`. mode "previous":
+    the previous release's editor (the `attention` network, no corpus memory, the context-fed
+    document cache)."""
+    memory = mode != "previous"
+    model = model if memory else "attention"
+    completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(), None), memory=memory)
     learner = None
-    if mode != "today":
+    if mode not in ("today", "previous"):
         learner = BufferLearner()
         learner.open(buffer)
         while learner.work(1 << 16):
@@ -84,7 +88,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         pos += len(s) if s and typed.startswith(s, pos) else 1
         keys += 1
     # bpc: a fresh start, every character predicted from the editor's context
-    completer2 = load_completer(model, adapt=AdaptiveModel(AdaptConfig(), None))
+    completer2 = load_completer(model, adapt=AdaptiveModel(AdaptConfig(), None), memory=memory)
     if learner is not None:
         learner = BufferLearner()
         learner.open(buffer)
@@ -113,12 +117,14 @@ def summary(rows: list[dict]) -> tuple[float, float, float]:
 
 def table(title: str, results: dict[str, list[dict]]) -> None:
     print(f"\n{title}\n")
-    print("| | KSR | bits/char | suggest p99 |\n|---|---|---|---|")
+    print("| | KSR | vs previous release | bits/char | suggest p99 |\n|---|---|---|---|---|")
     base = summary(results["today"])[0]
+    prev = summary(results["previous"])[0] if "previous" in results else None
     for mode, rows in results.items():
         ksr, bpc, p99 = summary(rows)
-        rel = f" ({(ksr / base - 1):+.0%})" if mode != "today" and base > 0 else ""
-        print(f"| {mode} | {ksr:.3f}{rel} | {bpc:.3f} | {p99:.2f} ms |")
+        rel = f" ({(ksr / base - 1):+.0%})" if mode not in ("today", "previous") and base > 0 else ""
+        vs = f"{(ksr / prev - 1):+.0%}" if prev and mode != "previous" else ""
+        print(f"| {mode} | {ksr:.3f}{rel} | {vs} | {bpc:.3f} | {p99:.2f} ms |")
 
 
 def main() -> None:
@@ -133,7 +139,7 @@ def main() -> None:
     print(command_line())
 
     if not args.skip_a:
-        results = {"today": [], "whole buffer": []}
+        results = {"previous": [], "today": [], "whole buffer": []}
         for folder, model in (("shakespeare", "prose"), ("python-docs", "prose")):
             val, _ = tails(SHARED / folder)
             long = sorted((t for t in val if len(t[1]) >= 2 * args.chars), key=lambda t: -len(t[1]))[: args.files]
@@ -154,7 +160,7 @@ def main() -> None:
         shutil.copytree(pkg, copy, ignore=shutil.ignore_patterns("__pycache__"))
         modules = sorted((p for p in copy.glob("*.py") if p.stat().st_size >= args.chars), key=lambda p: p.name)
         step = max(1, len(modules) // args.modules)
-        results = {"today": [], "whole buffer": [], "+ neighbours": []}
+        results = {"previous": [], "today": [], "whole buffer": [], "+ neighbours": []}
         for module in modules[::step][: args.modules]:
             typed = normalize_newlines(module.read_text())[: args.chars]
             near = [t for _, t in read_neighbours(module)]
