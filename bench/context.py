@@ -37,6 +37,9 @@ from charcomplete.vocab import normalize_newlines
 CONTEXT_BACK = 1024
 
 
+CACHE: dict = {}  # AdaptConfig fields to override (--max-order)
+
+
 def editor_context(text: str) -> str:
     """GhostEditor.context() with the cursor at the end of `text` (lines shorter than 2 KB)."""
     cur = text.rfind("\n") + 1
@@ -52,10 +55,10 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     document cache)."""
     memory = mode != "previous"
     model = model if memory else "attention"
-    completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(), None), memory=memory)
+    completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(**CACHE), None), memory=memory)
     learner = None
     if mode not in ("today", "previous"):
-        learner = BufferLearner()
+        learner = BufferLearner(AdaptConfig(**CACHE))
         learner.open(buffer)
         while learner.work(1 << 16):
             pass
@@ -88,9 +91,9 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         pos += len(s) if s and typed.startswith(s, pos) else 1
         keys += 1
     # bpc: a fresh start, every character predicted from the editor's context
-    completer2 = load_completer(model, adapt=AdaptiveModel(AdaptConfig(), None), memory=memory)
+    completer2 = load_completer(model, adapt=AdaptiveModel(AdaptConfig(**CACHE), None), memory=memory)
     if learner is not None:
-        learner = BufferLearner()
+        learner = BufferLearner(AdaptConfig(**CACHE))
         learner.open(buffer)
         for t in neighbours:
             learner.add_file(t)
@@ -134,8 +137,11 @@ def main() -> None:
     ap.add_argument("--modules", type=int, default=3, help="modules typed in (b)")
     ap.add_argument("--package", default="click")
     ap.add_argument("--skip-a", action="store_true")
+    ap.add_argument("--max-order", type=int, default=None, help="the document cache's longest context (AdaptConfig.max_order)")
     args = ap.parse_args()
     one_thread()
+    if args.max_order:
+        CACHE.update(max_order=args.max_order)
     print(command_line())
 
     if not args.skip_a:

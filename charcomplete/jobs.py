@@ -115,6 +115,28 @@ def save_memory(checkpoint: Path, corpus) -> Path:
     return path
 
 
+def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
+    """The corpus memory of a newly trained model: a fine-tuned model keeps the memory of the
+    model it started from (same vocabulary; linked, or copied across file systems), so tuning a
+    shipped model on a few notes does not lose what it remembers of its large corpus; a model
+    with no such memory gets one of its own training text (`save_memory`)."""
+    import shutil
+
+    from charcomplete.registry import memory_path_for, resolve_model
+
+    source = memory_path_for(resolve_model(init)) if init else None
+    if source is None or not source.is_file():
+        return save_memory(checkpoint, corpus)
+    target = memory_path_for(checkpoint)
+    if target.resolve() != source.resolve():
+        target.unlink(missing_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+    return target
+
+
 def build_memory_for(model: str, sources: list[str], data_dir: str | None = None, val_fraction: float = 0.05,
                      out: str | None = None) -> Path:
     """`charcomplete memory`: the corpus memory of an existing checkpoint (name or path), from the
@@ -284,5 +306,6 @@ def run_training(req: TrainRequest, callback, should_stop, compare_with: str | N
     os.replace(partial, final)
     if req.resume:
         drop_paused_run(req.name)
+    give_memory(final, corpus, req.init)
     old = score_tail(resolve_model(compare_with), corpus) if compare_with else None
     return TrainOutcome(final, score_tail(final, corpus), old, note)

@@ -91,3 +91,22 @@ def test_the_memory_command_builds_one_for_an_existing_model(tiny_checkpoints, t
     assert load_completer(path).memory is not None
     r = CliRunner().invoke(cli, ["memory", str(path)])
     assert r.exit_code != 0 and "--corpus" in r.output
+
+
+def test_a_fine_tuned_model_keeps_its_base_models_memory(model_with_memory, tmp_path, isolated_data_dir):
+    from charcomplete.jobs import TrainRequest, run_training
+
+    tiny_corpus = tmp_path / "notes"
+    tiny_corpus.mkdir()
+    (tiny_corpus / "n.txt").write_text(RARE * 150)  # in the model's characters: fine-tuned, not replaced
+
+    out = tmp_path / "tuned.safetensors"
+    r = CliRunner().invoke(cli, ["train", "--init", str(model_with_memory), "--corpus", str(tiny_corpus), "--epochs", "0.05",
+                                 "--batch-size", "4", "--seq-len", "16", "--out", str(out), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert memory_path_for(out).read_bytes() == memory_path_for(model_with_memory).read_bytes(), r.output  # not one of the notes alone
+    req = TrainRequest(corpus=[str(tiny_corpus)], name="tuned-in-editor", init=str(model_with_memory), batch_size=4, seq_len=16,
+                       epochs=0.05)
+    outcome = run_training(req, None, lambda: False, compare_with=str(model_with_memory))
+    assert memory_path_for(outcome.path).read_bytes() == memory_path_for(model_with_memory).read_bytes()
+    assert load_completer(outcome.path).memory is not None

@@ -63,7 +63,8 @@ def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed,
         raise fail("give --init or --from-scratch, not both")
     ctx = click.get_current_context()
     sizes = [p for p in ("kind", "embed", "hidden", "layers", "window", "dropout") if ctx.get_parameter_source(p).name == "COMMANDLINE"]
-    if not (init or from_scratch or sizes or resume or data):  # fine-tune the model for this kind of text
+    default_init = not (init or from_scratch or sizes or resume or data)
+    if default_init:  # fine-tune the model for this kind of text
         from charcomplete.jobs import FINETUNE_LR
         from charcomplete.registry import model_for_file
 
@@ -76,7 +77,7 @@ def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed,
     run_train(kind=kind, corpus=list(corpus), data_dir=data, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
               seq_len=seq_len, embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout, lr=lr,
               val_fraction=val_fraction, eval_every=eval_every, device=device, seed=seed, threads=threads, name=name, out=out,
-              force=force, resume=resume, init=init, memory=not no_memory, default_init=not (from_scratch or sizes or resume or data))
+              force=force, resume=resume, init=init, memory=not no_memory, default_init=default_init)
 
 
 def run_train(**options) -> None:
@@ -104,7 +105,7 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
 
     from charcomplete.config import ModelConfig
     from charcomplete.errors import TrainingInterrupted
-    from charcomplete.jobs import MAX_UNKNOWN, SCRATCH_LR, cli_target, load_data, save_memory, score_tail, unknown_fraction
+    from charcomplete.jobs import MAX_UNKNOWN, SCRATCH_LR, cli_target, give_memory, load_data, score_tail, unknown_fraction
     from charcomplete.trainer import TrainConfig, train
 
     console = Console(stderr=True, quiet=not dist.is_main)  # under torchrun only rank 0 reports
@@ -151,14 +152,14 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
     acc = f"{result.best_val_acc:.3f}" if result.best_val_acc is not None else "n/a"
     click.echo(f"saved {result.path}  (val {bpc} bpc, accuracy {acc}, {result.steps} steps, "
                f"{result.seconds:.1f}s, {result.chars_per_s:,.0f} chars/s, {result.parameters:,} parameters)")
+    if memory:  # the corpus memory: the training text's n-gram tables, shipped beside the model
+        mem = give_memory(result.path, data, init)  # a fine-tuned model keeps its base model's memory
+        click.echo(f"corpus memory: {mem}  ({mem.stat().st_size / 2**20:.1f} MB)")
     if init and not dist.active and data.files.documents and data.files.documents[0].text:  # the model it started from, on the same tail
         from charcomplete.registry import resolve_model
 
         new, old = score_tail(result.path, data, val_fraction=val_fraction), score_tail(resolve_model(init), data, val_fraction=val_fraction)
         click.echo(f"held-out tail: {new.bpc:.3f} bpc, KSR {new.ksr:.3f}  ({init}: {old.bpc:.3f} bpc, KSR {old.ksr:.3f})")
-    if memory:  # the corpus memory: the training text's n-gram tables, shipped beside the model
-        mem = save_memory(result.path, data)
-        click.echo(f"corpus memory: {mem}  ({mem.stat().st_size / 2**20:.1f} MB)")
 
 
 def _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model):
