@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import time
 
 import pytest
 from textual import events
@@ -15,6 +14,7 @@ from charcomplete.completion import load_completer
 from charcomplete.tui.dialogs import Choice
 from charcomplete.tui.messages import SuggestionReady
 from charcomplete.tui.training import TrainDialog, TrainingPanel
+from pilot_helpers import until
 
 LINE = "the quick brown fox jumps over the lazy dog.\n"
 
@@ -45,14 +45,6 @@ def editor(make_editor, tiny_checkpoints):
         return app
 
     return make
-
-
-async def until(pilot, condition, timeout: float = 60.0) -> None:
-    """Process messages until `condition()` holds (a deadline, not a sleep, bounds it)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause()
 
 
 async def type_text(pilot, text: str, wait_for_model: bool = True) -> None:

@@ -4,7 +4,6 @@ background and kept true to the buffer through edits, deletions, pastes and undo
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from charcomplete.completion import load_completer
 from charcomplete.ngram import CharCounts
 
 from conftest import TINY_TEXT
+from pilot_helpers import until
 
 NAME = "zanzibarqux"
 TOP = f"the {NAME} is quick. the {NAME} is lazy. a {NAME} sleeps.\n"
@@ -104,13 +104,6 @@ def adaptive_editor(tiny_checkpoints, tmp_path):
         return app
 
     return make
-
-
-async def until(pilot, condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause()
 
 
 async def learned(pilot) -> None:
