@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from charcomplete.mixer import Mixer, default_keys, doc_match_order
 from charcomplete.registry import DEFAULT_MODEL
 from charcomplete.stepper import NumpyNet, Stepper, StepState
 from charcomplete.vocab import Vocab, normalize_newlines
@@ -82,8 +83,6 @@ class Completer:
         self.memory = memory if memory is not None and memory.vocab == vocab else None
         self.mixer = None
         if self.memory is not None:
-            from charcomplete.mixer import Mixer
-
             self.mixer = Mixer()
         self._observed = ""  # the last context observed
         self._mix_fresh = False  # the next mix is the prediction for the character after _observed
@@ -132,8 +131,6 @@ class Completer:
         p = p_net if self.adapt is None else self.adapt.mix(p_net, short, self._index)
         if self.memory is None or not memory:
             return p
-        from charcomplete.mixer import default_keys, doc_match_order
-
         p_mem, info = self.memory.predict_text(short)
         doc = 0 if self.adapt is None else doc_match_order(self.adapt.doc.table, short, self.adapt.cfg.min_order,
                                                            self.adapt.cfg.max_order)
