@@ -1,9 +1,14 @@
 """Whole buffer and neighbouring files (issue 12, item 4 (a), (b)): KSR and bits per character
 against today's document cache (fed by the ~1 KB context the editor passes), as the editor runs.
 
-(a) typing the last --chars characters of long held-out documents (the trainer's 5 % tails of
-    ../shared/corpus/shakespeare and python-docs: text no shipped model trained on), the rest of
-    the tail in the buffer: "previous" (the previous release: the attention network without corpus memory) vs "today" (contexts only) vs "whole buffer" (adapt.BufferLearner).
+(a) typing the last --chars characters of long held-out documents, the rest of the document in
+    the buffer: "previous" (the previous release: the attention network without corpus memory) vs
+    "today" (contexts only) vs "whole buffer" (adapt.BufferLearner). Two sets: the trainer's 5 %
+    tails of ../shared/corpus/shakespeare and python-docs (6-8 KB; text no shipped model trained
+    on, but the rest of each play or page is in the corpus memory, so its names are known
+    already), and long documents in no training text: the READMEs of torch, fonttools, ruff and
+    syrupy from the dev venv's METADATA (BSD-3 / MIT / MIT / Apache-2.0; bench/quality.py's
+    cleaning), the first --long-chars characters of each.
 (b) typing the first --chars characters of modules of a real package (click, BSD-3-Clause; not
     in the training corpus) into an empty buffer, the package's other files beside it: "today" vs
     "whole buffer" vs "+ neighbours" (neighbours.read_neighbours with its default caps).
@@ -28,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from common import SHARED, command_line, one_thread, tails
+from quality import SITE, readme_text
 
 from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
 from charcomplete.completion import load_completer
@@ -35,6 +41,7 @@ from charcomplete.neighbours import read_neighbours
 from charcomplete.vocab import normalize_newlines
 
 CONTEXT_BACK = 1024
+LONG_READMES = ("torch", "fonttools", "ruff", "syrupy")
 
 
 CACHE: dict = {}  # AdaptConfig fields to override (--max-order)
@@ -136,6 +143,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=3, help="documents per corpus folder in (a)")
     ap.add_argument("--modules", type=int, default=3, help="modules typed in (b)")
     ap.add_argument("--package", default="click")
+    ap.add_argument("--long-chars", type=int, default=30_000, help="characters of each long README in (a)")
     ap.add_argument("--skip-a", action="store_true")
     ap.add_argument("--max-order", type=int, default=None, help="the document cache's longest context (AdaptConfig.max_order)")
     args = ap.parse_args()
@@ -145,18 +153,23 @@ def main() -> None:
     print(command_line())
 
     if not args.skip_a:
-        results = {"previous": [], "today": [], "whole buffer": []}
-        for folder, model in (("shakespeare", "prose"), ("python-docs", "prose")):
+        tails_a, long_a = [], []
+        for folder in ("shakespeare", "python-docs"):
             val, _ = tails(SHARED / folder)
             long = sorted((t for t in val if len(t[1]) >= 2 * args.chars), key=lambda t: -len(t[1]))[: args.files]
-            for path, text in long:
+            tails_a += [(Path(p).name, t) for p, t in long]
+        for pkg in LONG_READMES:
+            for meta in sorted(SITE.glob(f"{pkg}-*.dist-info/METADATA"))[:1]:
+                long_a.append((f"{pkg} README", readme_text(meta)[: args.long_chars]))
+        for label, docs in (("held-out tails", tails_a), ("long READMEs in no training text", long_a)):
+            results = {"previous": [], "today": [], "whole buffer": []}
+            for name, text in docs:
                 buffer, typed = text[: -args.chars], text[-args.chars :]
                 for mode in results:
-                    results[mode].append(run(model, buffer, typed, mode))
-                print(f"  (a) {Path(path).name}: {len(buffer)} chars before, "
+                    results[mode].append(run("prose", buffer, typed, mode))
+                print(f"  (a) {name}: {len(buffer)} chars before, "
                       + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
-        table(f"(a) typing the last {args.chars} characters of {len(results['today'])} held-out documents "
-              "(prose model)", results)
+            table(f"(a) typing the last {args.chars} characters of {len(docs)} {label} (prose model)", results)
 
     import importlib
 

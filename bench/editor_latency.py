@@ -9,6 +9,12 @@ Target: p99 <= 16 ms.
 
     python bench/editor_latency.py                       # the default shipped model
     python bench/editor_latency.py --model my-notes --device cpu
+    python bench/editor_latency.py --buffer-kb 1024      # typing at the end of a 1 MB file while it is learned
+
+With --buffer-kb N the file opened already holds N KB of text (the paragraph, numbered, over and
+over) and the keys are typed at its end, from the moment the editor takes keys, while the
+model thread is still counting the whole buffer (adapt.BufferLearner): compare it with the
+same run without --buffer-kb.
 """
 
 from __future__ import annotations
@@ -86,12 +92,20 @@ async def run(args) -> dict:
             key_time[0] = None
 
     GhostEditor._on_key, GhostEditor.update_suggestion, GhostEditor.on_suggestion_ready = timed_key, timed_update_suggestion, timed_ready
-    app = EditorApp(Document.open(Path(tempfile.mkdtemp()) / "bench.txt"), completer)
+    path = Path(tempfile.mkdtemp()) / "bench.txt"
+    lines = [f"{i}. {PARAGRAPH}\n" for i in range(args.buffer_kb * 1024 // len(PARAGRAPH) + 1)] if args.buffer_kb else []
+    before = "".join(lines)[: args.buffer_kb * 1024]
+    if before:
+        before = before[: before.rfind("\n") + 1]
+        path.write_text(before)
+    app = EditorApp(Document.open(path), completer)
     model_ms: list[float] = []
     async with app.run_test(size=(100, 30)) as pilot:
         ed = app.editor
         while not app.model.idle:
             await pilot.pause()
+        ed.move_cursor(ed.document.end)
+        learning = ed.learner.busy if before else None  # still counting the buffer when typing starts
         key_time[0] = None
         for ch in text:
             key = "enter" if ch == "\n" else ch if ch.isalnum() else _character_to_key(ch)
@@ -105,7 +119,7 @@ async def run(args) -> dict:
             await asyncio.sleep(max(0.0, args.gap / 1000 - (time.perf_counter() - typed)))  # a typist's gap between keys
             if app.status.latency_ms is not None:
                 model_ms.append(app.status.latency_ms)
-        assert ed.text == text, "the typed text did not arrive intact"
+        assert ed.text == before + text, "the typed text did not arrive intact"
     Screen._on_timer_update = update
     GhostEditor._on_key, GhostEditor.update_suggestion, GhostEditor.on_suggestion_ready = on_key, update_suggestion, on_ready
 
@@ -120,7 +134,8 @@ async def run(args) -> dict:
 
     ghost = on_screen("ghost")
     return {"model": f"{completer.name} ({completer.kind})", "device": completer.device, "keys": len(text),
-            "ghosts": len(ghost), "ghost_ms": ghost, "key_ms": on_screen("edit"), "model_ms": model_ms}
+            "ghosts": len(ghost), "ghost_ms": ghost, "key_ms": on_screen("edit"), "model_ms": model_ms,
+            "buffer": len(before), "learning": learning}
 
 
 def main() -> None:
@@ -130,6 +145,7 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=600, help="characters to type (default 600)")
     ap.add_argument("--text", default=None, help="type this file's text instead of the built-in paragraph")
     ap.add_argument("--no-adapt", action="store_true", help="as `edit --no-adapt`")
+    ap.add_argument("--buffer-kb", type=int, default=0, help="type at the end of a file of this many KB (default 0: an empty one)")
     ap.add_argument("--gap", type=float, default=50.0, help="milliseconds between keys (default 50: a fast typist)")
     args = ap.parse_args()
     try:
@@ -138,7 +154,9 @@ def main() -> None:
         sys.exit(f"editor_latency: {e} (try --model PATH)")
     cmd = "python bench/editor_latency.py " + " ".join(sys.argv[1:])
     print(f"`{cmd.strip()}`: {r['model']} on {r['device']}, {r['keys']} keys typed, {r['ghosts']} ghosts shown; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+          + (f"; typed at the end of a {r['buffer']:,}-character file, its counting "
+             + ("still under way" if r["learning"] else "already done") + " when typing began" if r["buffer"] else "") + "\n")
     print("| measure | p50 ms | p99 ms | max ms | samples |")
     print("| --- | ---: | ---: | ---: | ---: |")
     rows = (("key press -> its character on screen", r["key_ms"]), ("key press -> its ghost on screen", r["ghost_ms"]),

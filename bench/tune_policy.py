@@ -5,44 +5,55 @@ on the held-out tails of ../shared/corpus (both folders, a sample of files). Pri
 
     python bench/tune_policy.py [--model attention] [--chars 2000] [--files 8]
 
-With --precision: the grid behind Policy.show_threshold and Policy.memory_chars, as the editor
-runs (each text a fresh document the model adapts to, the corpus memory mixed in): KSR,
-precision (ghosts taken / shown) and CPU time per key, on modern English held out from every
-training set (bench/data/modern-prose.txt and the tech-prose tails, which the shipped networks
-never saw and the memory holds only the first 95 % of).
+With --precision: the grid behind Policy.read_cost and Policy.show_threshold, as the editor
+runs (each text a fresh document the model adapts to, the corpus memory mixed in): KSR and
+precision (ghosts taken / shown) of the shipped prose and code models on four kinds of held-out
+text (see precision_grid). (The memory_chars grid of the first release is in
+docs/benchmarks.md.)
 
-    python bench/tune_policy.py --precision [--model prose]
+    python bench/tune_policy.py --precision [--grid 0:0.1,0.1:0.1]
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from pathlib import Path
 
-from common import REPO, SHARED, command_line, one_thread, sample, tails
+from common import SHARED, command_line, one_thread, sample, tails
 
 from charcomplete.completion import load_completer
 from charcomplete.evaluate import completer_ksr, completion_metrics
 
 
-def precision_grid(model: str, chars: int, files: int) -> None:
-    import time
+def precision_grid(chars: int, texts_per_kind: int, grid: list[tuple[float, float]]) -> None:
+    """KSR and precision of the shipped models (prose; code for the code set) as the editor runs
+    them, for each (read_cost, show_threshold) in `grid`, on four kinds of held-out text: the
+    middle of the held-out tails of shakespeare, python-docs and tech-prose (modern English), and
+    Python from `rich` (MIT; not click, which bench/quality.py reports on)."""
+    import glob
+
+    from quality import SITE
 
     from charcomplete.adapt import AdaptiveModel
 
-    texts = [(REPO / "bench" / "data" / "modern-prose.txt").read_text()[:3000]]
-    val, _ = tails(SHARED / "tech-prose")
-    texts.append("".join(t for _, t in sample(val, chars, files)))
-    print(f"# policy grid for precision: {model}, {sum(len(t) for t in texts):,} characters of modern English\n\n`{command_line()}`\n")
-    print("| memory_chars | show_threshold | KSR | precision | CPU ms per key |\n|---|---|---|---|---|")
-    c = load_completer(model, adapt=AdaptiveModel())
-    base = c.policy
-    for mc, st in [(0, 0.05), (1, 0.05), (2, 0.05), (4, 0.05), (16, 0.05), (4, 0.1), (4, 0.15), (4, 0.2), (4, 0.3)]:
-        c.policy = replace(base, memory_chars=mc, show_threshold=st)
-        t0 = time.process_time()
-        m = completion_metrics(c, texts, latency_chars=0)
-        keys = m["ksr_chars"] * (1 - m["ksr"])
-        print(f"| {mc} | {st} | {m['ksr']:.3f} | {m['precision']:.3f} | {(time.process_time() - t0) / keys * 1000:.3f} |", flush=True)
+    def middle(folder: str) -> list[str]:
+        val, _ = tails(SHARED / folder)
+        val = val[3:: max(1, len(val) // texts_per_kind)][:texts_per_kind]
+        return [t[len(t) // 3 : len(t) // 3 + chars] for _, t in val]
+
+    rich = sorted(glob.glob(str(SITE / "rich" / "*.py")))[5::12][:texts_per_kind]
+    sets = {"plays": middle("shakespeare"), "Python docs": middle("python-docs"), "modern English": middle("tech-prose"),
+            "Python code": [Path(f).read_text()[2000 : 2000 + chars] for f in rich]}
+    print(f"# policy grid for precision: KSR and precision, {texts_per_kind} x {chars} characters per kind\n\n`{command_line()}`\n")
+    print("| held-out text | read_cost | show_threshold | KSR | precision |\n|---|---|---|---|---|")
+    for kind, texts in sets.items():
+        c = load_completer("code" if kind == "Python code" else "prose", adapt=AdaptiveModel())
+        base = c.policy
+        for cost, show in grid:
+            c.policy = replace(base, read_cost=cost, show_threshold=show)
+            m = completion_metrics(c, texts, latency_chars=0)
+            print(f"| {kind} | {cost} | {show} | {m['ksr']:.3f} | {m['precision']:.3f} |", flush=True)
 
 
 def main() -> None:
@@ -51,11 +62,13 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=2000, help="characters per file")
     ap.add_argument("--files", type=int, default=8, help="files per corpus folder")
     ap.add_argument("--thresholds", default="0.2,0.3,0.4,0.5,0.6")
-    ap.add_argument("--precision", action="store_true", help="the show_threshold x memory_chars grid (KSR and precision)")
+    ap.add_argument("--precision", action="store_true", help="the read_cost x show_threshold grid (KSR and precision)")
+    ap.add_argument("--grid", default="0:0.1,0.03:0.1,0.06:0.1,0.1:0.1,0.15:0.1,0.2:0.1,0:0.12,0.03:0.08",
+                    help="--precision: read_cost:show_threshold pairs")
     args = ap.parse_args()
     one_thread()
     if args.precision:
-        precision_grid((args.model or ["prose"])[0], 600, 6)
+        precision_grid(700, 5, [tuple(map(float, g.split(":"))) for g in args.grid.split(",")])
         return
     texts = []
     for folder in ("shakespeare", "python-docs"):

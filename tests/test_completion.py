@@ -130,12 +130,29 @@ def test_savings_policy_keeps_the_length_with_most_expected_savings(tiny_checkpo
     grown = c.suggest(ctx)
     cum = np.cumprod(grown.char_probs)
     k = int(np.argmax(cum * np.arange(len(cum)))) + 1
-    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0)
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0, read_cost=0.0)
     kept = c.suggest(ctx)
     assert kept.text == grown.text[:k]
     assert abs(kept.confidence - cum[k - 1]) < 1e-6
-    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3))
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3), read_cost=0.0)
     assert c.suggest(ctx).text == ""
+
+
+def test_read_cost_keeps_the_length_with_most_savings_less_reading(tiny_checkpoints):
+    """Each shown character costs read_cost: the kept length maximises (P(k right) - cost) * (k - 1),
+    so a costlier read keeps a shorter, surer ghost (and none when no length pays)."""
+    c = load_completer(tiny_checkpoints["attention"])
+    ctx = "the lazy dog sleeps while the q"
+    c.policy = Policy(max_chars=16, threshold=0.001, boundary="phrase")
+    cum = np.cumprod(c.suggest(ctx).char_probs)
+    lengths = []
+    for cost in (0.0, float(cum[len(cum) // 2]), float(cum[1]) + 1e-3):
+        c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, read_cost=cost)
+        want = int(np.argmax((cum - cost) * np.arange(len(cum)))) + 1
+        kept = c.suggest(ctx).text
+        assert len(kept) == (want if want >= 2 else 0)
+        lengths.append(len(kept))
+    assert lengths[0] >= 2 and lengths[0] >= lengths[1] >= lengths[2] == 0
 
 
 def test_cpu_completer_never_imports_torch(tiny_checkpoints):

@@ -99,6 +99,7 @@ def adaptive_editor(tiny_checkpoints, tmp_path):
         p = (folder or tmp_path) / name
         p.write_text(text)
         completer = load_completer(tiny_checkpoints["lstm"], adapt=AdaptiveModel(AdaptConfig(), None))
+        completer.policy.read_cost = 0.0  # the whole name as the ghost: these tests are about what is learned
         app = EditorApp(Document.open(p), completer)
         app.learn_neighbours = neighbours
         return app
@@ -176,3 +177,22 @@ async def test_opening_a_large_file_paints_before_the_buffer_is_learned(adaptive
         await pilot.press("a")  # a key is handled while it learns
         await pilot.pause()
         assert app.editor.text.startswith("a")
+
+
+async def test_idle_counting_waits_while_the_user_types_and_lets_go_between_steps(adaptive_editor):
+    """The model thread counts a long buffer only in typing pauses, and waits between its steps
+    (the counting is pure Python: without the waits the UI thread queues behind it for the GIL)."""
+    from charcomplete.tui.learning import LEARN_GAP, TYPING_QUIET
+
+    app = adaptive_editor("short note\n")
+    async with app.run_test() as pilot:
+        ed = app.editor
+        await learned(pilot)
+        assert ed._learn_wait(0.0, 100.0) == 0.5  # nothing to count: requests only
+        ed.learner.open("a long buffer of text " * 20_000)  # 440,000 characters queued
+        now = 100.0
+        assert abs(ed._learn_wait(now, now) - TYPING_QUIET) < 1e-9  # a key just came: no counting yet
+        assert abs(ed._learn_wait(now - TYPING_QUIET / 2, now) - TYPING_QUIET / 2) < 1e-9
+        assert ed._learn_wait(now - 10, now) == LEARN_GAP  # a pause: a step, then a short wait
+        await until(pilot, lambda: not ed.learner.busy, timeout=60)
+        assert ed.learner.doc_progress == 1.0

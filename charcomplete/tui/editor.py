@@ -10,6 +10,7 @@ moves, on a selection, on focus loss, and is not offered mid-word.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 
 from textual import events, work
@@ -21,7 +22,7 @@ from textual.worker import get_current_worker
 from charcomplete.adapt import BufferLearner
 from charcomplete.document import LONG_LINE
 from charcomplete.tui.indent import detect_indent
-from charcomplete.tui.learning import LEARN_BEFORE, LEARN_IDLE, BufferLearning
+from charcomplete.tui.learning import LEARN_BEFORE, LEARN_IDLE, TYPING_QUIET, BufferLearning
 from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.model import ModelHost
 from charcomplete.vocab import normalize_newlines
@@ -186,13 +187,16 @@ class GhostEditor(BufferLearning, TextArea):
         """Answer the latest request; skip any the user has moved on from."""
         worker = get_current_worker()
         host = self.model
+        last = 0.0  # when the last request came (idle counting waits while the user types)
         while not (worker.is_cancelled or host.closed):
-            request = host.take(timeout=0 if self._learning() else 0.5)
+            wait = self._learn_wait(last, time.monotonic())
+            request = host.take(timeout=wait)
             if request is None:
-                if self._learning() or self._learned_label != self.learner.label():
+                if wait < 0.5 and time.monotonic() >= last + TYPING_QUIET:
                     with host.lock:  # between requests: the whole buffer and the neighbours, a step at a time
                         self._learn(LEARN_IDLE)
                 continue
+            last = time.monotonic()
             try:
                 with host.lock:
                     self._learn(LEARN_BEFORE)  # the edits just made (the adaptive model reads the buffer's counts)
