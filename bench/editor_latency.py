@@ -105,7 +105,7 @@ async def run(args) -> dict:
         while not app.model.idle:
             await pilot.pause()
         ed.move_cursor(ed.document.end)
-        learning = ed.learner.busy if before else None  # still counting the buffer when typing starts
+        learning = ed.learner.busy and completer.adapt is not None if before else None  # still counting the buffer when typing starts
         key_time[0] = None
         for ch in text:
             key = "enter" if ch == "\n" else ch if ch.isalnum() else _character_to_key(ch)
@@ -156,7 +156,7 @@ def main() -> None:
     print(f"`{cmd.strip()}`: {r['model']} on {r['device']}, {r['keys']} keys typed, {r['ghosts']} ghosts shown; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
           + (f"; typed at the end of a {r['buffer']:,}-character file, its counting "
-             + ("still under way" if r["learning"] else "already done") + " when typing began" if r["buffer"] else "") + "\n")
+             + ("still under way" if r["learning"] else "not running") + " when typing began" if r["buffer"] else "") + "\n")
     print("| measure | p50 ms | p99 ms | max ms | samples |")
     print("| --- | ---: | ---: | ---: | ---: |")
     rows = (("key press -> its character on screen", r["key_ms"]), ("key press -> its ghost on screen", r["ghost_ms"]),

@@ -134,12 +134,19 @@ class Completer:
         if self.memory is None or not memory:
             return p
         p_mem, info = self.memory.predict_text(short)
-        doc = 0 if self.adapt is None else doc_match_order(self.adapt.doc.table, short, self.adapt.cfg.min_order,
-                                                           self.adapt.cfg.max_order)
+        doc = 0 if self.adapt is None else self._doc_match(short)
         root, self._mix_fresh = self._mix_fresh, False  # the prediction for the character the user types next
         if root:
             self._mix_root = self._observed
         return self.mixer.mix((p_net, p, p_mem), default_keys(info, doc), learn=root and self.adapt is not None)
+
+    def _doc_match(self, tail: str) -> int:
+        """How long a suffix of `tail` the document (or, when longer, the neighbouring files) holds."""
+        cfg = self.adapt.cfg
+        doc = doc_match_order(self.adapt.doc.table, tail, cfg.min_order, cfg.max_order)
+        learner = self.adapt.learner
+        near = learner.neighbour_table() if learner is not None and doc < cfg.max_order else None
+        return max(doc, doc_match_order(near, tail, cfg.min_order, cfg.max_order)) if near else doc
 
     # --- the public API ----------------------------------------------------------------
 
