@@ -28,12 +28,14 @@ from charcomplete.evaluate import completer_ksr, completion_metrics
 
 def precision_grid(chars: int, texts_per_kind: int, grid: list[tuple[float, float]]) -> None:
     """KSR and precision of the shipped models (prose; code for the code set) as the editor runs
-    them, for each (read_cost, show_threshold) in `grid`, on four kinds of held-out text: the
-    middle of the held-out tails of shakespeare, python-docs and tech-prose (modern English), and
-    Python from `rich` (MIT; not click, which bench/quality.py reports on)."""
+    them, for each (read_cost, show_threshold) in `grid`, on five kinds of held-out text: the
+    middle of the held-out tails of shakespeare, python-docs and tech-prose (modern English), the
+    READMEs of torch, fonttools, ruff and matplotlib (BSD / MIT / MIT / PSF-based; not the ones
+    bench/quality.py reports on), and Python from `rich` (MIT; not click, which bench/quality.py
+    reports on)."""
     import glob
 
-    from quality import SITE
+    from quality import SITE, readme_text
 
     from charcomplete.adapt import AdaptiveModel
 
@@ -43,8 +45,13 @@ def precision_grid(chars: int, texts_per_kind: int, grid: list[tuple[float, floa
         return [t[len(t) // 3 : len(t) // 3 + chars] for _, t in val]
 
     rich = sorted(glob.glob(str(SITE / "rich" / "*.py")))[5::12][:texts_per_kind]
+    readmes = []
+    for pkg in ("torch", "fonttools", "ruff", "matplotlib"):  # none of them in bench/quality.py's README_PACKAGES
+        for meta in sorted(SITE.glob(f"{pkg}-*.dist-info/METADATA"))[:1]:
+            t = readme_text(meta)
+            readmes.append(t[len(t) // 4 : len(t) // 4 + 2 * chars])
     sets = {"plays": middle("shakespeare"), "Python docs": middle("python-docs"), "modern English": middle("tech-prose"),
-            "Python code": [Path(f).read_text()[2000 : 2000 + chars] for f in rich]}
+            "READMEs": readmes, "Python code": [Path(f).read_text()[2000 : 2000 + chars] for f in rich]}
     print(f"# policy grid for precision: KSR and precision, {texts_per_kind} x {chars} characters per kind\n\n`{command_line()}`\n")
     print("| held-out text | read_cost | show_threshold | KSR | precision |\n|---|---|---|---|---|")
     for kind, texts in sets.items():
@@ -63,7 +70,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=8, help="files per corpus folder")
     ap.add_argument("--thresholds", default="0.2,0.3,0.4,0.5,0.6")
     ap.add_argument("--precision", action="store_true", help="the read_cost x show_threshold grid (KSR and precision)")
-    ap.add_argument("--grid", default="0:0.1,0.03:0.1,0.06:0.1,0.1:0.1,0.15:0.1,0.2:0.1,0:0.12,0.03:0.08",
+    ap.add_argument("--grid", default="0:0.1,0.03:0.1,0.05:0.1,0.1:0.1,0.15:0.1,0:0.12",
                     help="--precision: read_cost:show_threshold pairs")
     args = ap.parse_args()
     one_thread()
