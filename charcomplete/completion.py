@@ -222,6 +222,8 @@ class Completer:
         in_word = bool(context) and context[-1] not in WORD_END  # completing a word already begun
         seen_word = False
         tail = context[-64:]  # what the adaptive model predicts from
+        savings = pol.boundary == "savings"
+        best = 0.0  # "savings": the best (P(first k right) - read_cost) * (k - 1) so far
         while len(text) < limit:
             p = self._probs(st, tail, memory=len(text) < pol.memory_chars)
             i = int(np.argmax(p[1:])) + 1 if first is None or text else first  # never <unk> (id 0)
@@ -240,11 +242,15 @@ class Completer:
             conf *= p_true
             if ch not in WORD_END:
                 seen_word = True
+            if savings:  # no longer continuation can beat the best length kept: stop growing (the same result, fewer steps)
+                best = max(best, (conf - pol.read_cost) * (len(text) - 1))
+                if (conf - pol.read_cost) * (limit - 1) <= best:
+                    break
             if len(text) < limit:
                 st = self._stepper.step(st, i)
                 tail += ch
-        if pol.boundary == "savings" and text:
-            # keep the length k that saves most keystrokes on average: P(first k right) * (k - 1)
+        if savings and text:
+            # keep the length k that saves most keystrokes on average, less reading it: (P(first k right) - read_cost) * (k - 1)
             cum = np.cumprod(probs)
             k = int(np.argmax((cum - pol.read_cost) * np.arange(len(probs)))) + 1
             text, probs, conf = text[:k], probs[:k], float(cum[k - 1])

@@ -198,3 +198,25 @@ def test_numpy_completer_builds_its_torch_model_on_demand(tiny_checkpoints):
     c = load_completer(tiny_checkpoints["lstm"])
     assert isinstance(c.model, torch.nn.Module) and c.model is c.model
     assert score_text(c.model, c.vocab, CONTEXT)
+
+
+def test_savings_stops_growing_early_with_the_same_result(tiny_checkpoints):
+    """The savings rule stops stepping once no longer continuation can beat the best length so far;
+    what it shows is exactly what growing to the end and then choosing would show."""
+    c = load_completer(tiny_checkpoints["attention"])
+    text = "the quick brown fox jumps over the lazy dog. the dog sleeps while the fox runs. "
+    shown = 0
+    for cost in (0.0, 0.05, 0.2):
+        for end in range(3, len(text), 3):
+            ctx = text[:end]
+            c.policy = Policy(max_chars=16, threshold=0.02, boundary="phrase")
+            grown = c.suggest(ctx)
+            cum = np.cumprod(grown.char_probs)
+            want = ""
+            if grown.text:
+                k = int(np.argmax((cum - cost) * np.arange(len(cum)))) + 1
+                want = grown.text[:k] if cum[k - 1] >= 0.1 and k >= 2 else ""
+            c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.1, read_cost=cost)
+            assert c.suggest(ctx).text == want, (cost, ctx)
+            shown += bool(want)
+    assert shown >= 10  # the rule was exercised
