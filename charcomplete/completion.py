@@ -1,10 +1,11 @@
 """The Completer: what the editor asks on every keystroke.
 
 It keeps the model's state for the last context it saw. When a new context extends that one
-by at most `max_extend` characters, only the new characters are stepped (stepper.py: the
+by at most `max_extend` characters — also when it is that one with lines dropped at its start,
+as the editor's window slides forward — only the new characters are stepped (stepper.py: the
 network one character at a time in numpy); otherwise it recomputes from the last
-`context_chars` characters. Either way the result equals running the model over the same text
-in one call (tested to 1e-5). Its next-character distribution mixes the network with the
+`context_chars` characters. Either way the result equals running the model in one call over
+the text it has read (tested to 1e-5). Its next-character distribution mixes the network with the
 document/history cache (adapt.py) and the model's corpus memory (memory.py, mixer.py).
 
 A suggestion is a greedy continuation with clear stopping rules (see `Policy`). Asking is a
@@ -102,14 +103,32 @@ class Completer:
         last = self._ctx
         if last is not None and context == last:
             return self._state
-        if last is not None and last and context.startswith(last) and len(context) - len(last) <= self.max_extend:
+        known = self._known_prefix(context, last) if last else -1
+        if known >= 0:
             st = self._state
-            for i in self.vocab.encode(context[len(last) :]):
+            for i in self.vocab.encode(context[known:]):
                 st = self._stepper.step(st, int(i))
         else:
             st = self._stepper.recompute(self.vocab.encode(context[-self.context_chars :] or "\n").astype(np.int64))
         self._ctx, self._state = context, st
         return st
+
+    def _known_prefix(self, context: str, last: str) -> int:
+        """How much of `context` the cached state has read (its new characters follow), or -1: the
+        context extends the last one by at most max_extend characters, or it is the last one with
+        lines dropped at its start (the editor's window slid forward), extended so; otherwise -1."""
+        if context.startswith(last):
+            return len(last) if len(context) - len(last) <= self.max_extend else -1
+        head = context[:32]
+        d = last.find(head, 1) if len(head) == 32 else -1
+        for _ in range(4):  # the same 32 characters may occur more than once in the last context
+            if d < 0:
+                break
+            if context.startswith(last[d:], 0):
+                n = len(last) - d
+                return n if len(context) - n <= self.max_extend else -1
+            d = last.find(head, d + 1)
+        return -1
 
     def reset(self) -> None:
         """Forget the cached state: the next call recomputes."""

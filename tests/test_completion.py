@@ -220,3 +220,21 @@ def test_savings_stops_growing_early_with_the_same_result(tiny_checkpoints):
             assert c.suggest(ctx).text == want, (cost, ctx)
             shown += bool(want)
     assert shown >= 10  # the rule was exercised
+
+
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_a_window_that_slid_forward_is_stepped_not_recomputed(tiny_checkpoints, kind):
+    """The editor's context drops whole lines at its start as the cursor moves down: the cached
+    state has read them, so only the new characters are stepped."""
+    c = load_completer(tiny_checkpoints[kind])
+    first = "the lazy dog sleeps.\nthe quick brown fox jumps over the lazy dog.\nthe dog "
+    c.suggest(first)
+    calls = []
+    recompute = c._stepper.recompute
+    c._stepper.recompute = lambda ids: calls.append(len(ids)) or recompute(ids)
+    slid = first[len("the lazy dog sleeps.\n") :] + "sle"
+    got = as_array(c, c.next_char_probs(slid))
+    assert calls == []  # stepped: three characters
+    assert np.abs(got - reference_probs(c, first + "sle")).max() < 1e-5  # what it has read
+    c.next_char_probs("something else entirely, thirty-two characters or more")
+    assert len(calls) == 1  # not a slide: recomputed
