@@ -53,14 +53,14 @@ def precision_grid(chars: int, texts_per_kind: int, grid: list[tuple[float, floa
     sets = {"plays": middle("shakespeare"), "Python docs": middle("python-docs"), "modern English": middle("tech-prose"),
             "READMEs": readmes, "Python code": [Path(f).read_text()[2000 : 2000 + chars] for f in rich]}
     print(f"# policy grid for precision: KSR and precision, {texts_per_kind} x {chars} characters per kind\n\n`{command_line()}`\n")
-    print("| held-out text | read_cost | show_threshold | KSR | precision |\n|---|---|---|---|---|")
+    print("| held-out text | read_cost | show_threshold | first_chars | KSR | precision |\n|---|---|---|---|---|---|")
     for kind, texts in sets.items():
         c = load_completer("code" if kind == "Python code" else "prose", adapt=AdaptiveModel())
         base = c.policy
-        for cost, show in grid:
-            c.policy = replace(base, read_cost=cost, show_threshold=show)
+        for cost, show, *first in grid:
+            c.policy = replace(base, read_cost=cost, show_threshold=show, first_chars=int(first[0]) if first else base.first_chars)
             m = completion_metrics(c, texts, latency_chars=0)
-            print(f"| {kind} | {cost} | {show} | {m['ksr']:.3f} | {m['precision']:.3f} |", flush=True)
+            print(f"| {kind} | {cost} | {show} | {c.policy.first_chars} | {m['ksr']:.3f} | {m['precision']:.3f} |", flush=True)
 
 
 def main() -> None:
@@ -71,11 +71,11 @@ def main() -> None:
     ap.add_argument("--thresholds", default="0.2,0.3,0.4,0.5,0.6")
     ap.add_argument("--precision", action="store_true", help="the read_cost x show_threshold grid (KSR and precision)")
     ap.add_argument("--grid", default="0:0.1,0.03:0.1,0.05:0.1,0.1:0.1,0.15:0.1,0:0.12",
-                    help="--precision: read_cost:show_threshold pairs")
+                    help="--precision: read_cost:show_threshold[:first_chars] settings")
     args = ap.parse_args()
     one_thread()
     if args.precision:
-        precision_grid(700, 5, [tuple(map(float, g.split(":"))) for g in args.grid.split(",")])
+        precision_grid(700, 5, [tuple(float(x) for x in g.split(":")) for g in args.grid.split(",")])
         return
     texts = []
     for folder in ("shakespeare", "python-docs"):

@@ -130,11 +130,12 @@ def test_savings_policy_keeps_the_length_with_most_expected_savings(tiny_checkpo
     grown = c.suggest(ctx)
     cum = np.cumprod(grown.char_probs)
     k = int(np.argmax(cum * np.arange(len(cum)))) + 1
-    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0, read_cost=0.0)
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0, read_cost=0.0, first_chars=1)
     kept = c.suggest(ctx)
     assert kept.text == grown.text[:k]
     assert abs(kept.confidence - cum[k - 1]) < 1e-6
-    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3), read_cost=0.0)
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3), read_cost=0.0,
+                      first_chars=1)
     assert c.suggest(ctx).text == ""
 
 
@@ -147,7 +148,7 @@ def test_read_cost_keeps_the_length_with_most_savings_less_reading(tiny_checkpoi
     cum = np.cumprod(c.suggest(ctx).char_probs)
     lengths = []
     for cost in (0.0, float(cum[len(cum) // 2]), float(cum[1]) + 1e-3):
-        c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, read_cost=cost)
+        c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, read_cost=cost, first_chars=1)
         want = int(np.argmax((cum - cost) * np.arange(len(cum)))) + 1
         kept = c.suggest(ctx).text
         assert len(kept) == (want if want >= 2 else 0)
@@ -216,7 +217,7 @@ def test_savings_stops_growing_early_with_the_same_result(tiny_checkpoints):
             if grown.text:
                 k = int(np.argmax((cum - cost) * np.arange(len(cum)))) + 1
                 want = grown.text[:k] if cum[k - 1] >= 0.1 and k >= 2 else ""
-            c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.1, read_cost=cost)
+            c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.1, read_cost=cost, first_chars=1)
             assert c.suggest(ctx).text == want, (cost, ctx)
             shown += bool(want)
     assert shown >= 10  # the rule was exercised
@@ -238,3 +239,24 @@ def test_a_window_that_slid_forward_is_stepped_not_recomputed(tiny_checkpoints, 
     assert np.abs(got - reference_probs(c, first + "sle")).max() < 1e-5  # what it has read
     c.next_char_probs("something else entirely, thirty-two characters or more")
     assert len(calls) == 1  # not a slide: recomputed
+
+
+def test_other_first_characters_are_tried_and_the_most_savings_kept(tiny_checkpoints):
+    """first_chars=3: the ghost is the best, by (P - read_cost) * (len - 1), of the greedy
+    continuations from the three likeliest first characters (what the greedy one alone missed)."""
+    c = load_completer(tiny_checkpoints["attention"])
+    text = "the quick brown fox jumps over the lazy dog. the dog sleeps while the fox runs. "
+    better = 0
+    for end in range(2, len(text)):
+        ctx = text[:end]
+        p = c.probs(ctx).copy()
+        p[0] = 0.0
+        c.policy = Policy(show_threshold=0.05, read_cost=0.0, first_chars=1)
+        greedy = c.suggest(ctx)
+        tries = [c._continue(c._state_for(ctx), ctx, int(i), None) for i in np.argsort(-p)[:3]]
+        want = max([greedy] + tries, key=c._savings)
+        c.policy = Policy(show_threshold=0.05, read_cost=0.0, first_chars=3)
+        got = c.suggest(ctx)
+        assert c._savings(got) == pytest.approx(c._savings(want)), ctx
+        better += c._savings(got) > c._savings(greedy) + 1e-9
+    assert better >= 1  # the tiny model's greedy path is beaten somewhere
