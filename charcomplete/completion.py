@@ -232,7 +232,7 @@ class Completer:
                 continue
             if p < pol.show_threshold or (p - pol.read_cost) * (limit - 1) <= score:
                 break  # the rest are less likely still
-            s = self._continue(st, context, int(i), max_chars, p0=p0)
+            s = self._continue(st, context, int(i), max_chars, p0=p0, beat=score)
             if self._savings(s) > score:
                 best, score = s, self._savings(s)
         return best
@@ -263,9 +263,10 @@ class Completer:
 
     def _continue(self, st: StepState, context: str, first: int | None, max_chars: int | None,
                   threshold: float | None = None, show_threshold: float | None = None,
-                  p0: np.ndarray | None = None) -> Suggestion:
+                  p0: np.ndarray | None = None, beat: float = 0.0) -> Suggestion:
         """Greedy continuation from `st` under the policy (first character forced if given; p0: the
-        first character's distribution when already asked)."""
+        first character's distribution when already asked; beat: "savings" stops growing once it
+        cannot reach more than this, another suggestion's savings)."""
         pol = self.policy
         limit = pol.max_chars if max_chars is None else max_chars
         threshold = pol.threshold if threshold is None else threshold
@@ -274,7 +275,7 @@ class Completer:
         seen_word = False
         tail = context[-64:]  # what the adaptive model predicts from
         savings = pol.boundary == "savings"
-        best = 0.0  # "savings": the best (P(first k right) - read_cost) * (k - 1) so far
+        best = beat  # "savings": the best (P(first k right) - read_cost) * (k - 1) so far (or to beat)
         while len(text) < limit:
             p = p0 if p0 is not None and not text else self._probs(st, tail, memory=len(text) < pol.memory_chars)
             i = int(np.argmax(p[1:])) + 1 if first is None or text else first  # never <unk> (id 0)
