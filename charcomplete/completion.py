@@ -77,6 +77,7 @@ class Completer:
         self.H, self.W, self.layers = self._stepper.H, self._stepper.W, self._stepper.layers
         self._ctx: str | None = None  # the context the cached state belongs to
         self._state: StepState | None = None
+        self._ahead: dict[str, StepState] = {}  # {char: the state after _ctx + char}, stepped by the last continuation
         # adaptation (charcomplete/adapt.py): False (exactly the network), True (the document and
         # the user's history; the history saved at exit with save_history), or an AdaptiveModel
         self.adapt = make_adaptive(adapt, save=save_history)
@@ -106,12 +107,14 @@ class Completer:
             return self._state
         known = self._known_prefix(context, last) if last else -1
         if known >= 0:
-            st = self._state
-            for i in self.vocab.encode(context[known:]):
+            st, new = self._state, context[known:]
+            if new and new[0] in self._ahead:  # the user typed what the suggestion began with: stepped already
+                st, new = self._ahead[new[0]], new[1:]
+            for i in self.vocab.encode(new):
                 st = self._stepper.step(st, int(i))
         else:
             st = self._stepper.recompute(self.vocab.encode(context[-self.context_chars :] or "\n").astype(np.int64))
-        self._ctx, self._state = context, st
+        self._ctx, self._state, self._ahead = context, st, {}
         return st
 
     def _known_prefix(self, context: str, last: str) -> int:
@@ -133,7 +136,7 @@ class Completer:
 
     def reset(self) -> None:
         """Forget the cached state: the next call recomputes."""
-        self._ctx, self._state = None, None
+        self._ctx, self._state, self._ahead = None, None, {}
 
     def new_document(self) -> None:
         """Start over for another document: no cached state, an empty document cache (the
@@ -299,7 +302,10 @@ class Completer:
                 if (conf - pol.read_cost) * (limit - 1) <= best:
                     break
             if len(text) < limit:
+                ahead = len(text) == 1 and st is self._state  # one past the cached context: keep it for the next key
                 st = self._stepper.step(st, i)
+                if ahead:  # only the latest: the attention's buffer row it wrote is the next first step's too
+                    self._ahead = {ch: st}
                 tail += ch
         if savings and text:
             # keep the length k that saves most keystrokes on average, less reading it: (P(first k right) - read_cost) * (k - 1)

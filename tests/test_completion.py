@@ -260,3 +260,19 @@ def test_other_first_characters_are_tried_and_the_most_savings_kept(tiny_checkpo
         assert c._savings(got) == pytest.approx(c._savings(want)), ctx
         better += c._savings(got) > c._savings(greedy) + 1e-9
     assert better >= 1  # the tiny model's greedy path is beaten somewhere
+
+
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_typing_what_the_ghost_began_with_takes_no_network_step(tiny_checkpoints, kind):
+    """The suggestion already stepped its first character: typing it reuses that state (and the
+    result is still the network's over the text, as the incremental test checks)."""
+    c = load_completer(tiny_checkpoints[kind])
+    ctx = "the lazy dog sleeps while the q"
+    ghost = c.suggest(ctx).text
+    assert ghost
+    steps = []
+    step = c._stepper.step
+    c._stepper.step = lambda st, i: steps.append(i) or step(st, i)
+    got = as_array(c, c.next_char_probs(ctx + ghost[0]))
+    assert steps == []
+    assert np.abs(got - reference_probs(c, ctx + ghost[0])).max() < 1e-5
