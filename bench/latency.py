@@ -5,7 +5,7 @@ first suggestion after a cursor jump (a full recompute). Two policies: the shipp
 max_chars=16, and a forced 16-character greedy continuation (the worst case: no early stop).
 Medians over repeats of p50 and p99.
 
-    python bench/latency.py [--model prose] [--repeats 3] [--adapt]
+    python bench/latency.py [--model prose] [--repeats 3] [--adapt] [--first-chars 1]
 
 --adapt: as the editor runs (observe + suggest per key, the document cache learning, the
 corpus memory mixed in when the model has one; no user history), each repeat a fresh document.
@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--chars", type=int, default=3000, help="characters typed per repeat")
     ap.add_argument("--adapt", action="store_true", help="adapt to the document as the editor does")
+    ap.add_argument("--first-chars", type=int, default=None, help="Policy.first_chars (default: the shipped policy's)")
     args = ap.parse_args()
     one_thread()
     text = (REPO / "bench" / "data" / "modern-prose.txt").read_text()
@@ -43,7 +44,7 @@ def main() -> None:
     print(f"# suggestion latency, model {c.name} ({c.kind}{', corpus memory' if c.memory else ''}), {mode}1 thread, {len(text):,} characters typed, "
           f"{args.repeats} repeats\n\n`{command_line()}`\n")
     print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms |\n|---|---|---|---|---|")
-    shipped = c.policy
+    shipped = c.policy if args.first_chars is None else replace(c.policy, first_chars=args.first_chars)
     for label, pol in (("shipped policy, max 16 chars", replace(shipped, max_chars=16)),
                        ("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase"))):
         c.policy = pol
