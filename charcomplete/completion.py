@@ -77,7 +77,7 @@ class Completer:
         self.H, self.W, self.layers = self._stepper.H, self._stepper.W, self._stepper.layers
         self._ctx: str | None = None  # the context the cached state belongs to
         self._state: StepState | None = None
-        self._ahead: dict[str, StepState] = {}  # {char: the state after _ctx + char}, stepped by the last continuation
+        self._ahead: dict[str, StepState] = {}  # {path: the state after _ctx + path}, stepped by the last suggestions
         # adaptation (charcomplete/adapt.py): False (exactly the network), True (the document and
         # the user's history; the history saved at exit with save_history), or an AdaptiveModel
         self.adapt = make_adaptive(adapt, save=save_history)
@@ -108,13 +108,20 @@ class Completer:
         known = self._known_prefix(context, last) if last else -1
         if known >= 0:
             st, new = self._state, context[known:]
-            if new and new[0] in self._ahead:  # the user typed what the suggestion began with: stepped already
-                st, new = self._ahead[new[0]], new[1:]
-            for i in self.vocab.encode(new):
+            used = ""  # the user typed what a suggestion began with: those states were stepped already
+            while len(used) < len(new) and new[: len(used) + 1] in self._ahead:
+                used = new[: len(used) + 1]
+            if used:
+                st = self._ahead[used]
+            for i in self.vocab.encode(new[len(used) :]):
                 st = self._stepper.step(st, int(i))
+            # the stepped states after it stay (stepping a new character from the cached state forks
+            # its buffer first, so they remain valid); none when it stepped on by itself
+            ahead = {} if len(used) < len(new) or not used else {
+                path[len(used) :]: s for path, s in self._ahead.items() if len(path) > len(used) and path.startswith(used)}
         else:
-            st = self._stepper.recompute(self.vocab.encode(context[-self.context_chars :] or "\n").astype(np.int64))
-        self._ctx, self._state, self._ahead = context, st, {}
+            st, ahead = self._stepper.recompute(self.vocab.encode(context[-self.context_chars :] or "\n").astype(np.int64)), {}
+        self._ctx, self._state, self._ahead = context, st, ahead
         return st
 
     def _known_prefix(self, context: str, last: str) -> int:
@@ -278,7 +285,10 @@ class Completer:
         seen_word = False
         tail = context[-64:]  # what the adaptive model predicts from
         savings = pol.boundary == "savings"
+        path = "" if st is self._state else None  # from the cached context: its states are kept (_ahead) by path
         best = beat  # "savings": the best (P(first k right) - read_cost) * (k - 1) so far (or to beat)
+        own = (0.0, 0.0)  # "savings": (value, P) of the length this continuation would keep so far
+        show = pol.show_threshold if show_threshold is None else show_threshold
         while len(text) < limit:
             p = p0 if p0 is not None and not text else self._probs(st, tail, memory=len(text) < pol.memory_chars)
             i = int(np.argmax(p[1:])) + 1 if first is None or text else first  # never <unk> (id 0)
@@ -298,25 +308,39 @@ class Completer:
             if ch not in WORD_END:
                 seen_word = True
             if savings:  # no longer continuation can beat the best length kept: stop growing (the same result, fewer steps)
-                best = max(best, (conf - pol.read_cost) * (len(text) - 1))
+                value = (conf - pol.read_cost) * (len(text) - 1)
+                best = max(best, value)
+                if value > own[0]:
+                    own = (value, conf)  # this continuation's own best length so far (the first of equals, as argmax)
+                if conf < show and (own[0] <= 0 or own[1] < show):
+                    return Suggestion("", 0.0)  # every length kept from here on is too unlikely to show
                 if (conf - pol.read_cost) * (limit - 1) <= best:
                     break
             if len(text) < limit:
-                ahead = len(text) == 1 and st is self._state  # one past the cached context: keep it for the next key
-                st = self._stepper.step(st, i)
-                if ahead:  # only the latest: the attention's buffer row it wrote is the next first step's too
-                    self._ahead = {ch: st}
+                st = self._step(st, path, i, ch) if path is not None else self._stepper.step(st, i)
+                path = None if path is None else path + ch
                 tail += ch
         if savings and text:
             # keep the length k that saves most keystrokes on average, less reading it: (P(first k right) - read_cost) * (k - 1)
             cum = np.cumprod(probs)
             k = int(np.argmax((cum - pol.read_cost) * np.arange(len(probs)))) + 1
             text, probs, conf = text[:k], probs[:k], float(cum[k - 1])
-            if conf < (pol.show_threshold if show_threshold is None else show_threshold):
+            if conf < show:
                 return Suggestion("", 0.0)
         if len(text) < pol.min_chars:
             return Suggestion("", 0.0)
         return Suggestion("".join(text), conf, probs)
+
+
+    def _step(self, st: StepState, path: str, i: int, ch: str) -> StepState:
+        """The state after _ctx + path + ch, stepped once per context: kept in _ahead for the next
+        suggestion and the next key (typing along a suggestion reuses its states)."""
+        nxt = self._ahead.get(path + ch)
+        if nxt is None:
+            if any(len(p) > len(path) and p.startswith(path) for p in self._ahead):
+                st = self._stepper.fork(st)  # another branch was stepped from st: keep its rows
+            nxt = self._ahead[path + ch] = self._stepper.step(st, i)
+        return nxt
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

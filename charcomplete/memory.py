@@ -43,6 +43,7 @@ from charcomplete.vocab import Vocab
 _P = 0x9E3779B97F4A7C15  # the hash polynomial's base (odd)
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # splitmix64's finaliser constants
 _MASK = (1 << 64) - 1
+RECENT = 512  # predict_text answers kept (each (V,) float64: 1.5 KB for 189 ids)
 
 
 def _finalise(h, order: int):
@@ -153,6 +154,7 @@ class CorpusMemory:
         self.V = V
         self.orders = tuple(cfg.orders)
         self.max_order = self.orders[-1]
+        self._recent: dict[str, tuple[np.ndarray, dict]] = {}  # predict_text's latest answers by tail (a suggestion's path is asked again on the next key)
 
     def __repr__(self) -> str:
         return f"CorpusMemory(orders={self.orders}, contexts={self.contexts():,}, bytes={self.nbytes():,})"
@@ -201,9 +203,18 @@ class CorpusMemory:
         return p, {"order": top, "level": hits[-1][0] if hits else -1, "count": seen}
 
     def predict_text(self, tail: str) -> tuple[np.ndarray, dict]:
-        """`predict` for the text before the cursor (its last max_order characters matter)."""
-        index = self.vocab._index
-        return self.predict([index.get(ch, 0) for ch in tail[-self.max_order :]])  # a dict beats numpy on 20 characters
+        """`predict` for the text before the cursor (its last max_order characters matter). The
+        memory never changes, so the latest RECENT answers are kept (read-only) and given again."""
+        tail = tail[-self.max_order :]
+        hit = self._recent.get(tail)
+        if hit is None:
+            index = self.vocab._index
+            hit = self.predict([index.get(ch, 0) for ch in tail])  # a dict beats numpy on 20 characters
+            hit[0].flags.writeable = False
+            if len(self._recent) >= RECENT:
+                del self._recent[next(iter(self._recent))]  # the oldest
+            self._recent[tail] = hit
+        return hit
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the memory's file (memory_file.py: safetensors, atomically)."""

@@ -126,16 +126,13 @@ class Mixer:
         if len(keys) != len(self.weights):
             raise ValueError(f"need {len(self.weights)} keys, got {len(keys)}")
         logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), TINY))  # (M, V)
-        outs = []
         for s, k in enumerate(keys):
             if not 0 <= k < len(self.weights[s]):
                 raise ValueError(f"key {s} out of range: {k}")
-            outs.append(_log_softmax(self.weights[s][k] @ logp))  # (V,) log q_s
-        if len(outs) == 1:
-            logq, final = np.stack(outs), outs[0]
-        else:
-            logq = np.stack(outs)  # (S, V)
-            final = _log_softmax(self.w2 @ logq)
+        z = np.array([w[k] for w, k in zip(self.weights, keys)]) @ logp  # (S, V): each set's weights
+        z -= z.max(axis=1, keepdims=True)
+        logq = z - np.log(np.exp(z).sum(axis=1, keepdims=True))  # (S, V) log q_s, one log-softmax per row
+        final = logq[0] if len(keys) == 1 else _log_softmax(self.w2 @ logq)
         if learn:
             self._last = (logp, keys, logq, final)
         return np.exp(final)

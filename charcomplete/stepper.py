@@ -131,6 +131,15 @@ class Stepper:
             return StepState(hs, cs, None, 0, self._w_out @ x + self._b_out, None)
         return self._attend(hs, cs, st.buf, st.end, x)
 
+    def fork(self, st: StepState) -> StepState:
+        """`st` with a buffer of its own (its last W - 1 rows copied): stepping it writes there, so
+        the states already stepped from `st` stay valid (a suggestion's other branches)."""
+        if st.buf is None:  # lstm: states share nothing that a step writes
+            return st
+        lo = max(0, st.end - (self.W - 1))
+        buf = OutputBuffer(st.buf.values[lo : st.end], st.buf.keys[lo : st.end], capacity=4 * self.W)
+        return StepState(st.h, st.c, buf, st.end - lo, st.logits, st.attn)
+
     def _attend(self, hs, cs, buf: OutputBuffer, end: int, out: np.ndarray) -> StepState:
         """Logits for output `out` (H,) attending over itself and the W - 1 outputs before it."""
         if end >= len(buf.values):  # full: carry the last W - 1 rows into a new buffer

@@ -276,3 +276,39 @@ def test_typing_what_the_ghost_began_with_takes_no_network_step(tiny_checkpoints
     got = as_array(c, c.next_char_probs(ctx + ghost[0]))
     assert steps == []
     assert np.abs(got - reference_probs(c, ctx + ghost[0])).max() < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_states_kept_along_suggestions_give_what_a_fresh_completer_gives(tiny_checkpoints, kind):
+    """Typing along a suggestion reuses every state its continuations stepped (both first
+    characters, the alternatives), and stepping a new branch never spoils a kept one: whatever is
+    typed — the ghost, part of it, something else, a deletion — the probabilities are the
+    network's over the text and the suggestions are a fresh completer's."""
+    c = load_completer(tiny_checkpoints[kind])
+    fresh = load_completer(tiny_checkpoints[kind])
+    pol = Policy(show_threshold=0.05, read_cost=0.0, first_chars=3)
+    c.policy = fresh.policy = pol
+    rng = np.random.default_rng(0)
+    ctx, reused, steps = "the lazy dog sleeps while the ", 0, []
+    step = c._stepper.step
+    c._stepper.step = lambda st, i: steps.append(i) or step(st, i)
+    for n in range(60):
+        s = c.suggest(ctx)
+        fresh.reset()
+        want = fresh.suggest(ctx)
+        assert s.text == want.text and s.char_probs == pytest.approx(want.char_probs, abs=1e-6), ctx
+        if n % 7 == 0:
+            assert [a.text for a in c.alternatives(ctx)] == [a.text for a in fresh.alternatives(ctx)]
+        roll = rng.random()
+        if s.text and roll < 0.5:
+            typed = s.text[: 1 + int(rng.integers(len(s.text)))]  # some or all of the ghost
+        elif roll < 0.9:
+            typed = "thequickbrownfox "[int(rng.integers(17))]
+        else:
+            ctx, typed = ctx[:-1], ""  # a deletion
+        before = len(steps)
+        ctx += typed
+        got = as_array(c, c.next_char_probs(ctx))
+        reused += bool(typed) and len(steps) == before
+        assert np.abs(got - reference_probs(c, ctx)).max() < 1e-5, ctx
+    assert reused >= 10  # states were reused

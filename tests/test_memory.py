@@ -28,6 +28,21 @@ def test_probabilities_sum_to_one(mem):
         assert 0 <= info["order"] <= mem.max_order
 
 
+def test_recent_answers_are_given_again_read_only_and_bounded(mem):
+    """predict_text keeps its latest answers (a suggestion's path is asked again on the next key):
+    the same as predict over the ids, read-only, and no more than RECENT of them."""
+    from charcomplete.memory import RECENT
+
+    tails = [TEXT[: i] for i in range(1, len(TEXT))] * 2 + [f"tail {i}" for i in range(RECENT + 5)]
+    for tail in tails:
+        p, info = mem.predict_text(tail)
+        want, want_info = mem.predict([VOCAB._index.get(ch, 0) for ch in tail[-mem.max_order :]])
+        assert np.array_equal(p, want) and info == want_info
+        assert not p.flags.writeable
+    assert mem.predict_text(tails[-1])[0] is mem.predict_text(tails[-1])[0]  # given again, not recomputed
+    assert len(mem._recent) == RECENT
+
+
 def test_seen_context_is_predicted(mem):
     p, info = mem.predict_text("the quick brown fox jumps over the la")
     assert VOCAB.token(int(np.argmax(p))) == "z"
