@@ -18,7 +18,7 @@ Every document starts fresh, with no user history. The editor's context is repro
 time per keystroke; in the "+ neighbours" rows the neighbours are counted *while* typing (512
 characters between keystrokes, as the model thread does between requests) until done.
 
-    python bench/context.py [--chars 3000] [--files 3] [--modules 3]
+    python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b]
 """
 
 from __future__ import annotations
@@ -144,7 +144,8 @@ def main() -> None:
     ap.add_argument("--modules", type=int, default=3, help="modules typed in (b)")
     ap.add_argument("--package", default="click")
     ap.add_argument("--long-chars", type=int, default=30_000, help="characters of each long README in (a)")
-    ap.add_argument("--skip-a", action="store_true")
+    ap.add_argument("--skip-a", action="store_true", help="only (b)")
+    ap.add_argument("--skip-b", action="store_true", help="only (a)")
     ap.add_argument("--max-order", type=int, default=None, help="the document cache's longest context (AdaptConfig.max_order)")
     args = ap.parse_args()
     one_thread()
@@ -171,6 +172,8 @@ def main() -> None:
                       + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
             table(f"(a) typing the last {args.chars} characters of {len(docs)} {label} (prose model)", results)
 
+    if args.skip_b:
+        return
     import importlib
 
     pkg = Path(importlib.import_module(args.package).__file__).parent
