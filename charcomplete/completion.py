@@ -331,7 +331,6 @@ class Completer:
             return Suggestion("", 0.0)
         return Suggestion("".join(text), conf, probs)
 
-
     def _step(self, st: StepState, path: str, i: int, ch: str) -> StepState:
         """The state after _ctx + path + ch, stepped once per context: kept in _ahead for the next
         suggestion and the next key (typing along a suggestion reuses its states)."""
