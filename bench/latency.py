@@ -23,6 +23,24 @@ from charcomplete.completion import Policy, load_completer
 from charcomplete.evaluate import measure_latency
 
 
+def steps_per_key(c, text: str) -> float:
+    """Network steps per key while typing `text` as the editor does (a fresh document)."""
+    count = [0]
+    step = c._stepper.step
+
+    def counted(st, i):
+        count[0] += 1
+        return step(st, i)
+
+    c._stepper.step = counted
+    c.new_document()
+    for i in range(1, len(text) + 1):
+        c.observe(text[:i])
+        c.suggest(text[:i], max_chars=16)
+    c._stepper.step = step
+    return count[0] / len(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="model name or path (default: the editor's default)")
@@ -43,7 +61,7 @@ def main() -> None:
     mode = "adapting, " if args.adapt else ""
     print(f"# suggestion latency, model {c.name} ({c.kind}{', corpus memory' if c.memory else ''}), {mode}1 thread, {len(text):,} characters typed, "
           f"{args.repeats} repeats\n\n`{command_line()}`\n")
-    print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms |\n|---|---|---|---|---|")
+    print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms | network steps per key, typing |\n|---|---|---|---|---|---|")
     shipped = c.policy if args.first_chars is None else replace(c.policy, first_chars=args.first_chars)
     for label, pol in (("shipped policy, max 16 chars", replace(shipped, max_chars=16)),
                        ("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase"))):
@@ -53,7 +71,8 @@ def main() -> None:
             c.new_document()
             runs.append(measure_latency(c, text, max_chars=16))
         med = lambda f: statistics.median(getattr(r, f) for r in runs)  # noqa: E731
-        print(f"| {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | {med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} |")
+        print(f"| {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | {med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} "
+              f"| {steps_per_key(c, text):.2f} |")
 
 
 if __name__ == "__main__":
