@@ -58,7 +58,8 @@ def precision_grid(chars: int, texts_per_kind: int, grid: list[tuple[float, floa
         c = load_completer("code" if kind == "Python code" else "prose", adapt=AdaptiveModel())
         base = c.policy
         for cost, show, *more in grid:
-            first, mem = (list(map(int, more)) + [base.first_chars, base.memory_chars][len(more):])[:2]
+            first = int(more[0]) if more else base.first_chars
+            mem = int(more[1]) if len(more) > 1 else base.memory_chars
             c.policy = replace(base, read_cost=cost, show_threshold=show, first_chars=first, memory_chars=mem)
             m = completion_metrics(c, texts, latency_chars=0)
             print(f"| {kind} | {cost} | {show} | {first} | {mem} | {m['ksr']:.3f} | {m['precision']:.3f} |", flush=True)
