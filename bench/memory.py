@@ -6,6 +6,8 @@ bench/data/modern-prose.txt), each document fresh as in the editor, sequential b
   (a) the network alone,
   (b) the network + the document cache (charcomplete.adapt.AdaptiveModel, no history), as the editor runs,
   (c) (b) + the memory, through the mixer (experts: network, (b), memory),
+  (d) (c) + the partial-word model (charcomplete/words.py: the memory's word table and the
+      document's partial words over (b)), the editor's mixer (the four experts, mixer.MixerConfig()),
 plus the memory's size on disk, build and load time, and latency of predict and mix + update.
 
 The network's and the cache's distributions are computed once per set and cached under --work
@@ -31,8 +33,9 @@ from common import REPO, SHARED, command_line, one_thread, sample, tails
 
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.memory import CorpusMemory, MemoryConfig, build_memory, load_memory
-from charcomplete.mixer import (COUNT_DOC_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, default_keys, doc_match_order,
-                                memory_doc_key)
+from charcomplete.mixer import (COUNT_DOC_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, count_doc_key, default_keys,
+                                doc_match_order, memory_doc_key)
+from charcomplete.words import blend, count_words, partial_word
 
 PROSE = ("shakespeare", "python-docs", "tech-prose")
 CODE = ("python-src",)
@@ -124,11 +127,16 @@ def bpc(p: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log2(np.maximum(p[np.arange(len(y)), y], 1e-30)).mean())
 
 
+# the mixer of these three experts (network, cache, memory) as the memory shipped with it; the
+# editor's mixer has a fourth, the partial-word model (words.py; docs/benchmarks.md)
+MIXER3 = MixerConfig(n_inputs=3, key_sizes=(MEMORY_DOC_KEYS, COUNT_DOC_KEYS), init=(0.0, 0.6, 0.5))
+
+
 def mix_keys(cfg: MixerConfig, mem_order: int, mem_count: int, doc_order: int):
     """The mixer's key(s): memory order × document match, and for two layers also count × document match."""
     if len(cfg.key_sizes) == 1:
         return memory_doc_key(mem_order, doc_order)
-    return default_keys({"order": mem_order, "count": mem_count}, doc_order)
+    return memory_doc_key(mem_order, doc_order), count_doc_key(mem_count, doc_order)
 
 
 def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.ndarray, cfg: MixerConfig,
@@ -147,6 +155,34 @@ def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.
             if lat is not None:
                 lat.append((time.perf_counter() - t0, time.thread_time() - c0))
             nll -= math.log(max(float(p[y]), 1e-30))
+    return nll / len(ex["y"]) / math.log(2)
+
+
+def words_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.ndarray, mem: CorpusMemory,
+              docs: list[str]) -> float:
+    """(d): (c) with the partial-word model as the fourth expert, mixed as the Completer mixes it
+    (the memory's word table and the document's partial words, counted as it is typed, over (b))."""
+    nll, mixer, index = 0.0, Mixer(), mem.vocab._index
+    starts = ex["starts"]
+    for text, a, b in zip(docs, starts[:-1], starts[1:]):
+        mixer.reset()
+        table: dict = {}  # the document's partial words (ngram.CharCounts.words in the editor)
+        for t in range(a, b):
+            i = t - a + 1  # predicting text[i] after text[:i]
+            prefix = partial_word(text[max(0, i - 64) : i])
+            levels, seen = [], 0
+            if prefix:
+                for level in (mem.word_counts(prefix), table.get(prefix)):
+                    if level is not None:
+                        levels.append(level)
+                seen = table[prefix][0] if prefix in table else 0
+            base = ex["p_doc"][t]
+            keys = default_keys({"order": int(mem_order[t]), "count": int(mem_count[t])}, int(ex["doc_order"][t]), seen)
+            p = mixer.mix((ex["p_net"][t], base, p_mem[t], blend(base, levels, index) if levels else base), keys)
+            y = int(ex["y"][t])
+            mixer.update(y)
+            nll -= math.log(max(float(p[y]), 1e-30))
+            count_words(table, text, i, i + 1)
     return nll / len(ex["y"]) / math.log(2)
 
 
@@ -193,14 +229,17 @@ def main() -> None:
         *_, lat = memory_probs(mems[kind], [d for k, docs in sets.values() if k == kind for d in docs])
         print(f"| {kind} | {len(text):,} | {mems[kind].contexts():,} | {path.stat().st_size / 1e6:.1f} | {built:.0f} | "
               f"{loaded * 1e3:.0f} | {ms(lat)} |", flush=True)
-    print("\n| set | memory | chars | (a) network | (b) + document cache | memory alone | (c) (b) + memory, mixed | (c) / (b) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| set | memory | chars | (a) network | (b) + document cache | memory alone | (c) (b) + memory, mixed | (c) / (b) "
+          "| (d) (c) + partial words | (d) / (c) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, (kind, docs) in sets.items():
         ex = experts[name]
         p_mem, mem_order, mem_count, _ = memory_probs(mems[kind], docs)
         a, b_, m = bpc(ex["p_net"], ex["y"]), bpc(ex["p_doc"], ex["y"]), bpc(p_mem, ex["y"])
-        cc = mixed_bpc(ex, p_mem, mem_order, mem_count, MixerConfig(), lat_mix)
-        print(f"| {name} | {kind} | {len(ex['y']):,} | {a:.3f} | {b_:.3f} | {m:.3f} | {cc:.3f} | {cc / b_:.3f} |", flush=True)
+        cc = mixed_bpc(ex, p_mem, mem_order, mem_count, MIXER3, lat_mix)
+        dd = words_bpc(ex, p_mem, mem_order, mem_count, mems[kind], docs)
+        print(f"| {name} | {kind} | {len(ex['y']):,} | {a:.3f} | {b_:.3f} | {m:.3f} | {cc:.3f} | {cc / b_:.3f} | {dd:.3f} "
+              f"| {dd / cc:.3f} |", flush=True)
     print(f"\nmix + update latency p50 / p99 ms, wall (CPU): {ms(lat_mix)}")
 
 
@@ -221,18 +260,18 @@ def sweep(c, sets, experts, texts, mixer_sweep: bool = False) -> None:
         "orders 1-6,8,12,20, min 5, d 0.8 b 0.2": R(best, discount=0.8, strength=0.2),
         "orders 1-6,8,12,20, min 5, cutoff 0": R(best, cutoff=0.0),
     }
-    mixers = {"default": MixerConfig()}
+    mixers = {"default": MIXER3}
     if mixer_sweep:
         memories = {"default": MemoryConfig()}
         M2 = (MEMORY_DOC_KEYS, COUNT_DOC_KEYS)
         mixers = {
-            "1 layer, lr 0.02": MixerConfig(key_sizes=(MEMORY_DOC_KEYS,), lr=0.02, init=()),
-            "1 layer, lr 0.05": MixerConfig(key_sizes=(MEMORY_DOC_KEYS,), lr=0.05, init=()),
-            "1 layer, lr 0.02, init 0/0.6/0.5": MixerConfig(key_sizes=(MEMORY_DOC_KEYS,), lr=0.02, init=(0.0, 0.6, 0.5)),
-            "1 layer, lr 0.01, init 0/0.6/0.5": MixerConfig(key_sizes=(MEMORY_DOC_KEYS,), lr=0.01, init=(0.0, 0.6, 0.5)),
-            "1 layer, lr 0.005, init 0/0.6/0.5": MixerConfig(key_sizes=(MEMORY_DOC_KEYS,), lr=0.005, init=(0.0, 0.6, 0.5)),
-            "1 layer, lr 0.01, init 0/0.5/0.6": MixerConfig(key_sizes=(MEMORY_DOC_KEYS,), lr=0.01, init=(0.0, 0.5, 0.6)),
-            "2 layers, lr 0.01, lr2 0.002, init 0/0.6/0.5": MixerConfig(key_sizes=M2, lr=0.01, lr2=0.002, init=(0.0, 0.6, 0.5)),
+            "1 layer, lr 0.02": MixerConfig(n_inputs=3, key_sizes=(MEMORY_DOC_KEYS,), lr=0.02, init=()),
+            "1 layer, lr 0.05": MixerConfig(n_inputs=3, key_sizes=(MEMORY_DOC_KEYS,), lr=0.05, init=()),
+            "1 layer, lr 0.02, init 0/0.6/0.5": MixerConfig(n_inputs=3, key_sizes=(MEMORY_DOC_KEYS,), lr=0.02, init=(0.0, 0.6, 0.5)),
+            "1 layer, lr 0.01, init 0/0.6/0.5": MixerConfig(n_inputs=3, key_sizes=(MEMORY_DOC_KEYS,), lr=0.01, init=(0.0, 0.6, 0.5)),
+            "1 layer, lr 0.005, init 0/0.6/0.5": MixerConfig(n_inputs=3, key_sizes=(MEMORY_DOC_KEYS,), lr=0.005, init=(0.0, 0.6, 0.5)),
+            "1 layer, lr 0.01, init 0/0.5/0.6": MixerConfig(n_inputs=3, key_sizes=(MEMORY_DOC_KEYS,), lr=0.01, init=(0.0, 0.5, 0.6)),
+            "2 layers, lr 0.01, lr2 0.002, init 0/0.6/0.5": MixerConfig(n_inputs=3, key_sizes=M2, lr=0.01, lr2=0.002, init=(0.0, 0.6, 0.5)),
         }
     print("| memory | mixer | MB (prose / code) | " + " | ".join(sets) + " |")
     print("|---|---|---|" + "---|" * len(sets))

@@ -35,6 +35,7 @@ import numpy as np
 
 from charcomplete.history import History, shared_history, track_document
 from charcomplete.ngram import CharCounts, align
+from charcomplete.words import WORD_MAX
 
 
 @dataclass
@@ -232,9 +233,15 @@ class BufferLearner:
             self._jobs.append(None)
             self._jobs.append(self._snapshot)
 
+    @property
+    def edit_window(self) -> int:
+        """How many characters on each side of an edit `edit` needs: the n-grams' longest context,
+        or a partial word and the character that ends it (words.py), whichever is longer."""
+        return max(self.max_order, WORD_MAX + 1)
+
     def edit(self, before: str, removed: str, inserted: str, after: str) -> None:
-        """`removed` became `inserted`; `before` / `after`: up to max_order characters on each side
-        (fewer only at the buffer's start and end)."""
+        """`removed` became `inserted`; `before` / `after`: up to `edit_window` characters on each
+        side (fewer only at the buffer's start and end)."""
         if removed == inserted:
             return
         old, new = before + removed + after, before + inserted + after
@@ -261,7 +268,7 @@ class BufferLearner:
         with self._lock:
             if self._clear:
                 self._clear = False
-                self.neighbours.table.clear()  # in place: an AdaptiveModel may hold it
+                self.neighbours.clear()  # in place: an AdaptiveModel may hold it
                 self.files = 0
         while budget > 0:
             with self._lock:
@@ -270,7 +277,7 @@ class BufferLearner:
                 if job is None:
                     if queue:  # start over
                         queue.popleft()
-                        self.doc.table.clear()  # in place: the AdaptiveModels attached hold it
+                        self.doc.clear()  # in place: the AdaptiveModels attached hold it
                         continue
                     break
             text, pos, end, sign = job
@@ -306,6 +313,10 @@ class BufferLearner:
 
     def neighbour_table(self) -> dict | None:
         return self.neighbours.table if self.neighbours_on and self.neighbours.table else None
+
+    def neighbour_words(self) -> dict | None:
+        """The neighbouring files' partial-word counts (words.py), None when off or empty."""
+        return self.neighbours.words if self.neighbours_on and self.neighbours.words else None
 
     def label(self) -> str:
         """What was learned, for the status bar: "doc", "doc 40%", "doc + 23 files"."""

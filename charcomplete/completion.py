@@ -6,7 +6,8 @@ as the editor's window slides forward — only the new characters are stepped (s
 network one character at a time in numpy); otherwise it recomputes from the last
 `context_chars` characters. Either way the result equals running the model in one call over
 the text it has read (tested to 1e-5). Its next-character distribution mixes the network with the
-document/history cache (adapt.py) and the model's corpus memory (memory.py, mixer.py).
+document/history cache (adapt.py), the model's corpus memory (memory.py) and the partial-word
+model (words.py), weighed by the online mixer (mixer.py).
 
 A suggestion is a greedy continuation with clear stopping rules (see `Policy`). Asking is a
 pure query: learning from the document (adaptation) happens only in `observe`, which the
@@ -25,6 +26,7 @@ from charcomplete.mixer import Mixer, default_keys, doc_match_order
 from charcomplete.registry import DEFAULT_MODEL
 from charcomplete.stepper import NumpyNet, Stepper, StepState
 from charcomplete.vocab import Vocab, normalize_newlines
+from charcomplete.words import blend, partial_word
 
 WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
 
@@ -157,7 +159,8 @@ class Completer:
 
     def _probs(self, st: StepState, tail: str, memory: bool = True) -> np.ndarray:
         """Next-character probabilities after `tail` (the text so far): the network's, mixed with
-        the adaptive model when adapting, and with the corpus memory when the model has one."""
+        the adaptive model when adapting, and with the corpus memory and the partial-word model
+        when the model has a memory."""
         p_net = _softmax(st.logits)
         short = normalize_newlines(tail[-64:])
         p = p_net if self.adapt is None else self.adapt.mix(p_net, short, self._index)
@@ -165,10 +168,31 @@ class Completer:
             return p
         p_mem, info = self.memory.predict_text(short)
         doc = 0 if self.adapt is None else self._doc_match(short)
+        p_word, seen = self._words(p, short)
         root, self._mix_fresh = self._mix_fresh, False  # the prediction for the character the user types next
         if root:
             self._mix_root = self._observed
-        return self.mixer.mix((p_net, p, p_mem), default_keys(info, doc), learn=root and self.adapt is not None)
+        return self.mixer.mix((p_net, p, p_mem, p_word), default_keys(info, doc, seen), learn=root and self.adapt is not None)
+
+    def _words(self, base: np.ndarray, tail: str) -> tuple[np.ndarray, int]:
+        """The partial-word model's distribution after `tail` (words.py: the corpus memory's, the
+        neighbouring files' and the document's counts over `base`), and how often the document
+        and the neighbouring files saw that partial word (the mixer's key)."""
+        prefix = partial_word(tail)
+        if not prefix:
+            return base, 0
+        levels, seen = [], 0
+        corpus = self.memory.word_counts(prefix)
+        if corpus is not None:
+            levels.append(corpus)
+        if self.adapt is not None:
+            learner = self.adapt.learner
+            near = learner.neighbour_words() if learner is not None else None
+            for node in (near.get(prefix) if near else None, self.adapt.doc.words.get(prefix)):
+                if node is not None:
+                    levels.append(node)
+                    seen += node[0]
+        return (blend(base, levels, self._index), seen) if levels else (base, 0)
 
     def _doc_match(self, tail: str) -> int:
         """How long a suffix of `tail` the document (or, when longer, the neighbouring files) holds."""

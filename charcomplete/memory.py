@@ -39,18 +39,24 @@ import numpy as np
 
 from charcomplete.memory_file import MAX_ORDER, MemoryConfig, MemoryFileError, _Table, read_memory, write_memory  # noqa: F401 (MemoryFileError, MAX_ORDER: the memory's API)
 from charcomplete.vocab import Vocab
+from charcomplete.words import WORD_MAX, is_word
 
 _P = 0x9E3779B97F4A7C15  # the hash polynomial's base (odd)
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # splitmix64's finaliser constants
 _MASK = (1 << 64) - 1
 RECENT = 512  # predict_text answers kept (each (V,) float64: 1.5 KB for 189 ids)
+WORD_SALT = 128  # a partial word of k characters is hashed as the context of order WORD_SALT + k
 
 
-def _finalise(h, order: int):
-    """32-bit key of a context hash `h` (a Python int, or a uint64 array) for `order`."""
+def _finalise(h, order):
+    """32-bit key of a context hash `h` (a Python int, or a uint64 array) for `order` (an int, or
+    with an array `h` an array of them)."""
     if isinstance(h, np.ndarray):
         with np.errstate(over="ignore"):
-            x = h ^ np.uint64((order * 0xD6E8FEB86659FD93) & _MASK)
+            if isinstance(order, np.ndarray):  # one order per key (the word table's lengths)
+                x = h ^ (order.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
+            else:
+                x = h ^ np.uint64((order * 0xD6E8FEB86659FD93) & _MASK)
             x = (x ^ (x >> np.uint64(30))) * np.uint64(_M1)
             x = (x ^ (x >> np.uint64(27))) * np.uint64(_M2)
             return ((x ^ (x >> np.uint64(31))) >> np.uint64(32)).astype(np.uint32)
@@ -85,13 +91,17 @@ def iter_context_keys(ids_tail, orders: tuple[int, ...]):
 def _count_order(ids: np.ndarray, h: np.ndarray, order: int, min_count: int, min_pair: int, sym_dtype) -> _Table:
     """The pruned table of one order from `h` (N,) uint64: the context hash before each position."""
     valid = slice(order, len(ids))  # positions with a full context before them
-    keys = _finalise(h[valid], order).astype(np.uint64)
-    pair = (keys << np.uint64(24)) | ids[valid].astype(np.uint64)  # (context key, next id) in one sortable number
+    return _table_from_pairs(_finalise(h[valid], order), ids[valid], min_count, min_pair, sym_dtype)
+
+
+def _table_from_pairs(keys: np.ndarray, nxt: np.ndarray, min_count: int, min_pair: int, sym_dtype) -> _Table:
+    """The pruned table of the (context key (n,) uint32, next id (n,)) pairs seen in a corpus."""
+    pair = (keys.astype(np.uint64) << np.uint64(24)) | nxt.astype(np.uint64)  # (context key, next id) in one sortable number
     pair, counts = np.unique(pair, return_counts=True)  # sorted by context key, then next id
     ctx = (pair >> np.uint64(24)).astype(np.uint32)
     sym = (pair & np.uint64(0xFFFFFF)).astype(np.int64)
     first = np.flatnonzero(np.r_[True, ctx[1:] != ctx[:-1]])  # each context's first pair
-    total = np.add.reduceat(counts, first)  # (C,) how often each context was seen
+    total = np.add.reduceat(counts, first) if len(ctx) else counts  # (C,) how often each context was seen
     keep_ctx = np.repeat(total >= min_count, np.diff(np.r_[first, len(ctx)]))
     keep = keep_ctx & (counts >= min_pair)
     ctx, sym, counts = ctx[keep], sym[keep], counts[keep]
@@ -105,6 +115,26 @@ def _count_order(ids: np.ndarray, h: np.ndarray, order: int, min_count: int, min
     if nsym.max() > 255:  # more distinct next characters than a uint8 counts: keep the 255 most frequent
         raise ValueError("a context with more than 255 distinct next characters (vocabulary too large)")
     return _Table(ctx[first], nsym.astype(np.uint8), sym.astype(sym_dtype), cnts)
+
+
+def _word_table(ids: np.ndarray, vocab: Vocab, sym_dtype) -> _Table:
+    """The table of partial words (words.py): for every position after 1..WORD_MAX characters of a
+    word, the hash of those characters (the n-gram polynomial, salted by WORD_SALT + length) and
+    the next id. Every prefix is kept."""
+    N = len(ids)
+    word = np.array([len(t) == 1 and is_word(t) for t in (vocab.token(i) for i in range(len(vocab)))])[ids]  # (N,)
+    at = np.arange(N)
+    run = at - np.maximum.accumulate(np.where(word, -1, at))  # (N,) length of the word run ending at each position
+    length = np.r_[0, run[:-1]]  # (N,) the partial word before each position
+    h = np.zeros(N, np.uint64)
+    power = 1
+    with np.errstate(over="ignore"):
+        for k in range(WORD_MAX):  # h[i] += (ids[i - 1 - k] + 1) * P^k where the word before i is longer than k
+            term = (ids[: N - k - 1] + 1).astype(np.uint64) * np.uint64(power)
+            h[k + 1 :] += np.where(length[k + 1 :] > k, term, np.uint64(0))
+            power = (power * _P) & _MASK
+    valid = (length >= 1) & (length <= WORD_MAX)
+    return _table_from_pairs(_finalise(h[valid], WORD_SALT + length[valid]), ids[valid], 1, 1, sym_dtype)
 
 
 def build_memory(text: str, vocab: Vocab, cfg: MemoryConfig | None = None, description: str = "") -> "CorpusMemory":
@@ -131,8 +161,10 @@ def build_memory_ids(ids: np.ndarray, vocab: Vocab, cfg: MemoryConfig | None = N
                 power = (power * _P) & _MASK
                 k += 1
         tables.append(_count_order(ids, h, order, m, cfg.min_pair_count, sym_dtype))
+    del h
+    words = _word_table(ids, vocab, sym_dtype)
     meta = {"chars": len(ids), "description": description, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    return CorpusMemory(cfg, vocab, unigram.astype(np.float32), tables, meta)
+    return CorpusMemory(cfg, vocab, unigram.astype(np.float32), tables, meta, words)
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -141,11 +173,13 @@ def build_memory_ids(ids: np.ndarray, vocab: Vocab, cfg: MemoryConfig | None = N
 class CorpusMemory:
     """Pruned n-gram tables of a corpus and the next-character distribution they give."""
 
-    def __init__(self, cfg: MemoryConfig, vocab: Vocab, unigram: np.ndarray, tables: list[_Table], corpus: dict):
+    def __init__(self, cfg: MemoryConfig, vocab: Vocab, unigram: np.ndarray, tables: list[_Table], corpus: dict,
+                 words: _Table | None = None):
         self.cfg = cfg
         self.vocab = vocab
         self.corpus = corpus  # where the text came from: {"chars", "description", "built"}
         self.tables = tables  # one per order in cfg.orders
+        self.words = words  # the partial words' table (words.py; None in a memory built before it)
         V = len(vocab)
         # order 0: the unigram, add-one/2 smoothed so that every id (even <unk>) keeps some mass
         u = unigram.astype(np.float64) + 0.5
@@ -155,16 +189,20 @@ class CorpusMemory:
         self.orders = tuple(cfg.orders)
         self.max_order = self.orders[-1]
         self._recent: dict[str, tuple[np.ndarray, dict]] = {}  # predict_text's latest answers by tail (a suggestion's path is asked again on the next key)
+        self._recent_words: dict[str, tuple | None] = {}  # word_counts' latest answers by partial word
 
     def __repr__(self) -> str:
         return f"CorpusMemory(orders={self.orders}, contexts={self.contexts():,}, bytes={self.nbytes():,})"
 
+    def _all_tables(self) -> list[_Table]:
+        return self.tables + ([self.words] if self.words is not None else [])
+
     def contexts(self) -> int:
-        return sum(len(t.keys) for t in self.tables)
+        return sum(len(t.keys) for t in self._all_tables())
 
     def nbytes(self) -> int:
         """Bytes of the stored arrays (about the file's size)."""
-        return sum(t.keys.nbytes + t.nsym.nbytes + t.syms.nbytes + t.cnts.nbytes for t in self.tables) + self.unigram_counts.nbytes
+        return sum(t.keys.nbytes + t.nsym.nbytes + t.syms.nbytes + t.cnts.nbytes for t in self._all_tables()) + self.unigram_counts.nbytes
 
     def match(self, ids_tail) -> list[tuple[int, int]]:
         """[(order index, context index)] of the contexts of `ids_tail` found, shortest first."""
@@ -216,9 +254,31 @@ class CorpusMemory:
             self._recent[tail] = hit
         return hit
 
+    def word_counts(self, prefix: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(next ids, their scaled counts) after the partial word `prefix` in the corpus (words.py),
+        or None (not seen, or no word table). The latest RECENT answers are kept."""
+        if self.words is None:
+            return None
+        if prefix in self._recent_words:
+            return self._recent_words[prefix]
+        index, h, power = self.vocab._index, 0, 1
+        for ch in reversed(prefix):
+            h = (h + (index.get(ch, 0) + 1) * power) & _MASK
+            power = (power * _P) & _MASK
+        key, t = _finalise(h, WORD_SALT + len(prefix)), self.words
+        i = int(t.keys.searchsorted(np.uint32(key)))
+        hit = None
+        if i < len(t.keys) and t.keys[i] == key:
+            lo, hi = t.starts[i], t.starts[i + 1]
+            hit = (t.syms[lo:hi], t.cnts[lo:hi])
+        if len(self._recent_words) >= RECENT:
+            del self._recent_words[next(iter(self._recent_words))]
+        self._recent_words[prefix] = hit
+        return hit
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the memory's file (memory_file.py: safetensors, atomically)."""
-        write_memory(path, self.cfg, self.vocab, self.unigram_counts, self.tables, self.corpus)
+        write_memory(path, self.cfg, self.vocab, self.unigram_counts, self.tables, self.corpus, self.words)
 
 
 def load_memory(path: str | os.PathLike) -> "CorpusMemory":

@@ -76,12 +76,15 @@ class _Table:
 
 
 
-def write_memory(path: str | os.PathLike, cfg: MemoryConfig, vocab: Vocab, unigram_counts: np.ndarray, tables: list, corpus: dict) -> None:
-    """Write a safetensors file (atomically: a temp file in the same folder, then a rename)."""
+def write_memory(path: str | os.PathLike, cfg: MemoryConfig, vocab: Vocab, unigram_counts: np.ndarray, tables: list, corpus: dict,
+                 words=None) -> None:
+    """Write a safetensors file (atomically: a temp file in the same folder, then a rename). The
+    tables are named by their index in cfg.orders, the partial words' table (when given) by "w"."""
     from safetensors.numpy import save_file
 
     tensors = {"unigram": np.ascontiguousarray(unigram_counts, np.float32)}
-    for j, t in enumerate(tables):
+    named = list(enumerate(tables)) + ([("w", words)] if words is not None else [])
+    for j, t in named:
         for name in ("keys", "nsym", "syms", "cnts"):
             tensors[f"{name}.{j}"] = np.ascontiguousarray(getattr(t, name))
     meta = {
@@ -169,7 +172,7 @@ def _config(meta: dict) -> tuple[MemoryConfig, Vocab, dict]:
     return cfg, vocab, corpus
 
 
-def _table(arrays: dict, j: int, V: int) -> _Table:
+def _table(arrays: dict, j: int | str, V: int) -> _Table:
     try:
         keys, nsym, syms, cnts = (arrays[f"{name}.{j}"] for name in ("keys", "nsym", "syms", "cnts"))
     except KeyError:
@@ -207,15 +210,17 @@ def read_memory(path: str | os.PathLike) -> tuple:
         arrays = _arrays(header, data, begin, size)
         V = len(vocab)
         names = {"unigram"} | {f"{n}.{j}" for j in range(len(cfg.orders)) for n in ("keys", "nsym", "syms", "cnts")}
-        if set(arrays) != names:
+        word_names = {f"{n}.w" for n in ("keys", "nsym", "syms", "cnts")}  # the partial words' table: newer files only
+        if set(arrays) not in (names, names | word_names):
             raise MemoryFileError("unexpected or missing tensors")
         unigram = arrays["unigram"]
         if unigram.dtype != np.float32 or len(unigram) != V or not np.all(np.isfinite(unigram)) or unigram.min() < 0:
             raise MemoryFileError("bad unigram counts")
         tables = [_table(arrays, j, V) for j in range(len(cfg.orders))]
+        words = _table(arrays, "w", V) if "keys.w" in arrays else None
     except MemoryFileError as e:
         msg = str(e)
         raise MemoryFileError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
     except (OSError, ValueError) as e:
         raise MemoryFileError(f"{path}: cannot read ({e.__class__.__name__}: {str(e).splitlines()[0][:80] if str(e) else ''})") from None
-    return cfg, vocab, unigram, tables, corpus  # memory.CorpusMemory(*these)
+    return cfg, vocab, unigram, tables, corpus, words  # memory.CorpusMemory(*these)

@@ -1,13 +1,14 @@
 """The online mixer: several next-character distributions in, one out, learned as the user types.
 
 It owns the mixing of the experts (the network's softmax, the document/history cache's mixture,
-the corpus memory, ...) and how the mixing weights learn. As in PAQ and cmix, but over a whole
+the corpus memory, the partial-word model, ...) and how the mixing weights learn. As in PAQ and cmix, but over a whole
 alphabet instead of bits: geometric (logistic) mixing, one weight per expert,
 
     p(c) ∝ exp( sum_i w_i log p_i(c) )
 
 with the weights chosen by a small context key (e.g. the memory's longest matching order ×
-how long a suffix of the text already occurs in the document), and learned online: after each
+how long a suffix of the text already occurs in the document, or how often the corpus saw the
+memory's context × how often the document saw the partial word), and learned online: after each
 character y, one gradient step on its log loss, d(-log p(y))/dw_i = E_p[log p_i] - log p_i(y).
 
 Two layers (`MixerConfig.key_sizes` with more than one entry): every key selects a weight set
@@ -57,16 +58,26 @@ COUNT_EDGES = (1, 2, 4, 16, 64)  # how often the memory's longest context was se
 
 
 def count_doc_key(memory_count: int, doc_order: int) -> int:
-    """A second key: memory count bucket × document-match bucket (size `COUNT_DOC_KEYS`)."""
+    """A second key (bench/memory.py's three experts): memory count bucket × document-match bucket (size `COUNT_DOC_KEYS`)."""
     return bucket(memory_count, COUNT_EDGES) * (len(DOC_ORDER_EDGES) + 1) + bucket(doc_order, DOC_ORDER_EDGES)
 
 
 COUNT_DOC_KEYS = (len(COUNT_EDGES) + 1) * (len(DOC_ORDER_EDGES) + 1)
+WORD_EDGES = (1, 2, 4)  # how often the document (and the neighbouring files) saw the partial word before the cursor -> bucket
 
 
-def default_keys(memory_info: dict, doc_order: int) -> tuple[int, int]:
-    """The keys of the default MixerConfig from CorpusMemory.predict's info and `doc_match_order`."""
-    return memory_doc_key(memory_info["order"], doc_order), count_doc_key(memory_info["count"], doc_order)
+def count_word_key(memory_count: int, word_seen: int) -> int:
+    """The default second key: memory count bucket × partial-word bucket (size `COUNT_WORD_KEYS`)."""
+    return bucket(memory_count, COUNT_EDGES) * (len(WORD_EDGES) + 1) + bucket(word_seen, WORD_EDGES)
+
+
+COUNT_WORD_KEYS = (len(COUNT_EDGES) + 1) * (len(WORD_EDGES) + 1)
+
+
+def default_keys(memory_info: dict, doc_order: int, word_seen: int = 0) -> tuple[int, int]:
+    """The keys of the default MixerConfig from CorpusMemory.predict's info, `doc_match_order` and
+    how often the document saw the partial word before the cursor (words.py)."""
+    return memory_doc_key(memory_info["order"], doc_order), count_word_key(memory_info["count"], word_seen)
 
 
 # --- the mixer ---------------------------------------------------------------------------------
@@ -76,9 +87,9 @@ def default_keys(memory_info: dict, doc_order: int) -> tuple[int, int]:
 class MixerConfig:
     """The mixer's shape and learning (chosen by measurement: bench/memory.py)."""
 
-    n_inputs: int = 3  # experts mixed: by default (network, document/history cache mixture, corpus memory), in that order
-    key_sizes: tuple[int, ...] = (MEMORY_DOC_KEYS, COUNT_DOC_KEYS)  # one weight set per value of each key (see `default_keys`); more than one key: two layers
-    init: tuple[float, ...] = (0.0, 0.6, 0.5)  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
+    n_inputs: int = 4  # experts mixed: by default (network, document/history cache mixture, corpus memory, partial words), in that order
+    key_sizes: tuple[int, ...] = (MEMORY_DOC_KEYS, COUNT_WORD_KEYS)  # one weight set per value of each key (see `default_keys`); more than one key: two layers
+    init: tuple[float, ...] = (0.0, 0.4, 0.4, 0.2)  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
     lr: float = 0.01  # learning rate of the first layer's weights
     lr2: float = 0.002  # learning rate of the second layer's weights (two layers only)
     lr_decay: float = 0.0  # a weight set's rate is lr / (1 + lr_decay * its updates) ** 0.5 (0: constant)

@@ -1,10 +1,13 @@
 """Character n-gram counts: how often each character followed each context of a few
-characters. The document cache and the user's history are tables of these.
+characters. The document cache and the user's history are tables of these; the document's
+also count each character after the partial word before it (words.py).
 
 Also two string helpers the document cache uses to find what is new in a context.
 """
 
 from __future__ import annotations
+
+from charcomplete.words import count_words
 
 FORMAT = "charcomplete-adapt"  # the history file's format name (history.py writes these tables)
 FORMAT_VERSION = 1
@@ -16,6 +19,7 @@ class CharCounts:
     def __init__(self, min_order: int, max_order: int):
         self.min_order, self.max_order = min_order, max_order
         self.table: dict[str, list] = {}  # context -> [total, {char: count}]
+        self.words: dict[str, list] = {}  # partial word -> [total, {char: count}] (words.py; not in the history's file)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -34,6 +38,7 @@ class CharCounts:
                     node[0] += 1
                     counts = node[1]
                     counts[ch] = counts.get(ch, 0) + 1
+        count_words(self.words, text, start, len(text) if end is None else end)
 
     def update(self, text: str, start: int, end: int | None = None, sign: int = 1) -> None:
         """`add` (sign 1) or `remove` (sign -1) the characters text[start:end], each after the
@@ -73,6 +78,7 @@ class CharCounts:
                     node[0] -= n
                     if not counts:
                         del table[ctx]
+        count_words(self.words, text, start, end, sign)
 
     def remove(self, text: str, start: int, end: int | None = None) -> None:
         """Forget the characters text[start:end] (each after the characters before it in `text`),
@@ -82,7 +88,13 @@ class CharCounts:
     def copy(self) -> "CharCounts":
         out = CharCounts(self.min_order, self.max_order)
         out.table = {ctx: [total, dict(counts)] for ctx, (total, counts) in self.table.items()}
+        out.words = {w: [total, dict(counts)] for w, (total, counts) in self.words.items()}
         return out
+
+    def clear(self) -> None:
+        """Forget every count, in place (an AdaptiveModel may hold these tables)."""
+        self.table.clear()
+        self.words.clear()
 
     def merged(self, other: "CharCounts", max_contexts: int) -> "CharCounts":
         """This table plus `other`, at most `max_contexts` contexts: `other`'s (the newer) kept

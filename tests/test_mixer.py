@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from charcomplete.mixer import (COUNT_DOC_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, bucket, count_doc_key, default_keys,
-                                doc_match_order, memory_doc_key)
+from charcomplete.mixer import (COUNT_DOC_KEYS, COUNT_WORD_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, bucket, count_doc_key,
+                                count_word_key, default_keys, doc_match_order, memory_doc_key)
 
 V = 10
 
@@ -82,6 +82,7 @@ def test_keys():
     keys = {memory_doc_key(o, d) for o in range(40) for d in range(8)}
     assert keys == set(range(MEMORY_DOC_KEYS))
     assert {count_doc_key(n, d) for n in range(300) for d in range(8)} == set(range(COUNT_DOC_KEYS))
+    assert {count_word_key(n, w) for n in range(300) for w in range(8)} == set(range(COUNT_WORD_KEYS))
 
 
 def test_doc_match_order():
@@ -108,7 +109,7 @@ def test_speculative_predictions_are_not_learned():
 
 def test_default_mixer_with_memory_keys():
     m = Mixer()
-    keys = default_keys({"order": 12, "count": 5}, doc_order=4)
-    p = m.mix([_dist(1, 0.5), _dist(1, 0.6), _dist(1, 0.9)], keys)
+    keys = default_keys({"order": 12, "count": 5}, doc_order=4, word_seen=3)
+    p = m.mix([_dist(1, 0.5), _dist(1, 0.6), _dist(1, 0.9), _dist(1, 0.7)], keys)
     assert abs(p.sum() - 1) < 1e-9 and np.argmax(p) == 1
     m.update(1)

@@ -18,10 +18,10 @@ NAME = "zanzibarqux"
 TOP = f"the {NAME} is quick. the {NAME} is lazy. a {NAME} sleeps.\n"
 
 
-def recount(text: str) -> dict:
+def recount(text: str, words: bool = False) -> dict:
     c = CharCounts(2, 6)
     c.add(text, 0)
-    return c.table
+    return c.words if words else c.table
 
 
 # --- counts -----------------------------------------------------------------------------------
@@ -34,33 +34,39 @@ def test_update_and_remove_match_add():
     for a, b in ((0, 1), (1, 700), (700, 1999), (1999, 2000)):
         c.update(text, a, b)
     assert c.table == recount(text)
+    assert c.words == recount(text, words=True) and c.words["ab"][1]  # partial words, counted in pieces
     c.remove(text, 300, 1200)
     expect = CharCounts(2, 6)
     expect.add(text, 0, 300)
     expect.add(text, 1200)
     assert c.table == expect.table
+    assert c.words == expect.words
     assert all(total == sum(counts.values()) and min(counts.values()) > 0 for total, counts in c.table.values())
     c.remove(text, 0)  # what is left, and more: never below zero, nothing left over
     c.remove(text, 0)
-    assert c.table == {}
+    assert c.table == {} and c.words == {}
 
 
 def test_learner_stays_true_to_random_edits():
     rng = random.Random(1)
     text = "".join(rng.choice("abc d\n") for _ in range(3000))
+    text = text[:1000] + "x" * 60 + text[1000:]  # a word longer than words.WORD_MAX
     learner = BufferLearner()
     learner.open(text)
-    k = learner.max_order
+    k = learner.edit_window
     for _ in range(200):  # insertions, deletions, replacements anywhere, queued while the first count runs
         a = rng.randrange(len(text) + 1)
         b = min(len(text), a + rng.choice([0, 0, 1, 3, 40]))
         new = "".join(rng.choice("abc d\n") for _ in range(rng.choice([0, 1, 1, 5, 30])))
+        if rng.random() < 0.1:
+            new = "y" * rng.choice([20, 45])  # a long word, so that edits cut and join words near WORD_MAX
         learner.edit(text[max(0, a - k) : a], text[a:b], new, text[b : b + k])
         text = text[:a] + new + text[b:]
         learner.work(rng.choice([0, 50, 500]))
     while learner.work(1000):
         pass
     assert learner.doc.table == recount(text)
+    assert learner.doc.words == recount(text, words=True)  # the partial words too (the edit window covers them)
     assert learner.label() == "doc"
 
 

@@ -27,7 +27,7 @@ class BufferLearning:
         Document.replace_range (the text around the change is read here: a few characters)."""
         doc = self.document
         replace_range = doc.replace_range
-        k = self.learner.max_order
+        k = self.learner.edit_window
 
         def hooked(start, end, text):
             top, bottom = sorted((start, end))

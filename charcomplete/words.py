@@ -1,0 +1,100 @@
+"""The word-prefix model: the next character after the part of a word already typed.
+
+A word is a run of letters, digits and underscores (`str.isalnum()` or "_", as regex `\\w`).
+After the first k characters of a word (1 <= k <= WORD_MAX, the word beginning after a non-word
+character or at the text's start), the next character is the word's next letter, or what ends
+it (a space, a bracket, ...). The n-gram caches see the last few characters wherever they stand;
+this model knows where the word began: after "Py_tss_N" it predicts "E" from an earlier
+"Py_tss_NEEDS_INIT" in the document, after "th" at a word's start the letters of words that
+begin so.
+
+Its counts come from the document and the neighbouring files (`ngram.CharCounts.words`, kept
+true to the buffer like the n-gram counts) and from the training corpus (the corpus memory's
+word table, memory.py); they are blended long-to-short like the document cache — corpus, then
+neighbours, then document — on top of a base distribution (the caches' own mixture):
+
+    p(c) = max(n(c) - d, 0) / (N + b)  +  (b + d T) / (N + b) * p_below(c)
+
+The mixer (mixer.py) weighs the result as its fourth expert, keyed by how often the document
+has seen the prefix. Numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+WORD_MAX = 40  # longer partial words are not looked up (nor counted)
+DISCOUNT = 0.3  # d (chosen by measurement: docs/benchmarks.md "The word-prefix model")
+STRENGTH = 0.5  # b
+_TAIL = re.compile(r"\w+\Z")
+
+
+def is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def partial_word(tail: str) -> str:
+    """The word being typed at the end of `tail` ("" when none, or when longer than WORD_MAX). A
+    word reaching tail's start is taken to begin there: pass the text's start, or more than
+    WORD_MAX characters."""
+    m = _TAIL.search(tail, max(0, len(tail) - WORD_MAX - 1))
+    if m is None or m.end() - m.start() > WORD_MAX:
+        return ""
+    return m.group()
+
+
+def count_words(table: dict, text: str, start: int, end: int, sign: int = 1) -> None:
+    """Count (sign 1) or uncount (-1) each character text[i], start <= i < end, after the partial
+    word before it, in `table` (prefix -> [total, {char: count}], like ngram.CharCounts.table).
+    Uncounting what was never counted does nothing; counts and prefixes that reach zero go."""
+    run, j = 0, start
+    while j > 0 and run <= WORD_MAX and is_word(text[j - 1]):
+        run, j = run + 1, j - 1
+    for i in range(start, end):
+        ch = text[i]
+        if 0 < run <= WORD_MAX:
+            prefix = text[i - run : i]
+            node = table.get(prefix)
+            if sign > 0:
+                if node is None:
+                    table[prefix] = [1, {ch: 1}]
+                else:
+                    node[0] += 1
+                    node[1][ch] = node[1].get(ch, 0) + 1
+            elif node is not None and ch in node[1]:
+                counts = node[1]
+                node[0] -= 1
+                if counts[ch] > 1:
+                    counts[ch] -= 1
+                else:
+                    del counts[ch]
+                    if not counts:
+                        del table[prefix]
+        run = run + 1 if is_word(ch) else 0
+
+
+def blend(base: np.ndarray, levels: list, index: dict) -> np.ndarray:
+    """`base` (V,) with the word counts of `levels` on top, lowest first, each either a node
+    [total, {char: count}] (unknown characters count for <unk>, id 0) or (ids, counts) arrays
+    (the memory's table)."""
+    p = base.astype(np.float64, copy=True)
+    d, b = DISCOUNT, STRENGTH
+    for level in levels:
+        if isinstance(level, list):
+            total, counts = level
+            ids = [index.get(ch, 0) for ch in counts]
+            vals = np.fromiter(counts.values(), np.float64, len(counts))
+            unique = 0 not in ids  # characters outside the vocabulary all count for <unk>
+        else:
+            ids, vals = level  # the memory's: distinct ids
+            vals = vals.astype(np.float64)
+            total, unique = float(vals.sum()), True
+        denom = total + b
+        p *= (b + d * len(vals)) / denom
+        if unique:
+            p[ids] += (vals - d) / denom
+        else:
+            np.add.at(p, ids, (vals - d) / denom)
+    return p
