@@ -16,6 +16,7 @@ The network's and the cache's distributions are computed once per set and cached
     python bench/memory.py                     # the table (about 10 minutes on 2 shared cores)
     python bench/memory.py --sweep             # pruning / blending settings against the same cache
     python bench/memory.py --sweep-mixer       # mixer settings on the default memory
+    python bench/memory.py --model prose --sweep-words   # the partial-word model's discount, the starting weights
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def mix_keys(cfg: MixerConfig, mem_order: int, mem_count: int, doc_order: int):
 
 
 def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.ndarray, cfg: MixerConfig,
-              lat: list | None = None) -> float:
+              lat: list | None = None, learn: bool = True) -> float:
     """Sequential bpc of the mixer over (network, cache, memory), a fresh mixer per document."""
     nll, mixer = 0.0, Mixer(cfg)
     starts = ex["starts"]
@@ -149,9 +150,9 @@ def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.
         for t in range(a, b):
             t0, c0 = time.perf_counter(), time.thread_time()
             key = mix_keys(cfg, int(mem_order[t]), int(mem_count[t]), int(ex["doc_order"][t]))
-            p = mixer.mix((ex["p_net"][t], ex["p_doc"][t], p_mem[t]), key)
+            p = mixer.mix((ex["p_net"][t], ex["p_doc"][t], p_mem[t]), key, learn=learn)
             y = int(ex["y"][t])
-            mixer.update(y)
+            mixer.update(y)  # (nothing when learn is False)
             if lat is not None:
                 lat.append((time.perf_counter() - t0, time.thread_time() - c0))
             nll -= math.log(max(float(p[y]), 1e-30))
@@ -159,10 +160,11 @@ def mixed_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.
 
 
 def words_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.ndarray, mem: CorpusMemory,
-              docs: list[str]) -> float:
+              docs: list[str], cfg: MixerConfig | None = None, frozen: bool = False) -> float:
     """(d): (c) with the partial-word model as the fourth expert, mixed as the Completer mixes it
-    (the memory's word table and the document's partial words, counted as it is typed, over (b))."""
-    nll, mixer, index = 0.0, Mixer(), mem.vocab._index
+    (the memory's word table and the document's partial words, counted as it is typed, over (b)).
+    frozen: as with adaptation off (the network, the memory and its word table; nothing learned)."""
+    nll, mixer, index = 0.0, Mixer(cfg), mem.vocab._index
     starts = ex["starts"]
     for text, a, b in zip(docs, starts[:-1], starts[1:]):
         mixer.reset()
@@ -172,18 +174,53 @@ def words_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.
             prefix = partial_word(text[max(0, i - 64) : i])
             levels, seen = [], 0
             if prefix:
-                for level in (mem.word_counts(prefix), table.get(prefix)):
+                for level in (mem.word_counts(prefix), None if frozen else table.get(prefix)):
                     if level is not None:
                         levels.append(level)
-                seen = table[prefix][0] if prefix in table else 0
-            base = ex["p_doc"][t]
-            keys = default_keys({"order": int(mem_order[t]), "count": int(mem_count[t])}, int(ex["doc_order"][t]), seen)
-            p = mixer.mix((ex["p_net"][t], base, p_mem[t], blend(base, levels, index) if levels else base), keys)
+                seen = table[prefix][0] if prefix in table and not frozen else 0
+            base = ex["p_net" if frozen else "p_doc"][t]
+            doc = 0 if frozen else int(ex["doc_order"][t])
+            keys = default_keys({"order": int(mem_order[t]), "count": int(mem_count[t])}, doc, seen)
+            p = mixer.mix((ex["p_net"][t], base, p_mem[t], blend(base, levels, index) if levels else base), keys, learn=not frozen)
             y = int(ex["y"][t])
-            mixer.update(y)
+            if not frozen:
+                mixer.update(y)
             nll -= math.log(max(float(p[y]), 1e-30))
             count_words(table, text, i, i + 1)
     return nll / len(ex["y"]) / math.log(2)
+
+
+def sweep_words(sets, experts, mems) -> None:
+    """bpc of (d) per set for the partial-word model's discount and the mixer's starting weights,
+    adapting (as the editor runs) and frozen (adaptation off: the starting weights are all there is)."""
+    import charcomplete.words as words
+
+    print("| discount d | starting weights (net / cache / memory / words) | adapting | " + " | ".join(sets) + " |")
+    print("|---|---|---|" + "---|" * len(sets))
+    shipped = words.DISCOUNT
+    for d in (0.15, 0.3, 0.5):
+        for init in ((0.0, 0.6, 0.5, 0.3), (0.0, 0.4, 0.4, 0.2), (0.0, 0.35, 0.35, 0.2)):
+            if d != 0.3 and init != (0.0, 0.4, 0.4, 0.2):
+                continue  # the discount is swept at the shipped weights only
+            words.DISCOUNT = d
+            for frozen in (False, True):
+                row = []
+                for name, (kind, docs) in sets.items():
+                    p_mem, mem_order, mem_count, _ = memory_probs(mems[kind], docs)
+                    row.append(words_bpc(experts[name], p_mem, mem_order, mem_count, mems[kind], docs, MixerConfig(init=init), frozen))
+                print(f"| {d} | {'/'.join(f'{w:g}' for w in init)} | {'no' if frozen else 'yes'} | "
+                      + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
+    words.DISCOUNT = shipped
+    print("\n(c), the three experts, for comparison (adapting; frozen with the same starting weights as before the words):")
+    for frozen in (False, True):
+        row = []
+        for name, (kind, docs) in sets.items():
+            p_mem, mem_order, mem_count, _ = memory_probs(mems[kind], docs)
+            ex = experts[name]
+            if frozen:
+                ex = {**ex, "p_doc": ex["p_net"], "doc_order": np.zeros_like(ex["doc_order"])}
+            row.append(mixed_bpc(ex, p_mem, mem_order, mem_count, MIXER3, learn=not frozen))
+        print(f"| (c) | 0/0.6/0.5 | {'no' if frozen else 'yes'} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
 
 
 def ms(lat: list[tuple[float, float]]) -> str:
@@ -200,6 +237,7 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/charcomplete-bench-memory", help="where memories and caches go")
     ap.add_argument("--sweep", action="store_true", help="compare pruning and blending settings instead")
     ap.add_argument("--sweep-mixer", action="store_true", help="compare mixer settings on the default memory instead")
+    ap.add_argument("--sweep-words", action="store_true", help="compare the partial-word model's settings instead")
     args = ap.parse_args()
     one_thread()
     work = Path(args.work)
@@ -212,6 +250,10 @@ def main() -> None:
     texts = {"prose": corpus(PROSE)[0], "code": corpus(CODE)[0]}
     if args.sweep or args.sweep_mixer:
         return sweep(c, sets, experts, texts, args.sweep_mixer)
+    if args.sweep_words:
+        print(f"`{command_line()}`\n")
+        mems = {kind: build_memory(text, c.vocab, MemoryConfig()) for kind, text in texts.items()}
+        return sweep_words(sets, experts, mems)
 
     print(f"`{command_line()}`\n")
     print("| memory | training chars | contexts | file MB | build s | load ms | predict p50 / p99 ms, wall (CPU) |")

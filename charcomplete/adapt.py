@@ -192,7 +192,7 @@ class AdaptiveModel:
         self.weights[bucket] = min(0.999, max(0.001, 1 / (1 + math.exp(-a))))
 
 
-NEIGHBOUR_CONTEXTS = 200_000  # the neighbouring files' level holds at most this many contexts (about 70 MB)
+NEIGHBOUR_CONTEXTS = 200_000  # the neighbouring files' level holds at most this many contexts (about 90 MB with their partial words)
 
 
 class BufferLearner:

@@ -39,6 +39,8 @@ def partial_word(tail: str) -> str:
     """The word being typed at the end of `tail` ("" when none, or when longer than WORD_MAX). A
     word reaching tail's start is taken to begin there: pass the text's start, or more than
     WORD_MAX characters."""
+    if not tail or not is_word(tail[-1]):
+        return ""  # (most keys: no regex)
     m = _TAIL.search(tail, max(0, len(tail) - WORD_MAX - 1))
     if m is None or m.end() - m.start() > WORD_MAX:
         return ""
@@ -78,23 +80,26 @@ def count_words(table: dict, text: str, start: int, end: int, sign: int = 1) -> 
 def blend(base: np.ndarray, levels: list, index: dict) -> np.ndarray:
     """`base` (V,) with the word counts of `levels` on top, lowest first, each either a node
     [total, {char: count}] (unknown characters count for <unk>, id 0) or (ids, counts) arrays
-    (the memory's table)."""
-    p = base.astype(np.float64, copy=True)
+    (the memory's table). Walked from the top down, as adapt.py's cache: what each level adds,
+    and the mass left for the levels below it (a few small operations: this runs on every key)."""
     d, b = DISCOUNT, STRENGTH
-    for level in levels:
+    scale, adds = 1.0, []  # mass left below the levels walked; (ids, values) each level adds
+    for level in reversed(levels):
         if isinstance(level, list):
             total, counts = level
-            ids = [index.get(ch, 0) for ch in counts]
-            vals = np.fromiter(counts.values(), np.float64, len(counts))
-            unique = 0 not in ids  # characters outside the vocabulary all count for <unk>
+            w = scale / (total + b)
+            adds.append(([index.get(ch, 0) for ch in counts], [w * (n - d) for n in counts.values()]))
+            scale *= (b + d * len(counts)) / (total + b)
         else:
-            ids, vals = level  # the memory's: distinct ids
-            vals = vals.astype(np.float64)
-            total, unique = float(vals.sum()), True
-        denom = total + b
-        p *= (b + d * len(vals)) / denom
-        if unique:
-            p[ids] += (vals - d) / denom
+            ids, cnts = level  # the memory's: distinct ids
+            total = float(cnts.sum())
+            w = scale / (total + b)
+            adds.append((ids, w * (cnts - d)))
+            scale *= (b + d * len(ids)) / (total + b)
+    p = base * scale  # (V,) float64
+    for ids, vals in adds:
+        if isinstance(ids, list) and 0 in ids:
+            np.add.at(p, ids, vals)  # characters outside the vocabulary all count for <unk>
         else:
-            np.add.at(p, ids, (vals - d) / denom)
+            p[ids] += vals  # distinct ids
     return p
