@@ -113,3 +113,19 @@ def test_default_mixer_with_memory_keys():
     p = m.mix([_dist(1, 0.5), _dist(1, 0.6), _dist(1, 0.9), _dist(1, 0.7)], keys)
     assert abs(p.sum() - 1) < 1e-9 and np.argmax(p) == 1
     m.update(1)
+
+
+def test_a_speculative_mix_is_the_same_distribution_as_a_learning_one():
+    """mix(learn=False) takes a shortcut (one softmax of the combined weights): the same numbers."""
+    rng = np.random.default_rng(0)
+    m = Mixer()
+    for _ in range(30):
+        ps = [rng.dirichlet(np.ones(V) * 0.3) for _ in range(4)]
+        keys = (int(rng.integers(MEMORY_DOC_KEYS)), int(rng.integers(COUNT_WORD_KEYS)))
+        spec = m.mix(ps, keys, learn=False)
+        real = m.mix(ps, keys)
+        np.testing.assert_allclose(spec, real, rtol=1e-12, atol=1e-15)
+        m.update(int(rng.integers(V)))  # the weights move apart from their start
+    one = Mixer(MixerConfig(n_inputs=2, key_sizes=(3,), init=(0.7, 0.4)))
+    ps = [_dist(1, 0.6), _dist(2, 0.5)]
+    np.testing.assert_allclose(one.mix(ps, 2, learn=False), one.mix(ps, 2), rtol=1e-12)
