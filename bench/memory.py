@@ -43,11 +43,11 @@ CODE = ("python-src",)
 
 
 def load(model: str):
-    """A Completer for `model` (a shipped name, or a checkpoint path)."""
+    """A Completer for `model` (a shipped name, or a checkpoint path), without its corpus memory."""
     try:
         from charcomplete.completion import load_completer
 
-        return load_completer(model)
+        return load_completer(model, memory=False)  # the network alone: (b) must not hold a shipped memory already
     except ImportError:  # modules moving under a refactor: fall back to the checkpoint itself
         from charcomplete.checkpoint import load_checkpoint
         from charcomplete.completion import Completer
@@ -81,7 +81,8 @@ def eval_sets(args) -> dict[str, tuple[str, list[str]]]:
 
 def expert_cache(c, name: str, docs: list[str], work: Path) -> dict:
     """The network's and the document cache's distributions at every position of every document."""
-    digest = hashlib.sha1(("\0".join(docs) + c.name).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    key = "\0".join(docs) + c.name + ("" if c.memory is None else "+memory")
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     path = work / f"experts-{name}-{digest}.npz"
     if path.exists():
         return dict(np.load(path))
