@@ -61,8 +61,8 @@ class History:
         self.lock = threading.Lock()  # guards `new` and `dirty`
         self._write_lock = threading.Lock()  # one write at a time
         self._saver: threading.Thread | None = None  # a periodic save in flight
-        self.loaded = CharCounts(cfg.min_order, cfg.max_order)
-        self.new = CharCounts(cfg.min_order, cfg.max_order)
+        self.loaded = CharCounts(cfg.min_order, cfg.max_order, words=False)
+        self.new = CharCounts(cfg.min_order, cfg.max_order, words=False)
         self.dirty = False
         self.started = time.time()
         self.last_save = time.monotonic()
@@ -70,7 +70,7 @@ class History:
             self.loaded = self._read(path)
 
     def _read(self, path: Path) -> CharCounts:
-        empty = CharCounts(self.cfg.min_order, self.cfg.max_order)
+        empty = CharCounts(self.cfg.min_order, self.cfg.max_order, words=False)
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise ValueError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
@@ -101,8 +101,8 @@ class History:
 
     def clear(self) -> None:
         with self.lock:
-            self.loaded = CharCounts(self.cfg.min_order, self.cfg.max_order)
-            self.new = CharCounts(self.cfg.min_order, self.cfg.max_order)
+            self.loaded = CharCounts(self.cfg.min_order, self.cfg.max_order, words=False)
+            self.new = CharCounts(self.cfg.min_order, self.cfg.max_order, words=False)
             self.dirty = False
             self.started = time.time()
 

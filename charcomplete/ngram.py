@@ -16,10 +16,11 @@ FORMAT_VERSION = 1
 class CharCounts:
     """Counts of the next character after every context of `min_order`..`max_order` characters."""
 
-    def __init__(self, min_order: int, max_order: int):
+    def __init__(self, min_order: int, max_order: int, words: bool = True):
         self.min_order, self.max_order = min_order, max_order
         self.table: dict[str, list] = {}  # context -> [total, {char: count}]
-        self.words: dict[str, list] = {}  # partial word -> [total, {char: count}] (words.py; not in the history's file)
+        # partial word -> [total, {char: count}] (words.py): the document's and the neighbours' (None: not counted, as in the history)
+        self.words: dict[str, list] | None = {} if words else None
 
     def __len__(self) -> int:
         return len(self.table)
@@ -38,7 +39,8 @@ class CharCounts:
                     node[0] += 1
                     counts = node[1]
                     counts[ch] = counts.get(ch, 0) + 1
-        count_words(self.words, text, start, len(text) if end is None else end)
+        if self.words is not None:
+            count_words(self.words, text, start, len(text) if end is None else end)
 
     def update(self, text: str, start: int, end: int | None = None, sign: int = 1) -> None:
         """`add` (sign 1) or `remove` (sign -1) the characters text[start:end], each after the
@@ -78,7 +80,8 @@ class CharCounts:
                     node[0] -= n
                     if not counts:
                         del table[ctx]
-        count_words(self.words, text, start, end, sign)
+        if self.words is not None:
+            count_words(self.words, text, start, end, sign)
 
     def remove(self, text: str, start: int, end: int | None = None) -> None:
         """Forget the characters text[start:end] (each after the characters before it in `text`),
@@ -86,20 +89,22 @@ class CharCounts:
         self.update(text, start, end, -1)
 
     def copy(self) -> "CharCounts":
-        out = CharCounts(self.min_order, self.max_order)
+        out = CharCounts(self.min_order, self.max_order, self.words is not None)
         out.table = {ctx: [total, dict(counts)] for ctx, (total, counts) in self.table.items()}
-        out.words = {w: [total, dict(counts)] for w, (total, counts) in self.words.items()}
+        if self.words is not None:
+            out.words = {w: [total, dict(counts)] for w, (total, counts) in self.words.items()}
         return out
 
     def clear(self) -> None:
         """Forget every count, in place (an AdaptiveModel may hold these tables)."""
         self.table.clear()
-        self.words.clear()
+        if self.words is not None:
+            self.words.clear()
 
     def merged(self, other: "CharCounts", max_contexts: int) -> "CharCounts":
         """This table plus `other`, at most `max_contexts` contexts: `other`'s (the newer) kept
         first, then the most used. (It shares unchanged nodes with this table: for writing.)"""
-        out = CharCounts(self.min_order, self.max_order)
+        out = CharCounts(self.min_order, self.max_order, words=False)
         out.table = dict(self.table)
         for ctx, (total, counts) in other.table.items():
             old = out.table.get(ctx)
@@ -132,7 +137,7 @@ class CharCounts:
         lo, hi, contexts = data.get("min_order"), data.get("max_order"), data.get("contexts")
         if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi <= 64 and isinstance(contexts, dict)):
             raise ValueError("bad orders or contexts")
-        out = cls(lo, hi)
+        out = cls(lo, hi, words=False)
         for ctx, entry in contexts.items():
             try:
                 chars, counts = entry

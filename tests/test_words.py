@@ -69,6 +69,10 @@ def test_char_counts_keep_words_beside_the_ngrams():
     copy = c.copy()
     c.clear()
     assert c.words == {} and c.table == {} and copy.words["the"][0] == 2
+    history = CharCounts(2, 6, words=False)  # the user's history keeps n-grams only (its file has no words)
+    history.add("the then", 0)
+    history.update("the then", 0, 8, -1)
+    assert history.words is None and history.copy().words is None
 
 
 def test_blend_is_a_distribution_that_follows_the_counts():
