@@ -125,11 +125,11 @@ def _word_table(ids: np.ndarray, vocab: Vocab, sym_dtype) -> _Table:
     word = np.array([len(t) == 1 and is_word(t) for t in (vocab.token(i) for i in range(len(vocab)))])[ids]  # (N,)
     at = np.arange(N)
     run = at - np.maximum.accumulate(np.where(word, -1, at))  # (N,) length of the word run ending at each position
-    length = np.r_[0, run[:-1]]  # (N,) the partial word before each position
+    length = np.r_[0, run[:-1]][:N]  # (N,) the partial word before each position
     h = np.zeros(N, np.uint64)
     power = 1
     with np.errstate(over="ignore"):
-        for k in range(WORD_MAX):  # h[i] += (ids[i - 1 - k] + 1) * P^k where the word before i is longer than k
+        for k in range(min(WORD_MAX, N - 1)):  # h[i] += (ids[i - 1 - k] + 1) * P^k where the word before i is longer than k
             term = (ids[: N - k - 1] + 1).astype(np.uint64) * np.uint64(power)
             h[k + 1 :] += np.where(length[k + 1 :] > k, term, np.uint64(0))
             power = (power * _P) & _MASK
@@ -157,7 +157,8 @@ def build_memory_ids(ids: np.ndarray, vocab: Vocab, cfg: MemoryConfig | None = N
     for order, m in zip(cfg.orders, cfg.min_count):
         with np.errstate(over="ignore"):
             while k < order:  # h[i] += (ids[i - 1 - k] + 1) * P^k
-                h[k + 1 :] += (ids[: len(ids) - k - 1] + 1).astype(np.uint64) * np.uint64(power)
+                if k + 1 < len(ids):  # (a text shorter than the order has no such context)
+                    h[k + 1 :] += (ids[: len(ids) - k - 1] + 1).astype(np.uint64) * np.uint64(power)
                 power = (power * _P) & _MASK
                 k += 1
         tables.append(_count_order(ids, h, order, m, cfg.min_pair_count, sym_dtype))

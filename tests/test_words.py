@@ -148,3 +148,16 @@ def test_the_completer_works_with_a_memory_built_before_word_tables(model_with_m
         c.observe(text[:i])
         s = c.suggest(text[:i])
     assert s.text.startswith("ck")
+
+
+@pytest.mark.parametrize("text", ["", "a", "ab cd", "hello world"])
+def test_a_memory_of_a_text_shorter_than_its_longest_context_builds(text, tmp_path):
+    vocab = Vocab.build(text or "x")
+    mem = build_memory(text, vocab, MemoryConfig())
+    mem.save(tmp_path / "m.safetensors")
+    back = load_memory(tmp_path / "m.safetensors")
+    p, _ = back.predict_text(text)
+    assert abs(p.sum() - 1) < 1e-9
+    if text == "hello world":
+        ids, cnts = back.word_counts("hel")
+        assert vocab.token(int(ids[0])) == "l" and cnts[0] == 1

@@ -17,8 +17,9 @@ from charcomplete.cli.options import fail
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write beside this checkpoint path instead of MODEL's.")
 def command(model, corpus, data, val_fraction, out):
     """Build the corpus memory of MODEL (a name or a .safetensors path): n-gram tables of its
-    training text and a table of its partial words, mixed with the network as you type. Written beside the model as
-    NAME.memory.safetensors (`train` builds it itself unless --no-memory).
+    training text and a table of its partial words, mixed with the network as you type.
+    Written beside the model as NAME.memory.safetensors (`train` builds it itself unless
+    --no-memory).
 
     \b
     charcomplete memory my-notes --corpus notes/
