@@ -1,8 +1,9 @@
 """The online mixer: several next-character distributions in, one out, learned as the user types.
 
 It owns the mixing of the experts (the network's softmax, the document/history cache's mixture,
-the corpus memory, the partial-word model, ...) and how the mixing weights learn. As in PAQ and cmix, but over a whole
-alphabet instead of bits: geometric (logistic) mixing, one weight per expert,
+the corpus memory, the partial-word model, ...) and how the mixing weights learn. As in PAQ and
+cmix, but over a whole alphabet instead of bits: geometric (logistic) mixing, one weight per
+expert,
 
     p(c) ∝ exp( sum_i w_i log p_i(c) )
 
@@ -58,7 +59,8 @@ COUNT_EDGES = (1, 2, 4, 16, 64)  # how often the memory's longest context was se
 
 
 def count_doc_key(memory_count: int, doc_order: int) -> int:
-    """A second key (bench/memory.py's three experts): memory count bucket × document-match bucket (size `COUNT_DOC_KEYS`)."""
+    """A second key (bench/memory.py's three experts): memory count bucket × document-match
+    bucket (size `COUNT_DOC_KEYS`)."""
     return bucket(memory_count, COUNT_EDGES) * (len(DOC_ORDER_EDGES) + 1) + bucket(doc_order, DOC_ORDER_EDGES)
 
 

@@ -1,4 +1,4 @@
-"""The word-prefix model: the next character after the part of a word already typed.
+"""The partial-word model: the next character after the part of a word already typed.
 
 A word is a run of letters, digits and underscores (`str.isalnum()` or "_", as regex `\\w`).
 After the first k characters of a word (1 <= k <= WORD_MAX, the word beginning after a non-word
@@ -26,7 +26,7 @@ import re
 import numpy as np
 
 WORD_MAX = 40  # longer partial words are not looked up (nor counted)
-DISCOUNT = 0.3  # d (chosen by measurement: docs/benchmarks.md "The word-prefix model")
+DISCOUNT = 0.3  # d (chosen by measurement: docs/benchmarks.md "The partial-word model")
 STRENGTH = 0.5  # b
 _TAIL = re.compile(r"\w+\Z")
 
