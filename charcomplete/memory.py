@@ -227,13 +227,20 @@ class CorpusMemory:
         scale, seen = 1.0, 0
         for n, (j, i) in enumerate(reversed(hits)):
             t = self.tables[j]
-            lo, hi = t.starts[i], t.starts[i + 1]
-            cnt = t.cnts[lo:hi].astype(np.float64)
-            total = float(cnt.sum())
+            lo, hi = int(t.starts[i]), int(t.starts[i + 1])
+            if hi - lo <= 8:  # the long contexts: a few next characters, cheaper in Python than in numpy
+                cnt = t.cnts[lo:hi].tolist()
+                total = float(sum(cnt))
+                w = scale / (total + b)
+                for sym, c in zip(t.syms[lo:hi].tolist(), cnt):
+                    p[sym] += w * (c - d)
+            else:
+                cnt = t.cnts[lo:hi].astype(np.float64)
+                total = float(cnt.sum())
+                p[t.syms[lo:hi]] += (scale / (total + b)) * (cnt - d)
             if n == 0:
                 seen = int(total)
             denom = total + b
-            p[t.syms[lo:hi]] += (scale / denom) * (cnt - d)
             scale *= (b + d * (hi - lo)) / denom
             if scale < cfg.cutoff:
                 break

@@ -87,19 +87,22 @@ def blend(base: np.ndarray, levels: list, index: dict) -> np.ndarray:
     for level in reversed(levels):
         if isinstance(level, list):
             total, counts = level
-            w = scale / (total + b)
-            adds.append(([index.get(ch, 0) for ch in counts], [w * (n - d) for n in counts.values()]))
-            scale *= (b + d * len(counts)) / (total + b)
+            ids, cnts = [index.get(ch, 0) for ch in counts], list(counts.values())
         else:
             ids, cnts = level  # the memory's: distinct ids
-            total = float(cnts.sum())
-            w = scale / (total + b)
-            adds.append((ids, w * (cnts - d)))
-            scale *= (b + d * len(ids)) / (total + b)
+            if len(ids) <= 8:  # a few: cheaper in Python than in numpy
+                ids, cnts = ids.tolist(), cnts.tolist()
+            total = float(sum(cnts)) if isinstance(cnts, list) else float(cnts.sum())
+        w = scale / (total + b)
+        adds.append((ids, [w * (n - d) for n in cnts] if isinstance(cnts, list) else w * (cnts - d)))
+        scale *= (b + d * len(ids)) / (total + b)
     p = base * scale  # (V,) float64
     for ids, vals in adds:
-        if isinstance(ids, list) and 0 in ids:
-            np.add.at(p, ids, vals)  # characters outside the vocabulary all count for <unk>
+        if not isinstance(ids, list):
+            p[ids] += vals  # the memory's many: distinct ids
+        elif len(ids) <= 8:
+            for i, v in zip(ids, vals):
+                p[i] += v  # (characters outside the vocabulary all count for <unk>, id 0)
         else:
-            p[ids] += vals  # distinct ids
+            np.add.at(p, ids, vals)
     return p
