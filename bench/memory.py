@@ -192,26 +192,26 @@ def words_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.
 
 
 def sweep_words(sets, experts, mems) -> None:
-    """bpc of (d) per set for the partial-word model's discount and the mixer's starting weights,
-    adapting (as the editor runs) and frozen (adaptation off: the starting weights are all there is)."""
+    """bpc of (d) per set for the partial-word model's discount and strength and the mixer's
+    starting weights, adapting (as the editor runs) and frozen (adaptation off: the starting
+    weights are all there is)."""
     import charcomplete.words as words
 
-    print("| discount d | starting weights (net / cache / memory / words) | adapting | " + " | ".join(sets) + " |")
-    print("|---|---|---|" + "---|" * len(sets))
-    shipped = words.DISCOUNT
-    for d in (0.15, 0.3, 0.5):
-        for init in ((0.0, 0.6, 0.5, 0.3), (0.0, 0.4, 0.4, 0.2), (0.0, 0.35, 0.35, 0.2)):
-            if d != 0.3 and init != (0.0, 0.4, 0.4, 0.2):
-                continue  # the discount is swept at the shipped weights only
-            words.DISCOUNT = d
-            for frozen in (False, True):
-                row = []
-                for name, (kind, docs) in sets.items():
-                    p_mem, mem_order, mem_count, _ = memory_probs(mems[kind], docs)
-                    row.append(words_bpc(experts[name], p_mem, mem_order, mem_count, mems[kind], docs, MixerConfig(init=init), frozen))
-                print(f"| {d} | {'/'.join(f'{w:g}' for w in init)} | {'no' if frozen else 'yes'} | "
-                      + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
-    words.DISCOUNT = shipped
+    print("| discount d | strength b | starting weights (net / cache / memory / words) | adapting | " + " | ".join(sets) + " |")
+    print("|---|---|---|---|" + "---|" * len(sets))
+    shipped = words.DISCOUNT, words.STRENGTH
+    grid = [(d, b, (0.0, 0.4, 0.4, 0.2)) for d, b in ((0.3, 0.5), (0.15, 0.25), (0.05, 0.05), (0.02, 0.02))]
+    grid += [(0.05, 0.05, init) for init in ((0.0, 0.6, 0.5, 0.3), (0.0, 0.35, 0.35, 0.2), (0.0, 0.4, 0.4, 0.15), (0.0, 0.4, 0.4, 0.3))]
+    for d, b, init in grid:
+        words.DISCOUNT, words.STRENGTH = d, b
+        for frozen in (False, True):
+            row = []
+            for name, (kind, docs) in sets.items():
+                p_mem, mem_order, mem_count, _ = memory_probs(mems[kind], docs)
+                row.append(words_bpc(experts[name], p_mem, mem_order, mem_count, mems[kind], docs, MixerConfig(init=init), frozen))
+            print(f"| {d} | {b} | {'/'.join(f'{w:g}' for w in init)} | {'no' if frozen else 'yes'} | "
+                  + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
+    words.DISCOUNT, words.STRENGTH = shipped
     print("\n(c), the three experts, for comparison (adapting; frozen with the same starting weights as before the words):")
     for frozen in (False, True):
         row = []
@@ -221,7 +221,7 @@ def sweep_words(sets, experts, mems) -> None:
             if frozen:
                 ex = {**ex, "p_doc": ex["p_net"], "doc_order": np.zeros_like(ex["doc_order"])}
             row.append(mixed_bpc(ex, p_mem, mem_order, mem_count, MIXER3, learn=not frozen))
-        print(f"| (c) | 0/0.6/0.5 | {'no' if frozen else 'yes'} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
+        print(f"| (c) | | 0/0.6/0.5 | {'no' if frozen else 'yes'} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
 
 
 def ms(lat: list[tuple[float, float]]) -> str:

@@ -26,8 +26,8 @@ import re
 import numpy as np
 
 WORD_MAX = 40  # longer partial words are not looked up (nor counted)
-DISCOUNT = 0.3  # d (chosen by measurement: docs/benchmarks.md "The partial-word model")
-STRENGTH = 0.5  # b
+DISCOUNT = 0.05  # d (chosen by measurement: docs/benchmarks.md "The partial-word model"; 0.3 -> 0.05)
+STRENGTH = 0.05  # b (0.5 -> 0.05: the counts are trusted, the mixer weighs them)
 _TAIL = re.compile(r"\w+\Z")
 
 
