@@ -161,3 +161,28 @@ def test_a_memory_of_a_text_shorter_than_its_longest_context_builds(text, tmp_pa
     if text == "hello world":
         ids, cnts = back.word_counts("hel")
         assert vocab.token(int(ids[0])) == "l" and cnts[0] == 1
+
+
+def test_the_whole_buffer_s_and_the_neighbours_partial_words_are_used(model_with_memory):
+    """With the editor's BufferLearner attached, the partial words come from the whole buffer
+    (kept true to edits) and the neighbouring files, and go when those do."""
+    from charcomplete.adapt import BufferLearner
+
+    c = load_completer(model_with_memory, adapt=AdaptiveModel(history=None))
+    learner = BufferLearner()
+    buffer = "the zanzibarqux is here.\n" + "the lazy dog. " * 200  # the name far above any editor context
+    learner.open(buffer)
+    learner.add_file("a quolorbex and a quolorbex\n")
+    while learner.work(1 << 16):
+        pass
+    c.adapt.attach(learner)
+    base = np.full(len(c.vocab), 1 / len(c.vocab))
+    assert c._words(base, "a zanzibarq")[1] == 1  # from the top of the buffer
+    p, seen = c._words(base, "a quolor")
+    assert seen == 2 and np.argmax(p) == c.vocab._index["b"]  # from the neighbouring file
+    learner.edit("the ", "zanzibarqux", "", " is here.\n" + "the lazy dog. " * 3)  # the name deleted
+    learner.set_neighbours(False)
+    learner.work()
+    for tail in ("a zanzibarq", "a quolor"):
+        p, seen = c._words(base, tail)
+        assert seen == 0 and p is base  # nothing knows them any more: the base, unchanged
