@@ -18,14 +18,13 @@ Every document starts fresh, with no user history. The editor's context is repro
 time per keystroke; in the "+ neighbours" rows the neighbours are counted *while* typing (512
 characters between keystrokes, as the model thread does between requests) until done.
 
-    python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b] [--max-chars 32]
+    python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import replace
 import shutil
 import tempfile
 import time
@@ -46,7 +45,6 @@ LONG_READMES = ("torch", "fonttools", "ruff", "syrupy")
 
 
 CACHE: dict = {}  # AdaptConfig fields to override (--max-order)
-POLICY: dict = {}  # Policy fields to override in every mode but "previous" (--max-chars)
 
 
 def editor_context(text: str) -> str:
@@ -65,8 +63,6 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     memory = mode != "previous"
     model = model if memory else "attention"
     completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(**CACHE), None), memory=memory)
-    if memory:
-        completer.policy = replace(completer.policy, **POLICY)
     learner = None
     if mode not in ("today", "previous"):
         learner = BufferLearner(AdaptConfig(**CACHE))
@@ -151,13 +147,10 @@ def main() -> None:
     ap.add_argument("--skip-a", action="store_true", help="only (b)")
     ap.add_argument("--skip-b", action="store_true", help="only (a)")
     ap.add_argument("--max-order", type=int, default=None, help="the document cache's longest context (AdaptConfig.max_order)")
-    ap.add_argument("--max-chars", type=int, default=None, help="the longest suggestion (Policy.max_chars), all modes but previous")
     args = ap.parse_args()
     one_thread()
     if args.max_order:
         CACHE.update(max_order=args.max_order)
-    if args.max_chars:
-        POLICY.update(max_chars=args.max_chars)
     print(command_line())
 
     if not args.skip_a:
