@@ -35,7 +35,7 @@ import numpy as np
 
 from charcomplete.history import History, shared_history, track_document
 from charcomplete.ngram import CharCounts, align
-from charcomplete.words import WORD_MAX
+from charcomplete.words import WORD_MAX, is_word
 
 
 @dataclass
@@ -244,6 +244,12 @@ class BufferLearner:
         side (fewer only at the buffer's start and end)."""
         if removed == inserted:
             return
+        # what follows the edit is recounted only as far as it changes: its n-grams within max_order
+        # characters, its partial words to the end of the word the edit touches (and the character after)
+        run = 0
+        while run < len(after) and run <= WORD_MAX and is_word(after[run]):
+            run += 1
+        after = after[: max(self.max_order, run + 1)]
         old, new = before + removed + after, before + inserted + after
         with self._lock:
             self._jobs.append([old, len(before), len(old), -1])
