@@ -53,7 +53,7 @@ def precision_grid(chars: int, texts_per_kind: int, grid: list[tuple[float, floa
     sets = {"plays": middle("shakespeare"), "Python docs": middle("python-docs"), "modern English": middle("tech-prose"),
             "READMEs": readmes, "Python code": [Path(f).read_text()[2000 : 2000 + chars] for f in rich]}
     print(f"# policy grid for precision: KSR and precision, {texts_per_kind} x {chars} characters per kind\n\n`{command_line()}`\n")
-    print("| held-out text | read_cost | show_threshold | first_chars | memory_chars | max_chars | KSR | precision |\n|---|---|---|---|---|---|---|---|")
+    print("| held-out text | read_cost | show_threshold | first_chars | memory_chars | max_chars | threshold | KSR | precision |\n|---|---|---|---|---|---|---|---|---|")
     for kind, texts in sets.items():
         c = load_completer("code" if kind == "Python code" else "prose", adapt=AdaptiveModel())
         base = c.policy
@@ -61,9 +61,11 @@ def precision_grid(chars: int, texts_per_kind: int, grid: list[tuple[float, floa
             first = int(more[0]) if more else base.first_chars
             mem = int(more[1]) if len(more) > 1 else base.memory_chars
             longest = int(more[2]) if len(more) > 2 else base.max_chars
-            c.policy = replace(base, read_cost=cost, show_threshold=show, first_chars=first, memory_chars=mem, max_chars=longest)
+            grow = more[3] if len(more) > 3 else base.threshold
+            c.policy = replace(base, read_cost=cost, show_threshold=show, first_chars=first, memory_chars=mem, max_chars=longest,
+                               threshold=grow)
             m = completion_metrics(c, texts, latency_chars=0)
-            print(f"| {kind} | {cost} | {show} | {first} | {mem} | {longest} | {m['ksr']:.3f} | {m['precision']:.3f} |", flush=True)
+            print(f"| {kind} | {cost} | {show} | {first} | {mem} | {longest} | {grow} | {m['ksr']:.3f} | {m['precision']:.3f} |", flush=True)
 
 
 def main() -> None:
@@ -74,7 +76,7 @@ def main() -> None:
     ap.add_argument("--thresholds", default="0.2,0.3,0.4,0.5,0.6")
     ap.add_argument("--precision", action="store_true", help="the read_cost x show_threshold grid (KSR and precision)")
     ap.add_argument("--grid", default="0:0.1,0.03:0.1,0.05:0.1,0.1:0.1,0.15:0.1,0:0.12",
-                    help="--precision: read_cost:show_threshold[:first_chars[:memory_chars[:max_chars]]] settings")
+                    help="--precision: read_cost:show_threshold[:first_chars[:memory_chars[:max_chars[:threshold]]]] settings")
     args = ap.parse_args()
     one_thread()
     if args.precision:

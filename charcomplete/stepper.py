@@ -25,19 +25,20 @@ def _sigmoid_tanh_scale(hidden: int) -> np.ndarray:
 
 
 class OutputBuffer:
-    """The attention model's recent outputs and their keys, append-only.
+    """The attention model's recent outputs, append-only.
 
     A state sees the rows before its `end`. Stepping writes row `end` and hands back end + 1,
     without copying: a suggestion's speculative steps write past the committed end and are
     simply overwritten by the next real character, since no state looks at or past its end.
     When the buffer is full, the last W - 1 rows move to a new one (old states keep the old).
+    The keys attn_linear(h_j) are not kept: an output's scores need only h_j . (W_k^T out)
+    (attn_linear's bias adds the same b . out to every score, which the softmax ignores).
     """
 
-    def __init__(self, values: np.ndarray, keys: np.ndarray, capacity: int = 1024):
+    def __init__(self, values: np.ndarray, capacity: int = 1024):
         n, H = values.shape
         self.values = np.empty((max(capacity, 2 * n + 2), H), np.float32)  # (C, H) outputs h_j
-        self.keys = np.empty_like(self.values)  # (C, H) attn_linear(h_j)
-        self.values[:n], self.keys[:n] = values, keys
+        self.values[:n] = values
 
 
 class StepState:
@@ -90,19 +91,19 @@ class Stepper:
         sd = {k: v if isinstance(v, np.ndarray) else v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
         assert {k: v.shape for k, v in sd.items()} == param_shapes(cfg), "the numpy step reads config.param_shapes' names"
         emb = sd["embedding.weight"]  # (V, E)
+        # the gates' pre-activations come out already scaled for one tanh (x 1/2 for i, f, o: exact)
+        scale = self._scale = _sigmoid_tanh_scale(self.H)
         # layer 0's input projection for every character, biases folded in: (V, 4H)
-        self._x_table = emb @ sd["lstm.weight_ih_l0"].T + sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]
-        self._w_hh = [np.ascontiguousarray(sd[f"lstm.weight_hh_l{i}"]) for i in range(self.layers)]  # (4H, H)
-        self._w_ih = [None] + [np.ascontiguousarray(sd[f"lstm.weight_ih_l{i}"]) for i in range(1, self.layers)]
-        self._b = [None] + [sd[f"lstm.bias_ih_l{i}"] + sd[f"lstm.bias_hh_l{i}"] for i in range(1, self.layers)]
+        self._x_table = (emb @ sd["lstm.weight_ih_l0"].T + sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]) * scale
+        # W_hh transposed: (H, 4H), for h @ W
+        self._w_hh_ts = [np.ascontiguousarray((sd[f"lstm.weight_hh_l{i}"] * scale[:, None]).T) for i in range(self.layers)]
+        self._w_ih = [None] + [np.ascontiguousarray(sd[f"lstm.weight_ih_l{i}"] * scale[:, None]) for i in range(1, self.layers)]  # (4H, H)
+        self._b = [None] + [(sd[f"lstm.bias_ih_l{i}"] + sd[f"lstm.bias_hh_l{i}"]) * scale for i in range(1, self.layers)]
         self._w_out = np.ascontiguousarray(sd["fc.weight"])  # (V, H) or (V, 2H)
         self._b_out = sd["fc.bias"]
         if self.kind == "attention":
-            self._w_k = np.ascontiguousarray(sd["attn_linear.weight"])  # (H, H)
-            self._b_k = sd["attn_linear.bias"]
-        self._scale = _sigmoid_tanh_scale(self.H)
+            self._w_k = np.ascontiguousarray(sd["attn_linear.weight"])  # (H, H): out @ W_k = W_k^T out, the query
         self._inv_sqrt_h = np.float32(1.0 / math.sqrt(self.H))
-        self._w_hh_ts: list[np.ndarray] | None = None  # built by the first numpy recompute
 
     @property
     def model(self):
@@ -117,18 +118,25 @@ class Stepper:
         hs, cs = [], []
         x = None
         for layer in range(self.layers):
+            g = st.h[layer] @ self._w_hh_ts[layer]  # (4H,) gates i, f, g, o (scaled)
             if layer == 0:
-                g = self._x_table[i] + self._w_hh[0] @ st.h[0]  # (4H,) gates i, f, g, o
+                g += self._x_table[i]
             else:
-                g = self._w_ih[layer] @ x + self._b[layer] + self._w_hh[layer] @ st.h[layer]
-            t = np.tanh(g * self._scale)  # tanh of g; tanh(x/2) of i, f, o
-            s = 0.5 * t + 0.5  # sigmoid of i, f, o (the g part is unused)
-            c = s[H : 2 * H] * st.c[layer] + s[:H] * t[2 * H : 3 * H]
-            x = s[3 * H :] * np.tanh(c)  # (H,) this layer's output
+                g += self._w_ih[layer] @ x
+                g += self._b[layer]
+            np.tanh(g, out=g)  # tanh of g; tanh(x/2) of i, f, o
+            s = g * 0.5
+            s += 0.5  # sigmoid of i, f, o (the g part is unused)
+            c = s[H : 2 * H] * st.c[layer]
+            c += s[:H] * g[2 * H : 3 * H]
+            x = np.tanh(c)
+            x *= s[3 * H :]  # (H,) this layer's output
             hs.append(x)
             cs.append(c)
         if self.kind != "attention":
-            return StepState(hs, cs, None, 0, self._w_out @ x + self._b_out, None)
+            logits = self._w_out @ x
+            logits += self._b_out
+            return StepState(hs, cs, None, 0, logits, None)
         return self._attend(hs, cs, st.buf, st.end, x)
 
     def fork(self, st: StepState) -> StepState:
@@ -137,24 +145,25 @@ class Stepper:
         if st.buf is None:  # lstm: states share nothing that a step writes
             return st
         lo = max(0, st.end - (self.W - 1))
-        buf = OutputBuffer(st.buf.values[lo : st.end], st.buf.keys[lo : st.end], capacity=4 * self.W)
+        buf = OutputBuffer(st.buf.values[lo : st.end], capacity=4 * self.W)
         return StepState(st.h, st.c, buf, st.end - lo, st.logits, st.attn)
 
     def _attend(self, hs, cs, buf: OutputBuffer, end: int, out: np.ndarray) -> StepState:
         """Logits for output `out` (H,) attending over itself and the W - 1 outputs before it."""
         if end >= len(buf.values):  # full: carry the last W - 1 rows into a new buffer
             keep = self.W - 1
-            buf = OutputBuffer(buf.values[end - keep : end], buf.keys[end - keep : end])
+            buf = OutputBuffer(buf.values[end - keep : end])
             end = keep
         buf.values[end] = out
-        buf.keys[end] = self._w_k @ out + self._b_k
         lo = max(0, end + 1 - self.W)
-        values, keys = buf.values[lo : end + 1], buf.keys[lo : end + 1]  # (M, H), M <= W
-        scores = keys @ out * self._inv_sqrt_h  # (M,)
-        w = np.exp(scores - scores.max())
+        values = buf.values[lo : end + 1]  # (M, H), M <= W
+        scores = values @ (out @ self._w_k)  # (M,) h_j . W_k^T out (the key bias's b . out dropped: softmax ignores it)
+        scores *= self._inv_sqrt_h
+        scores -= scores.max()
+        w = np.exp(scores, out=scores)
         w /= w.sum()
-        context = w @ values  # (H,)
-        logits = self._w_out @ np.concatenate([out, context]) + self._b_out  # (V,)
+        logits = self._w_out @ np.concatenate([out, w @ values])  # (V,) from the output and its context
+        logits += self._b_out
         return StepState(hs, cs, buf, end + 1, logits, w)
 
     def recompute(self, ids: np.ndarray) -> StepState:
@@ -170,24 +179,21 @@ class Stepper:
                 state = self.model.advance(x, None)
                 h = [s.cpu().numpy() for s in state[0][:, 0]]  # layers x (H,)
                 c = [s.cpu().numpy() for s in state[1][:, 0]]
-                if self.kind == "attention":  # (M, H) recent outputs and their keys (torch: numpy's BLAS may spin threads)
+                if self.kind == "attention":  # (M, H) recent outputs
                     values = state[2][0].contiguous().cpu().numpy()
-                    keys = self.model.attn_linear(state[2][0]).contiguous().cpu().numpy()
             else:
                 h = [np.zeros(H, np.float32) for _ in range(self.layers)]
                 c = [np.zeros(H, np.float32) for _ in range(self.layers)]
-                values = keys = np.zeros((0, H), np.float32)
-        buf = OutputBuffer(values, keys) if self.kind == "attention" else None
+                values = np.zeros((0, H), np.float32)
+        buf = OutputBuffer(values) if self.kind == "attention" else None
         # the last character is stepped by hand, so both paths share the output head
         return self.step(StepState(h, c, buf, 0 if buf is None else len(values), None, None), int(ids[-1]))
 
     def _recompute_numpy(self, ids: np.ndarray) -> StepState:
         """`_recompute` in numpy: the recurrence over all but the last id, layer by layer (the
         input projections batched), then the last id stepped by `_step` as the torch path does."""
-        H, scale = self.H, self._scale
+        H = self.H
         n = len(ids) - 1
-        if self._w_hh_ts is None:  # W_hh transposed with the gate scale folded in (x 1/2 is exact)
-            self._w_hh_ts = [np.ascontiguousarray((w * scale[:, None]).T) for w in self._w_hh]
         h = [np.zeros(H, np.float32) for _ in range(self.layers)]
         c = [np.zeros(H, np.float32) for _ in range(self.layers)]
         out = np.zeros((n, H), np.float32)
@@ -196,9 +202,9 @@ class Stepper:
             if n == 0:
                 break
             if layer == 0:
-                xs = self._x_table[ids[:-1]] * scale  # (n, 4H), biases folded in
+                xs = self._x_table[ids[:-1]]  # (n, 4H), biases folded in, scaled
             else:
-                xs = (out @ self._w_ih[layer].T + self._b[layer]) * scale
+                xs = out @ self._w_ih[layer].T + self._b[layer]
                 out = np.empty((n, H), np.float32)
             w, hl, cl = self._w_hh_ts[layer], h[layer], c[layer]
             for t in range(n):  # in place: half the time of the plain expressions (bench/startup.py)
@@ -216,5 +222,5 @@ class Stepper:
         buf, m = None, 0
         if self.kind == "attention":
             values = out[-(self.W - 1) :] if self.W > 1 else out[:0]  # the last W - 1 outputs, as models.advance
-            buf, m = OutputBuffer(values, values @ self._w_k.T + self._b_k), len(values)
+            buf, m = OutputBuffer(values), len(values)
         return self.step(StepState(h, c, buf, m, None, None), int(ids[-1]))
