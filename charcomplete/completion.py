@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from charcomplete.mixer import Mixer, default_keys, doc_match_order
+from charcomplete.netadapt import NetAdapter
 from charcomplete.registry import DEFAULT_MODEL
 from charcomplete.stepper import NumpyNet, Stepper, StepState
 from charcomplete.vocab import Vocab, normalize_newlines
@@ -91,6 +92,10 @@ class Completer:
         self.mixer = None
         if self.memory is not None:
             self.mixer = Mixer()
+        # the network's output layer learns the document too (netadapt.py), only when adapting
+        self.net_adapt = None
+        if self.adapt is not None:
+            self.net_adapt = NetAdapter(len(vocab), self.H)
         self._observed = ""  # the last context observed
         self._mix_fresh = False  # the next mix is the prediction for the character after _observed
         self._mix_root: str | None = None  # the context the mixer's pending prediction was for
@@ -155,13 +160,23 @@ class Completer:
             self.adapt.new_document()
         if self.mixer is not None:
             self.mixer.reset()
-            self._observed, self._mix_root, self._mix_fresh = "", None, False
+        if self.net_adapt is not None:
+            self.net_adapt.reset()
+        self._observed, self._mix_root, self._mix_fresh = "", None, False
 
     def _probs(self, st: StepState, tail: str, memory: bool = True) -> np.ndarray:
         """Next-character probabilities after `tail` (the text so far): the network's, mixed with
         the adaptive model when adapting, and with the corpus memory and the partial-word model
         when the model has a memory."""
-        p_net = _softmax(st.logits)
+        root, self._mix_fresh = self._mix_fresh, False  # the prediction for the character the user types next
+        if root:
+            self._mix_root = self._observed
+        if self.net_adapt is None or st is not self._state:
+            p_net = _softmax(st.logits)  # a suggestion's later characters: the network as it is (latency)
+        else:  # the next character after the text: the output layer adapted to the document (netadapt.py)
+            p_net = _softmax(self.net_adapt.logits(st.logits, st.h[-1]))
+            if root:
+                self.net_adapt.remember(st.h[-1], p_net)
         short = normalize_newlines(tail[-64:])
         p = p_net if self.adapt is None else self.adapt.mix(p_net, short, self._index)
         if self.memory is None or not memory:
@@ -169,9 +184,6 @@ class Completer:
         p_mem, info = self.memory.predict_text(short)
         doc = 0 if self.adapt is None else self._doc_match(short)
         p_word, seen = self._words(p, short)
-        root, self._mix_fresh = self._mix_fresh, False  # the prediction for the character the user types next
-        if root:
-            self._mix_root = self._observed
         return self.mixer.mix((p_net, p, p_mem, p_word), default_keys(info, doc, seen), learn=root and self.adapt is not None)
 
     def _words(self, base: np.ndarray, tail: str) -> tuple[np.ndarray, int]:
@@ -209,12 +221,15 @@ class Completer:
         editor calls it before every question; `suggest` itself never learns."""
         if self.adapt is not None:
             self.adapt.observe(normalize_newlines(context) if "\r" in context else context)
-        if self.mixer is not None and context != self._observed:
+        learners = [m for m in (self.mixer, self.net_adapt) if m is not None]
+        if learners and context != self._observed:
             root = self._mix_root
-            if root is not None and len(context) == len(root) + 1 and context.startswith(root):
-                self.mixer.update(self._index.get(normalize_newlines(context[-1]), 0))  # learn from the typed character
-            else:
-                self.mixer.discard()
+            typed = root is not None and len(context) == len(root) + 1 and context.startswith(root)
+            for m in learners:
+                if typed:
+                    m.update(self._index.get(normalize_newlines(context[-1]), 0))  # learn from the typed character
+                else:
+                    m.discard()
             self._observed, self._mix_root, self._mix_fresh = context, None, True
 
     def load_options(self) -> dict:
