@@ -63,6 +63,8 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     memory = mode != "previous"
     model = model if memory else "attention"
     completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(**CACHE), None), memory=memory)
+    if not memory:
+        completer.net_adapt = None  # the previous release's network did not adapt (netadapt.py came later)
     learner = None
     if mode not in ("today", "previous"):
         learner = BufferLearner(AdaptConfig(**CACHE))
@@ -99,6 +101,8 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         keys += 1
     # bpc: a fresh start, every character predicted from the editor's context
     completer2 = load_completer(model, adapt=AdaptiveModel(AdaptConfig(**CACHE), None), memory=memory)
+    if not memory:
+        completer2.net_adapt = None
     if learner is not None:
         learner = BufferLearner(AdaptConfig(**CACHE))
         learner.open(buffer)
