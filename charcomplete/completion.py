@@ -224,10 +224,11 @@ class Completer:
         learners = [m for m in (self.mixer, self.net_adapt) if m is not None]
         if learners and context != self._observed:
             root = self._mix_root
-            typed = root is not None and len(context) == len(root) + 1 and context.startswith(root)
+            # the text went on from the one predicted for (a key typed, or a ghost taken): learn from the character that came
+            typed = root is not None and len(context) > len(root) and context.startswith(root)
             for m in learners:
                 if typed:
-                    m.update(self._index.get(normalize_newlines(context[-1]), 0))  # learn from the typed character
+                    m.update(self._index.get(normalize_newlines(context[len(root)]), 0))
                 else:
                     m.discard()
             self._observed, self._mix_root, self._mix_fresh = context, None, True

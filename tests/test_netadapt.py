@@ -69,5 +69,11 @@ def test_the_completer_adapts_its_network_only_when_adapting(tiny_checkpoints):
     np.testing.assert_array_equal(c._probs(st, ctx + "k", memory=False), spec)
     assert not np.allclose(c.probs(ctx), adapted)
     c.net_adapt.dW[:], c.net_adapt.db[:] = dW, db
+    # a ghost taken (the text goes on by several characters): its first character is learned from
+    steps = c.net_adapt.steps
+    c.observe(ctx + "kka ")
+    assert c.net_adapt.steps == steps + 1
+    c.observe(ctx + "kka zeb")  # the prediction after "kka " was never asked: nothing to learn from
+    assert c.net_adapt.steps == steps + 1
     c.new_document()
     assert c.net_adapt.steps == 0
