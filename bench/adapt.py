@@ -104,10 +104,10 @@ def adaptive(cfg: AdaptConfig | None, history_text: str = "") -> AdaptiveModel |
 
 
 def adapting(c, model: AdaptiveModel | None) -> None:
-    """Adapt as the editor does with `model` (the document cache, the output layer's adaptation
-    of netadapt.py, fresh), or not at all (None)."""
+    """Adapt as the editor does with `model` (the document cache; with a corpus memory the output
+    layer's adaptation of netadapt.py too, fresh), or not at all (None)."""
     c.adapt = model
-    c.net_adapt = None if model is None else NetAdapter(len(c.vocab), c.H)
+    c.net_adapt = None if model is None or c.memory is None else NetAdapter(len(c.vocab), c.H)
 
 
 def measure(c, texts: list[str], cfg: AdaptConfig | None, history_text: str = "", ksr: bool = True) -> tuple[float, float]:

@@ -92,9 +92,11 @@ class Completer:
         self.mixer = None
         if self.memory is not None:
             self.mixer = Mixer()
-        # the network's output layer learns the document too (netadapt.py), only when adapting
+        # the network's output layer learns the document too (netadapt.py), when adapting with a
+        # memory: the mixer then weighs it against the rest (a network alone, under the cache only,
+        # lost 0.4 % bpc on the plays with it: docs/benchmarks.md)
         self.net_adapt = None
-        if self.adapt is not None:
+        if self.adapt is not None and self.mixer is not None:
             self.net_adapt = NetAdapter(len(vocab), self.H)
         self._observed = ""  # the last context observed
         self._mix_fresh = False  # the next mix is the prediction for the character after _observed

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+import shutil
+
+import pytest
+
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.completion import _softmax, load_completer
+from charcomplete.memory import MemoryConfig, build_memory
 from charcomplete.netadapt import NetAdapter, NetAdaptConfig
+from charcomplete.registry import memory_path_for
 
 V, H = 12, 8
 
@@ -41,13 +47,21 @@ def test_repeated_character_becomes_likelier_and_only_moved_rows_change():
     assert a.dW[7].any()
 
 
-def test_the_completer_adapts_its_network_only_when_adapting(tiny_checkpoints):
+@pytest.fixture
+def model_with_memory(tiny_checkpoints, tmp_path):
+    path = tmp_path / "m.safetensors"
+    shutil.copy(tiny_checkpoints["attention"], path)
+    vocab = load_completer(path, memory=False).vocab
+    build_memory("the lazy fox quirks a brazen quiz. " * 20, vocab, MemoryConfig(orders=(1, 2, 3, 4), min_count=(1, 1, 1, 1))).save(memory_path_for(path))
+    return path
+
+
+def test_the_completer_adapts_its_network_only_when_adapting_with_a_memory(model_with_memory, tiny_checkpoints):
     text = "zebra quokka zebra quokka zebra quokka zebra quokka "
-    off = load_completer(tiny_checkpoints["attention"], adapt=False)
-    assert off.net_adapt is None
-    c = load_completer(tiny_checkpoints["attention"], adapt=AdaptiveModel())
-    c.adapt = AdaptiveModel()  # no user history
-    ref = load_completer(tiny_checkpoints["attention"], adapt=AdaptiveModel())
+    assert load_completer(model_with_memory, adapt=False).net_adapt is None
+    assert load_completer(tiny_checkpoints["attention"], adapt=AdaptiveModel()).net_adapt is None  # no memory, no mixer
+    c = load_completer(model_with_memory, adapt=AdaptiveModel())
+    ref = load_completer(model_with_memory, adapt=AdaptiveModel())
     ref.net_adapt.cfg.lr = 0.0  # the same, without the output layer's adaptation
     for comp in (c, ref):
         comp.new_document()
