@@ -14,7 +14,7 @@ language the network did not learn sharpens its own prediction, beneath the docu
 the mixer (completion.py). It corrects the prediction of the next character only (a suggestion's
 later characters use the network as it is: latency). Only when adapting; a new document starts
 from the network again.
-The rate was chosen by measuring bits per character (bench/memory.py --sweep-netadapt).
+The rate was chosen by measuring bits per character (bench/netadapt.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 @dataclass
 class NetAdaptConfig:
-    """The output layer's adaptation (chosen by measurement: bench/memory.py --sweep-netadapt)."""
+    """The output layer's adaptation (chosen by measurement: bench/netadapt.py)."""
 
     lr: float = 0.005  # SGD step on dW, db per typed character (0: off)
     decay: float = 0.0  # each step, dW and db shrink by this fraction (0: they keep what they learned)
