@@ -4,8 +4,8 @@ Evaluation sets: (a) a sample of the validation tails of ../shared/corpus (both 
 trainer split them); (b) generated "notes": meeting notes full of invented names, project
 code names and terms no model has seen, repeated as notes repeat them (deterministic: seeded);
 (c) bench/data/modern-prose.txt (in neither folder). Every text is a fresh document with no
-user history (the document cache, and the network's output layer adapting as in the editor:
-netadapt.py); the "notes, with history" row first learns one set
+user history (the document cache; for a model with a corpus memory also the network's output
+layer, as in the editor: Completer.set_adaptive); the "notes, with history" row first learns one set
 of notes as the user's history, then types another set about the same people and projects.
 
 bpc here is the Completer's own next-character distribution (mixed when adapting), stepping
@@ -34,7 +34,6 @@ from common import REPO, SHARED, command_line, one_thread, sample, tails
 from charcomplete.adapt import AdaptConfig, AdaptiveModel, History
 from charcomplete.completion import Policy, load_completer
 from charcomplete.evaluate import completer_ksr, measure_latency
-from charcomplete.netadapt import NetAdapter
 from charcomplete.vocab import normalize_newlines
 
 SYLLABLES = ["ka", "zor", "vel", "qui", "tam", "bri", "xo", "nel", "drak", "sy", "mur", "fen", "ol", "gra", "thi", "wex",
@@ -103,25 +102,18 @@ def adaptive(cfg: AdaptConfig | None, history_text: str = "") -> AdaptiveModel |
     return AdaptiveModel(cfg, history)
 
 
-def adapting(c, model: AdaptiveModel | None) -> None:
-    """Adapt as the editor does with `model` (the document cache; with a corpus memory the output
-    layer's adaptation of netadapt.py too, fresh), or not at all (None)."""
-    c.adapt = model
-    c.net_adapt = None if model is None or c.memory is None else NetAdapter(len(c.vocab), c.H)
-
-
 def measure(c, texts: list[str], cfg: AdaptConfig | None, history_text: str = "", ksr: bool = True) -> tuple[float, float]:
     """(bpc, KSR) over `texts`, each a fresh document."""
     nll_bits, n, keys, chars = 0.0, 0, 0, 0
     for t in texts:
-        adapting(c, adaptive(cfg, history_text))  # a fresh document for each pass
+        c.set_adaptive(adaptive(cfg, history_text))  # a fresh document for each pass
         nll_bits += completer_bpc(c, t) * (len(t) - 1)
         n += len(t) - 1
         if ksr:
-            adapting(c, adaptive(cfg, history_text))
+            c.set_adaptive(adaptive(cfg, history_text))
             r = completer_ksr(c, t)
             keys, chars = keys + r["keystrokes"], chars + r["chars"]
-    adapting(c, None)
+    c.set_adaptive(None)
     return nll_bits / n, (1 - keys / chars if chars else float("nan"))
 
 
@@ -246,7 +238,7 @@ def main() -> None:
         bpc1, ksr1 = measure(c, texts, cfg, history)
         print(f"| {label} | {len(texts)} x {len(texts[0]):,} | {bpc0:.3f} | {bpc1:.3f} | {ksr0:.3f} | {ksr1:.3f} | "
               f"{(ksr1 / ksr0 - 1) * 100:+.1f}% |", flush=True)
-    adapting(c, None)
+    c.set_adaptive(None)
 
 
 def latency(c, cfg: AdaptConfig) -> None:
@@ -261,13 +253,13 @@ def latency(c, cfg: AdaptConfig) -> None:
         for label, config in (("off", None), ("on", cfg)):
             runs = []
             for _ in range(3):
-                adapting(c, adaptive(config))
+                c.set_adaptive(adaptive(config))
                 runs.append(measure_latency(c, text, max_chars=16))
             med = lambda f: statistics.median(getattr(r, f) for r in runs)  # noqa: E731
             print(f"| {pol_label} | {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | "
                   f"{med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} |", flush=True)
     c.policy = shipped
-    adapting(c, None)
+    c.set_adaptive(None)
     costs(c, cfg)
 
 

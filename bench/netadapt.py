@@ -5,7 +5,7 @@ and `code` models with their memories, adapting, each document fresh, no user hi
 held-out tuning sets of bench/memory.py (the last 5 % of the corpus folders' files; not the texts
 bench/quality.py reports on), for each rate of `NetAdaptConfig.lr` (0: off, the release before it).
 
-    python bench/netadapt.py [--rates 0,0.001,0.003,0.005,0.01] [--decay D] [--min-step S] [--chars 9000] [--doc-chars 3000]
+    python bench/netadapt.py [--rates 0,0.001,0.003,0.005,0.01] [--min-step S] [--chars 9000] [--doc-chars 3000]
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from charcomplete.evaluate import sequential_bpc
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default="0,0.001,0.003,0.005,0.01", help="NetAdaptConfig.lr values")
-    ap.add_argument("--decay", type=float, default=None, help="NetAdaptConfig.decay (default: the shipped one)")
     ap.add_argument("--min-step", type=float, default=None, help="NetAdaptConfig.min_step (default: the shipped one)")
     ap.add_argument("--chars", type=int, default=9000, help="held-out characters per set")
     ap.add_argument("--doc-chars", type=int, default=3000, help="characters per document (each one fresh)")
@@ -40,7 +39,6 @@ def main() -> None:
         for rate in rates:
             cfg = c.net_adapt.cfg
             cfg.lr = rate
-            cfg.decay = cfg.decay if args.decay is None else args.decay
             cfg.min_step = cfg.min_step if args.min_step is None else args.min_step
             bits = chars = 0.0
             for doc in docs:

@@ -92,15 +92,19 @@ class Completer:
         self.mixer = None
         if self.memory is not None:
             self.mixer = Mixer()
-        # the network's output layer learns the document too (netadapt.py), when adapting with a
-        # memory: the mixer then weighs it against the rest (a network alone, under the cache only,
-        # lost 0.4 % bpc on the plays with it: docs/benchmarks.md)
-        self.net_adapt = None
-        if self.adapt is not None and self.mixer is not None:
-            self.net_adapt = NetAdapter(len(vocab), self.H)
+        self.net_adapt = None  # the output layer's adaptation (netadapt.py; set_adaptive)
+        self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
         self._mix_fresh = False  # the next mix is the prediction for the character after _observed
         self._mix_root: str | None = None  # the context the mixer's pending prediction was for
+
+    def set_adaptive(self, adaptive) -> None:
+        """Adapt with the AdaptiveModel `adaptive` from now on (None: not at all). With a corpus
+        memory the network's output layer learns the document too (netadapt.py; a new one): the
+        mixer weighs it against the rest (a network alone, under the cache only, lost 0.4 % bpc on
+        the plays with it: docs/benchmarks.md)."""
+        self.adapt = adaptive
+        self.net_adapt = NetAdapter(len(self.vocab), self.H) if adaptive is not None and self.mixer is not None else None
 
     @property
     def model(self):

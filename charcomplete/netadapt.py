@@ -9,7 +9,7 @@ layer only, so a step is one outer product, over the few characters the step mov
 
     p = softmax(logits + dW h + db);   dW -= lr (p - onehot(y)) h^T,  db -= lr (p - onehot(y))
 
-and `decay` pulls the correction back towards the network each step. So a name, a style or a
+So a name, a style or a
 language the network did not learn sharpens its own prediction, beneath the document cache and
 the mixer (completion.py). It corrects the prediction of the next character only (a suggestion's
 later characters use the network as it is: latency). Only when adapting; a new document starts
@@ -29,7 +29,6 @@ class NetAdaptConfig:
     """The output layer's adaptation (chosen by measurement: bench/netadapt.py)."""
 
     lr: float = 0.005  # SGD step on dW, db per typed character (0: off)
-    decay: float = 0.0  # each step, dW and db shrink by this fraction (0: they keep what they learned)
     min_step: float = 1e-4  # rows of dW whose step is smaller than this are left alone (a key moves a few rows, not V)
 
 
@@ -73,9 +72,6 @@ class NetAdapter:
         g = p.astype(np.float32)  # (V,) d loss / d logits = p - onehot(actual)
         g[actual] -= 1.0
         g *= -self.cfg.lr
-        if self.cfg.decay:
-            self.dW *= 1.0 - self.cfg.decay
-            self.db *= 1.0 - self.cfg.decay
         rows = np.flatnonzero(np.abs(g) >= self.cfg.min_step)  # (R,) the characters the step moves (a few)
         self.dW[rows] += np.outer(g[rows], h)  # (R, H)
         self.db += g

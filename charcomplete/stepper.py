@@ -92,7 +92,7 @@ class Stepper:
         assert {k: v.shape for k, v in sd.items()} == param_shapes(cfg), "the numpy step reads config.param_shapes' names"
         emb = sd["embedding.weight"]  # (V, E)
         # the gates' pre-activations come out already scaled for one tanh (x 1/2 for i, f, o: exact)
-        scale = self._scale = _sigmoid_tanh_scale(self.H)
+        scale = _sigmoid_tanh_scale(self.H)
         # layer 0's input projection for every character, biases folded in: (V, 4H)
         self._x_table = (emb @ sd["lstm.weight_ih_l0"].T + sd["lstm.bias_ih_l0"] + sd["lstm.bias_hh_l0"]) * scale
         # W_hh transposed: (H, 4H), for h @ W
