@@ -5,7 +5,7 @@ first suggestion after a cursor jump (a full recompute). Two policies: the shipp
 max_chars=16, and a forced 16-character greedy continuation (the worst case: no early stop).
 Medians over repeats of p50 and p99.
 
-    python bench/latency.py [--model prose] [--repeats 3] [--adapt] [--first-chars 1]
+    python bench/latency.py [--model prose] [--repeats 3] [--adapt] [--first-chars 1] [--policy lookahead=0,show_threshold=0.12]
 
 --adapt: as the editor runs (observe + suggest per key, the document cache learning, the
 corpus memory mixed in when the model has one; no user history), each repeat a fresh document.
@@ -48,6 +48,8 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=3000, help="characters typed per repeat")
     ap.add_argument("--adapt", action="store_true", help="adapt to the document as the editor does")
     ap.add_argument("--first-chars", type=int, default=None, help="Policy.first_chars (default: the shipped policy's)")
+    ap.add_argument("--policy", action="append", default=[],
+                    help="another row: the shipped policy with FIELD=VALUE[,FIELD=VALUE] (repeatable), e.g. lookahead=0,show_threshold=0.12")
     args = ap.parse_args()
     one_thread()
     text = (REPO / "bench" / "data" / "modern-prose.txt").read_text()
@@ -63,17 +65,23 @@ def main() -> None:
           f"{args.repeats} repeats\n\n`{command_line()}`\n")
     print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms | network steps per key, typing |\n|---|---|---|---|---|---|")
     shipped = c.policy if args.first_chars is None else replace(c.policy, first_chars=args.first_chars)
-    for label, pol in (("shipped policy, max 16 chars", replace(shipped, max_chars=16)),
-                       ("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase"))):
-        c.policy = pol
-        runs = []
-        for _ in range(args.repeats):
+    rows = [("shipped policy, max 16 chars", replace(shipped, max_chars=16))]
+    for spec in args.policy:  # other policies, measured alternately with the shipped one
+        fields = dict(kv.split("=", 1) for kv in spec.split(",") if kv)
+        pol = replace(shipped, max_chars=16, **{k: type(getattr(shipped, k))(v) for k, v in fields.items()})
+        rows.append((f"shipped, but {spec}", pol))
+    rows.append(("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase")))
+    runs = {label: [] for label, _ in rows}
+    for _ in range(args.repeats):  # the policies alternate: a slower stretch of the machine hits them all
+        for label, pol in rows:
+            c.policy = pol
             c.new_document()
-            runs.append(measure_latency(c, text, max_chars=16))
-        med = lambda f: statistics.median(getattr(r, f) for r in runs)  # noqa: E731
+            runs[label].append(measure_latency(c, text, max_chars=16))
+    for label, pol in rows:
+        c.policy = pol
+        med = lambda f: statistics.median(getattr(r, f) for r in runs[label])  # noqa: E731
         print(f"| {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | {med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} "
               f"| {steps_per_key(c, text):.2f} |")
-
 
 if __name__ == "__main__":
     main()

@@ -130,12 +130,12 @@ def test_savings_policy_keeps_the_length_with_most_expected_savings(tiny_checkpo
     grown = c.suggest(ctx)
     cum = np.cumprod(grown.char_probs)
     k = int(np.argmax(cum * np.arange(len(cum)))) + 1
-    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0, read_cost=0.0, first_chars=1)
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0, read_cost=0.0, first_chars=1, lookahead=0)
     kept = c.suggest(ctx)
     assert kept.text == grown.text[:k]
     assert abs(kept.confidence - cum[k - 1]) < 1e-6
     c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3), read_cost=0.0,
-                      first_chars=1)
+                      first_chars=1, lookahead=0)
     assert c.suggest(ctx).text == ""
 
 
@@ -148,12 +148,37 @@ def test_read_cost_keeps_the_length_with_most_savings_less_reading(tiny_checkpoi
     cum = np.cumprod(c.suggest(ctx).char_probs)
     lengths = []
     for cost in (0.0, float(cum[len(cum) // 2]), float(cum[1]) + 1e-3):
-        c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, read_cost=cost, first_chars=1)
+        c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, read_cost=cost, first_chars=1,
+                          lookahead=0)
         want = int(np.argmax((cum - cost) * np.arange(len(cum)))) + 1
         kept = c.suggest(ctx).text
         assert len(kept) == (want if want >= 2 else 0)
         lengths.append(len(kept))
     assert lengths[0] >= 2 and lengths[0] >= lengths[1] >= lengths[2] == 0
+
+
+def test_lookahead_stops_growing_past_the_best_length(tiny_checkpoints):
+    """With lookahead L a continuation stops growing once L characters have not raised its expected
+    savings: the ghost kept is the best length up to there (lookahead 1: the first local maximum)."""
+    c = load_completer(tiny_checkpoints["attention"])
+    kept = {}
+    for ctx in ("the lazy dog sleeps while the q", "the quick brown fox jum", "while the l"):
+        c.policy = Policy(max_chars=16, threshold=0.001, boundary="phrase")
+        cum = np.cumprod(c.suggest(ctx).char_probs)
+        values = (cum - 0.05) * np.arange(len(cum))  # the savings of keeping k = 1..n characters
+        for ahead in (0, 1, 2):
+            best, best_k = 0.0, 1
+            for k in range(1, len(cum) + 1):
+                if values[k - 1] > best:
+                    best, best_k = values[k - 1], k
+                if ahead and k - best_k >= ahead:
+                    break
+            c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, read_cost=0.05, first_chars=1,
+                              lookahead=ahead)
+            got = c.suggest(ctx).text
+            assert len(got) == (best_k if best_k >= 2 else 0), (ctx, ahead)
+            kept[ctx, ahead] = len(got)
+    assert any(kept[ctx, 1] < kept[ctx, 0] for ctx, _ in kept)  # lookahead 1 did stop early somewhere
 
 
 def test_cpu_completer_never_imports_torch(tiny_checkpoints):
@@ -217,7 +242,8 @@ def test_savings_stops_growing_early_with_the_same_result(tiny_checkpoints):
             if grown.text:
                 k = int(np.argmax((cum - cost) * np.arange(len(cum)))) + 1
                 want = grown.text[:k] if cum[k - 1] >= 0.1 and k >= 2 else ""
-            c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.1, read_cost=cost, first_chars=1)
+            c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.1, read_cost=cost, first_chars=1,
+                              lookahead=0)
             assert c.suggest(ctx).text == want, (cost, ctx)
             shown += bool(want)
     assert shown >= 10  # the rule was exercised
