@@ -16,9 +16,11 @@ against today's document cache (fed by the ~1 KB context the editor passes), as 
 Every document starts fresh, with no user history. The editor's context is reproduced exactly
 (tui/editor.py's rule: a line start at least 1 KB back). "suggest p99" is Completer.suggest's own
 time per keystroke; in the "+ neighbours" rows the neighbours are counted *while* typing (512
-characters between keystrokes, as the model thread does between requests) until done.
+characters between keystrokes, as the model thread does between requests) until done; with
+--neighbours-first, all of them before the first keystroke (a user who looks a few seconds
+before typing: the editor's model thread counts them while the user is idle).
 
-    python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b]
+    python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b] [--neighbours-first]
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ LONG_READMES = ("torch", "fonttools", "ruff", "syrupy")
 
 
 CACHE: dict = {}  # AdaptConfig fields to override (--max-order)
+NEIGHBOURS_FIRST = False  # --neighbours-first: count the neighbouring files before typing, not while
 
 
 def editor_context(text: str) -> str:
@@ -72,7 +75,9 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         while learner.work(1 << 16):
             pass
         for t in neighbours:
-            learner.add_file(t)  # counted while typing (below)
+            learner.add_file(t)  # counted while typing (below), or now with --neighbours-first
+        while NEIGHBOURS_FIRST and learner.work(1 << 16):
+            pass
         completer.adapt.attach(learner)
     state = {"text": buffer}
 
@@ -151,8 +156,12 @@ def main() -> None:
     ap.add_argument("--skip-a", action="store_true", help="only (b)")
     ap.add_argument("--skip-b", action="store_true", help="only (a)")
     ap.add_argument("--max-order", type=int, default=None, help="the document cache's longest context (AdaptConfig.max_order)")
+    ap.add_argument("--neighbours-first", action="store_true",
+                    help="(b): count the neighbouring files before typing starts (a user who looks a few seconds first)")
     args = ap.parse_args()
     one_thread()
+    global NEIGHBOURS_FIRST
+    NEIGHBOURS_FIRST = args.neighbours_first
     if args.max_order:
         CACHE.update(max_order=args.max_order)
     print(command_line())
