@@ -102,9 +102,9 @@ def adaptive(cfg: AdaptConfig | None, history_text: str = "") -> AdaptiveModel |
     return AdaptiveModel(cfg, history)
 
 
-def measure(c, texts: list[str], cfg: AdaptConfig | None, history_text: str = "", ksr: bool = True) -> tuple[float, float]:
-    """(bpc, KSR) over `texts`, each a fresh document."""
-    nll_bits, n, keys, chars = 0.0, 0, 0, 0
+def measure(c, texts: list[str], cfg: AdaptConfig | None, history_text: str = "", ksr: bool = True) -> tuple[float, float, float]:
+    """(bpc, KSR, precision) over `texts`, each a fresh document (KSR and precision nan when not asked)."""
+    nll_bits, n, keys, chars, shown, taken = 0.0, 0, 0, 0, 0, 0
     for t in texts:
         c.set_adaptive(adaptive(cfg, history_text))  # a fresh document for each pass
         nll_bits += completer_bpc(c, t) * (len(t) - 1)
@@ -113,8 +113,9 @@ def measure(c, texts: list[str], cfg: AdaptConfig | None, history_text: str = ""
             c.set_adaptive(adaptive(cfg, history_text))
             r = completer_ksr(c, t)
             keys, chars = keys + r["keystrokes"], chars + r["chars"]
+            shown, taken = shown + r["shown"], taken + r["accepted"]
     c.set_adaptive(None)
-    return nll_bits / n, (1 - keys / chars if chars else float("nan"))
+    return nll_bits / n, (1 - keys / chars if chars else float("nan")), (taken / shown if shown else float("nan"))
 
 
 def eval_sets(chars: int, files: int) -> dict[str, list[str]]:
@@ -229,15 +230,16 @@ def main() -> None:
         latency(c, cfg)
         return
     print(f"AdaptConfig: orders {cfg.min_order}-{cfg.max_order}, discount {cfg.discount}, strength {cfg.strength}\n")
-    print("| eval set | texts x chars | bpc off | bpc adapting | KSR off | KSR adapting | KSR change |\n|---|---|---|---|---|---|---|")
+    print("| eval set | texts x chars | bpc off | bpc adapting | KSR off | KSR adapting | KSR change | precision off | precision adapting |\n"
+          "|---|---|---|---|---|---|---|---|---|")
     sets = eval_sets(args.chars, args.files)
     rows = [(k, v, "") for k, v in sets.items()]
     rows.append(("generated notes, with history", [notes_text(3, args.chars, world_seed=1)], notes_text(4, args.chars, world_seed=1)))
     for label, texts, history in rows:
-        bpc0, ksr0 = measure(c, texts, None)
-        bpc1, ksr1 = measure(c, texts, cfg, history)
+        bpc0, ksr0, prec0 = measure(c, texts, None)
+        bpc1, ksr1, prec1 = measure(c, texts, cfg, history)
         print(f"| {label} | {len(texts)} x {len(texts[0]):,} | {bpc0:.3f} | {bpc1:.3f} | {ksr0:.3f} | {ksr1:.3f} | "
-              f"{(ksr1 / ksr0 - 1) * 100:+.1f}% |", flush=True)
+              f"{(ksr1 / ksr0 - 1) * 100:+.1f}% | {prec0:.3f} | {prec1:.3f} |", flush=True)
     c.set_adaptive(None)
 
 

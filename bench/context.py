@@ -1,4 +1,4 @@
-"""Whole buffer and neighbouring files (issue 12, item 4 (a), (b)): KSR and bits per character
+"""Whole buffer and neighbouring files (issue 12, item 4 (a), (b)): KSR, precision and bits per character
 against today's document cache (fed by the ~1 KB context the editor passes), as the editor runs.
 
 (a) typing the last --chars characters of long held-out documents, the rest of the document in
@@ -94,7 +94,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     LEARN_BEFORE = 64
     # KSR: as evaluate.keystroke_savings, the editor's context per key
     typed = normalize_newlines(typed)
-    n, pos, keys, lat = len(typed), 0, 0, []
+    n, pos, keys, lat, shown, taken = len(typed), 0, 0, [], 0, 0
     completer.reset()
     while pos < n:
         ctx = sync(buffer + typed[:pos])
@@ -102,8 +102,9 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         t0 = time.perf_counter()
         s = completer.suggest(ctx).text
         lat.append(time.perf_counter() - t0)
-        pos += len(s) if s and typed.startswith(s, pos) else 1
-        keys += 1
+        right = bool(s) and typed.startswith(s, pos)
+        pos += len(s) if right else 1
+        keys, shown, taken = keys + 1, shown + bool(s), taken + right
     # bpc: a fresh start, every character predicted from the editor's context
     completer2 = load_completer(model, adapt=AdaptiveModel(AdaptConfig(**CACHE), None), memory=memory)
     if not memory:
@@ -123,27 +124,29 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         ctx = sync(buffer + typed[:i])
         completer2.observe(ctx)
         nll -= math.log(max(float(completer2.probs(ctx)[int(ids[i])]), 1e-12))
-    return {"keys": keys, "chars": n, "nll": nll, "lat": lat}
+    return {"keys": keys, "chars": n, "nll": nll, "lat": lat, "shown": shown, "taken": taken}
 
 
-def summary(rows: list[dict]) -> tuple[float, float, float]:
+def summary(rows: list[dict]) -> tuple[float, float, float, float]:
+    """KSR, bits per character, suggest p99 (ms) and precision (ghosts taken / shown) of `rows`."""
     chars = sum(r["chars"] for r in rows)
     ksr = 1 - sum(r["keys"] for r in rows) / chars
+    precision = sum(r["taken"] for r in rows) / max(1, sum(r["shown"] for r in rows))
     bpc = sum(r["nll"] for r in rows) / chars / math.log(2)
     p99 = float(np.percentile([x for r in rows for x in r["lat"]], 99) * 1000)
-    return ksr, bpc, p99
+    return ksr, bpc, p99, precision
 
 
 def table(title: str, results: dict[str, list[dict]]) -> None:
     print(f"\n{title}\n")
-    print("| | KSR | vs previous release | bits/char | suggest p99 |\n|---|---|---|---|---|")
+    print("| | KSR | vs previous release | precision | bits/char | suggest p99 |\n|---|---|---|---|---|---|")
     base = summary(results["today"])[0]
     prev = summary(results["previous"])[0] if "previous" in results else None
     for mode, rows in results.items():
-        ksr, bpc, p99 = summary(rows)
+        ksr, bpc, p99, precision = summary(rows)
         rel = f" ({(ksr / base - 1):+.0%})" if mode not in ("today", "previous") and base > 0 else ""
         vs = f"{(ksr / prev - 1):+.0%}" if prev and mode != "previous" else ""
-        print(f"| {mode} | {ksr:.3f}{rel} | {vs} | {bpc:.3f} | {p99:.2f} ms |")
+        print(f"| {mode} | {ksr:.3f}{rel} | {vs} | {precision:.3f} | {bpc:.3f} | {p99:.2f} ms |")
 
 
 def main() -> None:

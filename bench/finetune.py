@@ -62,8 +62,8 @@ def main() -> None:
     base = resolve_model(args.model)
     print(f"`python bench/finetune.py {' '.join(sys.argv[1:])}`: model in use {args.model}, notes = package READMEs, "
           f"{args.minutes:g} min or 20 passes per run, 1 thread\n")
-    print("| notes | run | lr | old bpc | new bpc | old KSR | new KSR | switched | seconds |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| notes | run | lr | old bpc | new bpc | old KSR | new KSR | old precision | new precision | switched | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size in [int(s) for s in args.sizes.split(",")]:
         folder = Path(tempfile.mkdtemp(prefix="notes-"))
         (folder / "notes.md").write_text(notes_text(size), encoding="utf-8")
@@ -76,10 +76,15 @@ def main() -> None:
             try:
                 out = run_training(req, None, lambda: False, compare_with=str(base))
             except Exception as e:  # e.g. too small to learn from
-                print(f"| {size:,} | {how} | {lr:g} | {old.bpc:.3f} | - | {old.ksr:.3f} | - | {str(e)[:60]} | - |", flush=True)
+                print(f"| {size:,} | {how} | {lr:g} | {old.bpc:.3f} | - | {old.ksr:.3f} | - | {_p(old)} | - | {str(e)[:60]} | - |", flush=True)
                 continue
             print(f"| {size:,} | {how} | {lr:g} | {out.old.bpc:.3f} | {out.new.bpc:.3f} | {out.old.ksr:.3f} | {out.new.ksr:.3f} | "
-                  f"{'yes' if out.better else 'no'} | {time.perf_counter() - t0:.0f} |", flush=True)
+                  f"{_p(out.old)} | {_p(out.new)} | {'yes' if out.better else 'no'} | {time.perf_counter() - t0:.0f} |", flush=True)
+
+
+def _p(scores) -> str:
+    """A TailScores' precision (ghosts taken / shown), "-" when none was shown."""
+    return "-" if scores.precision is None else f"{scores.precision:.3f}"
 
 
 if __name__ == "__main__":

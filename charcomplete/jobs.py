@@ -221,7 +221,11 @@ class TailScores:
 
     bpc: float  # bits per character, the network alone
     ksr: float  # keystroke savings, no adaptation
-    precision: float | None  # ghosts taken / shown
+    precision: float | None  # ghosts taken / shown (None: none shown)
+
+    def __str__(self) -> str:
+        shown = "-" if self.precision is None else f"{self.precision:.3f}"
+        return f"{self.bpc:.3f} bpc, KSR {self.ksr:.3f}, precision {shown}"
 
 
 def score_tail(path: Path, corpus, ksr_chars: int = 3000, val_fraction: float = 0.05, max_chars: int = 200_000) -> TailScores:

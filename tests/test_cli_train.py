@@ -285,6 +285,7 @@ def test_train_fine_tunes_the_shipped_model_by_default_and_compares_on_the_tail(
     assert r.exit_code == 0, r.output
     base = model_for_file(str(corpus_dir))
     assert f"fine-tuning {base}" in r.output and "held-out tail:" in r.output
+    assert r.output.count("precision") == 2  # the new model's and the one it started from
     shipped = load_completer(resolve_model(base), memory=False)
     tuned = load_completer(out, memory=False)
     assert tuned.vocab == shipped.vocab and tuned.model.cfg.hidden == shipped.model.cfg.hidden  # its sizes, not the defaults'

@@ -86,7 +86,7 @@ def test_compare_prints_the_table_and_both_plots_and_saves(tiny_corpus, tmp_path
                "--ksr-chars", 300, "--plot", png, "--save")
     assert r.exit_code == 0, r.output
     out = r.output
-    for text in ("best val bpc", "KSR", "latency p50/p99", "Training loss", "Validation accuracy", "plots written to"):
+    for text in ("best val bpc", "KSR", "precision", "latency p50/p99", "Training loss", "Validation accuracy", "plots written to"):
         assert text in out
     assert out.count("step ") >= 4  # validations of both models, one line each
     table_rows = [line for line in out.splitlines() if line.startswith("│")]

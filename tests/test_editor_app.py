@@ -240,7 +240,8 @@ async def test_a_worse_model_is_kept_saved_but_not_switched_to(editor, monkeypat
         await settle(pilot)
         assert app.model.completer.name == "attention"  # kept
         assert user_checkpoint_path("notes-attention").is_file()  # saved, to be picked in the palette
-        assert any(n.message.startswith("Kept attention") and "bpc" in n.message for n in app._notifications)
+        assert any(n.message.startswith("Kept attention") and "bpc" in n.message and "precision" in n.message
+                   for n in app._notifications)  # the old and the new model's scores, precision too
 
 
 async def test_a_text_too_small_to_learn_from_gets_a_notice(editor):

@@ -131,7 +131,7 @@ def summary_table(result, notebook: bool):
     from rich.table import Table
 
     table = Table(title="lstm vs attention  (val = the contiguous held-out tail)")
-    cols = ["model", "method", "best val bpc", "val acc", "params", "train time", "chars/s", "latency p50/p99", "KSR"]
+    cols = ["model", "method", "best val bpc", "val acc", "params", "train time", "chars/s", "latency p50/p99", "KSR", "precision"]
     if notebook:
         cols.append("leaky val acc")
     for c in cols:
@@ -140,7 +140,8 @@ def summary_table(result, notebook: bool):
         s = run.summary
         latency = "-" if s.get("latency_p50_ms") is None else f"{s['latency_p50_ms']:.2f}/{s['latency_p99_ms']:.2f} ms"
         row = [run.model, "ours" if run.method == "ours" else "notebook's", _f(s["best_val_bpc"]), _f(s["val_acc"]),
-               f"{s['parameters']:,}", f"{s['seconds']:.1f}s", f"{s['chars_per_s']:,.0f}", latency, _f(s.get("ksr"))]
+               f"{s['parameters']:,}", f"{s['seconds']:.1f}s", f"{s['chars_per_s']:,.0f}", latency, _f(s.get("ksr")),
+               _f(s.get("precision"))]
         if notebook:
             row.append(_f(s.get("leaky_val_acc")))
         table.add_row(*row)

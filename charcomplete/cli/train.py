@@ -159,7 +159,7 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
         from charcomplete.registry import resolve_model
 
         new, old = score_tail(result.path, data, val_fraction=val_fraction), score_tail(resolve_model(init), data, val_fraction=val_fraction)
-        click.echo(f"held-out tail: {new.bpc:.3f} bpc, KSR {new.ksr:.3f}  ({init}: {old.bpc:.3f} bpc, KSR {old.ksr:.3f})")
+        click.echo(f"held-out tail: {new}  ({init}: {old})")
 
 
 def _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model):

@@ -288,11 +288,11 @@ class EditorTraining:
         new = outcome.new if outcome is not None else None
         if outcome is not None and outcome.note:
             self.notify(outcome.note, timeout=10)
-        scores = "" if new is None else f"{new.bpc:.3f} bpc, KSR {new.ksr:.3f} on the held-out tail"
+        scores = "" if new is None else f"{new} on the held-out tail"
         if outcome is None or outcome.old is None:
             self._use_model(completer, f"Trained '{completer.name}' ({scores}); switched to it (saved in your data dir).")
             return
-        was = f"{outcome.old.bpc:.3f} bpc, KSR {outcome.old.ksr:.3f}"
+        was = str(outcome.old)
         if outcome.better:
             self._use_model(completer, f"Trained '{completer.name}': {scores} (was {was} with {old.name}); switched to it.")
         else:
