@@ -335,8 +335,7 @@ class Completer:
         savings = pol.boundary == "savings"
         path = "" if st is self._state else None  # from the cached context: its states are kept (_ahead) by path
         best = beat  # "savings": the best (P(first k right) - read_cost) * (k - 1) so far (or to beat)
-        own = (0.0, 0.0)  # "savings": (value, P) of the length this continuation would keep so far
-        own_len = 1  # ...and that length
+        own = (0.0, 0.0, 1)  # "savings": (value, P, length) of the length this continuation would keep so far
         show = pol.show_threshold if show_threshold is None else show_threshold
         while len(text) < limit:
             p = p0 if p0 is not None and not text else self._probs(st, tail, memory=len(text) < pol.memory_chars)
@@ -360,13 +359,12 @@ class Completer:
                 value = (conf - pol.read_cost) * (len(text) - 1)
                 best = max(best, value)
                 if value > own[0]:
-                    own = (value, conf)  # this continuation's own best length so far (the first of equals, as argmax)
-                    own_len = len(text)
+                    own = (value, conf, len(text))  # this continuation's own best length so far (the first of equals, as argmax)
                 if conf < show and (own[0] <= 0 or own[1] < show):
                     return Suggestion("", 0.0)  # every length kept from here on is too unlikely to show
                 if (conf - pol.read_cost) * (limit - 1) <= best:
                     break
-                if pol.lookahead and len(text) - own_len >= pol.lookahead:
+                if pol.lookahead and len(text) - own[2] >= pol.lookahead:
                     break
             if len(text) < limit:
                 st = self._step(st, path, i, ch) if path is not None else self._stepper.step(st, i)

@@ -9,12 +9,11 @@ layer only, so a step is one outer product, over the few characters the step mov
 
     p = softmax(logits + dW h + db);   dW -= lr (p - onehot(y)) h^T,  db -= lr (p - onehot(y))
 
-So a name, a style or a
-language the network did not learn sharpens its own prediction, beneath the document cache and
-the mixer (completion.py). It corrects the prediction of the next character only (a suggestion's
-later characters use the network as it is: latency). Only when adapting; a new document starts
-from the network again.
-The rate was chosen by measuring bits per character (bench/netadapt.py).
+So a name, a style or a language the network did not learn sharpens its own prediction,
+beneath the document cache and the mixer (completion.py). It corrects the prediction of the next
+character only (a suggestion's later characters use the network as it is: latency). Only when
+adapting; a new document starts from the network again. The rate was chosen by measuring bits
+per character (bench/netadapt.py).
 """
 
 from __future__ import annotations
