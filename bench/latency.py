@@ -68,7 +68,7 @@ def main() -> None:
     rows = [("shipped policy, max 16 chars", replace(shipped, max_chars=16))]
     for spec in args.policy:  # other policies, measured alternately with the shipped one
         fields = dict(kv.split("=", 1) for kv in spec.split(",") if kv)
-        pol = replace(shipped, max_chars=16, **{k: type(getattr(shipped, k))(v) for k, v in fields.items()})
+        pol = replace(shipped, **{"max_chars": 16, **{k: type(getattr(shipped, k))(v) for k, v in fields.items()}})
         rows.append((f"shipped, but {spec}", pol))
     rows.append(("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase")))
     runs = {label: [] for label, _ in rows}

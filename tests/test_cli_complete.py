@@ -37,6 +37,28 @@ def test_complete_json_and_alternatives(tiny_checkpoints):
     assert data["kind"] == "lstm" and 1 <= len(data["suggestions"]) <= 3
 
 
+def test_complete_and_models_start_without_torch(tiny_checkpoints):
+    """`complete` on the CPU and `models` never import torch (0.8 s of start-up): the real CLI in
+    a fresh process, which then checks sys.modules."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from charcomplete.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['complete', '--model', sys.argv[1], 'the quick br'])\n"
+        "assert r.exit_code == 0 and r.output.startswith('own'), r.output\n"
+        "r = CliRunner().invoke(cli, ['models', '--json'])\n"
+        "assert r.exit_code == 0 and '\"name\": \"prose\"' in r.output, r.output\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_checkpoints["attention"])], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
 def test_complete_unknown_model():
     one_line_error(run("complete", "--model", "no-such-model", "abc"))
 

@@ -317,7 +317,6 @@ def test_forget_with_a_folder_as_the_history_file_is_one_line():
 def test_forget_on_a_read_only_data_dir_is_one_line(monkeypatch, what):
     import errno
 
-    from charcomplete import history
     from charcomplete.history import history_path
     from test_cli_train import assert_one_line_error
     from test_faults import invoke

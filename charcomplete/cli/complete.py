@@ -25,12 +25,12 @@ def command(text, model, max_chars, k, as_json, device, no_adapt):
     charcomplete complete "To be, or not to b"
     echo -n "def main(" | charcomplete complete --json -
     """
+    one_cpu_thread()  # before numpy loads
     from charcomplete.completion import load_completer
     from charcomplete.registry import model_for_file
 
     if text is None or text == "-":
         text = sys.stdin.read()
-    one_cpu_thread()
     c = load_completer(model or model_for_file("text"), device=device, adapt=not no_adapt, save_history=False)  # reads your history, never writes it
     c.observe(text)
     if as_json:

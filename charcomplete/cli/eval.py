@@ -85,7 +85,7 @@ def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | No
     from charcomplete.adapt import AdaptiveModel
     from charcomplete.completion import load_completer
 
-    one_cpu_thread()
+    one_cpu_thread(torch_too=True)  # scoring a long text runs the torch network
     texts = read_eval_texts(paths, limit)
     ref_text = "".join(t for _, t in read_eval_texts([reference], None)) if reference else ""
     results = []

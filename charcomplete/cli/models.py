@@ -21,7 +21,7 @@ def command(as_json):
         memory = memory_path_for(e.path)
         row["memory_mb"] = round(memory.stat().st_size / 2**20, 1) if memory.is_file() else None  # the corpus memory beside it
         try:
-            _, md = read_safetensors(e.path)
+            _, md = read_safetensors(e.path, numpy=True)  # checked whole, without importing torch
             meta = CheckpointMeta.from_metadata(md, str(e.path))
             row.update(kind=meta.config.get("kind", "?"), val_bpc=meta.metrics.get("val_bpc"), parameters=meta.metrics.get("parameters"),
                        corpus=meta.corpus.get("paths", ""), created=meta.created)
