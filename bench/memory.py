@@ -34,7 +34,7 @@ from common import REPO, SHARED, command_line, one_thread, sample, tails
 
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.memory import CorpusMemory, MemoryConfig, build_memory, load_memory
-from charcomplete.mixer import (COUNT_DOC_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, count_doc_key, default_keys,
+from charcomplete.mixer import (COUNT_DOC_KEYS, COUNT_WORD_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, count_doc_key, default_keys,
                                 doc_match_order, memory_doc_key)
 from charcomplete.words import blend, count_words, partial_word
 
@@ -131,6 +131,7 @@ def bpc(p: np.ndarray, y: np.ndarray) -> float:
 
 # the mixer of these three experts (network, cache, memory) as the memory shipped with it; the
 # editor's mixer has a fourth, the partial-word model (words.py; docs/benchmarks.md)
+FOUR = dict(n_inputs=4, key_sizes=(MEMORY_DOC_KEYS, COUNT_WORD_KEYS))  # the editor's mixer before the match model (match.py)
 MIXER3 = MixerConfig(n_inputs=3, key_sizes=(MEMORY_DOC_KEYS, COUNT_DOC_KEYS), init=(0.0, 0.6, 0.5))
 
 
@@ -165,7 +166,7 @@ def words_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.
     """(d): (c) with the partial-word model as the fourth expert, mixed as the Completer mixes it
     (the memory's word table and the document's partial words, counted as it is typed, over (b)).
     frozen: as with adaptation off (the network, the memory and its word table; nothing learned)."""
-    nll, mixer, index = 0.0, Mixer(cfg), mem.vocab._index
+    nll, mixer, index = 0.0, Mixer(cfg or MixerConfig(**FOUR)), mem.vocab._index
     starts = ex["starts"]
     for text, a, b in zip(docs, starts[:-1], starts[1:]):
         mixer.reset()
@@ -181,7 +182,7 @@ def words_bpc(ex: dict, p_mem: np.ndarray, mem_order: np.ndarray, mem_count: np.
                 seen = table[prefix][0] if prefix in table and not frozen else 0
             base = ex["p_net" if frozen else "p_doc"][t]
             doc = 0 if frozen else int(ex["doc_order"][t])
-            keys = default_keys({"order": int(mem_order[t]), "count": int(mem_count[t])}, doc, seen)
+            keys = default_keys({"order": int(mem_order[t]), "count": int(mem_count[t])}, doc, seen)[:2]  # no match model here
             p = mixer.mix((ex["p_net"][t], base, p_mem[t], blend(base, levels, index) if levels else base), keys, learn=not frozen)
             y = int(ex["y"][t])
             if not frozen:
@@ -208,7 +209,7 @@ def sweep_words(sets, experts, mems) -> None:
             row = []
             for name, (kind, docs) in sets.items():
                 p_mem, mem_order, mem_count, _ = memory_probs(mems[kind], docs)
-                row.append(words_bpc(experts[name], p_mem, mem_order, mem_count, mems[kind], docs, MixerConfig(init=init), frozen))
+                row.append(words_bpc(experts[name], p_mem, mem_order, mem_count, mems[kind], docs, MixerConfig(init=init, **FOUR), frozen))
             print(f"| {d} | {b} | {'/'.join(f'{w:g}' for w in init)} | {'no' if frozen else 'yes'} | "
                   + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
     words.DISCOUNT, words.STRENGTH = shipped

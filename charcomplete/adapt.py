@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from charcomplete.history import History, shared_history, track_document
+from charcomplete.match import MatchIndex
 from charcomplete.ngram import CharCounts, align
 from charcomplete.words import WORD_MAX, is_word
 
@@ -192,7 +193,9 @@ class AdaptiveModel:
         self.weights[bucket] = min(0.999, max(0.001, 1 / (1 + math.exp(-a))))
 
 
-NEIGHBOUR_CONTEXTS = 200_000  # the neighbouring files' level holds at most this many contexts (about 90 MB with their partial words)
+MATCH_AHEAD = 4  # the match model's index (numpy, match.py) takes this many characters of the neighbours per character counted
+NEIGHBOUR_CONTEXTS = 200_000  # the neighbouring files' level holds at most this many contexts (about 90 MB with their partial words;
+#                              the match model's index of their text adds the text and 32 MB of tables: match.py)
 
 
 class BufferLearner:
@@ -214,11 +217,13 @@ class BufferLearner:
         self.max_contexts = max_contexts
         self.doc = CharCounts(cfg.min_order, cfg.max_order)
         self.neighbours = CharCounts(cfg.min_order, cfg.max_order)
+        self.match = MatchIndex()  # the neighbouring files' text for the match model (match.py), indexed ahead of the counting
         self.neighbours_on = True
         self.files = 0  # neighbouring files counted (in part, when the bound was reached)
         self.doc_chars = 0  # length of the buffer as opened
         self._jobs: deque = deque()  # document jobs: None (start over) or [text, pos, end, sign]
-        self._files: deque = deque()  # neighbouring texts waiting: [text, pos, end, 1]
+        self._files: deque = deque()  # neighbouring texts waiting to be counted: [text, pos, end, 1]
+        self._to_index: deque = deque()  # and to be indexed for the match model: [text, pos, offset in self.match.text]
         self._snapshot: list | None = None  # the job counting the buffer as opened
         self._clear = False  # the neighbours were turned off: drop their counts (in the counting thread)
         self._lock = threading.Lock()
@@ -259,23 +264,28 @@ class BufferLearner:
         with self._lock:
             if self.neighbours_on:
                 self._files.append([text, 0, len(text), 1])
+                self._to_index.append([text, 0, None])
 
     def set_neighbours(self, on: bool) -> None:
         with self._lock:
             self.neighbours_on = on
             if not on:
                 self._files.clear()
+                self._to_index.clear()
                 self._clear = True
 
     # --- the counting side (the model thread) -----------------------------------------------
 
     def work(self, budget: int = 512) -> bool:
-        """Count at most about `budget` characters of what is queued; True while more is left."""
+        """Count at most about `budget` characters of what is queued, and index MATCH_AHEAD times
+        as many of the neighbouring files for the match model; True while more is left."""
         with self._lock:
             if self._clear:
                 self._clear = False
                 self.neighbours.clear()  # in place: an AdaptiveModel may hold it
+                self.match.clear()
                 self.files = 0
+        self._index_match(budget * MATCH_AHEAD)
         while budget > 0:
             with self._lock:
                 queue = self._jobs if self._jobs else self._files if self.neighbours_on else None
@@ -307,9 +317,28 @@ class BufferLearner:
                             self.files += 1
         return self.busy
 
+    def _index_match(self, budget: int) -> None:
+        """Index at most `budget` characters of the neighbouring files for the match model."""
+        while budget > 0:
+            with self._lock:
+                if not (self._to_index and self.neighbours_on):
+                    return
+                job = self._to_index[0]
+            text, pos, base = job
+            if base is None:
+                base = job[2] = self.match.append(text)
+            n = min(budget, len(text) - pos)
+            self.match.index(base, text, pos, pos + n)
+            job[1] = pos + n
+            budget -= n
+            if job[1] >= len(text):
+                with self._lock:
+                    if self._to_index and self._to_index[0] is job:
+                        self._to_index.popleft()
+
     @property
     def busy(self) -> bool:
-        return bool(self._jobs or (self._files and self.neighbours_on))
+        return bool(self._jobs or ((self._files or self._to_index) and self.neighbours_on))
 
     @property
     def doc_progress(self) -> float:
@@ -319,6 +348,10 @@ class BufferLearner:
 
     def neighbour_table(self) -> dict | None:
         return self.neighbours.table if self.neighbours_on and self.neighbours.table else None
+
+    def neighbour_match(self) -> MatchIndex | None:
+        """The match model's index of the neighbouring files (match.py), None when off or empty."""
+        return self.match if self.neighbours_on and len(self.match) else None
 
     def neighbour_words(self) -> dict | None:
         """The neighbouring files' partial-word counts (words.py), None when off or empty."""

@@ -6,8 +6,9 @@ as the editor's window slides forward — only the new characters are stepped (s
 network one character at a time in numpy); otherwise it recomputes from the last
 `context_chars` characters. Either way the result equals running the model in one call over
 the text it has read (tested to 1e-5). Its next-character distribution mixes the network with the
-document/history cache (adapt.py), the model's corpus memory (memory.py) and the partial-word
-model (words.py), weighed by the online mixer (mixer.py).
+document/history cache (adapt.py), the model's corpus memory (memory.py), the partial-word
+model (words.py) and the match model over the neighbouring files (match.py), weighed by the
+online mixer (mixer.py).
 
 A suggestion is a greedy continuation with clear stopping rules (see `Policy`). Asking is a
 pure query: learning from the document (adaptation) happens only in `observe`, which the
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from charcomplete.match import match_expert
 from charcomplete.mixer import Mixer, default_keys, doc_match_order
 from charcomplete.netadapt import NetAdapter
 from charcomplete.registry import DEFAULT_MODEL
@@ -94,6 +96,7 @@ class Completer:
         self.mixer = None
         if self.memory is not None:
             self.mixer = Mixer()
+        self._flat = np.ones(len(vocab))  # the match model's distribution when it has no match (mixer.py ignores it)
         self.net_adapt = None  # the output layer's adaptation (netadapt.py; set_adaptive)
         self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
@@ -174,8 +177,8 @@ class Completer:
 
     def _probs(self, st: StepState, tail: str, memory: bool = True) -> np.ndarray:
         """Next-character probabilities after `tail` (the text so far): the network's, mixed with
-        the adaptive model when adapting, and with the corpus memory and the partial-word model
-        when the model has a memory."""
+        the adaptive model when adapting, and with the corpus memory, the partial-word model and
+        the match model (the neighbouring files, when learned) when the model has a memory."""
         root, self._mix_fresh = self._mix_fresh, False  # the prediction for the character the user types next
         if root:
             self._mix_root = self._observed
@@ -192,7 +195,12 @@ class Completer:
         p_mem, info = self.memory.predict_text(short)
         doc = 0 if self.adapt is None else self._doc_match(short)
         p_word, seen = self._words(p, short)
-        return self.mixer.mix((p_net, p, p_mem, p_word), default_keys(info, doc, seen), learn=root and self.adapt is not None)
+        learner = self.adapt.learner if self.adapt is not None else None
+        near = learner.neighbour_match() if learner is not None else None
+        ch, rank = near.find(short) if near is not None else (None, 0)
+        p_match = match_expert(p, None if ch is None else self._index.get(ch, 0), self._flat)
+        return self.mixer.mix((p_net, p, p_mem, p_word, p_match), default_keys(info, doc, seen, rank),
+                              learn=root and self.adapt is not None)
 
     def _words(self, base: np.ndarray, tail: str) -> tuple[np.ndarray, int]:
         """The partial-word model's distribution after `tail` (words.py: the corpus memory's, the

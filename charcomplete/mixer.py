@@ -76,10 +76,14 @@ def count_word_key(memory_count: int, word_seen: int) -> int:
 COUNT_WORD_KEYS = (len(COUNT_EDGES) + 1) * (len(WORD_EDGES) + 1)
 
 
-def default_keys(memory_info: dict, doc_order: int, word_seen: int = 0) -> tuple[int, int]:
-    """The keys of the default MixerConfig from CorpusMemory.predict's info, `doc_match_order` and
-    how often the document saw the partial word before the cursor (words.py)."""
-    return memory_doc_key(memory_info["order"], doc_order), count_word_key(memory_info["count"], word_seen)
+MATCH_KEYS = 5  # the third key: the match model's rank (match.py: 0 none, 1..4 its context of 8, 12, 16 or 24 characters)
+
+
+def default_keys(memory_info: dict, doc_order: int, word_seen: int = 0, match: int = 0) -> tuple[int, int, int]:
+    """The keys of the default MixerConfig from CorpusMemory.predict's info, `doc_match_order`,
+    how often the document saw the partial word before the cursor (words.py) and the match
+    model's rank (match.py)."""
+    return memory_doc_key(memory_info["order"], doc_order), count_word_key(memory_info["count"], word_seen), match
 
 
 # --- the mixer ---------------------------------------------------------------------------------
@@ -89,9 +93,10 @@ def default_keys(memory_info: dict, doc_order: int, word_seen: int = 0) -> tuple
 class MixerConfig:
     """The mixer's shape and learning (chosen by measurement: bench/memory.py)."""
 
-    n_inputs: int = 4  # experts mixed: by default (network, document/history cache mixture, corpus memory, partial words), in that order
-    key_sizes: tuple[int, ...] = (MEMORY_DOC_KEYS, COUNT_WORD_KEYS)  # one weight set per value of each key (see `default_keys`); more than one key: two layers
-    init: tuple[float, ...] = (0.0, 0.4, 0.4, 0.2)  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
+    n_inputs: int = 5  # experts mixed: by default (network, document/history cache mixture, corpus memory, partial words,
+    #                    the match model over the neighbouring files), in that order
+    key_sizes: tuple[int, ...] = (MEMORY_DOC_KEYS, COUNT_WORD_KEYS, MATCH_KEYS)  # one weight set per value of each key (see `default_keys`); more than one key: two layers
+    init: tuple[float, ...] = (0.0, 0.4, 0.4, 0.2, 0.1)  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
     lr: float = 0.01  # learning rate of the first layer's weights
     lr2: float = 0.002  # learning rate of the second layer's weights (two layers only)
     lr_decay: float = 0.0  # a weight set's rate is lr / (1 + lr_decay * its updates) ** 0.5 (0: constant)

@@ -110,3 +110,35 @@ def test_a_fine_tuned_model_keeps_its_base_models_memory(model_with_memory, tmp_
     outcome = run_training(req, None, lambda: False, compare_with=str(model_with_memory))
     assert memory_path_for(outcome.path).read_bytes() == memory_path_for(model_with_memory).read_bytes()
     assert load_completer(outcome.path).memory is not None
+
+
+def test_a_line_of_a_neighbouring_file_is_predicted_by_the_match_model(model_with_memory):
+    """The match model (match.py) over the neighbouring files: after the start of a line that a
+    neighbouring file holds, the rest is likelier with it than with the same counts without it."""
+    from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
+
+    line = "a brazen fox quirks the lazy tax quiz at the zoo. "  # in no training text: the neighbour's own
+    other = RARE * 3 + line + RARE * 2
+
+    def completer(match: bool):
+        learner = BufferLearner(AdaptConfig())
+        learner.add_file(other)
+        while learner.work(1 << 16):
+            pass
+        if not match:
+            learner.match.clear()
+        c = load_completer(model_with_memory, adapt=AdaptiveModel(AdaptConfig(), None))
+        c.adapt.attach(learner)
+        return c, learner
+
+    with_match, learner = completer(True)
+    without, _ = completer(False)
+    assert learner.neighbour_match().find(RARE + line[:30]) == (line[30], 4)  # its 24-character context
+    typed = RARE + line[:30]
+    ids = with_match.vocab.encode(line[30:40])
+    for k in range(10):  # the next ten characters, each likelier with the match model
+        ctx = typed + line[30 : 30 + k]
+        assert with_match.probs(ctx)[ids[k]] > without.probs(ctx)[ids[k]], k
+    learner.set_neighbours(False)  # off: no match model either
+    learner.work(0)
+    assert learner.neighbour_match() is None and len(learner.match) == 0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from charcomplete.mixer import (COUNT_DOC_KEYS, COUNT_WORD_KEYS, MEMORY_DOC_KEYS, Mixer, MixerConfig, bucket, count_doc_key,
-                                count_word_key, default_keys, doc_match_order, memory_doc_key)
+                                count_word_key, default_keys, MATCH_KEYS, doc_match_order, memory_doc_key)
 
 V = 10
 
@@ -109,10 +109,27 @@ def test_speculative_predictions_are_not_learned():
 
 def test_default_mixer_with_memory_keys():
     m = Mixer()
-    keys = default_keys({"order": 12, "count": 5}, doc_order=4, word_seen=3)
-    p = m.mix([_dist(1, 0.5), _dist(1, 0.6), _dist(1, 0.9), _dist(1, 0.7)], keys)
+    keys = default_keys({"order": 12, "count": 5}, doc_order=4, word_seen=3, match=2)
+    assert len(keys) == 3 and keys[2] == 2
+    p = m.mix([_dist(1, 0.5), _dist(1, 0.6), _dist(1, 0.9), _dist(1, 0.7), _dist(1, 0.9)], keys)
     assert abs(p.sum() - 1) < 1e-9 and np.argmax(p) == 1
     m.update(1)
+
+
+def test_a_constant_expert_changes_nothing_and_learns_nothing():
+    """The match model without a match gives a constant (match.match_expert): whatever its
+    weight, the mix is the same, and learning leaves that weight where it was."""
+    rng = np.random.default_rng(1)
+    a, b = Mixer(), Mixer(MixerConfig(init=(0.0, 0.4, 0.4, 0.2, 2.5)))
+    flat = np.ones(V)
+    for _ in range(20):
+        ps = [rng.dirichlet(np.ones(V) * 0.3) for _ in range(4)] + [flat]
+        keys = default_keys({"order": 5, "count": 3}, doc_order=2, word_seen=1)
+        np.testing.assert_allclose(a.mix(ps, keys), b.mix(ps, keys), rtol=1e-12)
+        y = int(rng.integers(V))
+        a.update(y)
+        b.update(y)
+    assert all(w[k][4] == 0.1 for w, k in zip(a.weights, keys))
 
 
 def test_a_speculative_mix_is_the_same_distribution_as_a_learning_one():
@@ -120,8 +137,8 @@ def test_a_speculative_mix_is_the_same_distribution_as_a_learning_one():
     rng = np.random.default_rng(0)
     m = Mixer()
     for _ in range(30):
-        ps = [rng.dirichlet(np.ones(V) * 0.3) for _ in range(4)]
-        keys = (int(rng.integers(MEMORY_DOC_KEYS)), int(rng.integers(COUNT_WORD_KEYS)))
+        ps = [rng.dirichlet(np.ones(V) * 0.3) for _ in range(5)]
+        keys = (int(rng.integers(MEMORY_DOC_KEYS)), int(rng.integers(COUNT_WORD_KEYS)), int(rng.integers(MATCH_KEYS)))
         spec = m.mix(ps, keys, learn=False)
         real = m.mix(ps, keys)
         np.testing.assert_allclose(spec, real, rtol=1e-12, atol=1e-15)
