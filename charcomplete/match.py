@@ -5,14 +5,14 @@ The n-gram caches see at most six characters back and the partial-word model one
 that a neighbouring file already holds (an import, a decorator, a call with its arguments, a
 sentence of shared documentation) is predicted from its last 8, 12, 16 or 24 characters here.
 For each of those lengths a hash table maps the context to where it occurred (the position
-after it, in the text indexed so far); a lookup checks the text itself, so a hash collision or
-an overwritten slot only loses a match, never gives a wrong one. The first file indexed into a
-slot keeps it (the files come best first: the same kind of text, the nearest). Numpy only.
+after it, in the text indexed so far); a lookup checks the text itself, so two contexts that
+share a slot only lose a match, never give a wrong one. The first text indexed into a slot
+keeps it (the files come best first: the same kind of text, the nearest). Numpy only.
 
     index = MatchIndex()
     base = index.append(text)             # the text of one neighbouring file
     index.index(base, text, 0, len(text))  # in pieces, as the model thread has time
-    index.find("import os\\nfrom pathl")   # -> ("i", 2): the next character, the length's rank
+    index.find(text_before_cursor)        # -> (the next character, its context's rank 1..4) or (None, 0)
 
 Memory: the indexed text and, per length, a table of 2^TABLE_BITS int32 (8 MB each), allocated
 with the first file (zeroed pages count towards the resident size only once written).
@@ -44,9 +44,6 @@ class MatchIndex:
     def __len__(self) -> int:
         return len(self.text)
 
-    def nbytes(self) -> int:
-        return len(self.text) + (sum(t.nbytes for t in self._tables) if self._tables else 0)
-
     def clear(self) -> None:
         self.text, self._tables = "", None
 
@@ -67,17 +64,23 @@ class MatchIndex:
         start = max(0, lo - self.lengths[-1])
         piece = np.frombuffer(text[start:hi].encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)  # (n,)
         n = len(piece)
-        hashes: dict[int, np.ndarray] = {}
-        for t, L in enumerate(self.lengths):
-            first = max(L, lo - start)  # positions with a whole context, from lo on
-            if first >= n:
-                continue
-            h = _window_hashes(piece, L, hashes)
-            slots = (_finalise(h[first:], L) & np.uint32(self.mask)).astype(np.int64)  # (m,)
-            slots, at = np.unique(slots, return_index=True)  # the first position per slot
-            table = self._tables[t]
-            free = table[slots] == 0  # a slot keeps the first text indexed into it
-            table[slots[free]] = base + start + first + at[free] + 1
+        h = np.zeros(n, np.uint64)  # h[j]: the hash of the k characters before piece position j
+        power, k = 1, 0
+        with np.errstate(over="ignore"):
+            for t, L in enumerate(self.lengths):
+                while k < L:  # as memory.iter_context_keys: the character k back from the position
+                    if k + 1 < n:
+                        h[k + 1 :] += piece[: n - k - 1] * np.uint64(power)
+                    power = (power * _P) & _MASK
+                    k += 1
+                first = max(L, lo - start)  # positions with a whole context, from lo on
+                if first >= n:
+                    continue
+                slots = (_finalise(h[first:], L) & np.uint32(self.mask)).astype(np.int64)  # (m,)
+                slots, at = np.unique(slots, return_index=True)  # the first position per slot
+                table = self._tables[t]
+                free = table[slots] == 0  # a slot keeps the first text indexed into it
+                table[slots[free]] = base + start + first + at[free] + 1
 
     def find(self, tail: str) -> tuple[str | None, int]:
         """(the character that followed the longest of the lengths' contexts of `tail` found, its
@@ -92,30 +95,6 @@ class MatchIndex:
             if p >= L and self.text[p - L : p] == tail[-L:]:
                 return self.text[p], r + 1
         return None, 0
-
-
-def _window_hashes(c: np.ndarray, L: int, memo: dict[int, np.ndarray]) -> np.ndarray:
-    """(n,) uint64: at each position j >= L, the hash of the L values before it as
-    memory.iter_context_keys computes it, sum over k < L of c[j - 1 - k] * P^k (before
-    finalising; below L, garbage). Long windows from two shorter ones (h_L[j] = h_a[j] + P^a
-    h_(L-a)[j - a]): 8 passes over the text for the lengths 8, 12, 16 and 24, not 24."""
-    if L in memo:
-        return memo[L]
-    n = len(c)
-    with np.errstate(over="ignore"):
-        if L <= 4:
-            h, power = np.zeros(n, np.uint64), 1
-            for k in range(L):
-                if k + 1 < n:
-                    h[k + 1 :] += c[: n - k - 1] * np.uint64(power)
-                power = (power * _P) & _MASK
-        else:
-            a = 1 << (L - 1).bit_length() - 1  # the largest power of two below L
-            h = _window_hashes(c, a, memo).copy()
-            if a < n:
-                h[a:] += _window_hashes(c, L - a, memo)[: n - a] * np.uint64(pow(_P, a, 1 << 64))
-    memo[L] = h
-    return h
 
 
 def match_expert(p: np.ndarray, i: int | None, flat: np.ndarray) -> np.ndarray:
