@@ -101,13 +101,16 @@ async def test_a_neighbour_files_name_is_suggested_and_f4_turns_it_off(adaptive_
         ed = app.editor
         await until(pilot, lambda: app.status.learned == "doc + 1 file")  # read in a worker, counted by the model thread
         await learned(pilot)
+        assert ed.learner.neighbour_match().text == OTHER  # and indexed for the match model
         ed.move_cursor(ed.document.end)
         assert (await ghost_after(pilot, "the frob")).startswith("nica")
         await pilot.press("f4")  # off: the neighbours' counts are dropped
         await learned(pilot)
+        assert ed.learner.neighbour_match() is None  # at once; the index itself is dropped by the model thread
         for _ in range(4):
             await pilot.press("backspace")
         assert not (await ghost_after(pilot, "frob")).startswith("nica")
+        assert len(ed.learner.match) == 0
         assert app.status.learned == "doc"
         await pilot.press("f4")  # on again
         await until(pilot, lambda: app.status.learned == "doc + 1 file")  # read in a worker, counted by the model thread
