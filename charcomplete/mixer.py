@@ -96,7 +96,8 @@ class MixerConfig:
     n_inputs: int = 5  # experts mixed: by default (network, document/history cache mixture, corpus memory, partial words,
     #                    the match model over the neighbouring files), in that order
     key_sizes: tuple[int, ...] = (MEMORY_DOC_KEYS, COUNT_WORD_KEYS, MATCH_KEYS)  # one weight set per value of each key (see `default_keys`); more than one key: two layers
-    init: tuple[float, ...] = (0.0, 0.4, 0.4, 0.2, 0.1)  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean)
+    init: tuple[float, ...] = (0.0, 0.4, 0.4, 0.2, 0.3)  # starting weight of each expert (empty: 1 / n_inputs each, their geometric mean;
+    #                                                    the match model's 0.3 chosen on rich: bench/context.py --package rich)
     lr: float = 0.01  # learning rate of the first layer's weights
     lr2: float = 0.002  # learning rate of the second layer's weights (two layers only)
     lr_decay: float = 0.0  # a weight set's rate is lr / (1 + lr_decay * its updates) ** 0.5 (0: constant)

@@ -129,7 +129,7 @@ def test_a_constant_expert_changes_nothing_and_learns_nothing():
         y = int(rng.integers(V))
         a.update(y)
         b.update(y)
-    assert all(w[k][4] == 0.1 for w, k in zip(a.weights, keys))
+    assert all(w[k][4] == a.cfg.init[4] for w, k in zip(a.weights, keys))
 
 
 def test_a_speculative_mix_is_the_same_distribution_as_a_learning_one():
