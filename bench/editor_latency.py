@@ -15,6 +15,11 @@ With --buffer-kb N the file opened already holds N KB of text (the paragraph, nu
 over) and the keys are typed at its end, from the moment the editor takes keys, while the
 model thread is still counting the whole buffer (adapt.BufferLearner): compare it with the
 same run without --buffer-kb.
+
+With --neighbours DIR the text files of DIR (not its subfolders) are copied beside the file
+opened, so the editor learns them (their counts and the match model's index) while the keys are
+typed: `python bench/editor_latency.py --model prose --neighbours $(python -c "import click,
+os; print(os.path.dirname(click.__file__))")`.
 """
 
 from __future__ import annotations
@@ -93,6 +98,9 @@ async def run(args) -> dict:
 
     GhostEditor._on_key, GhostEditor.update_suggestion, GhostEditor.on_suggestion_ready = timed_key, timed_update_suggestion, timed_ready
     path = Path(tempfile.mkdtemp()) / "bench.txt"
+    for f in sorted(Path(args.neighbours).iterdir()) if args.neighbours else ():
+        if f.is_file():
+            (path.parent / f.name).write_bytes(f.read_bytes())
     lines = [f"{i}. {PARAGRAPH}\n" for i in range(args.buffer_kb * 1024 // len(PARAGRAPH) + 1)] if args.buffer_kb else []
     before = "".join(lines)[: args.buffer_kb * 1024]
     if before:
@@ -105,7 +113,7 @@ async def run(args) -> dict:
         while not app.model.idle:
             await pilot.pause()
         ed.move_cursor(ed.document.end)
-        learning = ed.learner.busy and completer.adapt is not None if before else None  # still counting the buffer when typing starts
+        learning = ed.learner.busy and completer.adapt is not None if before or args.neighbours else None  # still counting when typing starts
         key_time[0] = None
         for ch in text:
             key = "enter" if ch == "\n" else ch if ch.isalnum() else _character_to_key(ch)
@@ -120,6 +128,7 @@ async def run(args) -> dict:
             if app.status.latency_ms is not None:
                 model_ms.append(app.status.latency_ms)
         assert ed.text == before + text, "the typed text did not arrive intact"
+        learned, still = app.status.learned, ed.learner.busy  # what was learned by the last key
     Screen._on_timer_update = update
     GhostEditor._on_key, GhostEditor.update_suggestion, GhostEditor.on_suggestion_ready = on_key, update_suggestion, on_ready
 
@@ -135,7 +144,7 @@ async def run(args) -> dict:
     ghost = on_screen("ghost")
     return {"model": f"{completer.name} ({completer.kind})", "device": completer.device, "keys": len(text),
             "ghosts": len(ghost), "ghost_ms": ghost, "key_ms": on_screen("edit"), "model_ms": model_ms,
-            "buffer": len(before), "learning": learning}
+            "buffer": len(before), "learning": learning, "learned": learned, "still": still}
 
 
 def main() -> None:
@@ -147,6 +156,7 @@ def main() -> None:
     ap.add_argument("--no-adapt", action="store_true", help="as `edit --no-adapt`")
     ap.add_argument("--buffer-kb", type=int, default=0, help="type at the end of a file of this many KB (default 0: an empty one)")
     ap.add_argument("--gap", type=float, default=50.0, help="milliseconds between keys (default 50: a fast typist)")
+    ap.add_argument("--neighbours", default=None, help="copy this folder's files beside the file typed in (learned while typing)")
     args = ap.parse_args()
     try:
         r = asyncio.run(run(args))
@@ -156,7 +166,9 @@ def main() -> None:
     print(f"`{cmd.strip()}`: {r['model']} on {r['device']}, {r['keys']} keys typed, {r['ghosts']} ghosts shown; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
           + (f"; typed at the end of a {r['buffer']:,}-character file, its counting "
-             + ("still under way" if r["learning"] else "not running") + " when typing began" if r["buffer"] else "") + "\n")
+             + ("still under way" if r["learning"] else "not running") + " when typing began" if r["buffer"] else "")
+          + (f"; the neighbouring files learned while typing: \"{r['learned']}\" by the last key"
+             + (", more to learn" if r["still"] else ", all of them") if args.neighbours else "") + "\n")
     print("| measure | p50 ms | p99 ms | max ms | samples |")
     print("| --- | ---: | ---: | ---: | ---: |")
     rows = (("key press -> its character on screen", r["key_ms"]), ("key press -> its ghost on screen", r["ghost_ms"]),
