@@ -86,7 +86,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         old = state["text"]
         if learner is not None and len(full) > len(old):
             learner.edit(old[-learner.edit_window:], "", full[len(old):], "")
-            learner.work(LEARN_BEFORE)
+            learner.work(LEARN_BEFORE, neighbours=False)  # as the editor before each request: the buffer only
             learner.work(512)  # the model thread's idle step between keys (the neighbours, while any wait)
         state["text"] = full
         return editor_context(full)

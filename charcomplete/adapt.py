@@ -276,19 +276,21 @@ class BufferLearner:
 
     # --- the counting side (the model thread) -----------------------------------------------
 
-    def work(self, budget: int = 512) -> bool:
+    def work(self, budget: int = 512, neighbours: bool = True) -> bool:
         """Count at most about `budget` characters of what is queued, and index MATCH_AHEAD times
-        as many of the neighbouring files for the match model; True while more is left."""
+        as many of the neighbouring files for the match model; True while more is left.
+        neighbours=False: the buffer's jobs only (the neighbouring files wait for a pause)."""
         with self._lock:
             if self._clear:
                 self._clear = False
                 self.neighbours.clear()  # in place: an AdaptiveModel may hold it
                 self.match.clear()
                 self.files = 0
-        self._index_match(budget * MATCH_AHEAD)
+        if neighbours:
+            self._index_match(budget * MATCH_AHEAD)
         while budget > 0:
             with self._lock:
-                queue = self._jobs if self._jobs else self._files if self.neighbours_on else None
+                queue = self._jobs if self._jobs else self._files if self.neighbours_on and neighbours else None
                 job = queue[0] if queue else None
                 if job is None:
                     if queue:  # start over

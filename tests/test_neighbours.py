@@ -85,6 +85,21 @@ def test_neighbours_level_is_bounded_and_never_in_the_history(tmp_path):
     assert learner.neighbour_table() is None and not learner.neighbours.table
 
 
+def test_before_a_request_only_the_buffer_is_counted_the_neighbours_wait_for_a_pause():
+    """The editor counts the buffer's edits before each request (work(..., neighbours=False)) and
+    the neighbouring files only in pauses: learning them must not slow the keys."""
+    learner = BufferLearner()
+    learner.add_file(OTHER)
+    learner.open("the buffer as opened\n" * 10)
+    for _ in range(20):
+        learner.work(64, neighbours=False)
+    assert learner.doc_progress == 1.0 and learner.doc.table
+    assert not learner.neighbours.table and len(learner.match) == 0 and learner.busy
+    while learner.work(512):  # a pause
+        pass
+    assert learner.neighbours.table and learner.neighbour_match() is not None and learner.files == 1
+
+
 @pytest.fixture
 def project(tmp_path):
     folder = tmp_path / "project"
@@ -93,7 +108,7 @@ def project(tmp_path):
     return folder
 
 
-async def test_a_neighbour_files_name_is_suggested_and_f4_turns_it_off(adaptive_editor, project):
+async def test_a_neighbour_files_name_is_suggested_and_f4_turns_it_off(adaptive_editor, project):  # noqa: F811 (the fixture)
     from conftest import TINY_TEXT
 
     app = adaptive_editor(TINY_TEXT[:2000], folder=project, neighbours=True)
@@ -117,7 +132,7 @@ async def test_a_neighbour_files_name_is_suggested_and_f4_turns_it_off(adaptive_
         await learned(pilot)
 
 
-async def test_without_neighbours_nothing_is_read(adaptive_editor, project):
+async def test_without_neighbours_nothing_is_read(adaptive_editor, project):  # noqa: F811 (the fixture)
     from conftest import TINY_TEXT
 
     app = adaptive_editor(TINY_TEXT[:2000], folder=project, neighbours=False)

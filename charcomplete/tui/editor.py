@@ -199,7 +199,8 @@ class GhostEditor(BufferLearning, TextArea):
             last = time.monotonic()
             try:
                 with host.lock:
-                    self._learn(LEARN_BEFORE)  # the edits just made (the adaptive model reads the buffer's counts)
+                    self._learn(LEARN_BEFORE, neighbours=False)  # the edits just made (the adaptive model reads the buffer's
+                    #                                            counts); the neighbouring files wait for a pause
                 generation, context, alternatives = request
                 if generation != self._generation:
                     continue  # the text or the cursor changed since: a newer request follows

@@ -13,7 +13,7 @@ from charcomplete.tui.messages import LearningChanged
 from charcomplete.vocab import normalize_newlines
 
 LEARN_IDLE = 512  # characters counted per step while no request waits (a few ms: a key never waits long)
-LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count)
+LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count of the buffer, not of the neighbours)
 LEARN_GAP = 0.003  # seconds the model thread waits between idle steps: the counting (pure Python) lets go of the GIL,
 #                    so the UI thread is never queued behind it (without it: key -> ghost p50 x2.5 on a 1 MB file)
 TYPING_QUIET = 0.15  # no idle steps until this long after the last request: while the user types, only LEARN_BEFORE
@@ -88,14 +88,15 @@ class BufferLearning:
             self.learner.set_neighbours(False)
         self.notify("Learning from neighbouring files" if on else "Not learning from neighbouring files", timeout=2)
 
-    def _learn(self, budget: int) -> None:
-        """In the model thread, holding the model's lock: count a little, report what was learned."""
+    def _learn(self, budget: int, neighbours: bool = True) -> None:
+        """In the model thread, holding the model's lock: count a little (neighbours=False: the
+        buffer only), report what was learned."""
         completer = self.model.completer
         adapt = getattr(completer, "adapt", None)
         if adapt is None:
             return
         adapt.attach(self.learner)
-        self.learner.work(budget)
+        self.learner.work(budget, neighbours)
         label = self.learner.label()
         if label != self._learned_label:
             self._learned_label = label
