@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charcomplete.memory import _MASK, _P, _finalise, context_keys
+from charcomplete.memory import _finalise, context_keys, iter_window_hashes
 
 MATCH_LENGTHS = (8, 12, 16, 24)  # context lengths looked up, increasing (the longest found wins)
 TABLE_BITS = 21  # each length's table has 2^TABLE_BITS slots (a neighbour text of up to 4 MB: some are shared)
@@ -62,25 +62,17 @@ class MatchIndex:
         if self._tables is None:
             self._tables = [np.zeros(1 << self.bits, np.int32) for _ in self.lengths]
         start = max(0, lo - self.lengths[-1])
-        piece = np.frombuffer(text[start:hi].encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)  # (n,)
+        piece = np.frombuffer(text[start:hi].encode("utf-32-le"), dtype=np.uint32).astype(np.int64)  # (n,) code points
         n = len(piece)
-        h = np.zeros(n, np.uint64)  # h[j]: the hash of the k characters before piece position j
-        power, k = 1, 0
-        with np.errstate(over="ignore"):
-            for t, L in enumerate(self.lengths):
-                while k < L:  # as memory.iter_context_keys: the character k back from the position
-                    if k + 1 < n:
-                        h[k + 1 :] += piece[: n - k - 1] * np.uint64(power)
-                    power = (power * _P) & _MASK
-                    k += 1
-                first = max(L, lo - start)  # positions with a whole context, from lo on
-                if first >= n:
-                    continue
-                slots = (_finalise(h[first:], L) & np.uint32(self.mask)).astype(np.int64)  # (m,)
-                slots, at = np.unique(slots, return_index=True)  # the first position per slot
-                table = self._tables[t]
-                free = table[slots] == 0  # a slot keeps the first text indexed into it
-                table[slots[free]] = base + start + first + at[free] + 1
+        for t, (L, h) in enumerate(iter_window_hashes(piece, self.lengths)):
+            first = max(L, lo - start)  # positions with a whole context, from lo on
+            if first >= n:
+                continue
+            slots = (_finalise(h[first:], L) & np.uint32(self.mask)).astype(np.int64)  # (m,)
+            slots, at = np.unique(slots, return_index=True)  # the first position per slot
+            table = self._tables[t]
+            free = table[slots] == 0  # a slot keeps the first text indexed into it
+            table[slots[free]] = base + start + first + at[free] + 1
 
     def find(self, tail: str) -> tuple[str | None, int]:
         """(the character that followed the longest of the lengths' contexts of `tail` found, its

@@ -88,6 +88,23 @@ def iter_context_keys(ids_tail, orders: tuple[int, ...]):
 # --- building ------------------------------------------------------------------------------
 
 
+def iter_window_hashes(ids: np.ndarray, orders: tuple[int, ...]):
+    """(order, h) for each order in `orders` (increasing): h (N,) uint64, at each position i >= order
+    the hash of the `order` ids before it, as iter_context_keys computes it before finalising
+    (below the order: a partial hash). One array, updated in place from one order to the next."""
+    n = len(ids)
+    h = np.zeros(n, np.uint64)  # (N,) hash of the k ids before each position
+    power, k = 1, 0
+    for order in orders:
+        with np.errstate(over="ignore"):
+            while k < order:  # h[i] += (ids[i - 1 - k] + 1) * P^k
+                if k + 1 < n:  # (a text shorter than the order has no such context)
+                    h[k + 1 :] += (ids[: n - k - 1] + 1).astype(np.uint64) * np.uint64(power)
+                power = (power * _P) & _MASK
+                k += 1
+        yield order, h
+
+
 def _count_order(ids: np.ndarray, h: np.ndarray, order: int, min_count: int, min_pair: int, sym_dtype) -> _Table:
     """The pruned table of one order from `h` (N,) uint64: the context hash before each position."""
     valid = slice(order, len(ids))  # positions with a full context before them
@@ -152,17 +169,8 @@ def build_memory_ids(ids: np.ndarray, vocab: Vocab, cfg: MemoryConfig | None = N
     sym_dtype = np.uint8 if V <= 256 else np.uint16
     ids = np.asarray(ids).astype(np.int64)  # (N,)
     unigram = np.bincount(ids, minlength=V).astype(np.float64)  # (V,) order-0 counts
-    h = np.zeros(len(ids), np.uint64)  # (N,) hash of the k characters before each position
-    power, k, tables = 1, 0, []
-    for order, m in zip(cfg.orders, cfg.min_count):
-        with np.errstate(over="ignore"):
-            while k < order:  # h[i] += (ids[i - 1 - k] + 1) * P^k
-                if k + 1 < len(ids):  # (a text shorter than the order has no such context)
-                    h[k + 1 :] += (ids[: len(ids) - k - 1] + 1).astype(np.uint64) * np.uint64(power)
-                power = (power * _P) & _MASK
-                k += 1
-        tables.append(_count_order(ids, h, order, m, cfg.min_pair_count, sym_dtype))
-    del h
+    tables = [_count_order(ids, h, order, m, cfg.min_pair_count, sym_dtype)
+              for (order, h), m in zip(iter_window_hashes(ids, cfg.orders), cfg.min_count)]
     words = _word_table(ids, vocab, sym_dtype)
     meta = {"chars": len(ids), "description": description, "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     return CorpusMemory(cfg, vocab, unigram.astype(np.float32), tables, meta, words)
