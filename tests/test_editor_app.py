@@ -134,6 +134,74 @@ async def test_typing_through_trims_the_ghost_without_waiting_for_the_model(edit
         assert app.editor.suggestion == expected(app)
 
 
+async def test_the_screen_waits_for_the_ghost_but_never_longer_than_ghost_wait(editor, monkeypatch):
+    """A typed character and its ghost are painted in one frame: after a key that asks the model
+    the screen holds its paint until the answer is applied, or GHOST_WAIT has passed."""
+    import charcomplete.tui.editor as editor_module
+
+    monkeypatch.setattr(editor_module, "GHOST_WAIT", 0.3)  # longer than the Pilot's own waits, to see the hold
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the q")
+        assert app._batch_count == 0 and app.editor.suggestion
+        with app.model.lock:  # the model cannot answer
+            await pilot.press("u")
+            assert app.editor.text.endswith("the qu") and app._batch_count == 1  # typed, its paint held for the ghost
+            await pilot.pause(0.6)
+            assert app._batch_count == 0  # no answer: painted anyway after GHOST_WAIT
+        monkeypatch.setattr(editor_module, "GHOST_WAIT", 60.0)
+        await pilot.press("i")
+        await settle(pilot)  # the model answers: the hold ends with the ghost applied, not by the timer
+        assert app._batch_count == 0 and app.editor.suggestion == expected(app)
+        await pilot.press("left")  # a cursor move asks nothing: nothing held
+        assert app._batch_count == 0
+
+
+async def test_wrapped_rows_are_added_without_laying_out_the_screen_and_it_still_scrolls(editor):
+    """GhostEditor._refresh_size: a new wrapped row repaints the editor only (a screen layout
+    cost 20-30 ms a key); the scrollbar still appears when the text outgrows the editor."""
+    app = editor()
+    async with app.run_test(size=(50, 14)) as pilot:
+        ed = app.editor
+        await type_at_end(pilot, "the ")  # the first ghost sizes the sparkline (a layout, once)
+        layouts = []
+        refresh_layout = app.screen._refresh_layout
+        app.screen._refresh_layout = lambda *a, **kw: (layouts.append(1), refresh_layout(*a, **kw))[1]
+        await type_text(pilot, "word " * 20)  # 100 characters: two more rows at this width
+        assert ed.virtual_size.height == ed.wrapped_document.height >= 4
+        assert not layouts and not ed.show_vertical_scrollbar
+        await type_text(pilot, "\n" * 15)  # more rows than the editor shows
+        assert ed.show_vertical_scrollbar and ed.scroll_y > 0  # scrolled to the cursor
+        assert ed.vertical_scrollbar.window_virtual_size == ed.virtual_size.height == ed.wrapped_document.height
+
+
+async def test_garbage_is_collected_in_typing_pauses_and_the_collector_restored_after(editor, monkeypatch):
+    """tui/collect.py: no automatic collection while the editor runs; one once typing pauses."""
+    import gc
+    import weakref
+
+    import charcomplete.tui.collect as collect
+
+    monkeypatch.setattr(collect, "CHECK_EVERY", 0.05)
+    monkeypatch.setattr(collect, "PAUSE", 0.1)
+    monkeypatch.setattr(collect, "SOME", 1)
+    was = gc.isenabled()
+    app = editor()
+    async with app.run_test() as pilot:
+        assert not gc.isenabled()
+
+        class Node:
+            pass
+
+        node = Node()
+        node.me = node  # a cycle: only the collector frees it
+        freed = weakref.ref(node)
+        del node
+        await type_at_end(pilot, "the q")
+        await until(pilot, lambda: freed() is None, timeout=10)  # collected in the pause after typing
+    assert gc.isenabled() == was and gc.get_freeze_count() == 0
+
+
 async def test_a_stale_answer_is_dropped(editor):
     from charcomplete.completion import Suggestion
 

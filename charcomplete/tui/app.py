@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, TextArea
 
 from charcomplete.document import Document, DocumentError
+from charcomplete.tui.collect import QuietCollection
 from charcomplete.vocab import normalize_newlines
 from charcomplete.tui.commands import EditorCommands
 from charcomplete.tui.dialogs import overwrite_dialog, quit_dialog, recovery_dialog
@@ -34,7 +35,7 @@ LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json
              ".rs": "rust", ".go": "go", ".sh": "bash", ".bash": "bash", ".sql": "sql", ".java": "java", ".xml": "xml"}
 
 
-class EditorApp(SignalSafety, EditorTraining, App):
+class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
     """The editor. `document`: the opened file; `completer`: the model to start with, or None
     with `load`: a function that returns it, called in a thread worker after the first paint
     (the status bar says "loading model…" meanwhile; `loading` is the model's name to show)."""
@@ -102,6 +103,7 @@ class EditorApp(SignalSafety, EditorTraining, App):
         self.status.read_only = self.document.read_only
         self.editor.focus()
         self._install_signal_handlers()
+        self._start_quiet_collection()
         if self.document.read_only:
             self.notify(f"Opened read-only: {self.document.read_only_reason}.", severity="warning", timeout=8)
         recovered = self.document.read_recovery()
@@ -274,6 +276,7 @@ class EditorApp(SignalSafety, EditorTraining, App):
 
     def _use_model(self, completer, note: str) -> None:
         self.model.swap(completer)
+        self._refreeze()
         self.status.activity = ""
         self._show_model()
         self.editor.update_suggestion()

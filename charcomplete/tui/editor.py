@@ -15,7 +15,9 @@ import unicodedata
 
 from textual import events, work
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import TextArea
 from textual.worker import get_current_worker
 
@@ -27,6 +29,8 @@ from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, Sugg
 from charcomplete.tui.model import ModelHost
 from charcomplete.vocab import normalize_newlines
 
+GHOST_WAIT = 0.008  # s: after an edit that asks the model, the screen waits at most this long for the ghost, so the
+#                    typed character and its ghost are painted in one frame (and the model runs without the UI thread's paint)
 CONTEXT_BACK = 1024  # at least this many characters of earlier lines go into the context
 LINE_CHUNK = 2048  # on a very long line the context starts at a multiple of this (stable while typing)
 NEXT_WORD = re.compile(r"\s*\S+\s?")
@@ -65,6 +69,7 @@ class GhostEditor(BufferLearning, TextArea):
         self._alternatives: list = []  # Suggestions for the current generation (Alt+] / Alt+[)
         self._alt_index = 0
         self._alt_step = 1
+        self._held = None  # the timer that ends the screen's wait for a ghost (_hold_screen), while it waits
         self.find_pattern: re.Pattern | None = None  # the find bar's matches are highlighted (find.py)
         # the whole buffer and the neighbouring files, counted by the model thread between requests
         # (adapt.BufferLearner); every change of the buffer is queued to it (_hook_document)
@@ -97,6 +102,21 @@ class GhostEditor(BufferLearning, TextArea):
             self._unwrap_long_lines(min(edit.from_location, edit.to_location)[0], result.end_location[0])
         return result
 
+    def _refresh_size(self) -> None:
+        """TextArea's, without laying out the whole screen: its virtual size is a reactive with
+        layout=True, so each new (wrapped) line laid out and repainted every widget, 20-30 ms, the
+        slowest keys' frames. The editor's height does not depend on it (1fr); its scrollbars do,
+        and `_scroll_update` sets them (a scrollbar appearing still lays out, through its own reactive)."""
+        if self.soft_wrap:
+            size = Size(0, self.wrapped_document.height)
+        else:  # +1 width: room for the cursor at the end of the longest line (as TextArea)
+            width, height = self.document.get_size(self.indent_width)
+            size = Size(width + self.gutter_width + 1, height)
+        if size != self.virtual_size:
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
+
     def _unwrap_long_lines(self, first: int, last: int) -> None:
         """Soft wrap off once an edit (a paste) makes a line longer than LONG_LINE: Textual's
         TextArea rewraps the whole line on every key with soft wrap on (WrappedDocument.wrap_range),
@@ -113,7 +133,9 @@ class GhostEditor(BufferLearning, TextArea):
         self._new_generation()
         if not self.is_mounted or not self._may_suggest():
             self.suggestion = ""
+            self._release_screen()
             return
+        self._hold_screen()
         self._ask(self._generation, self.context(), False)
 
     def watch_selection(self, previous, selection) -> None:
@@ -131,6 +153,7 @@ class GhostEditor(BufferLearning, TextArea):
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
 
     def on_unmount(self) -> None:
+        self._release_screen()
         self.model.close()
 
     def _screen_changed(self, screen) -> None:
@@ -147,6 +170,20 @@ class GhostEditor(BufferLearning, TextArea):
     def _clear(self) -> None:
         self._new_generation()
         self.suggestion = ""
+        self._release_screen()
+
+    def _hold_screen(self) -> None:
+        """Paint nothing until the ghost for this edit is here, or GHOST_WAIT has passed (the wait
+        started by the first of a burst of keys is not extended by the rest)."""
+        if self._held is None:
+            self.app._begin_batch()  # what App.batch_update and App.delay_update do
+            self._held = self.set_timer(GHOST_WAIT, self._release_screen, name="ghost-wait")
+
+    def _release_screen(self) -> None:
+        if self._held is not None:
+            self._held.stop()
+            self._held = None
+            self.app._end_batch()
 
     def _may_suggest(self) -> bool:
         if (not self.suggestions_enabled or self.read_only or not self.selection.is_empty or not self.has_focus
@@ -226,6 +263,7 @@ class GhostEditor(BufferLearning, TextArea):
         if message.generation != self._generation or not self._may_suggest():
             message.stop()  # stale: the text or the cursor changed since it was asked
             return
+        self._release_screen()  # painted with the ghost (the app's handler, next, updates the sparkline and status first)
         if message.alternatives is not None:
             self._alternatives = [s for s in message.alternatives if s.text.strip()]
             if not self._alternatives:
