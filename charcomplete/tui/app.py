@@ -275,8 +275,9 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self.notify(f"Could not load {name}: {error}", severity="error")
 
     def _use_model(self, completer, note: str) -> None:
+        replaced = self.model.completer is not None
         self.model.swap(completer)
-        self._refreeze()
+        self._refreeze(collect=replaced)
         self.status.activity = ""
         self._show_model()
         self.editor.update_suggestion()
