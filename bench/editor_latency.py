@@ -16,6 +16,8 @@ over) and the keys are typed at its end, from the moment the editor takes keys, 
 model thread is still counting the whole buffer (adapt.BufferLearner): compare it with the
 same run without --buffer-kb.
 
+With --size 200x60 the (headless) terminal is that large: more rows to paint per frame.
+
 With --neighbours DIR the text files of DIR (not its subfolders) are copied beside the file
 opened, so the editor learns them (their counts and the match model's index) while the keys are
 typed: `python bench/editor_latency.py --model prose --neighbours $(python -c "import click,
@@ -108,7 +110,7 @@ async def run(args) -> dict:
         path.write_text(before)
     app = EditorApp(Document.open(path), completer)
     model_ms: list[float] = []
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=args.size) as pilot:
         ed = app.editor
         while not app.model.idle:
             await pilot.pause()
@@ -157,6 +159,8 @@ def main() -> None:
     ap.add_argument("--buffer-kb", type=int, default=0, help="type at the end of a file of this many KB (default 0: an empty one)")
     ap.add_argument("--gap", type=float, default=50.0, help="milliseconds between keys (default 50: a fast typist)")
     ap.add_argument("--neighbours", default=None, help="copy this folder's files beside the file typed in (learned while typing)")
+    ap.add_argument("--size", default="100x30", type=lambda v: tuple(int(n) for n in v.split("x")),
+                    help="the terminal's columns x rows (default 100x30)")
     args = ap.parse_args()
     try:
         r = asyncio.run(run(args))

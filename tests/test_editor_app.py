@@ -175,6 +175,45 @@ async def test_wrapped_rows_are_added_without_laying_out_the_screen_and_it_still
         assert ed.vertical_scrollbar.window_virtual_size == ed.virtual_size.height == ed.wrapped_document.height
 
 
+async def test_kept_rows_are_what_textarea_itself_renders(editor):
+    """tui/rows.py: through edits, a selection, find highlights, line numbers, scrolling, a theme
+    change and soft wrap off, every visible row is TextArea's own rendering of it now."""
+    import re
+
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog, again and again\n" for i in range(40))
+    app = editor(text=text)
+    async with app.run_test(size=(50, 16)) as pilot:
+        ed = app.editor
+
+        async def same() -> None:
+            await settle(pilot)  # painted: the frame's rows were asked for
+            rows = range(ed.size.height)
+            assert [ed.render_line(y) for y in rows] == [ed._render_line(y) for y in rows]
+
+        await same()
+        assert len(ed._kept) > 0  # rows were kept
+        ed.move_cursor((3, 10))
+        await type_text(pilot, "NEW ")  # an edit mid-file: its line rewraps
+        await same()
+        await pilot.press("shift+down", "shift+down")  # a selection over rows kept before
+        await same()
+        await pilot.press("left", "enter")  # a line inserted: the rows below move
+        await same()
+        ed.highlight_matches(re.compile("fox"))
+        await same()
+        ed.show_line_numbers = True
+        await same()
+        ed.scroll_to(y=20, animate=False)
+        await same()
+        app.theme = "textual-light"
+        await same()
+        ed.soft_wrap = False
+        await same()
+        ed.scroll_to(x=8, animate=False)
+        await same()
+        assert ed.scroll_offset.x == 8
+
+
 async def test_garbage_is_collected_in_typing_pauses_and_the_collector_restored_after(editor, monkeypatch):
     """tui/collect.py: the automatic collector is off while keys come, on in a pause; as before after."""
     import gc

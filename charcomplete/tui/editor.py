@@ -27,6 +27,7 @@ from charcomplete.tui.indent import detect_indent
 from charcomplete.tui.learning import LEARN_BEFORE, LEARN_IDLE, TYPING_QUIET, BufferLearning
 from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.model import ModelHost
+from charcomplete.tui.rows import KeptRows
 from charcomplete.vocab import normalize_newlines
 
 GHOST_WAIT = 0.008  # s: after an edit that asks the model, the screen waits at most this long for the ghost, so the
@@ -40,7 +41,7 @@ NEXT_WORD = re.compile(r"\s*\S+\s?")
 TYPED_NOT_PRINTABLE = frozenset({"Cf", "Zs", "Co", "Cn"})
 
 
-class GhostEditor(BufferLearning, TextArea):
+class GhostEditor(KeptRows, BufferLearning, TextArea):
     """A TextArea with model suggestions as ghost text."""
 
     BINDINGS = [
