@@ -173,6 +173,10 @@ async def test_wrapped_rows_are_added_without_laying_out_the_screen_and_it_still
         await type_text(pilot, "\n" * 15)  # more rows than the editor shows
         assert ed.show_vertical_scrollbar and ed.scroll_y > 0  # scrolled to the cursor
         assert ed.vertical_scrollbar.window_virtual_size == ed.virtual_size.height == ed.wrapped_document.height
+        layouts.clear()
+        await type_text(pilot, "\n" * 5)  # the scrollbar follows more rows without a layout
+        assert ed.vertical_scrollbar.window_virtual_size == ed.virtual_size.height == ed.wrapped_document.height
+        assert not layouts
 
 
 async def test_kept_rows_are_what_textarea_itself_renders(editor):

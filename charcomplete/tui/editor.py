@@ -16,8 +16,7 @@ import unicodedata
 from textual import events, work
 from textual.binding import Binding
 from textual.geometry import Size
-from textual.reactive import reactive
-from textual.widget import Widget
+from textual.reactive import Reactive, reactive
 from textual.widgets import TextArea
 from textual.worker import get_current_worker
 
@@ -62,6 +61,11 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
     COMPONENT_CLASSES = TextArea.COMPONENT_CLASSES | {"text-area--find-match"}
 
     suggestions_enabled: reactive[bool] = reactive(True, init=False)
+    # Widget's virtual size lays out the whole screen when it changes (layout=True): TextArea sets it
+    # after each edit that adds or removes a wrapped row, and every widget was laid out and repainted,
+    # 20-30 ms, the slowest keys' frames. The editor's height does not depend on it (1fr); its
+    # scrollbars do (_watch_virtual_size), and one appearing still lays out through its own reactive.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
     def __init__(self, text: str, model: ModelHost, **kwargs):
         self.model = model
@@ -103,20 +107,9 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             self._unwrap_long_lines(min(edit.from_location, edit.to_location)[0], result.end_location[0])
         return result
 
-    def _refresh_size(self) -> None:
-        """TextArea's, without laying out the whole screen: its virtual size is a reactive with
-        layout=True, so each new (wrapped) line laid out and repainted every widget, 20-30 ms, the
-        slowest keys' frames. The editor's height does not depend on it (1fr); its scrollbars do,
-        and `_scroll_update` sets them (a scrollbar appearing still lays out, through its own reactive)."""
-        if self.soft_wrap:
-            size = Size(0, self.wrapped_document.height)
-        else:  # +1 width: room for the cursor at the end of the longest line (as TextArea)
-            width, height = self.document.get_size(self.indent_width)
-            size = Size(width + self.gutter_width + 1, height)
-        if size != self.virtual_size:
-            self.set_reactive(Widget.virtual_size, size)
-            self._scroll_update(size)
-            self.refresh()
+    def _watch_virtual_size(self, size: Size) -> None:
+        """Its scrollbars follow the virtual size (the reactive above lays nothing out)."""
+        self._scroll_update(size)
 
     def _unwrap_long_lines(self, first: int, last: int) -> None:
         """Soft wrap off once an edit (a paste) makes a line longer than LONG_LINE: Textual's
