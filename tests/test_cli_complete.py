@@ -102,3 +102,16 @@ def test_eval_reports_precision_and_bpc_as_the_editor_runs(tiny_checkpoints, tmp
     assert off["editor_bpc"] == pytest.approx(off["bpc"], abs=0.05)  # the network alone, stepped or batched
     assert on["editor_bpc"] < off["editor_bpc"]  # the repeated names are learned as the text is typed
     assert "precision" in run(*args[:-1]).output
+
+
+def test_eval_defaults_to_the_model_edit_picks(tmp_path):
+    """Without --model, eval measures what the editor would open the files with: the shipped
+    prose model for notes, the code model for source files, both (each over every file) for a mix."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The meeting moved to Thursday, and the notes of the meeting are below.\n")
+    script = tmp_path / "tool.py"
+    script.write_text("def main():\n    return 0\n")
+    picked = lambda *paths: [x["model"] for x in json.loads(run("eval", *map(str, paths), "--json", "--limit", "200").output)["results"]]  # noqa: E731
+    assert picked(notes) == ["prose"]
+    assert picked(script) == ["code"]
+    assert picked(notes, script) == ["prose", "code"]

@@ -11,7 +11,7 @@ from charcomplete.cli.options import device_option, one_cpu_thread
 
 @click.command("eval")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--model", "models", multiple=True, help="Model name or path; repeat to compare (default: lstm and attention).")
+@click.option("--model", "models", multiple=True, help="Model name or path; repeat to compare (default: the model `edit` picks for the files: prose, code or both).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate at most N characters in all.")
 @click.option("--reference", default=None, help="Text the keyword baseline knows words from (e.g. the training text).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -26,7 +26,7 @@ def command(paths, models, limit, reference, as_json, device, no_adapt):
     charcomplete eval notes.txt
     charcomplete eval --model attention --model my-notes --json --limit 20000 notes/
     """
-    run_eval(list(models) or ["lstm", "attention"], list(paths), as_json, limit, device, reference, adapt=not no_adapt)
+    run_eval(list(models), list(paths), as_json, limit, device, reference, adapt=not no_adapt)
 
 
 def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]]:
@@ -87,6 +87,10 @@ def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | No
 
     one_cpu_thread(torch_too=True)  # scoring a long text runs the torch network
     texts = read_eval_texts(paths, limit)
+    if not models:  # what `edit` would open these files with (both models, each over every file, for a mix)
+        from charcomplete.registry import model_for_file
+
+        models = sorted({model_for_file(p) for p, _ in texts}, key=lambda m: m != "prose")
     ref_text = "".join(t for _, t in read_eval_texts([reference], None)) if reference else ""
     results = []
     for m in models:
