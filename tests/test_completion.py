@@ -63,6 +63,18 @@ def test_suggest_completes_a_learned_word(tiny_checkpoints):
     assert len(s.attention) == len(s.attention_text) == c.W
 
 
+def test_no_ghost_before_anything_is_typed(tiny_checkpoints):
+    """An empty (or blank) document gets no ghost, even from a policy that always continues: the
+    networks read streams, not documents, and guess indentation there."""
+    always = Policy(boundary="phrase", threshold=0.0, min_chars=1, max_chars=4)
+    c = load_completer(tiny_checkpoints["attention"], policy=always, adapt=True, save_history=False)
+    for blank in ("", "\n", " \n\t\n  "):
+        c.observe(blank)
+        assert c.suggest(blank).text == "" and c.alternatives(blank) == []
+    c.observe(" \n\t\n  t")
+    assert c.suggest(" \n\t\n  t").text != ""  # one character typed: ghosts again
+
+
 def test_lstm_has_no_attention(tiny_checkpoints):
     s = load_completer(tiny_checkpoints["lstm"]).suggest("the quick br")
     assert s.attention is None
