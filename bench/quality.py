@@ -34,7 +34,10 @@ The kinds of held-out text:
    mpmath, python-dateutil, fsspec, networkx (BSD), pillow (MIT-CMU); with the defaults the
    texts spread over them are rich (MIT), pytest (MIT), sortedcontainers (Apache-2.0) and
    sympy (BSD). None is in the corpus (tech-prose is Django's and Node.js's documentation);
-4. Python code not in python-src: the source of `click` 8 (BSD-3-Clause, © Pallets), from
+4. modern English, one sentence at a time: each sentence of bench/data/modern-prose.txt (31
+   of over 40 characters, 3,700 characters) a fresh document, as a short message or a quote is
+   typed: no document to adapt to yet;
+5. Python code not in python-src: the source of `click` 8 (BSD-3-Clause, © Pallets), from
    the dev venv's site-packages.
 
 Each set: `--texts` texts, `--bpc-chars` characters each for bpc and PPMd, the first
@@ -74,6 +77,7 @@ SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_
 README_PACKAGES = ["rich", "textual", "plotext", "pytest", "syrupy", "sortedcontainers", "pathspec", "platformdirs",
                    "sympy", "mpmath", "python_dateutil", "fsspec", "networkx", "pillow"]
 CODE_PACKAGE = "click"
+SENTENCES = "modern English, one sentence at a time"
 
 
 def readme_text(metadata: Path) -> str:
@@ -109,6 +113,10 @@ def eval_sets(n: int, chars: int) -> dict[str, list[tuple[str, str]]]:
             readmes.append((f"{pkg} README", readme_text(meta)))
     prose = ("bench/data/modern-prose.txt", (REPO / "bench" / "data" / "modern-prose.txt").read_text())
     sets["modern English"] = [(prose[0], prose[1][:chars])] + spread(readmes, n - 1, chars)
+    # short texts, as a message or a quote is written: each sentence of modern-prose.txt (over 40
+    # characters) a fresh document; all of them, whatever --texts says
+    sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+", prose[1]) if len(x.strip()) > 40]
+    sets[SENTENCES] = [(f"{prose[0]}, sentence {i + 1}", x[:chars]) for i, x in enumerate(sentences)]
     code = [(str(p.relative_to(SITE)), p.read_text()) for p in sorted((SITE / CODE_PACKAGE).glob("*.py"))]
     sets["Python code"] = spread(code, n, chars)
     return {k: [(p, normalize_newlines(t)) for p, t in v] for k, v in sets.items()}
@@ -212,7 +220,8 @@ def main() -> None:
         ppmd_bpc = sum(f.result() for f in ppmd[label]) / sum(len(t) for t in bodies) if label in ppmd else None
         print(f"## {label}\n")
         print(f"{len(texts)} texts, {nchars:,} characters for bpc, {ksr_chars:,} for KSR: "
-              + ", ".join(p for p, _ in texts) + f". Peers primed with the `{train_of[label]}` model's training text "
+              + (", ".join(p for p, _ in texts) if len(texts) <= 12 else f"{texts[0][0]} to {texts[-1][0].rsplit(', ', 1)[-1]}")
+              + f". Peers primed with the `{train_of[label]}` model's training text "
               f"({len(train[train_of[label]]) / 1e6:.1f} M characters).\n")
         print("| model | bpc, as the editor runs | bpc, no adaptation | bpc, network alone | PPMd bpc | ÷ PPMd | "
               "KSR | precision | KSR ÷ keyword | KSR ÷ Presage |")
