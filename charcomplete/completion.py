@@ -272,7 +272,7 @@ class Completer:
         read streams), so there they guess the indentation after a line break (the code model
         "    " at 0.93 in an empty file)."""
         t0 = time.perf_counter()
-        if not context.strip():
+        if _blank(context):
             return Suggestion("", 0.0, latency_ms=(time.perf_counter() - t0) * 1000)
         st = self._state_for(context)
         p0 = self._probs(st, context[-64:])  # the next character's distribution, asked once
@@ -310,10 +310,10 @@ class Completer:
 
     def alternatives(self, context: str, k: int = 3, max_chars: int | None = None) -> list[Suggestion]:
         """Up to k distinct suggestions, best first (each starts with a different character)."""
-        best = self.suggest(context, max_chars)
-        if not context.strip():
+        if _blank(context):
             return []  # nothing typed yet: no ghost (suggest)
         st = self._state_for(context)
+        best = self.suggest(context, max_chars)
         p = self._probs(st, context).copy()
         p[0] = 0.0  # suggestions never start with <unk>
         out = [best] if best.text else []
@@ -405,6 +405,11 @@ class Completer:
                 st = self._stepper.fork(st)  # another branch was stepped from st: keep its rows
             nxt = self._ahead[path + ch] = self._stepper.step(st, i)
         return nxt
+
+
+def _blank(context: str) -> bool:
+    """Nothing but whitespace (str.isspace stops at the first other character: no copy of a long context)."""
+    return not context or context.isspace()
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
