@@ -294,6 +294,19 @@ async def test_burst_of_1000_characters(editor):
         assert app.editor.suggestion == expected(app)
 
 
+async def test_sparkline_names_the_attention_model_before_anything_is_typed(editor):
+    """An empty document gets no ghost (and no attention to draw): the label still names the
+    attention model, not the lstm's confidence bars (it said "confidence (lstm)")."""
+    app = editor(text=None)
+    async with app.run_test() as pilot:
+        await type_text(pilot, "the qu")
+        assert app.query_one("#spark-label").render().plain.startswith("attention · last")
+        await pilot.press(*["backspace"] * 6)  # empty again: the model answers with no ghost
+        await settle(pilot)
+        assert app.editor.text == "" and app.editor.suggestion == "" and app.status.shown >= 1
+        assert app.query_one("#spark-label").render().plain == "attention"
+
+
 async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
     from charcomplete.registry import user_checkpoint_path
 

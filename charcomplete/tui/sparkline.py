@@ -41,6 +41,8 @@ class AttentionSparkline(Horizontal):
         if suggestion.attention is not None:
             data, chars = list(suggestion.attention), suggestion.attention_text
             label = f"attention · last {len(data)}"
+        elif kind == "attention":  # no step taken (nothing typed yet): no bars, but still the attention model's
+            data, chars, label = [], "", "attention"
         else:
             data, chars = list(suggestion.char_probs), suggestion.text
             label = "confidence (lstm)"
