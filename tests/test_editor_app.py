@@ -87,6 +87,29 @@ async def test_tab_without_a_suggestion_indents(editor):
         assert app.editor.text == LINE + "x" + " " * 3  # to the next tab stop (4)
 
 
+async def test_enter_keeps_the_indentation_and_leaves_blank_lines_empty(editor):
+    app = editor(text="def f():\n\tif x:\n        y = 1")
+    async with app.run_test() as pilot:
+        await pilot.press("f2")  # suggestions off: only the keys' own edits
+        ed = app.editor
+        ed.move_cursor(ed.document.end)
+        await pilot.press("enter")
+        assert ed.text.endswith("        y = 1\n        ") and ed.cursor_location == (3, 8)
+        await pilot.press("enter")  # on a line of nothing but the indentation: it moves down, the line stays empty
+        assert ed.text.endswith("        y = 1\n\n        ") and ed.cursor_location == (4, 8)
+        await pilot.press("ctrl+z")  # one undo step each
+        assert ed.text.endswith("        y = 1\n        ")
+        ed.move_cursor((1, 6))  # a tab-indented line: its tab comes along
+        await pilot.press("enter")
+        assert ed.document[1] == "\tif x:" and ed.document[2] == "\t"
+        ed.move_cursor((0, 0))  # at a line's start: a plain line break
+        await pilot.press("enter")
+        assert ed.document[0] == "" and ed.document[1] == "def f():"
+        ed.move_cursor((1, 4))
+        await pilot.press("shift+end", "enter")  # a selection is replaced, the indentation before it kept
+        assert ed.document[1] == "def " and ed.document[2] == ""
+
+
 async def test_ctrl_right_takes_one_word(editor):
     app = editor()
     async with app.run_test() as pilot:

@@ -305,6 +305,10 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             event.stop()
             event.prevent_default()
             self.action_dismiss_suggestion()
+        elif event.key == "enter" and not self.read_only:
+            event.stop()
+            event.prevent_default()
+            self._new_line()
         elif (event.character is not None and len(event.character) == 1 and not event.is_printable
               and not self.read_only and unicodedata.category(event.character) in TYPED_NOT_PRINTABLE):
             # Textual's TextArea._on_key inserts a key's character only when `Key.is_printable`
@@ -315,6 +319,18 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             event.prevent_default()
             start, end = self.selection
             self._replace_via_keyboard(event.character, start, end)
+
+    def _new_line(self) -> None:
+        """Enter: a line break that keeps the indentation before the cursor (as editors' auto-indent
+        does), one undo step. On a line of nothing but that indentation the indentation moves down
+        with the cursor, so blank lines keep no trailing whitespace."""
+        start, end = sorted(self.selection)
+        row, col = start
+        before = self.document[row][:col]
+        indent = before[: len(before) - len(before.lstrip(" \t"))]
+        if indent == before and indent:
+            start = (row, 0)  # a blank, indented line: leave it empty
+        self._replace_via_keyboard("\n" + indent, start, end)
 
     def action_accept_suggestion(self) -> None:
         """Tab: insert the whole ghost (TextArea indents when there is none)."""
