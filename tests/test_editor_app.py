@@ -353,6 +353,20 @@ async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
         assert app.query_one("#spark-label").render().plain.startswith("confidence")
 
 
+async def test_train_on_this_file_names_the_model_after_the_file_and_the_model_it_tunes(make_editor, tiny_checkpoints, tmp_path):
+    from charcomplete.document import Document
+    from charcomplete.tui.app import EditorApp
+
+    shutil.copy(tiny_checkpoints["attention"], tmp_path / "prose.safetensors")  # a model named as the shipped prose one
+    (tmp_path / "notes.txt").write_text(LINE * 10)
+    app = EditorApp(Document.open(tmp_path / "notes.txt"), load_completer(tmp_path / "prose.safetensors", adapt=False))
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainDialog)
+        assert app.screen.query_one("#train-name").value == "notes-prose"  # not "notes-attention": the kind says less
+
+
 async def test_train_on_this_file_completes_and_switches(editor, tiny_checkpoints):
     from charcomplete.registry import user_checkpoint_path
 

@@ -228,7 +228,8 @@ class EditorTraining:
                 Path(tmp).unlink(missing_ok=True)
             self.notify(f"Cannot train: no room for a copy of the text ({e.strerror or e}).", severity="error")
             return
-        req = self._train_request([tmp], f"{self.document.path.stem}-{self.model.completer.kind}", self.document.path.name)
+        stem, base = self.document.path.stem, self.model.completer.name  # "notes-prose": this file's, from the prose model
+        req = self._train_request([tmp], base if base.startswith(f"{stem}-") else f"{stem}-{base}", self.document.path.name)
         req.cleanup.append(Path(tmp))
         self.push_screen(TrainDialog(req, ask_path=False), lambda chosen: self._start_training(chosen, req))
 
