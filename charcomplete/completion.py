@@ -32,6 +32,7 @@ from charcomplete.vocab import Vocab, normalize_newlines
 from charcomplete.words import blend, partial_word
 
 WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
+TAIL = 64  # characters before the cursor that the adaptive model, the memory and the mixer's keys read
 
 
 @dataclass
@@ -138,7 +139,7 @@ class Completer:
             ahead = {} if len(used) < len(new) or not used else {
                 path[len(used) :]: s for path, s in self._ahead.items() if len(path) > len(used) and path.startswith(used)}
         else:
-            st, ahead = self._stepper.recompute(self.vocab.encode(context[-self.context_chars :] or "\n").astype(np.int64)), {}
+            st, ahead = self._stepper.recompute(self.vocab.encode(_tail(context, self.context_chars)).astype(np.int64)), {}
         self._ctx, self._state, self._ahead = context, st, ahead
         return st
 
@@ -259,11 +260,11 @@ class Completer:
 
     def probs(self, context: str) -> np.ndarray:
         """(V,) probabilities of the next character id after `context` (what suggestions use)."""
-        return self._probs(self._state_for(context), context)
+        return self._probs(self._state_for(context), _tail(context))
 
     def next_char_probs(self, context: str) -> dict[str, float]:
         """Probability of every next character (and `<unk>`), summing to 1."""
-        p = self._probs(self._state_for(context), context)
+        p = self._probs(self._state_for(context), _tail(context))
         return {self.vocab.token(i): float(p[i]) for i in range(len(p))}
 
     def suggest(self, context: str, max_chars: int | None = None) -> Suggestion:
@@ -275,7 +276,7 @@ class Completer:
         if _blank(context):
             return Suggestion("", 0.0, latency_ms=(time.perf_counter() - t0) * 1000)
         st = self._state_for(context)
-        p0 = self._probs(st, context[-64:])  # the next character's distribution, asked once
+        p0 = self._probs(st, _tail(context))  # the next character's distribution, asked once
         s = self._continue(st, context, None, max_chars, p0=p0)
         if self.policy.boundary == "savings" and self.policy.first_chars > 1:
             s = self._other_starts(st, context, s, max_chars, p0)
@@ -314,7 +315,7 @@ class Completer:
             return []  # nothing typed yet: no ghost (suggest)
         st = self._state_for(context)
         best = self.suggest(context, max_chars)
-        p = self._probs(st, context).copy()
+        p = self._probs(st, _tail(context)).copy()
         p[0] = 0.0  # suggestions never start with <unk>
         out = [best] if best.text else []
         for first in np.argsort(-p)[: k + 1]:
@@ -331,8 +332,7 @@ class Completer:
         if st.attn is not None:
             n = len(st.attn)
             s.attention = [float(a) for a in st.attn]
-            tail = normalize_newlines(context)[-n:] if context else "\n"
-            s.attention_text = tail.rjust(n)[-n:]
+            s.attention_text = _tail(normalize_newlines(context), n).rjust(n)[-n:]  # the line break before a short context too
 
     def _continue(self, st: StepState, context: str, first: int | None, max_chars: int | None,
                   threshold: float | None = None, show_threshold: float | None = None,
@@ -346,7 +346,7 @@ class Completer:
         text, probs, conf = [], [], 1.0
         in_word = bool(context) and context[-1] not in WORD_END  # completing a word already begun
         seen_word = False
-        tail = context[-64:]  # what the adaptive model predicts from
+        tail = _tail(context)  # what the adaptive model and the memory predict from
         savings = pol.boundary == "savings"
         path = "" if st is self._state else None  # from the cached context: its states are kept (_ahead) by path
         best = beat  # "savings": the best (P(first k right) - read_cost) * (k - 1) so far (or to beat)
@@ -405,6 +405,16 @@ class Completer:
                 st = self._stepper.fork(st)  # another branch was stepped from st: keep its rows
             nxt = self._ahead[path + ch] = self._stepper.step(st, i)
         return nxt
+
+
+def _tail(context: str, n: int = TAIL) -> str:
+    """The last n characters of `context`, with a line break before them when the context is
+    shorter: every context starts at a line start (the editor's is a window of whole lines, a
+    document's starts one), and after a line break is where the networks and the memory saw
+    lines begin (the first characters of a short note: bpc 1.991 -> 1.975, KSR 0.274 -> 0.279;
+    bench/quality.py's one-sentence documents)."""
+    tail = context[-n:]
+    return tail if len(tail) == n else "\n" + tail
 
 
 def _blank(context: str) -> bool:
