@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from charcomplete.match import match_expert
-from charcomplete.mixer import Mixer, default_keys, doc_match_order
+from charcomplete.mixer import Mixer, MixerConfig, default_keys, doc_match_order
 from charcomplete.netadapt import NetAdapter
 from charcomplete.registry import DEFAULT_MODEL
 from charcomplete.stepper import NumpyNet, Stepper, StepState
@@ -95,8 +95,9 @@ class Completer:
         # typed only when adapting (with adaptation off nothing is learned from the user)
         self.memory = memory if memory is not None and memory.vocab == vocab else None
         self.mixer = None
-        if self.memory is not None:
-            self.mixer = Mixer()
+        if self.memory is not None:  # its starting weights, when the memory's file holds ones of this mixer's shape
+            start = self.memory.mixer[0] if self.memory.mixer is not None else None
+            self.mixer = Mixer(start=start if start is not None and start.fits(MixerConfig()) else None)
         self._flat = np.ones(len(vocab))  # the match model's distribution when it has no match (mixer.py ignores it)
         self.net_adapt = None  # the output layer's adaptation (netadapt.py; set_adaptive)
         self.set_adaptive(self.adapt)

@@ -103,16 +103,34 @@ def load_data(corpus: list[str], data_dir: str | None, val_fraction: float, init
     return load_corpus(corpus, val_fraction=val_fraction, vocab=vocab), init_model
 
 
-def save_memory(checkpoint: Path, corpus) -> Path:
+def save_memory(checkpoint: Path, corpus, mixer_texts: list[str] | None = None, mixer_what: str = "") -> Path:
     """Build the corpus memory of `corpus`'s training text (never its held-out tails) and save it
-    beside `checkpoint` (registry.memory_path_for); the corpus must be in the model's vocabulary."""
+    beside `checkpoint` (registry.memory_path_for); the corpus must be in the model's vocabulary.
+    The mixer's starting weights are learned on `mixer_texts` (described by `mixer_what`), by
+    default on the corpus's held-out tails."""
     from charcomplete.memory import build_memory_ids
+    from charcomplete.mixer_start import held_out_text
     from charcomplete.registry import memory_path_for
 
     memory = build_memory_ids(corpus.train, corpus.vocab, description=corpus.description)
+    if mixer_texts is None:
+        mixer_texts, mixer_what = [held_out_text(corpus.val, corpus.vocab)], "the corpus's held-out tails"
+    memory.mixer = learned_mixer(checkpoint, memory, mixer_texts, mixer_what)
     path = memory_path_for(checkpoint)
     memory.save(path)
     return path
+
+
+def learned_mixer(checkpoint: Path, memory, texts: list[str], what: str) -> tuple | None:
+    """(the mixer's starting weights learned by the model at `checkpoint` with `memory` on `texts`,
+    their description for the memory's file), or None when the texts are too short to learn from."""
+    from charcomplete.adapt import AdaptiveModel
+    from charcomplete.completion import load_completer
+    from charcomplete.mixer_start import learn_start, pieces
+
+    completer = load_completer(checkpoint, memory=memory, adapt=AdaptiveModel())  # the document only: no user history
+    start = learn_start(completer, texts)
+    return None if start is None else (start, {"text": what, "chars": sum(map(len, pieces(texts)))})
 
 
 def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
@@ -138,25 +156,39 @@ def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
 
 
 def build_memory_for(model: str, sources: list[str], data_dir: str | None = None, val_fraction: float = 0.05,
-                     out: str | None = None) -> Path:
+                     out: str | None = None, mixer_sources: list[str] | None = None) -> Path:
     """`charcomplete memory`: the corpus memory of an existing checkpoint (name or path), from the
-    training part of `sources` (or a prepared corpus), read in the model's vocabulary."""
+    training part of `sources` (or a prepared corpus), read in the model's vocabulary; the mixer's
+    starting weights learned on the files of `mixer_sources` when given, else on the held-out tails.
+    With neither sources nor a prepared corpus: only the starting weights of the memory it has."""
     from charcomplete.checkpoint import inspect_checkpoint
-    from charcomplete.corpus import load_corpus
+    from charcomplete.corpus import load_corpus, read_corpus
+    from charcomplete.memory import load_memory
     from charcomplete.prepare import load_prepared
-    from charcomplete.registry import resolve_model
+    from charcomplete.registry import memory_path_for, resolve_model
 
     path = resolve_model(model)
     _, _, vocab = inspect_checkpoint(path)
+    target = Path(out) if out else path
+    check_writable(target)
+    mixer_texts = [d.text for d in read_corpus(mixer_sources).documents] if mixer_sources else None
+    what = ", ".join(mixer_sources or [])
+    if not sources and not data_dir:  # the starting weights only, the tables as they are
+        if not memory_path_for(path).is_file():
+            raise CorpusError(f"{model} has no corpus memory yet: build it with --corpus PATH (or --data DIR)")
+        memory = load_memory(memory_path_for(path))
+        memory.mixer = learned_mixer(path, memory, mixer_texts or [], what)
+        if memory.mixer is None:
+            raise CorpusError(f"{what}: no piece of text long enough to learn from (a sentence or a paragraph of 40 characters or more)")
+        memory.save(memory_path_for(target))
+        return memory_path_for(target)
     if data_dir:
         corpus = load_prepared(data_dir)
         if corpus.vocab != vocab:
             raise CorpusError(f"{data_dir} was prepared with another vocabulary than the model's; use --corpus")
     else:
         corpus = load_corpus(sources, val_fraction=val_fraction, vocab=vocab)
-    target = Path(out) if out else path
-    check_writable(target)
-    return save_memory(target, corpus)
+    return save_memory(target, corpus, mixer_texts, what)
 
 
 # --- the editor's jobs ------------------------------------------------------------------------

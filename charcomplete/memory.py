@@ -183,12 +183,13 @@ class CorpusMemory:
     """Pruned n-gram tables of a corpus and the next-character distribution they give."""
 
     def __init__(self, cfg: MemoryConfig, vocab: Vocab, unigram: np.ndarray, tables: list[_Table], corpus: dict,
-                 words: _Table | None = None):
+                 words: _Table | None = None, mixer: tuple | None = None):
         self.cfg = cfg
         self.vocab = vocab
         self.corpus = corpus  # where the text came from: {"chars", "description", "built"}
         self.tables = tables  # one per order in cfg.orders
         self.words = words  # the partial words' table (words.py; None in a memory built before it)
+        self.mixer = mixer  # (mixer.MixerStart, {"text": what it was learned on, ...}) or None: the mixer starts at its init
         V = len(vocab)
         # order 0: the unigram, add-one/2 smoothed so that every id (even <unk>) keeps some mass
         u = unigram.astype(np.float64) + 0.5
@@ -294,7 +295,7 @@ class CorpusMemory:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the memory's file (memory_file.py: safetensors, atomically)."""
-        write_memory(path, self.cfg, self.vocab, self.unigram_counts, self.tables, self.corpus, self.words)
+        write_memory(path, self.cfg, self.vocab, self.unigram_counts, self.tables, self.corpus, self.words, self.mixer)
 
 
 def load_memory(path: str | os.PathLike) -> "CorpusMemory":

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from charcomplete.errors import CheckpointError
+from charcomplete.mixer import MixerStart
 from charcomplete.vocab import Vocab
 
 FORMAT = "charcomplete-memory"
@@ -77,9 +78,10 @@ class _Table:
 
 
 def write_memory(path: str | os.PathLike, cfg: MemoryConfig, vocab: Vocab, unigram_counts: np.ndarray, tables: list, corpus: dict,
-                 words=None) -> None:
+                 words=None, mixer: tuple[MixerStart, dict] | None = None) -> None:
     """Write a safetensors file (atomically: a temp file in the same folder, then a rename). The
-    tables are named by their index in cfg.orders, the partial words' table (when given) by "w"."""
+    tables are named by their index in cfg.orders, the partial words' table (when given) by "w",
+    the mixer's starting weights (when given, with a description) "mixer.0" ... and "mixer.second"."""
     from safetensors.numpy import save_file
 
     tensors = {"unigram": np.ascontiguousarray(unigram_counts, np.float32)}
@@ -94,6 +96,12 @@ def write_memory(path: str | os.PathLike, cfg: MemoryConfig, vocab: Vocab, unigr
         "vocab": vocab.to_json(),
         "corpus": json.dumps(corpus),
     }
+    if mixer is not None:
+        start, info = mixer
+        for s, w in enumerate(start.weights):
+            tensors[f"mixer.{s}"] = np.ascontiguousarray(w, np.float32).ravel()  # (K_s * M,), row by row
+        tensors["mixer.second"] = np.ascontiguousarray(start.second, np.float32)
+        meta["mixer"] = json.dumps({**info, "key_sizes": [len(w) for w in start.weights], "n_inputs": start.weights[0].shape[1]})
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -211,7 +219,8 @@ def read_memory(path: str | os.PathLike) -> tuple:
         V = len(vocab)
         names = {"unigram"} | {f"{n}.{j}" for j in range(len(cfg.orders)) for n in ("keys", "nsym", "syms", "cnts")}
         word_names = {f"{n}.w" for n in ("keys", "nsym", "syms", "cnts")}  # the partial words' table: newer files only
-        if set(arrays) not in (names, names | word_names):
+        mixer, mixer_names = _mixer_start(header["__metadata__"], arrays)  # the mixer's starting weights: newer files only
+        if set(arrays) - mixer_names not in (names, names | word_names):
             raise MemoryFileError("unexpected or missing tensors")
         unigram = arrays["unigram"]
         if unigram.dtype != np.float32 or len(unigram) != V or not np.all(np.isfinite(unigram)) or unigram.min() < 0:
@@ -223,4 +232,32 @@ def read_memory(path: str | os.PathLike) -> tuple:
         raise MemoryFileError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
     except (OSError, ValueError) as e:
         raise MemoryFileError(f"{path}: cannot read ({e.__class__.__name__}: {str(e).splitlines()[0][:80] if str(e) else ''})") from None
-    return cfg, vocab, unigram, tables, corpus, words  # memory.CorpusMemory(*these)
+    return cfg, vocab, unigram, tables, corpus, words, mixer  # memory.CorpusMemory(*these)
+
+
+MAX_WEIGHT = 1e3  # a stored mixer weight beyond this is refused as corrupt (the mixer keeps its weights in [-2, 4])
+
+
+def _mixer_start(meta: dict, arrays: dict) -> tuple[tuple[MixerStart, dict] | None, set[str]]:
+    """(the mixer's starting weights and their description, or None; the tensor names they use),
+    checked against the metadata's shapes."""
+    if "mixer" not in meta:
+        return None, set()
+    try:
+        info = json.loads(meta["mixer"])
+        sizes, m = info["key_sizes"], info["n_inputs"]
+        ok = (type(sizes) is list and 0 < len(sizes) <= 16 and all(type(k) is int and 0 < k <= 4096 for k in sizes)
+              and type(m) is int and 0 < m <= 64)
+    except (TypeError, ValueError, KeyError, RecursionError):
+        ok = False
+    if not ok:
+        raise MemoryFileError("bad mixer metadata")
+    names = {f"mixer.{s}" for s in range(len(sizes))} | {"mixer.second"}
+    if not names <= set(arrays):
+        raise MemoryFileError("mixer weights missing")
+    weights, second = [arrays[f"mixer.{s}"] for s in range(len(sizes))], arrays["mixer.second"]
+    for a, n in [*zip(weights, [k * m for k in sizes]), (second, len(sizes))]:
+        if a.dtype != np.float32 or len(a) != n or not np.all(np.abs(a) <= MAX_WEIGHT):  # (NaN fails it too)
+            raise MemoryFileError("bad mixer weights")
+    start = MixerStart([w.reshape(k, m).astype(np.float64) for w, k in zip(weights, sizes)], second.astype(np.float64))
+    return (start, {k: v for k, v in info.items() if k not in ("key_sizes", "n_inputs")}), names

@@ -105,6 +105,21 @@ class MixerConfig:
     w_max: float = 4.0
 
 
+@dataclass
+class MixerStart:
+    """The weights a mixer starts every document from: learned on held-out text when a corpus
+    memory is built (mixer_start.py) and stored in its file, else every set at MixerConfig.init."""
+
+    weights: list[np.ndarray]  # per key s: (K_s, M) layer-1 weight sets
+    second: np.ndarray  # (S,) layer-2 weights
+
+    def fits(self, cfg: MixerConfig) -> bool:
+        """The shapes of `cfg`'s mixer, and every weight finite."""
+        return (len(self.weights) == len(cfg.key_sizes) and self.second.shape == (len(cfg.key_sizes),)
+                and all(w.shape == (n, cfg.n_inputs) for w, n in zip(self.weights, cfg.key_sizes))
+                and all(bool(np.all(np.isfinite(w))) for w in [*self.weights, self.second]))
+
+
 def _log_softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max()
     return z - np.log(np.exp(z).sum())
@@ -113,7 +128,7 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 class Mixer:
     """Mixes `n_inputs` distributions over the same V ids; `mix` then `update` once per character."""
 
-    def __init__(self, cfg: MixerConfig | None = None):
+    def __init__(self, cfg: MixerConfig | None = None, start: "MixerStart | None" = None):
         self.cfg = cfg = cfg or MixerConfig()
         M = cfg.n_inputs
         init = np.asarray(cfg.init if cfg.init else [1.0 / M] * M, dtype=np.float64)
@@ -122,19 +137,29 @@ class Mixer:
         if not cfg.key_sizes or min(cfg.key_sizes) < 1:
             raise ValueError("key_sizes must be positive")
         self.init = init
-        self.weights = [np.tile(init, (n, 1)) for n in cfg.key_sizes]  # per key: (K_s, M) layer-1 weights
-        self.updates = [np.zeros(n, np.int64) for n in cfg.key_sizes]  # per key: (K_s,) steps taken per set
         S = len(cfg.key_sizes)
-        self.w2 = np.full(S, 1.0 / S)  # (S,) layer-2 weights (two layers only)
+        if start is None:  # every weight set at init, the second layer even
+            start = MixerStart([np.tile(init, (n, 1)) for n in cfg.key_sizes], np.full(S, 1.0 / S))
+        elif not start.fits(cfg):
+            raise ValueError("the starting weights do not fit this mixer's keys and experts")
+        # where every document begins (learned on held-out text: mixer_start.py), in the weights' bounds
+        self.start = MixerStart([np.clip(w, cfg.w_min, cfg.w_max) for w in start.weights], np.clip(start.second, cfg.w_min, cfg.w_max))
+        self.weights = [w.astype(np.float64) for w in self.start.weights]  # per key: (K_s, M) layer-1 weights
+        self.updates = [np.zeros(n, np.int64) for n in cfg.key_sizes]  # per key: (K_s,) steps taken per set
+        self.w2 = self.start.second.astype(np.float64)  # (S,) layer-2 weights (two layers only)
         self._last = None  # what the last mix() computed, for update()
 
     def reset(self) -> None:
         """Back to the starting weights (a new document)."""
-        for w, n in zip(self.weights, self.updates):
-            w[:] = self.init
+        for w, w0, n in zip(self.weights, self.start.weights, self.updates):
+            w[:] = w0
             n[:] = 0
-        self.w2[:] = 1.0 / len(self.w2)
+        self.w2[:] = self.start.second
         self._last = None
+
+    def state(self) -> "MixerStart":
+        """The weights now, as a start for other documents (a copy)."""
+        return MixerStart([w.copy() for w in self.weights], self.w2.copy())
 
     def mix(self, probs, keys, learn: bool = True) -> np.ndarray:
         """The mixed distribution (V,) float64 of `probs` ((M, V) or M arrays (V,)), with one key

@@ -142,3 +142,55 @@ def test_a_line_of_a_neighbouring_file_is_predicted_by_the_match_model(model_wit
     learner.set_neighbours(False)  # off: no match model either
     learner.work(0)
     assert learner.neighbour_match() is None and len(learner.match) == 0
+
+
+def test_the_memory_command_learns_the_mixers_start_and_every_document_begins_there(model_with_memory, tmp_path):
+    """`memory` learns the mixer's starting weights on held-out text (here --mixer-text; by default
+    the corpus's tails) and stores them in the memory's file; the Completer starts every document
+    from them, and they fit that text better than the mixer's init (a worse start would fail)."""
+    from charcomplete.adapt import AdaptiveModel
+    from charcomplete.evaluate import sequential_bpc
+
+    held_out = tmp_path / "held-out"
+    held_out.mkdir()
+    sentences = [f"the lazy fox quirks a brazen quiz number {i}, then the quick dog naps." for i in range(40)]
+    (held_out / "a.txt").write_text(" ".join(sentences))
+    before = memory_path_for(model_with_memory).read_bytes()
+    untrained = load_completer(model_with_memory, adapt=AdaptiveModel())
+    r = CliRunner().invoke(cli, ["memory", str(model_with_memory), "--mixer-text", str(held_out)])
+    assert r.exit_code == 0, r.output
+    c = load_completer(model_with_memory, adapt=AdaptiveModel())
+    start, info = c.memory.mixer
+    assert info["text"] == str(held_out) and info["chars"] > 2000
+    assert np.array_equal(c.memory.unigram_counts, untrained.memory.unigram_counts)  # the tables as they were
+    assert memory_path_for(model_with_memory).read_bytes() != before
+    c.observe("the lazy fox")
+    c.probs("the lazy fox")
+    c.observe("the lazy fox ")  # learned from one character: no longer the start
+    assert not all(np.array_equal(w, w0) for w, w0 in zip(c.mixer.weights, start.weights))
+    c.new_document()
+    assert all(np.allclose(w, w0) for w, w0 in zip(c.mixer.weights, start.weights))
+    text = "the quick dog naps, then the lazy fox quirks a brazen quiz."
+    assert sequential_bpc(c, text)["bpc"] < sequential_bpc(untrained, text)["bpc"]
+
+
+def test_the_mixers_start_is_learned_when_a_memory_is_built_and_bad_requests_are_one_line(tiny_checkpoints, tmp_path):
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    for i in range(4):  # held-out tails (the last 5 % of each file) long enough to hold whole sentences
+        (corpus / f"n{i}.txt").write_text(RARE * 60 + "the lazy dog naps by the brazen fox and the quiz. " * 20)
+    path = tmp_path / "m.safetensors"
+    shutil.copy(tiny_checkpoints["attention"], path)
+    r = CliRunner().invoke(cli, ["memory", str(path), "--corpus", str(corpus)])
+    assert r.exit_code == 0, r.output
+    assert load_completer(path).memory.mixer[1]["text"] == "the corpus's held-out tails"
+    other = tmp_path / "other.safetensors"
+    shutil.copy(tiny_checkpoints["attention"], other)
+    for args, says in [([str(other), "--mixer-text", str(corpus)], "no corpus memory yet"),
+                       ([str(path), "--mixer-text", str(tmp_path / "nothing-here")], "not found"),
+                       ([str(path), "--corpus", str(corpus), "--data", str(tmp_path)], "once")]:
+        r = CliRunner().invoke(cli, ["memory", *args])
+        assert r.exit_code == 1 and says in r.output and "Traceback" not in r.output, r.output
+    (tmp_path / "short.txt").write_text("too short.")
+    r = CliRunner().invoke(cli, ["memory", str(path), "--mixer-text", str(tmp_path / "short.txt")])
+    assert r.exit_code == 1 and "long enough" in r.output, r.output

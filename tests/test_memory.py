@@ -169,3 +169,43 @@ def test_bad_config_refused():
         build_memory(TEXT, VOCAB, MemoryConfig(orders=(1, 2), min_count=(2, 1)))
     with pytest.raises(ValueError):
         build_memory(TEXT, VOCAB, MemoryConfig(orders=(2, 1), min_count=(1, 1)))
+
+
+def _with_mixer(mem):
+    from charcomplete.memory import CorpusMemory
+    from charcomplete.mixer import MixerStart
+
+    rng = np.random.default_rng(0)
+    start = MixerStart([rng.normal(size=(4, 3)), rng.normal(size=(2, 3))], np.array([0.6, 0.4]))
+    return CorpusMemory(mem.cfg, mem.vocab, mem.unigram_counts, mem.tables, mem.corpus, mem.words, (start, {"text": "notes/"}))
+
+
+def test_the_mixers_start_round_trips_and_bad_ones_are_refused(mem, tmp_path):
+    good = tmp_path / "good.safetensors"
+    _with_mixer(mem).save(good)
+    back = load_memory(good)
+    start, info = back.mixer
+    want = _with_mixer(mem).mixer[0]
+    for a, b in zip([*start.weights, start.second], [*want.weights, want.second]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)  # stored as float32
+    assert info["text"] == "notes/" and start.weights[1].shape == (2, 3)
+    mem.save(tmp_path / "none.safetensors")
+    assert load_memory(tmp_path / "none.safetensors").mixer is None  # a memory without one: the mixer's init
+
+    header, body = _header_and_body(good)
+    bad = tmp_path / "bad.safetensors"
+
+    def variant(change, data=body):
+        h = json.loads(json.dumps(header))
+        change(h)
+        _write(bad, h, data)
+        return _rejected(bad)
+
+    assert "mixer" in variant(lambda h: h["__metadata__"].update(mixer=json.dumps({"key_sizes": [4, 3], "n_inputs": 3})))
+    assert "mixer" in variant(lambda h: h["__metadata__"].update(mixer="[]"))
+    assert "mixer" in variant(lambda h: h.pop("mixer.second"))
+    variant(lambda h: h["__metadata__"].pop("mixer"))  # weights without their shapes: unexpected tensors
+    lo = header["mixer.0"]["data_offsets"][0]
+    nan = bytearray(body)
+    nan[lo : lo + 4] = struct.pack("<f", float("nan"))
+    assert "mixer weights" in variant(lambda h: None, bytes(nan))

@@ -146,3 +146,25 @@ def test_a_speculative_mix_is_the_same_distribution_as_a_learning_one():
     one = Mixer(MixerConfig(n_inputs=2, key_sizes=(3,), init=(0.7, 0.4)))
     ps = [_dist(1, 0.6), _dist(2, 0.5)]
     np.testing.assert_allclose(one.mix(ps, 2, learn=False), one.mix(ps, 2), rtol=1e-12)
+
+
+def test_every_document_starts_from_the_mixers_start():
+    from charcomplete.mixer import MixerStart
+
+    cfg = MixerConfig(n_inputs=2, key_sizes=(3, 2), init=(0.5, 0.5))
+    start = MixerStart([np.full((3, 2), 0.7), np.array([[0.1, 0.9], [0.5, 0.5]])], np.array([0.8, 0.2]))
+    m = Mixer(cfg, start=start)
+    assert np.array_equal(m.weights[0], start.weights[0]) and np.array_equal(m.w2, start.second)
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+    m.mix(p, (1, 0))
+    m.update(2)
+    assert not np.array_equal(m.weights[0][1], start.weights[0][1])  # learned
+    learned = m.state()
+    m.reset()  # a new document: back to the start, not to cfg.init
+    assert np.array_equal(m.weights[0], start.weights[0]) and np.array_equal(m.weights[1], start.weights[1])
+    assert np.array_equal(m.w2, start.second) and not np.array_equal(learned.weights[0], start.weights[0])
+    with pytest.raises(ValueError):
+        Mixer(cfg, start=MixerStart([np.zeros((3, 2))], np.zeros(1)))  # another mixer's shape
+    with pytest.raises(ValueError):
+        Mixer(cfg, start=MixerStart([np.full((3, 2), np.nan), np.zeros((2, 2))], np.zeros(2)))
+    assert Mixer(cfg, start=MixerStart([np.full((3, 2), 99.0), np.zeros((2, 2))], np.zeros(2))).weights[0].max() == cfg.w_max

@@ -15,19 +15,26 @@ from charcomplete.cli.options import fail
 @click.option("--data", "data", default=None, metavar="DIR", help="A corpus made by `charcomplete prepare` instead of --corpus.")
 @click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file (left out of the memory).")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write beside this checkpoint path instead of MODEL's.")
-def command(model, corpus, data, val_fraction, out):
+@click.option("--mixer-text", "mixer_text", multiple=True, metavar="PATH",
+              help="Learn the mixer's starting weights on this text (repeatable; text MODEL never trained on) instead of the "
+                   "held-out tails; without --corpus or --data only those weights are relearned.")
+def command(model, corpus, data, val_fraction, out, mixer_text):
     """Build the corpus memory of MODEL (a name or a .safetensors path): n-gram tables of its
-    training text and a table of its partial words, mixed with the network as you type.
-    Written beside the model as NAME.memory.safetensors (`train` builds it itself unless
-    --no-memory).
+    training text and a table of its partial words, mixed with the network as you type, and the
+    mixer's starting weights, learned on held-out text. Written beside the model as
+    NAME.memory.safetensors (`train` builds it itself unless --no-memory).
 
     \b
     charcomplete memory my-notes --corpus notes/
+    charcomplete memory my-notes --mixer-text more-notes/   # only relearn the starting weights
     """
     from charcomplete.jobs import build_memory_for
 
-    if bool(corpus) == bool(data):
-        raise fail("give the training text: --corpus PATH (repeatable) or --data DIR")
+    if corpus and data:
+        raise fail("give the training text once: --corpus PATH (repeatable) or --data DIR")
+    if not (corpus or data or mixer_text):
+        raise fail("give the training text: --corpus PATH (repeatable) or --data DIR (or --mixer-text PATH to relearn "
+                   "only the mixer's starting weights)")
     t0 = time.perf_counter()
-    path = build_memory_for(model, list(corpus), data, val_fraction, out)
+    path = build_memory_for(model, list(corpus), data, val_fraction, out, list(mixer_text) or None)
     click.echo(f"saved {path}  ({path.stat().st_size / 2**20:.1f} MB, {time.perf_counter() - t0:.1f}s)")
