@@ -9,8 +9,8 @@ Text that no network or memory trained on and that bench/quality.py does not rep
 (charcomplete/mixer_start.py learns from it):
 
 - prose: the held-out tails of ../shared/corpus/tech-prose and the README (long description)
-  of each installed package below, none of them in bench/quality.py's README_PACKAGES (licenses
-  as each package's METADATA says: BSD, MIT, Apache-2.0, PSF-based);
+  of each installed package below, none of them one that bench/quality.py or bench/context.py
+  reports on (licenses as each package's METADATA says: BSD, MIT, Apache-2.0, PSF-based);
 - code: the held-out tails of ../shared/corpus/python-src and the modules of the installed
   packages below (not click, which bench/quality.py reports on).
 
@@ -23,13 +23,15 @@ import argparse
 from pathlib import Path
 
 from common import SHARED, tails
+from context import LONG_READMES
 from quality import CODE_PACKAGE, README_PACKAGES, SITE, readme_text
 
-README_TUNING = ["torch", "fonttools", "ruff", "matplotlib", "hypothesis", "jinja2", "markdown_it_py", "pygments", "pyparsing",
-                 "numpy", "contourpy", "packaging", "pluggy", "tomlkit", "build", "hatchling", "filelock", "kiwisolver",
-                 "iniconfig", "mdit_py_plugins", "markupsafe", "safetensors", "typing_extensions", "pyflakes", "pytest_asyncio"]
+README_TUNING = ["hypothesis", "jinja2", "markdown_it_py", "pygments", "pyparsing", "numpy", "contourpy", "packaging", "pluggy",
+                 "tomlkit", "build", "hatchling", "filelock", "kiwisolver", "iniconfig", "mdit_py_plugins", "markupsafe",
+                 "safetensors", "typing_extensions", "pyflakes", "pytest_asyncio"]
 CODE_TUNING = ["rich", "pygments", "jinja2", "markdown_it", "tomlkit", "pluggy", "packaging"]
-assert not set(README_TUNING) & set(README_PACKAGES) and CODE_PACKAGE not in CODE_TUNING
+# none of the text the benches report on: bench/quality.py's READMEs and code, bench/context.py's long READMEs
+assert not set(README_TUNING) & (set(README_PACKAGES) | set(LONG_READMES) | {"matplotlib"}) and CODE_PACKAGE not in CODE_TUNING
 
 
 def main() -> None:
