@@ -412,7 +412,7 @@ def _tail(context: str, n: int = TAIL) -> str:
     """The last n characters of `context`, with a line break before them when the context is
     shorter: every context starts at a line start (the editor's is a window of whole lines, a
     document's starts one), and after a line break is where the networks and the memory saw
-    lines begin (the first characters of a short note: bpc 1.991 -> 1.975, KSR 0.274 -> 0.279;
+    lines begin (the first characters of a short note: bpc 1.991 -> 1.974, KSR 0.274 -> 0.279;
     bench/quality.py's one-sentence documents)."""
     tail = context[-n:]
     return tail if len(tail) == n else "\n" + tail

@@ -6,10 +6,10 @@ never learns at all. `learn_start` runs a Completer as the editor does over held
 kind the model is for (the corpus's held-out tails, or text given to `charcomplete memory
 --mixer-text`), cut into pieces of about a sentence, each a fresh document, carrying
 the mixer's weights from piece to piece at a low rate. The result is stored in the memory's file
-(memory_file.py) and every document starts from it. Measured (bench/quality.py, the prose model
-started from weights learned on 200,000 characters of other READMEs and tech-prose tails):
-precision +0.7 to +2.1 points and bpc -0.2 to -0.5 % on all four prose kinds, KSR +1.4 to +2.9 %
-on three of them (docs/benchmarks.md).
+(memory_file.py) and every document starts from it. Measured (bench/quality.py; the shipped
+starts, learned on bench/mixer_text.py's text): KSR +0.9 to +2.4 % on plays, Python docs and
+modern English (one sentence at a time: 0.279 -> 0.278), bpc as the editor runs 0 to -0.9 %,
+without adaptation -0.6 to -4.2 % on every kind (docs/benchmarks.md).
 """
 
 from __future__ import annotations
