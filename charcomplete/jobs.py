@@ -179,7 +179,7 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
         memory = load_memory(memory_path_for(path))
         memory.mixer = learned_mixer(path, memory, mixer_texts or [], what)
         if memory.mixer is None:
-            raise CorpusError(f"{what}: no piece of text long enough to learn from (a sentence or a paragraph of 40 characters or more)")
+            raise CorpusError(f"{what}: no sentence of 40 characters or more to learn from")
         memory.save(memory_path_for(target))
         return memory_path_for(target)
     if data_dir:

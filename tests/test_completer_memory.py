@@ -193,4 +193,4 @@ def test_the_mixers_start_is_learned_when_a_memory_is_built_and_bad_requests_are
         assert r.exit_code == 1 and says in r.output and "Traceback" not in r.output, r.output
     (tmp_path / "short.txt").write_text("too short.")
     r = CliRunner().invoke(cli, ["memory", str(path), "--mixer-text", str(tmp_path / "short.txt")])
-    assert r.exit_code == 1 and "long enough" in r.output, r.output
+    assert r.exit_code == 1 and "no sentence" in r.output, r.output
