@@ -110,6 +110,24 @@ async def test_enter_keeps_the_indentation_and_leaves_blank_lines_empty(editor):
         assert ed.document[1] == "def " and ed.document[2] == ""
 
 
+async def test_a_burst_of_keys_lands_in_the_order_typed(editor):
+    """Bound keys (End, Backspace, arrows) and typed characters arriving together, as from a fast
+    macro or on a loaded machine: Textual let the bound ones bubble to the app first, so "End a b c"
+    wrote "abc" before the End (Textual issue 6605); now the widget runs its own bindings in order."""
+    app = editor(text="hello world")
+    async with app.run_test() as pilot:
+        await pilot.press("f2")  # suggestions off: only the keys' own edits
+        ed = app.editor
+        ed.move_cursor((0, 0))
+        burst = [("end", None), ("space", " "), ("b", "b"), ("a", "a"), ("backspace", None), ("c", "c"),
+                 ("left", None), ("x", "x"), ("home", None), ("y", "y")]
+        for key, ch in burst:
+            app.post_message(events.Key(key, ch))
+        await until(pilot, lambda: len(ed.text) >= len("hello world") + 4)
+        await settle(pilot)
+        assert ed.text == "yhello world bxc"
+
+
 async def test_ctrl_right_takes_one_word(editor):
     app = editor()
     async with app.run_test() as pilot:

@@ -38,6 +38,7 @@ NEXT_WORD = re.compile(r"\s*\S+\s?")
 # LRM/RLM, ZWSP, BOM, soft hyphen), spaces other than U+0020 (no-break space), private-use and
 # unassigned ones. Not controls (Cc: Tab, Enter, Escape are keys), surrogates or line separators.
 TYPED_NOT_PRINTABLE = frozenset({"Cf", "Zs", "Co", "Cn"})
+INSERTING_KEYS = frozenset({"tab", "enter", "escape"})  # keys TextArea._on_key (or ours) handles itself, bound or not
 
 
 class GhostEditor(KeptRows, BufferLearning, TextArea):
@@ -319,6 +320,22 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             event.prevent_default()
             start, end = self.selection
             self._replace_via_keyboard(event.character, start, end)
+        elif not event.is_printable and event.key not in INSERTING_KEYS and await self._run_own_binding(event.key):
+            event.stop()
+            event.prevent_default()
+
+    async def _run_own_binding(self, key: str) -> bool:
+        """Run this widget's own binding for `key` now, in order with the typed characters around it.
+
+        Textual inserts a typed character in the widget's `_on_key` but lets a bound key (End,
+        arrows, Backspace, Ctrl+V, ...) bubble up to the app first, so in a burst of keys (a fast
+        macro, a loaded machine) "End a b c" wrote "abc" before the End (Textual issue 6605, fix
+        proposed in its PR 6631). The widget's own non-priority bindings are the ones the app
+        would run first for a key that reaches the widget; run here, nothing else changes."""
+        for binding in self._bindings.key_to_bindings.get(key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                return True
+        return False
 
     def _new_line(self) -> None:
         """Enter: a line break that keeps the indentation before the cursor (as editors' auto-indent
