@@ -673,3 +673,18 @@ def test_an_editor_job_on_text_in_another_alphabet_trains_a_new_model(tiny_check
     out = run_training(req, None, lambda: False, compare_with=str(tiny_checkpoints["attention"]))
     assert "outside the model's characters" in out.note
     assert "ъ" in load_completer(out.path, memory=False).vocab.chars and out.better  # the old model cannot read it
+
+
+async def test_alt_n_from_a_real_terminal_cycles_and_types_nothing(editor):
+    """Alt+N from a terminal is Esc n: the key alt+n carrying the character "n". TextArea typed
+    the "n" (found in tmux: "then the" became "then then"); it must show the next alternative."""
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the qu")
+        before = app.editor.text
+        assert app.editor.suggestion
+        app.post_message(events.Key("alt+n", "n"))
+        await settle(pilot)
+        assert app.editor.text == before
+        assert app.editor._alternatives  # the alternatives were asked for and shown
+        assert app.editor.suggestion == app.editor._alternatives[app.editor._alt_index].text

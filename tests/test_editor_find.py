@@ -281,3 +281,19 @@ def test_matches_map_offsets_to_locations():
     assert len(m) == 0  # a capital: case-sensitive
     m = Matches(lines, find_pattern("ab"))
     assert [tuple(m.selection(i)) for i in range(len(m))] == [((0, 0), (0, 2)), ((2, 1), (2, 3)), ((2, 3), (2, 5))]
+
+
+async def test_alt_a_from_a_real_terminal_replaces_all_and_types_nothing(make_editor):
+    """A terminal sends Alt+A as Esc a, which Textual reports as the key alt+a *carrying* the
+    character "a" (Pilot's press("alt+a") carries none): the focused Input typed the "a" and
+    Replace all never ran."""
+    from textual import events
+
+    app = make_editor(TEXT)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+r", *"beta", "tab", *"β")
+        app.post_message(events.Key("alt+a", "a"))  # as textual's xterm parser makes it from "\x1ba"
+        await pilot.pause()
+        await pilot.pause()
+        assert app.editor.text == "alpha β\nthe quick fox\nβ gamma β\nlast line\n"
+        assert bar(app).query_one("#replace-input").value == "β"

@@ -320,9 +320,10 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             event.prevent_default()
             start, end = self.selection
             self._replace_via_keyboard(event.character, start, end)
-        elif not event.is_printable and event.key not in INSERTING_KEYS and await self._run_own_binding(event.key):
-            event.stop()
-            event.prevent_default()
+        elif ((not event.is_printable or event.key != event.character) and event.key not in INSERTING_KEYS
+              and await self._run_own_binding(event.key)):  # a bound key, or one with a modifier: Alt+N from a
+            event.stop()                                       # terminal is Esc n, the key alt+n carrying "n",
+            event.prevent_default()                            # which TextArea typed
 
     async def _run_own_binding(self, key: str) -> bool:
         """Run this widget's own binding for `key` now, in order with the typed characters around it.

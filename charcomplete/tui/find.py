@@ -15,7 +15,7 @@ import re
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -75,6 +75,16 @@ class Matches:
         return (i, False) if i >= 0 else (len(self.starts) - 1, True)
 
 
+class BarInput(Input):
+    """The bar's fields leave Alt+letter to the bar's bindings (Alt+A: replace all). A terminal sends
+    Alt+A as Esc a, which Textual reports as the key alt+a carrying the character "a", and Input
+    typed the "a" instead."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key.startswith("alt+") and event.is_printable:
+            event.prevent_default()  # not typed: it goes on to the bar's bindings
+
+
 class FindBar(Vertical):
     """Docked above the status bar; `open("find" | "replace" | "goto")` shows it."""
 
@@ -104,12 +114,12 @@ class FindBar(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="find-row"):
             yield Label("Find", id="find-label", classes="find-label")
-            yield Input(placeholder="text to find", id="find-input", compact=True)
-            yield Input(placeholder="line or line:column", id="goto-input", compact=True)
+            yield BarInput(placeholder="text to find", id="find-input", compact=True)
+            yield BarInput(placeholder="line or line:column", id="goto-input", compact=True)
             yield Label("", id="find-info")
         with Horizontal(classes="find-row", id="replace-row"):
             yield Label("Replace", classes="find-label")
-            yield Input(placeholder="replace with (Enter: replace this one)", id="replace-input", compact=True)
+            yield BarInput(placeholder="replace with (Enter: replace this one)", id="replace-input", compact=True)
             yield Button("Replace", id="replace-one", compact=True)
             yield Button("All", id="replace-all", compact=True)
 
