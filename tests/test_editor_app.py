@@ -510,6 +510,30 @@ async def test_cancel_training_keeps_the_current_model(editor):
         assert any("cancelled" in n.message for n in app._notifications)
 
 
+async def test_quitting_while_a_model_trains_asks_first_and_pauses_the_run(editor):
+    from charcomplete.resume import paused_run_dir as paused_dir
+    from charcomplete.tui.dialogs import Choice
+
+    app = editor(text=LINE * 100)  # more than jobs.MIN_TRAIN_CHARS
+    async with app.run_test() as pilot:
+        app.train_overrides["epochs"] = 1000.0  # runs until stopped
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.training_running)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "still training" in str(app.screen.query_one("#question").render())
+        await pilot.press("c")  # cancel: nothing stops
+        await pilot.pause()
+        assert app.training_running and app.is_running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("q")  # quit: the run is paused, to be resumed from the palette
+        await until(pilot, lambda: not app.is_running or not app.training_running)
+    assert paused_dir("notes-attention").is_dir()
+
+
 async def test_a_cancelled_run_resumes_from_the_palette_where_it_stopped(editor, monkeypatch):
     import charcomplete.trainer as trainer
     from charcomplete.paths import models_dir as user_dir

@@ -20,7 +20,7 @@ from charcomplete.document import Document, DocumentError
 from charcomplete.tui.collect import QuietCollection
 from charcomplete.vocab import normalize_newlines
 from charcomplete.tui.commands import EditorCommands
-from charcomplete.tui.dialogs import overwrite_dialog, quit_dialog, recovery_dialog
+from charcomplete.tui.dialogs import overwrite_dialog, quit_dialog, quit_training_dialog, recovery_dialog
 from charcomplete.tui.editor import GhostEditor
 from charcomplete.tui.find import FindBar
 from charcomplete.tui.model import ModelHost
@@ -197,7 +197,16 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             then()
 
     async def action_quit(self) -> None:
-        """Ctrl+Q: quit; with unsaved changes ask save / discard / cancel."""
+        """Ctrl+Q: quit; while a model trains ask first (quitting pauses the run: it can be resumed
+        from the palette); with unsaved changes ask save / discard / cancel."""
+        panel = self.query_one(TrainingPanel)
+        if panel.running and panel.request is not None:
+            self.push_screen(quit_training_dialog(panel.request.name),
+                             lambda choice: self._quit_unsaved() if choice == "quit" else None)
+            return
+        self._quit_unsaved()
+
+    def _quit_unsaved(self) -> None:
         if not self.is_modified():
             self._leave()
             return

@@ -1,5 +1,5 @@
-"""Modal questions that protect the user's text: quit with unsaved changes, overwrite a file
-changed on disk, restore a recovery file. Each is a `Choice`: a message and buttons, each
+"""Modal questions that protect the user's text and work: quit with unsaved changes or while a
+model trains, overwrite a file changed on disk, restore a recovery file. Each is a `Choice`: a message and buttons, each
 button with a key; the screen's result is the chosen button's id."""
 
 from __future__ import annotations
@@ -74,4 +74,13 @@ def recovery_dialog(name: str, when: str) -> Choice:
         "Restore them into the editor? (Discard deletes the recovery file.)",
         [("restore", "Restore", "r", "primary"), ("discard", "Discard", "d", "error"), ("later", "Later", "l", "default")],
         cancel="later",
+    )
+
+
+def quit_training_dialog(name: str) -> Choice:
+    return Choice(
+        f"The model '{name}' is still training. Quit and pause it?\n"
+        f"'Resume training: {name}' in the palette (Ctrl+P) continues it later.",
+        [("quit", "Quit", "q", "error"), ("cancel", "Cancel", "c", "default")],
+        cancel="cancel",
     )

@@ -101,6 +101,7 @@ class TrainingPanel(Vertical):
         super().__init__(**kwargs)
         self._stop = threading.Event()
         self.running = False
+        self.request: TrainRequest | None = None  # the run in progress (or the last one)
         self.train_curve: list[float] = []
         self.val_curve: list[float] = []
 
@@ -123,6 +124,7 @@ class TrainingPanel(Vertical):
         """Run `request`; the new model is loaded with `load_options` and scored against the
         checkpoint `compare_with` (the model in use) on the text's held-out tail."""
         self.running = True
+        self.request = request
         self._stop.clear()
         self.train_curve, self.val_curve = [], []
         self.query_one("#train-title", Label).update(escape(f"Training {request.kind} model '{request.name}' on {request.description}"))
