@@ -128,6 +128,33 @@ async def test_a_burst_of_keys_lands_in_the_order_typed(editor):
         assert ed.text == "yhello world bxc"
 
 
+async def test_tab_indents_a_selection_of_lines_and_shift_tab_dedents(editor):
+    """Tab on a selection that spans lines indents them (TextArea replaced the selected lines with
+    four spaces: "return 1" was gone); Shift+Tab dedents, also the cursor's line alone."""
+    from textual.widgets.text_area import Selection
+
+    app = editor(text="def f():\nreturn 1\n\nx = 2\n")
+    async with app.run_test() as pilot:
+        await pilot.press("f2")  # suggestions off: only the keys' own edits
+        ed = app.editor
+        ed.selection = Selection((1, 0), (4, 0))  # three whole lines, to the next line's start
+        await pilot.press("tab")
+        assert ed.text == "def f():\n    return 1\n\n    x = 2\n"  # the blank line stays blank
+        assert ed.selection == Selection((1, 0), (4, 0))
+        await pilot.press("tab")  # again: one more level, the same lines still selected
+        assert ed.text == "def f():\n        return 1\n\n        x = 2\n"
+        await pilot.press("shift+tab")
+        assert ed.text == "def f():\n    return 1\n\n    x = 2\n"
+        await pilot.press("ctrl+z")  # one undo step each
+        assert ed.text == "def f():\n        return 1\n\n        x = 2\n"
+        ed.selection = Selection.cursor((3, 6))  # no selection: Shift+Tab dedents the cursor's line, the cursor stays on its character
+        await pilot.press("shift+tab")
+        assert ed.document[3] == "    x = 2" and ed.cursor_location == (3, 2)
+        ed.selection = Selection((1, 8), (1, 14))  # "return", within one line: Tab replaces it, as before
+        await pilot.press("tab")
+        assert ed.document[1] == " " * 11 + "1"  # "return" replaced by the spaces to the next tab stop
+
+
 async def test_ctrl_right_takes_one_word(editor):
     app = editor()
     async with app.run_test() as pilot:

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import Reactive, reactive
 from textual.widgets import TextArea
+from textual.widgets.text_area import Selection
 from textual.worker import get_current_worker
 
 from charcomplete.adapt import BufferLearner
@@ -310,6 +311,10 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             event.stop()
             event.prevent_default()
             self._new_line()
+        elif (event.key == "shift+tab" or event.key == "tab" and self.selection.start[0] != self.selection.end[0]) and not self.read_only:
+            event.stop()  # Tab on a selection of lines indents them (TextArea replaced the lines with the indentation);
+            event.prevent_default()  # Shift+Tab takes one level off the selected lines, or the cursor's
+            self._indent_lines(dedent=event.key == "shift+tab")
         elif (event.character is not None and len(event.character) == 1 and not event.is_printable
               and not self.read_only and unicodedata.category(event.character) in TYPED_NOT_PRINTABLE):
             # Textual's TextArea._on_key inserts a key's character only when `Key.is_printable`
@@ -337,6 +342,27 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             if not binding.priority and await self.app.run_action(binding.action, self):
                 return True
         return False
+
+    def _indent_lines(self, dedent: bool) -> None:
+        """Indent (or dedent) every line the selection touches by one level of the file's own
+        indentation, as one undo step; the selection then covers those lines whole (Shift+Tab with
+        no selection: the cursor's line). A selection that ends at a line's start leaves that line
+        alone. Blank lines are not indented."""
+        start, end = sorted(self.selection)
+        first, last = start[0], end[0] if end[1] > 0 or end[0] == start[0] else end[0] - 1
+        unit = "\t" if self.indent_type == "tabs" else " " * self.indent_width
+        lines = [self.document[r] for r in range(first, last + 1)]
+        if dedent:
+            new = [_dedent(line, self.indent_width) for line in lines]
+        else:
+            new = [unit + line if line.strip() else line for line in lines]
+        if new == lines:
+            return
+        self.replace("\n".join(new), (first, 0), (last, len(lines[-1])))
+        if start == end:  # Shift+Tab at the cursor: it stays on its character
+            self.selection = Selection.cursor((first, max(0, start[1] - (len(lines[0]) - len(new[0])))))
+        else:  # the same lines selected, to the next line's start when that is where it ended
+            self.selection = Selection((first, 0), end if end[1] == 0 and end[0] > first else (last, len(new[-1])))
 
     def _new_line(self) -> None:
         """Enter: a line break that keeps the indentation before the cursor (as editors' auto-indent
@@ -404,3 +430,11 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             return
         self._alt_index = (self._alt_index + step) % len(self._alternatives)
         self.post_message(SuggestionReady(self._generation, self._alternatives[self._alt_index], self.model.completer.name))
+
+
+def _dedent(line: str, width: int) -> str:
+    """`line` with one level of indentation off: a leading tab, or up to `width` leading spaces."""
+    if line.startswith("\t"):
+        return line[1:]
+    spaces = len(line) - len(line.lstrip(" "))
+    return line[min(spaces, width) :]
