@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import time
 
 import pytest
 from textual import events
@@ -558,6 +559,9 @@ async def test_quitting_while_a_model_trains_asks_first_and_pauses_the_run(edito
         await pilot.pause()
         await pilot.press("q")  # quit: the run is paused, to be resumed from the palette
         await until(pilot, lambda: not app.is_running or not app.training_running)
+    deadline = time.monotonic() + 60  # the training thread writes the paused run as it stops
+    while not paused_dir("notes-attention").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert paused_dir("notes-attention").is_dir()
 
 
