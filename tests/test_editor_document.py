@@ -158,6 +158,16 @@ def test_edit_refuses_non_utf8_naming_encoding(tmp_path):
     assert p.read_bytes() == b"caf\xe9\n"
 
 
+def test_edit_without_a_terminal_is_one_line_not_a_screen_of_escape_codes(tmp_path, tiny_checkpoints):
+    """Piped or redirected (a script, `> out.txt`), the editor drew its screen into the pipe forever."""
+    p = tmp_path / "notes.txt"
+    p.write_text("hi\n")
+    r = _edit(p, "--model", tiny_checkpoints["lstm"], "--device", "cpu")  # CliRunner: neither input nor output is a TTY
+    assert r.exit_code == 1 and "needs a terminal" in r.output and "\x1b" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    assert p.read_text() == "hi\n" and not any(tmp_path.glob(".*recovery*"))
+
+
 @pytest.mark.parametrize("case", ["binary", "directory", "model", "device"])
 def test_edit_errors_are_one_line(tmp_path, tiny_checkpoints, case):
     p = tmp_path / "notes.txt"

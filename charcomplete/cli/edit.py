@@ -40,6 +40,9 @@ def command(file, model, device, encoding, no_adapt, no_neighbours):
     except OSError as e:
         raise fail(f"cannot load the model: {e}") from None
     resolved = resolve_device_cheaply(device)  # None: auto, and only torch can tell (resolved on load)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # else the screen's escape codes pour into a pipe or file
+        raise fail("edit needs a terminal (its input and output are not one); from a script, "
+                   "`charcomplete complete TEXT` prints the suggestion")
 
     def load():  # in the editor's thread worker; every model it loads adapts unless --no-adapt
         from charcomplete.completion import load_completer
