@@ -161,6 +161,7 @@ def test_no_neighbours_flag_reaches_the_editor(tiny_checkpoints, tmp_path, monke
 
     seen = []
     monkeypatch.setattr(EditorApp, "run", lambda self, *a, **k: seen.append(getattr(self, "learn_neighbours", True)))
+    monkeypatch.setattr("charcomplete.cli.edit.has_terminal", lambda: True)  # CliRunner's streams are not a terminal
     f = tmp_path / "notes.txt"
     f.write_text("hello\n")
     for args, expect in (([], True), (["--no-neighbours"], False)):

@@ -40,7 +40,7 @@ def command(file, model, device, encoding, no_adapt, no_neighbours):
     except OSError as e:
         raise fail(f"cannot load the model: {e}") from None
     resolved = resolve_device_cheaply(device)  # None: auto, and only torch can tell (resolved on load)
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # else the screen's escape codes pour into a pipe or file
+    if not has_terminal():  # else the screen's escape codes pour into a pipe or file
         raise fail("edit needs a terminal (its input and output are not one); from a script, "
                    "`charcomplete complete TEXT` prints the suggestion")
 
@@ -65,3 +65,8 @@ def command(file, model, device, encoding, no_adapt, no_neighbours):
         raise
     if app.return_code:
         sys.exit(app.return_code)
+
+
+def has_terminal() -> bool:
+    """Whether the editor can draw: its input and output are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
