@@ -69,4 +69,4 @@ def command(file, model, device, encoding, no_adapt, no_neighbours):
 
 def has_terminal() -> bool:
     """Whether the editor can draw: its input and output are a terminal."""
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    return bool(sys.stdin and sys.stdout and sys.stdin.isatty() and sys.stdout.isatty())  # (None under pythonw)
