@@ -137,14 +137,19 @@ def ratio(a: float | None, b: float | None) -> str:
     return "n/a" if a is None or not b else f"{a / b:.2f}"
 
 
+def texts_bpc(completer, texts: list[str]) -> float:
+    """Bits per character over `texts`, each a fresh document as the editor runs (weighted by length)."""
+    bits = n = 0.0
+    for t in texts:
+        r = sequential_bpc(completer, t)
+        bits, n = bits + r["bpc"] * r["chars"], n + r["chars"]
+    return bits / n
+
+
 def model_rows(name: str, texts: list[str], ksr_texts: list[str]) -> dict:
     """bpc (as the editor runs, without adaptation, network alone), KSR and precision of a model."""
     def bpc(c) -> float:
-        bits = n = 0.0
-        for t in texts:
-            r = sequential_bpc(c, t)
-            bits, n = bits + r["bpc"] * r["chars"], n + r["chars"]
-        return bits / n
+        return texts_bpc(c, texts)
 
     editor = load_completer(name, adapt=AdaptiveModel())
     out = {"editor": bpc(editor)}

@@ -19,21 +19,14 @@ import argparse
 
 import peers
 from common import SHARED, command_line, one_thread, tails
+from quality import texts_bpc
 
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.completion import load_completer
 from charcomplete.corpus import read_corpus, split_text
-from charcomplete.evaluate import completion_metrics, sequential_bpc
+from charcomplete.evaluate import completion_metrics
 from charcomplete.memory import build_memory
 from charcomplete.vocab import normalize_newlines
-
-
-def bpc(completer, texts: list[str]) -> float:
-    bits = n = 0.0
-    for t in texts:
-        r = sequential_bpc(completer, t)
-        bits, n = bits + r["bpc"] * r["chars"], n + r["chars"]
-    return bits / n
 
 
 def main() -> None:
@@ -63,7 +56,7 @@ def main() -> None:
     print("| prose model with | bpc, as the editor runs | PPMd bpc | ÷ PPMd | KSR | precision |\n|---|---|---|---|---|---|")
     for label, mem in (("a memory without these plays", memory), ("the shipped memory (holds them)", True)):
         c = load_completer("prose", adapt=AdaptiveModel(), memory=mem)
-        b = bpc(c, texts)
+        b = texts_bpc(c, texts)
         m = completion_metrics(c, [t[: args.ksr_chars] for t in texts], 0)
         print(f"| {label} | {b:.3f} | {ppmd:.3f} | {b / ppmd:.3f} | {m['ksr']:.3f} | {m['precision']:.3f} |", flush=True)
 
