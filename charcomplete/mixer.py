@@ -136,7 +136,6 @@ class Mixer:
             raise ValueError(f"init must hold {M} finite weights")
         if not cfg.key_sizes or min(cfg.key_sizes) < 1:
             raise ValueError("key_sizes must be positive")
-        self.init = init
         S = len(cfg.key_sizes)
         if start is None:  # every weight set at init, the second layer even
             start = MixerStart([np.tile(init, (n, 1)) for n in cfg.key_sizes], np.full(S, 1.0 / S))
