@@ -103,16 +103,17 @@ def load_data(corpus: list[str], data_dir: str | None, val_fraction: float, init
     return load_corpus(corpus, val_fraction=val_fraction, vocab=vocab), init_model
 
 
-def save_memory(checkpoint: Path, corpus, mixer_texts: list[str] | None = None, mixer_what: str = "") -> Path:
+def save_memory(checkpoint: Path, corpus, mixer_texts: list[str] | None = None, mixer_what: str = "",
+                cfg=None) -> Path:
     """Build the corpus memory of `corpus`'s training text (never its held-out tails) and save it
     beside `checkpoint` (registry.memory_path_for); the corpus must be in the model's vocabulary.
     The mixer's starting weights are learned on `mixer_texts` (described by `mixer_what`), by
-    default on the corpus's held-out tails."""
+    default on the corpus's held-out tails. cfg: a MemoryConfig (default: its defaults)."""
     from charcomplete.memory import build_memory_ids
     from charcomplete.mixer_start import held_out_text
     from charcomplete.registry import memory_path_for
 
-    memory = build_memory_ids(corpus.train, corpus.vocab, description=corpus.description)
+    memory = build_memory_ids(corpus.train, corpus.vocab, cfg, description=corpus.description)
     if mixer_texts is None:
         mixer_texts, mixer_what = [held_out_text(corpus.val, corpus.vocab)], "the corpus's held-out tails"
     memory.mixer = learned_mixer(checkpoint, memory, mixer_texts, mixer_what)
@@ -156,11 +157,12 @@ def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
 
 
 def build_memory_for(model: str, sources: list[str], data_dir: str | None = None, val_fraction: float = 0.05,
-                     out: str | None = None, mixer_sources: list[str] | None = None) -> Path:
+                     out: str | None = None, mixer_sources: list[str] | None = None, cfg=None) -> Path:
     """`charcomplete memory`: the corpus memory of an existing checkpoint (name or path), from the
-    training part of `sources` (or a prepared corpus), read in the model's vocabulary; the mixer's
-    starting weights learned on the files of `mixer_sources` when given, else on the held-out tails.
-    With neither sources nor a prepared corpus: only the starting weights of the memory it has."""
+    training part of `sources` (or a prepared corpus), read in the model's vocabulary, built with
+    the MemoryConfig `cfg` (default: its defaults); the mixer's starting weights learned on the
+    files of `mixer_sources` when given, else on the held-out tails. With neither sources nor a
+    prepared corpus: only the starting weights of the memory it has."""
     from charcomplete.checkpoint import inspect_checkpoint
     from charcomplete.corpus import load_corpus, read_corpus
     from charcomplete.memory import load_memory
@@ -188,7 +190,7 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
             raise CorpusError(f"{data_dir} was prepared with another vocabulary than the model's; use --corpus")
     else:
         corpus = load_corpus(sources, val_fraction=val_fraction, vocab=vocab)
-    return save_memory(target, corpus, mixer_texts, what)
+    return save_memory(target, corpus, mixer_texts, what, cfg)
 
 
 # --- the editor's jobs ------------------------------------------------------------------------

@@ -93,6 +93,26 @@ def test_the_memory_command_builds_one_for_an_existing_model(tiny_checkpoints, t
     assert r.exit_code != 0 and "--corpus" in r.output
 
 
+def test_the_memory_commands_min_count_makes_a_smaller_memory(tiny_checkpoints, tiny_corpus, tmp_path):
+    from charcomplete.memory import load_memory
+
+    sizes = {}
+    for name, args in (("default", []), ("pruned", ["--min-count", "1,2,3,3,4,5,6,6"])):
+        path = tmp_path / f"{name}.safetensors"
+        shutil.copy(tiny_checkpoints["lstm"], path)
+        r = CliRunner().invoke(cli, ["memory", str(path), "--corpus", str(tiny_corpus), *args])
+        assert r.exit_code == 0, r.output
+        memory = load_memory(memory_path_for(path))
+        sizes[name] = memory.contexts()
+        assert memory.cfg.min_count == ((1, 2, 3, 3, 4, 5, 6, 6) if args else (1, 1, 2, 2, 3, 4, 4, 4))
+    assert 0 < sizes["pruned"] < sizes["default"]
+    for bad, says in (("1,1,2", "equally long"), ("2,1,2,2,3,4,4,4", "never fall"), ("1,x", "one whole number per order")):
+        r = CliRunner().invoke(cli, ["memory", str(path), "--corpus", str(tiny_corpus), "--min-count", bad])
+        assert r.exit_code == 1 and says in r.output and "Traceback" not in r.output, r.output
+    r = CliRunner().invoke(cli, ["memory", str(path), "--min-count", "1,1,2,2,3,4,4,4"])
+    assert r.exit_code == 1 and "--corpus" in r.output
+
+
 def test_a_fine_tuned_model_keeps_its_base_models_memory(model_with_memory, tmp_path, isolated_data_dir):
     from charcomplete.jobs import TrainRequest, run_training
 

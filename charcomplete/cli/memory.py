@@ -18,7 +18,10 @@ from charcomplete.cli.options import fail
 @click.option("--mixer-text", "mixer_text", multiple=True, metavar="PATH",
               help="Learn the mixer's starting weights on this text (repeatable; text MODEL never trained on) instead of the "
                    "held-out tails; without --corpus or --data only those weights are relearned.")
-def command(model, corpus, data, val_fraction, out, mixer_text):
+@click.option("--min-count", "min_count", default=None, metavar="N,N,...",
+              help="Per context order (1, 2, 3, 4, 6, 8, 12, 20): keep a context seen at least this often (never falling; "
+                   "default 1,1,2,2,3,4,4,4). Higher: a smaller memory.")
+def command(model, corpus, data, val_fraction, out, mixer_text, min_count):
     """Build the corpus memory of MODEL (a name or a .safetensors path): n-gram tables of its
     training text and a table of its partial words, mixed with the network as you type, and the
     mixer's starting weights, learned on held-out text. Written beside the model as
@@ -35,6 +38,17 @@ def command(model, corpus, data, val_fraction, out, mixer_text):
     if not (corpus or data or mixer_text):
         raise fail("give the training text: --corpus PATH (repeatable) or --data DIR (or --mixer-text PATH to relearn "
                    "only the mixer's starting weights)")
+    cfg = None
+    if min_count is not None:
+        from charcomplete.memory import MemoryConfig
+
+        if not (corpus or data):
+            raise fail("--min-count shapes the tables: give the training text too (--corpus PATH or --data DIR)")
+        try:
+            cfg = MemoryConfig(min_count=tuple(int(x) for x in min_count.split(",")))
+            cfg.validate()
+        except ValueError as e:
+            raise fail(f"--min-count {min_count}: {e if 'min_count' in str(e) else 'give one whole number per order, e.g. 1,1,2,2,3,5,5,5'}")
     t0 = time.perf_counter()
-    path = build_memory_for(model, list(corpus), data, val_fraction, out, list(mixer_text) or None)
+    path = build_memory_for(model, list(corpus), data, val_fraction, out, list(mixer_text) or None, cfg)
     click.echo(f"saved {path}  ({path.stat().st_size / 2**20:.1f} MB, {time.perf_counter() - t0:.1f}s)")
