@@ -91,7 +91,11 @@ def child(path: str, t0: float, out: str, extra: list[str]) -> None:
 
         Ghost.on_suggestion_ready = hooked
 
-    hooks = {"charcomplete.tui.app": patch_app, "textual.screen": patch_screen, "charcomplete.tui.editor": patch_editor}
+    def patch_edit(mod) -> None:
+        mod.has_terminal = lambda: True  # headless: nothing is written to a terminal, and this child has none
+
+    hooks = {"charcomplete.tui.app": patch_app, "textual.screen": patch_screen, "charcomplete.tui.editor": patch_editor,
+             "charcomplete.cli.edit": patch_edit}
 
     class Finder(importlib.abc.MetaPathFinder):
         def find_spec(self, name, p, target=None):
