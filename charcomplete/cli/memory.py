@@ -46,9 +46,12 @@ def command(model, corpus, data, val_fraction, out, mixer_text, min_count):
             raise fail("--min-count shapes the tables: give the training text too (--corpus PATH or --data DIR)")
         try:
             cfg = MemoryConfig(min_count=tuple(int(x) for x in min_count.split(",")))
+        except ValueError:
+            raise fail(f"--min-count {min_count}: give one whole number per order, e.g. 1,1,2,2,3,5,5,5") from None
+        try:
             cfg.validate()
         except ValueError as e:
-            raise fail(f"--min-count {min_count}: {e if 'min_count' in str(e) else 'give one whole number per order, e.g. 1,1,2,2,3,5,5,5'}")
+            raise fail(f"--min-count {min_count}: {e}") from None
     t0 = time.perf_counter()
     path = build_memory_for(model, list(corpus), data, val_fraction, out, list(mixer_text) or None, cfg)
     click.echo(f"saved {path}  ({path.stat().st_size / 2**20:.1f} MB, {time.perf_counter() - t0:.1f}s)")
