@@ -173,6 +173,10 @@ class AdaptiveModel:
         # p = p_net + w (p_blend - p_net), where p_blend = scale * p_net + extra
         w = self.weights[bucket]
         p = p_net * (1.0 - w + w * scale)
+        if len(extra) <= 8:  # a few (most keys): cheaper in Python, the same sums (unknown characters add to <unk> in turn)
+            for ch, v in extra.items():
+                p[index.get(ch, 0)] += w * v
+            return p
         ids = [index.get(ch, 0) for ch in extra]
         vals = np.fromiter(extra.values(), dtype=p.dtype, count=len(extra))
         if 0 in ids:

@@ -184,8 +184,14 @@ class Completer:
         root, self._mix_fresh = self._mix_fresh, False  # the prediction for the character the user types next
         if root:
             self._mix_root = self._observed
-        if self.net_adapt is None or st is not self._state:
-            p_net = _softmax(st.logits)  # a suggestion's later characters: the network as it is (latency)
+        if self.net_adapt is None or st is not self._state:  # a suggestion's later characters: the network as it is (latency)
+            if self.memory is None or not memory:
+                p_net = _softmax(st.logits)  # (may be returned: the caller's own)
+            else:  # only read below: kept on the state, which a suggestion asks again on the next keys
+                p_net = st.probs
+                if p_net is None:
+                    p_net = st.probs = _softmax(st.logits)
+                    p_net.flags.writeable = False
         else:  # the next character after the text: the output layer adapted to the document (netadapt.py)
             p_net = _softmax(self.net_adapt.logits(st.logits, st.h[-1]))
             if root:

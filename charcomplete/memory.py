@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import time
+from bisect import bisect_left
 
 import numpy as np
 
@@ -46,6 +47,9 @@ _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # splitmix64's finaliser cons
 _MASK = (1 << 64) - 1
 RECENT = 512  # predict_text answers kept (each (V,) float64: 1.5 KB for 189 ids)
 WORD_SALT = 128  # a partial word of k characters is hashed as the context of order WORD_SALT + k
+SHORT_ORDER = 4  # match keeps its lookups of contexts this short (a few thousand of them: they recur on almost every key)
+SHORT_KEPT = 20_000  # at most this many (about 3 MB; then it starts over)
+_POWERS = [pow(_P, k, 1 << 64) for k in range(MAX_ORDER + 1)]  # _P^k mod 2^64 (iter_context_keys' powers)
 
 
 def _finalise(h, order):
@@ -200,6 +204,8 @@ class CorpusMemory:
         self.max_order = self.orders[-1]
         self._recent: dict[str, tuple[np.ndarray, dict]] = {}  # predict_text's latest answers by tail (a suggestion's path is asked again on the next key)
         self._recent_words: dict[str, tuple | None] = {}  # word_counts' latest answers by partial word
+        self._views: list | None = None  # per order (keys, starts, syms, cnts) as memoryviews: match's and predict's lookups
+        self._short: dict[tuple[int, int], int] = {}  # (hash, order) -> context index or -1: match's lookups of the orders <= SHORT_ORDER
 
     def __repr__(self) -> str:
         return f"CorpusMemory(orders={self.orders}, contexts={self.contexts():,}, bytes={self.nbytes():,})"
@@ -216,14 +222,46 @@ class CorpusMemory:
 
     def match(self, ids_tail) -> list[tuple[int, int]]:
         """[(order index, context index)] of the contexts of `ids_tail` found, shortest first."""
+        # iter_context_keys and _finalise inlined, the keys bisected in memoryviews (Python ints, no
+        # numpy scalars): up to 8 lookups for every character a suggestion asks about
+        views = self._views or self._make_views()
+        short = self._short
         out = []
-        for j, key in enumerate(iter_context_keys(ids_tail, self.orders)):
-            keys = self.tables[j].keys
-            i = int(keys.searchsorted(np.uint32(key)))
-            if i == len(keys) or keys[i] != key:
+        n = len(ids_tail)
+        h, k = 0, 0
+        for j, order in enumerate(self.orders):
+            if order > n:
+                break
+            while k < order:  # extend by the character order k back from the cursor
+                h = (h + (int(ids_tail[n - 1 - k]) + 1) * _POWERS[k]) & _MASK
+                k += 1
+            if order <= SHORT_ORDER:  # the short contexts recur on almost every key: their lookups are kept
+                ctx = (h, order)
+                i = short.get(ctx)
+                if i is None:
+                    if len(short) >= SHORT_KEPT:
+                        short.clear()
+                    i = short[ctx] = self._find(views[j][0], h, order)
+            else:
+                i = self._find(views[j][0], h, order)
+            if i < 0:
                 break  # a longer context cannot be stored either (min counts never fall)
             out.append((j, i))
         return out
+
+    @staticmethod
+    def _find(keys, h: int, order: int) -> int:
+        """The index in the sorted `keys` (a memoryview) of the context with hash `h` of `order`, or -1."""
+        x = h ^ ((order * 0xD6E8FEB86659FD93) & _MASK)  # _finalise, inlined
+        x = ((x ^ (x >> 30)) * _M1) & _MASK
+        x = ((x ^ (x >> 27)) * _M2) & _MASK
+        key = (x ^ (x >> 31)) >> 32
+        i = bisect_left(keys, key)
+        return i if i < len(keys) and keys[i] == key else -1
+
+    def _make_views(self) -> list:
+        self._views = [(memoryview(t.keys), memoryview(t.starts), memoryview(t.syms), memoryview(t.cnts)) for t in self.tables]
+        return self._views
 
     def predict(self, ids_tail) -> tuple[np.ndarray, dict]:
         """(probs (V,) float64 summing to 1, info) for the character after `ids_tail` (ids, its
@@ -231,19 +269,30 @@ class CorpusMemory:
         "level" its index in cfg.orders (-1: none), "count" how often it was seen (scaled)."""
         cfg = self.cfg
         hits = self.match(ids_tail[-self.max_order :])
+        views = self._views
         d, b = cfg.discount, cfg.strength
-        p = np.zeros(self.V)  # (V,) the mass given by the matched contexts
+        p = None  # (V,) the mass given by the matched contexts, once a level with many next characters needs it
+        few = {}  # id -> mass, the levels with a few next characters before that (each id's sum in the same order)
         scale, seen = 1.0, 0
         for n, (j, i) in enumerate(reversed(hits)):
-            t = self.tables[j]
-            lo, hi = int(t.starts[i]), int(t.starts[i + 1])
+            _, starts, syms, cnts = views[j]
+            lo, hi = starts[i], starts[i + 1]
             if hi - lo <= 8:  # the long contexts: a few next characters, cheaper in Python than in numpy
-                cnt = t.cnts[lo:hi].tolist()
+                cnt = cnts[lo:hi].tolist()
                 total = float(sum(cnt))
                 w = scale / (total + b)
-                for sym, c in zip(t.syms[lo:hi].tolist(), cnt):
-                    p[sym] += w * (c - d)
+                if p is None:
+                    for sym, c in zip(syms[lo:hi].tolist(), cnt):
+                        few[sym] = few.get(sym, 0.0) + w * (c - d)
+                else:
+                    for sym, c in zip(syms[lo:hi].tolist(), cnt):
+                        p[sym] += w * (c - d)
             else:
+                if p is None:
+                    p = np.zeros(self.V)
+                    for sym, v in few.items():
+                        p[sym] = v
+                t = self.tables[j]
                 cnt = t.cnts[lo:hi].astype(np.float64)
                 total = float(cnt.sum())
                 p[t.syms[lo:hi]] += (scale / (total + b)) * (cnt - d)
@@ -253,7 +302,12 @@ class CorpusMemory:
             scale *= (b + d * (hi - lo)) / denom
             if scale < cfg.cutoff:
                 break
-        p += scale * self.p0
+        if p is None:  # the unigram's share, then the few ids' (a + b == b + a: the same numbers)
+            p = self.p0 * scale
+            for sym, v in few.items():
+                p[sym] += v
+        else:
+            p += scale * self.p0
         top = self.orders[hits[-1][0]] if hits else 0
         return p, {"order": top, "level": hits[-1][0] if hits else -1, "count": seen}
 

@@ -168,7 +168,8 @@ class Mixer:
         keys = (keys,) if isinstance(keys, (int, np.integer)) else tuple(keys)
         if len(keys) != len(self.weights):
             raise ValueError(f"need {len(self.weights)} keys, got {len(keys)}")
-        logp = np.log(np.maximum(np.asarray(probs, dtype=np.float64), TINY))  # (M, V)
+        logp = np.array(probs, dtype=np.float64)  # (M, V), a copy: floored and logged in place
+        np.log(np.maximum(logp, TINY, out=logp), out=logp)
         for s, k in enumerate(keys):
             if not 0 <= k < len(self.weights[s]):
                 raise ValueError(f"key {s} out of range: {k}")
@@ -183,8 +184,10 @@ class Mixer:
         # speculative: the second layer's sum of log q_s is the sum of the sets' logits up to a constant,
         # so the final distribution is one softmax of (w2 @ W) @ logp (the same numbers, a third of the work)
         y = (W[0] if len(keys) == 1 else self.w2 @ W) @ logp  # (V,)
-        q = np.exp(y - y.max())
-        return q / q.sum()
+        y -= y.max()
+        q = np.exp(y, out=y)
+        q /= q.sum()
+        return q
 
     def discard(self) -> None:
         """Forget the last prediction without learning (the text moved on some other way)."""
@@ -197,14 +200,19 @@ class Mixer:
         cfg = self.cfg
         logp, keys, logq, final = self._last
         self._last = None
+        # (np.clip's wrapper costs more than its work here: maximum then minimum, the same numbers; once per key)
+        lo, hi = cfg.w_min, cfg.w_max
+        actual_logp = logp[:, actual]  # (M,) log p_m(actual)
+        qs = np.exp(logq)  # (S, V)
         for s, k in enumerate(keys):
-            q = np.exp(logq[s])  # (V,)
-            grad = logp[:, actual] - logp @ q  # (M,) d log q_s(actual) / d w
+            grad = actual_logp - logp @ qs[s]  # (M,) d log q_s(actual) / d w
             n = self.updates[s][k]
             rate = cfg.lr / np.sqrt(1.0 + cfg.lr_decay * n) if cfg.lr_decay else cfg.lr
             w = self.weights[s][k]
-            np.clip(w + rate * grad, cfg.w_min, cfg.w_max, out=w)
+            w += rate * grad
+            np.minimum(np.maximum(w, lo, out=w), hi, out=w)
             self.updates[s][k] = n + 1
         if len(keys) > 1:
             grad2 = logq[:, actual] - logq @ np.exp(final)  # (S,)
-            np.clip(self.w2 + cfg.lr2 * grad2, cfg.w_min, cfg.w_max, out=self.w2)
+            self.w2 += cfg.lr2 * grad2
+            np.minimum(np.maximum(self.w2, lo, out=self.w2), hi, out=self.w2)

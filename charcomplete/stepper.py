@@ -44,7 +44,7 @@ class OutputBuffer:
 class StepState:
     """The model's state after some text: h and c per layer, recent outputs, next logits."""
 
-    __slots__ = ("h", "c", "buf", "end", "logits", "attn")
+    __slots__ = ("h", "c", "buf", "end", "logits", "attn", "probs")
 
     def __init__(self, h, c, buf, end, logits, attn):
         self.h = h  # list of (H,) per layer
@@ -53,6 +53,7 @@ class StepState:
         self.end = end  # this state sees buf rows [end - W, end)
         self.logits = logits  # (V,) next-character logits
         self.attn = attn  # (M,) attention weights of the last step over its M <= W outputs
+        self.probs = None  # (V,) softmax(logits), read-only, once a caller has asked (Completer._probs: a state is asked again on later keys)
 
 
 class NumpyNet:

@@ -209,3 +209,21 @@ def test_the_mixers_start_round_trips_and_bad_ones_are_refused(mem, tmp_path):
     nan = bytearray(body)
     nan[lo : lo + 4] = struct.pack("<f", float("nan"))
     assert "mixer weights" in variant(lambda h: None, bytes(nan))
+
+
+def test_match_is_the_searchsorted_lookup_of_context_keys(mem):
+    # match's inlined keys, bisected lookups and kept short-context lookups are the plain lookup, asked twice
+    ids = VOCAB.encode(TEXT[:400] + "zqx the qu").tolist()
+    for _ in range(2):
+        for end in range(1, len(ids) + 1):
+            tail = ids[max(0, end - mem.max_order) : end]
+            want = []
+            for j, key in enumerate(context_keys(tail, mem.orders)):
+                keys = mem.tables[j].keys
+                i = int(keys.searchsorted(np.uint32(key)))
+                if i == len(keys) or keys[i] != key:
+                    break
+                want.append((j, i))
+            assert mem.match(tail) == want
+            p, _ = mem.predict(tail)
+            assert abs(p.sum() - 1.0) < 1e-12
