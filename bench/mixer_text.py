@@ -9,7 +9,7 @@ Text that no network or memory trained on and that bench/quality.py does not rep
 (charcomplete/mixer_start.py learns from it):
 
 - prose: the held-out tails of ../shared/corpus/tech-prose and ../shared/corpus/gov-blogs (the
-  modern English the memory learned: one sentence at a time, bench/quality.py's sentences went
+  modern English the model learned: one sentence at a time, bench/quality.py's sentences went
   1.731 -> 1.706 bpc with the blogs' tails added, the plays 1.748 -> 1.753) and the README (long description)
   of each installed package below, none of them one that bench/quality.py or bench/context.py
   reports on (licenses as each package's METADATA says: BSD, MIT, Apache-2.0, PSF-based);

@@ -18,9 +18,8 @@ For each kind of held-out text, each text a fresh document (no user history):
 
 "The training text" of a kind of text is what the model `edit` picks for it learned from
 (the first 95 % of every file, as the trainer and `charcomplete memory` split them): prose
-sets: shakespeare + python-docs + tech-prose + novels (the network and the memory) + gov-blogs
-(the memory; novels and gov-blogs are written by bench/novels_corpus.py and bench/blogs_corpus.py);
-Python code: shakespeare + python-docs (the network) +
+sets: shakespeare + python-docs + tech-prose + novels + gov-blogs (the network and the memory;
+novels and gov-blogs are written by bench/novels_corpus.py and bench/blogs_corpus.py); Python code: shakespeare + python-docs (the network) +
 python-src (the memory). The other models' rows are compared with the same peers.
 
 The kinds of held-out text:
@@ -130,7 +129,6 @@ def training_texts() -> dict[str, str]:
             raise SystemExit(f"{SHARED / folder} is missing: write it with bench/{script} (the prose model's training text)")
     part = {f: tails(SHARED / f)[1] for f in ("shakespeare", "python-docs", "tech-prose", "novels", "gov-blogs", "python-src")}
     net = part["shakespeare"] + part["python-docs"]
-    # the prose network learned the first four folders, its memory all five
     return {"prose": net + part["tech-prose"] + part["novels"] + part["gov-blogs"], "code": net + part["python-src"]}
 
 
