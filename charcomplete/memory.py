@@ -49,7 +49,6 @@ RECENT = 512  # predict_text answers kept (each (V,) float64: 1.5 KB for 189 ids
 WORD_SALT = 128  # a partial word of k characters is hashed as the context of order WORD_SALT + k
 SHORT_ORDER = 4  # match keeps its lookups of contexts this short (a few thousand of them: they recur on almost every key)
 SHORT_KEPT = 20_000  # at most this many (about 3 MB; then it starts over)
-_POWERS = [pow(_P, k, 1 << 64) for k in range(MAX_ORDER + 1)]  # _P^k mod 2^64 (iter_context_keys' powers)
 
 
 def _finalise(h, order):
@@ -87,6 +86,12 @@ def iter_context_keys(ids_tail, orders: tuple[int, ...]):
             power = (power * _P) & _MASK
             k += 1
         yield _finalise(h, order)
+
+
+def _find(keys, key: int) -> int:
+    """The index of `key` in the sorted `keys` (a memoryview), or -1."""
+    i = bisect_left(keys, key)
+    return i if i < len(keys) and keys[i] == key else -1
 
 
 # --- building ------------------------------------------------------------------------------
@@ -205,7 +210,7 @@ class CorpusMemory:
         self._recent: dict[str, tuple[np.ndarray, dict]] = {}  # predict_text's latest answers by tail (a suggestion's path is asked again on the next key)
         self._recent_words: dict[str, tuple | None] = {}  # word_counts' latest answers by partial word
         self._views: list | None = None  # per order (keys, starts, syms, cnts) as memoryviews: match's and predict's lookups
-        self._short: dict[tuple[int, int], int] = {}  # (hash, order) -> context index or -1: match's lookups of the orders <= SHORT_ORDER
+        self._short: dict[tuple[int, int], int] = {}  # (key, order index) -> context index or -1: match's lookups of the orders <= SHORT_ORDER
 
     def __repr__(self) -> str:
         return f"CorpusMemory(orders={self.orders}, contexts={self.contexts():,}, bytes={self.nbytes():,})"
@@ -222,42 +227,24 @@ class CorpusMemory:
 
     def match(self, ids_tail) -> list[tuple[int, int]]:
         """[(order index, context index)] of the contexts of `ids_tail` found, shortest first."""
-        # iter_context_keys and _finalise inlined, the keys bisected in memoryviews (Python ints, no
-        # numpy scalars): up to 8 lookups for every character a suggestion asks about
+        # the keys bisected in memoryviews (Python ints, no numpy scalars): up to 8 lookups for
+        # every character a suggestion asks about
         views = self._views or self._make_views()
         short = self._short
         out = []
-        n = len(ids_tail)
-        h, k = 0, 0
-        for j, order in enumerate(self.orders):
-            if order > n:
-                break
-            while k < order:  # extend by the character order k back from the cursor
-                h = (h + (int(ids_tail[n - 1 - k]) + 1) * _POWERS[k]) & _MASK
-                k += 1
-            if order <= SHORT_ORDER:  # the short contexts recur on almost every key: their lookups are kept
-                ctx = (h, order)
-                i = short.get(ctx)
+        for j, key in enumerate(iter_context_keys(ids_tail, self.orders)):
+            if self.orders[j] <= SHORT_ORDER:  # the short contexts recur on almost every key: their lookups are kept
+                i = short.get((key, j))
                 if i is None:
                     if len(short) >= SHORT_KEPT:
                         short.clear()
-                    i = short[ctx] = self._find(views[j][0], h, order)
+                    i = short[key, j] = _find(views[j][0], key)
             else:
-                i = self._find(views[j][0], h, order)
+                i = _find(views[j][0], key)
             if i < 0:
                 break  # a longer context cannot be stored either (min counts never fall)
             out.append((j, i))
         return out
-
-    @staticmethod
-    def _find(keys, h: int, order: int) -> int:
-        """The index in the sorted `keys` (a memoryview) of the context with hash `h` of `order`, or -1."""
-        x = h ^ ((order * 0xD6E8FEB86659FD93) & _MASK)  # _finalise, inlined
-        x = ((x ^ (x >> 30)) * _M1) & _MASK
-        x = ((x ^ (x >> 27)) * _M2) & _MASK
-        key = (x ^ (x >> 31)) >> 32
-        i = bisect_left(keys, key)
-        return i if i < len(keys) and keys[i] == key else -1
 
     def _make_views(self) -> list:
         self._views = [(memoryview(t.keys), memoryview(t.starts), memoryview(t.syms), memoryview(t.cnts)) for t in self.tables]
