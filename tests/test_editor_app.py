@@ -288,7 +288,7 @@ async def test_kept_rows_are_what_textarea_itself_renders(editor):
 
 
 async def test_garbage_is_collected_in_typing_pauses_and_the_collector_restored_after(editor, monkeypatch):
-    """tui/collect.py: the automatic collector is off while keys come, on in a pause; as before after."""
+    """tui/collect.py: no full pass while keys come, Python's own thresholds in a pause; as before after."""
     import gc
     import weakref
 
@@ -296,10 +296,10 @@ async def test_garbage_is_collected_in_typing_pauses_and_the_collector_restored_
 
     monkeypatch.setattr(collect, "CHECK_EVERY", 0.05)
     monkeypatch.setattr(collect, "PAUSE", 0.1)
-    was = gc.isenabled()
+    was = gc.isenabled(), gc.get_threshold()
     app = editor()
     async with app.run_test() as pilot:
-        assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_threshold() == (collect.FORCE, collect.TYPING_GEN1, collect.NEVER)
 
         class Node:
             pass
@@ -310,11 +310,36 @@ async def test_garbage_is_collected_in_typing_pauses_and_the_collector_restored_
         del node
         await type_at_end(pilot, "the q")
         await until(pilot, lambda: freed() is None, timeout=10)  # collected in the pause after typing
-        assert gc.isenabled()
+        assert gc.get_threshold() == was[1]
         monkeypatch.setattr(collect, "PAUSE", 60.0)
         await pilot.press("u")
-        assert not gc.isenabled()  # a key: off again
-    assert gc.isenabled() == was and gc.get_freeze_count() == 0
+        assert gc.get_threshold()[2] == collect.NEVER  # a key: typing thresholds again
+    assert (gc.isenabled(), gc.get_threshold()) == was and gc.get_freeze_count() == 0
+
+
+async def test_young_garbage_is_collected_while_typing_even_if_the_pause_never_comes(editor, monkeypatch):
+    """The collector is never off: a loop that never idles (no pause, no timer) still frees young
+    cycles once FORCE objects were allocated; memory stays bounded."""
+    import weakref
+
+    import charcomplete.tui.collect as collect
+
+    monkeypatch.setattr(collect, "CHECK_EVERY", 3600.0)  # the pause is never looked for
+    monkeypatch.setattr(collect, "FORCE", 5_000)
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the q")
+
+        class Node:
+            pass
+
+        node = Node()
+        node.me = node
+        freed = weakref.ref(node)
+        del node
+        kept = [[] for _ in range(2 * collect.FORCE)]  # allocations, no await: the loop never idles here
+        assert freed() is None
+        del kept
 
 
 async def test_a_stale_answer_is_dropped(editor):
@@ -429,6 +454,19 @@ async def test_train_on_this_file_completes_and_switches(editor, tiny_checkpoint
         assert app.query_one(TrainingPanel).val_curve  # the curve got points
         assert any("switched to it" in n.message and "was " in n.message for n in app._notifications)  # both scores shown
         assert app.model.completer.model.cfg.hidden == load_completer(tiny_checkpoints["attention"]).model.cfg.hidden  # fine-tuned
+
+
+def test_better_means_a_lower_bpc_and_a_ksr_no_lower():
+    """jobs.TrainOutcome.better: a lower bpc with fewer keys saved is not better (the 2 KB notes)."""
+    from pathlib import Path
+
+    from charcomplete.jobs import TailScores, TrainOutcome
+
+    old = TailScores(2.738, 0.170, 0.260)
+    assert not TrainOutcome(Path("x"), TailScores(2.413, 0.130, 0.235), old).better  # bpc better, KSR worse
+    assert not TrainOutcome(Path("x"), TailScores(2.800, 0.200, 0.300), old).better  # KSR better, bpc worse
+    assert TrainOutcome(Path("x"), TailScores(2.413, 0.170, 0.260), old).better  # KSR as good, bpc better
+    assert TrainOutcome(Path("x"), TailScores(9.0, 0.0, None), None).better  # nothing to compare with
 
 
 async def test_a_worse_model_is_kept_saved_but_not_switched_to(editor, monkeypatch):

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +29,9 @@ async def type_then_wait(pilot):
     await pilot.press(*"unsaved")
     print("READY", flush=True)  # the app keeps running after the auto-pilot returns
 
-app.run(headless=True, auto_pilot=type_then_wait)
+# the size given: without a terminal, Rich's console says 80 x 25 and the headless driver 80 x 24,
+# and the two Resize events in the screen's queue at once bounced for good (Textual 8.2; the test hung)
+app.run(headless=True, size=(80, 24), auto_pilot=type_then_wait)
 sys.exit(app.return_code)
 """
 
@@ -37,6 +40,19 @@ def child_env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
+
+
+def read_ready(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait for the child's READY line; a child that never gets there fails the test within
+    `timeout` seconds (killed, with its exit code and stderr), instead of hanging the suite."""
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not line or line[0].strip() != "READY":
+        proc.kill()
+        rc = proc.wait(timeout=10)
+        raise AssertionError(f"the editor child never got READY (exit code {rc}): {proc.stderr.read()[-2000:]}")
 
 
 def wait_until(condition, timeout: float, what: str):
@@ -58,7 +74,7 @@ def test_signal_writes_the_recovery_file(tmp_path, tiny_checkpoints, sig):
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(f), str(tiny_checkpoints["attention"])],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
     try:
-        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+        read_ready(proc)
         proc.send_signal(sig)
         rc = proc.wait(timeout=60)
     finally:
