@@ -12,9 +12,11 @@ CONTEXT = "the quick brown fox jumps over the lazy dog.\nthe lazy dog sle"
 
 
 def reference_probs(c, text: str) -> np.ndarray:
-    """Softmax of the model's last logits over `text`, in one torch call, after the line break
-    that a Completer's context starts after (completion._tail)."""
-    ids = torch.from_numpy(c.vocab.encode("\n" + text).astype(np.int64))[None]
+    """Softmax of the model's last logits over `text`, in one torch call, after the blank line
+    that a Completer's short context starts after (completion._tail)."""
+    from charcomplete.completion import START
+
+    ids = torch.from_numpy(c.vocab.encode(START + text).astype(np.int64))[None]
     with torch.no_grad():
         logits, _ = c.model(ids)
     return torch.softmax(logits[0, -1], -1).numpy()
