@@ -337,7 +337,8 @@ async def test_young_garbage_is_collected_while_typing_even_if_the_pause_never_c
         node.me = node
         freed = weakref.ref(node)
         del node
-        kept = [[] for _ in range(2 * collect.FORCE)]  # allocations, no await: the loop never idles here
+        # allocations, no await (the loop never idles here): enough for a pass over the middle generation too
+        kept = [[] for _ in range(2 * collect.FORCE * (collect.TYPING_GEN1 + 1))]
         assert freed() is None
         del kept
 
