@@ -86,6 +86,9 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
         assert Path(row["path"]).resolve().is_relative_to(site.resolve()), row["path"]
         has_memory = name.replace(".safetensors", ".memory.safetensors") in shipped
         assert (row["memory_mb"] is not None) == has_memory, row  # the corpus memory ships beside its model
+        if has_memory:  # in MB of 10^6 bytes, as the README and checkpoints/README.md count the 40 MB budget
+            size = (Path(row["path"]).parent / name.replace(".safetensors", ".memory.safetensors")).stat().st_size
+            assert row["memory_mb"] == round(size / 1e6, 1), row
 
 
 def _readme_commands() -> list[str]:

@@ -54,4 +54,4 @@ def command(model, corpus, data, val_fraction, out, mixer_text, min_count):
             raise fail(f"--min-count {min_count}: {e}") from None
     t0 = time.perf_counter()
     path = build_memory_for(model, list(corpus), data, val_fraction, out, list(mixer_text) or None, cfg)
-    click.echo(f"saved {path}  ({path.stat().st_size / 2**20:.1f} MB, {time.perf_counter() - t0:.1f}s)")
+    click.echo(f"saved {path}  ({path.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f}s)")

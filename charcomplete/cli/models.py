@@ -19,7 +19,7 @@ def command(as_json):
     for e in list_checkpoints():
         row = {"name": e.name, "source": e.source, "path": str(e.path), "kind": "?", "val_bpc": None, "parameters": None, "error": None}
         memory = memory_path_for(e.path)
-        row["memory_mb"] = round(memory.stat().st_size / 2**20, 1) if memory.is_file() else None  # the corpus memory beside it
+        row["memory_mb"] = round(memory.stat().st_size / 1e6, 1) if memory.is_file() else None  # the corpus memory beside it
         try:
             _, md = read_safetensors(e.path, numpy=True)  # checked whole, without importing torch
             meta = CheckpointMeta.from_metadata(md, str(e.path))

@@ -154,7 +154,7 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
                f"{result.seconds:.1f}s, {result.chars_per_s:,.0f} chars/s, {result.parameters:,} parameters)")
     if memory:  # the corpus memory: the training text's n-gram tables, shipped beside the model
         mem = give_memory(result.path, data, init)  # a fine-tuned model keeps its base model's memory
-        click.echo(f"corpus memory: {mem}  ({mem.stat().st_size / 2**20:.1f} MB)")
+        click.echo(f"corpus memory: {mem}  ({mem.stat().st_size / 1e6:.1f} MB)")
     if init and not dist.active and data.files.documents and data.files.documents[0].text:  # the model it started from, on the same tail
         from charcomplete.registry import resolve_model
 
