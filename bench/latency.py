@@ -1,7 +1,8 @@
 """Suggestion latency on one CPU thread, with the default shipped model (or --model).
 
-Times `suggest()` as a user types (the context grows by one character per call) and the
-first suggestion after a cursor jump (a full recompute). Two policies: the shipped one with
+Times `suggest()` as a user types (the context grows by one character per call), the
+first suggestion after a cursor jump (a full recompute), and Backspace after a typo (a wrong
+character typed every 10 characters, then deleted: the state before it is kept). Two policies: the shipped one with
 max_chars=16, and a forced 16-character greedy continuation (the worst case: no early stop).
 Medians over repeats of p50 and p99.
 
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 from dataclasses import replace
 
+import numpy as np
 from common import REPO, SHARED, command_line, one_thread, sample, tails
 
 from charcomplete.completion import Policy, load_completer
@@ -41,6 +44,24 @@ def steps_per_key(c, text: str) -> float:
     return count[0] / len(text)
 
 
+def backspace_ms(c, text: str, every: int = 10) -> list[float]:
+    """observe + suggest times (ms) of the Backspace after a wrong character, typed every
+    `every` characters of `text` (a fresh document; the typing between them not timed)."""
+    c.new_document()
+    out = []
+    for i in range(1, len(text) + 1):
+        c.observe(text[:i])
+        c.suggest(text[:i], max_chars=16)
+        if i % every == 0:
+            c.observe(text[:i] + "x")
+            c.suggest(text[:i] + "x", max_chars=16)
+            t0 = time.perf_counter()
+            c.observe(text[:i])
+            c.suggest(text[:i], max_chars=16)
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="model name or path (default: the editor's default)")
@@ -63,7 +84,8 @@ def main() -> None:
     mode = "adapting, " if args.adapt else ""
     print(f"# suggestion latency, model {c.name} ({c.kind}{', corpus memory' if c.memory else ''}), {mode}1 thread, {len(text):,} characters typed, "
           f"{args.repeats} repeats\n\n`{command_line()}`\n")
-    print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms | network steps per key, typing |\n|---|---|---|---|---|---|")
+    print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms | Backspace p50 / p99 ms "
+          "| network steps per key, typing |\n|---|---|---|---|---|---|---|")
     shipped = c.policy if args.first_chars is None else replace(c.policy, first_chars=args.first_chars)
     rows = [("shipped policy, max 16 chars", replace(shipped, max_chars=16))]
     for spec in args.policy:  # other policies, measured alternately with the shipped one
@@ -72,16 +94,20 @@ def main() -> None:
         rows.append((f"shipped, but {spec}", pol))
     rows.append(("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase")))
     runs = {label: [] for label, _ in rows}
+    back = {label: [] for label, _ in rows}
     for _ in range(args.repeats):  # the policies alternate: a slower stretch of the machine hits them all
         for label, pol in rows:
             c.policy = pol
             c.new_document()
             runs[label].append(measure_latency(c, text, max_chars=16))
+            times = backspace_ms(c, text)
+            back[label].append((float(np.percentile(times, 50)), float(np.percentile(times, 99))))
     for label, pol in rows:
         c.policy = pol
         med = lambda f: statistics.median(getattr(r, f) for r in runs[label])  # noqa: E731
+        bs = [statistics.median(b[k] for b in back[label]) for k in (0, 1)]
         print(f"| {label} | {med('typing_p50_ms'):.3f} | {med('typing_p99_ms'):.3f} | {med('jump_p50_ms'):.3f} | {med('jump_p99_ms'):.3f} "
-              f"| {steps_per_key(c, text):.2f} |")
+              f"| {bs[0]:.3f} / {bs[1]:.3f} | {steps_per_key(c, text):.2f} |")
 
 if __name__ == "__main__":
     main()

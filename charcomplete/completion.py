@@ -4,8 +4,9 @@ It keeps the model's state for the last context it saw. When a new context exten
 by at most `max_extend` characters — also when it is that one with lines dropped at its start,
 as the editor's window slides forward — only the new characters are stepped (stepper.py: the
 network one character at a time in numpy); otherwise it recomputes from the last
-`context_chars` characters. Either way the result equals running the model in one call over
-the text it has read (tested to 1e-5). Its next-character distribution mixes the network with the
+`context_chars` characters; a context it stepped through a moment ago (Backspace) gets that
+state back. Either way the result equals running the model in one call over the text it has
+read (tested to 1e-5). Its next-character distribution mixes the network with the
 document/history cache (adapt.py), the model's corpus memory (memory.py), the partial-word
 model (words.py) and the match model over the neighbouring files (match.py), weighed by the
 online mixer (mixer.py).
@@ -34,6 +35,7 @@ from charcomplete.words import blend, partial_word
 WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
 START = "\n\n"  # what a document's first characters are read after (_tail)
 TAIL = 64  # characters before the cursor that the adaptive model, the memory and the mixer's keys read
+TRAIL = 64  # states kept for the last characters stepped through (Backspace goes back to one: no recompute)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Completer:
         self._ctx: str | None = None  # the context the cached state belongs to
         self._state: StepState | None = None
         self._ahead: dict[str, StepState] = {}  # {path: the state after _ctx + path}, stepped by the last suggestions
+        self._trail: dict[int, StepState] = {}  # {n: the state after _ctx[:n]} for the last TRAIL characters stepped
         # adaptation (charcomplete/adapt.py): False (exactly the network), True (the document and
         # the user's history; the history saved at exit with save_history), or an AdaptiveModel
         self.adapt = make_adaptive(adapt, save=save_history)
@@ -126,23 +129,36 @@ class Completer:
         last = self._ctx
         if last is not None and context == last:
             return self._state
+        n = len(context)
+        if last is not None and n < len(last) and n in self._trail and last.startswith(context):
+            # Backspace: a text the state stepped through. Stepping on from there overwrites the
+            # rows of the attention buffer that the later states read: they go, with _ahead
+            st = self._trail[n]
+            self._trail = {k: s for k, s in self._trail.items() if k <= n}
+            self._ctx, self._state, self._ahead = context, st, {}
+            return st
         known = self._known_prefix(context, last) if last else -1
         if known >= 0:
+            trail = self._trail if known == len(last) else {}  # lines dropped at the start: the lengths moved
             st, new = self._state, context[known:]
             used = ""  # the user typed what a suggestion began with: those states were stepped already
             while len(used) < len(new) and new[: len(used) + 1] in self._ahead:
                 used = new[: len(used) + 1]
+                trail[known + len(used)] = self._ahead[used]
             if used:
                 st = self._ahead[used]
-            for i in self.vocab.encode(new[len(used) :]):
-                st = self._stepper.step(st, int(i))
+            for k, i in enumerate(self.vocab.encode(new[len(used) :]), known + len(used) + 1):
+                st = trail[k] = self._stepper.step(st, int(i))
+            while len(trail) > TRAIL:
+                del trail[next(iter(trail))]  # the oldest
             # the stepped states after it stay (stepping a new character from the cached state forks
             # its buffer first, so they remain valid); none when it stepped on by itself
             ahead = {} if len(used) < len(new) or not used else {
                 path[len(used) :]: s for path, s in self._ahead.items() if len(path) > len(used) and path.startswith(used)}
         else:
             st, ahead = self._stepper.recompute(self.vocab.encode(_tail(context, self.context_chars)).astype(np.int64)), {}
-        self._ctx, self._state, self._ahead = context, st, ahead
+            trail = {n: st}
+        self._ctx, self._state, self._ahead, self._trail = context, st, ahead, trail
         return st
 
     def _known_prefix(self, context: str, last: str) -> int:
@@ -164,7 +180,7 @@ class Completer:
 
     def reset(self) -> None:
         """Forget the cached state: the next call recomputes."""
-        self._ctx, self._state, self._ahead = None, None, {}
+        self._ctx, self._state, self._ahead, self._trail = None, None, {}, {}
 
     def new_document(self) -> None:
         """Start over for another document: no cached state, an empty document cache (the

@@ -282,6 +282,51 @@ def test_a_window_that_slid_forward_is_stepped_not_recomputed(tiny_checkpoints, 
     assert len(calls) == 1  # not a slide: recomputed
 
 
+@pytest.mark.parametrize("kind", ["lstm", "attention"])
+def test_backspace_goes_back_to_a_kept_state_and_typing_on_from_it_stays_exact(tiny_checkpoints, kind):
+    """Backspace gives a context the Completer stepped through a moment ago: its state comes
+    back without a recompute, and the states stepped from it (ghosts grown, other characters
+    typed) equal a model run over the text in one call, though they reuse the attention buffer
+    rows that the deleted characters' states read."""
+    c = load_completer(tiny_checkpoints[kind])
+    calls = []
+    recompute = c._stepper.recompute
+    c._stepper.recompute = lambda ids: calls.append(len(ids)) or recompute(ids)
+    text = ""
+    rng = np.random.default_rng(0)
+    for step, ch in enumerate("the lazy dog sleeps while the quick brown fox jumps over the dog"):
+        text += ch
+        c.suggest(text)  # grows ghosts: states stepped ahead of the text
+        if step % 7 == 6:  # a typo: a character or two, then Backspace over them and two right ones
+            typed = text + "xq"[: int(rng.integers(1, 3))]
+            c.suggest(typed)
+            while len(typed) > len(text) - 2:
+                typed = typed[:-1]
+                c.suggest(typed)
+            text = typed
+        got = as_array(c, c.next_char_probs(text))
+        assert np.abs(got - reference_probs(c, text)).max() < 1e-5, (step, text)
+    assert calls == [3]  # the first character only (after the blank line a document starts with): every Backspace found its state
+
+
+def test_the_kept_states_are_bounded_and_a_deeper_backspace_recomputes(tiny_checkpoints):
+    from charcomplete.completion import TRAIL
+
+    c = load_completer(tiny_checkpoints["attention"], max_extend=200)
+    text = ("the quick brown fox jumps over the lazy dog. " * 3)[:TRAIL + 20]
+    for i in range(1, len(text) + 1):
+        c.next_char_probs(text[:i])
+    assert len(c._trail) == TRAIL
+    calls = []
+    recompute = c._stepper.recompute
+    c._stepper.recompute = lambda ids: calls.append(len(ids)) or recompute(ids)
+    c.next_char_probs(text[: len(text) - TRAIL + 1])  # the oldest kept
+    assert calls == []
+    c.next_char_probs(text[:10])  # older than that: recomputed
+    assert len(calls) == 1
+    assert np.abs(as_array(c, c.next_char_probs(text[:10])) - reference_probs(c, text[:10])).max() < 1e-5
+
+
 def test_other_first_characters_are_tried_and_the_most_savings_kept(tiny_checkpoints):
     """first_chars=3: the ghost is the best, by (P - read_cost) * (len - 1), of the greedy
     continuations from the three likeliest first characters (what the greedy one alone missed)."""
