@@ -2,8 +2,9 @@
 
 Times `suggest()` as a user types (the context grows by one character per call), the
 first suggestion after a cursor jump (a full recompute), and Backspace after a typo (a wrong
-character typed every 10 characters, then deleted: the state before it is kept). Two policies: the shipped one with
-max_chars=16, and a forced 16-character greedy continuation (the worst case: no early stop).
+character typed every 10 characters, then deleted: the state before it is kept). Two
+policies: the shipped one with max_chars=16, and a forced 16-character greedy continuation
+(the worst case: no early stop).
 Medians over repeats of p50 and p99.
 
     python bench/latency.py [--model prose] [--repeats 3] [--adapt] [--first-chars 1] [--policy lookahead=0,show_threshold=0.12]
