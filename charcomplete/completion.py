@@ -456,11 +456,11 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def load_completer(model: str | Path | None = None, device: str = "cpu", **kwargs) -> Completer:
     """A Completer for a shipped or user checkpoint name, or a path (default: the editor's model).
     kwargs go to Completer (adapt=True for adaptation, save_history=True to keep what it learns).
-    The model's corpus memory (`NAME.memory.safetensors` beside it) is loaded when there is one,
-    unless memory=False."""
+    The model's corpus memory (`NAME.memory.safetensors` beside it, or `NAME.memory.packed`:
+    memory_pack.py) is loaded when there is one, unless memory=False."""
     from charcomplete.checkpoint import load_checkpoint, load_weights
     from charcomplete.device import resolve_device, resolve_device_cheaply
-    from charcomplete.registry import memory_path_for, model_name, resolve_model
+    from charcomplete.registry import model_name, resolve_model
 
     device = resolve_device_cheaply(device) or resolve_device(device)
     path = resolve_model(str(model or DEFAULT_MODEL))
@@ -472,7 +472,8 @@ def load_completer(model: str | Path | None = None, device: str = "cpu", **kwarg
     memory = kwargs.pop("memory", True)
     if memory is True:
         from charcomplete.memory import load_memory
+        from charcomplete.memory_pack import memory_source
 
-        mem_path = memory_path_for(path)
-        memory = load_memory(mem_path) if mem_path.exists() else None
+        mem_path = memory_source(path)  # beside it, or its packed memory unpacked (memory_pack.py)
+        memory = load_memory(mem_path) if mem_path is not None else None
     return Completer(net, vocab, name=model_name(path), meta=meta, device=device, path=path, memory=memory or None, **kwargs)

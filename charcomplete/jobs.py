@@ -141,10 +141,11 @@ def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
     with no such memory gets one of its own training text (`save_memory`)."""
     import shutil
 
+    from charcomplete.memory_pack import memory_source
     from charcomplete.registry import memory_path_for, resolve_model
 
-    source = memory_path_for(resolve_model(init)) if init else None
-    if source is None or not source.is_file():
+    source = memory_source(resolve_model(init)) if init else None  # a packed memory: its unpacked file
+    if source is None:
         return save_memory(checkpoint, corpus)
     target = memory_path_for(checkpoint)
     if target.resolve() != source.resolve():
@@ -166,6 +167,7 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
     from charcomplete.checkpoint import inspect_checkpoint
     from charcomplete.corpus import load_corpus, read_corpus
     from charcomplete.memory import load_memory
+    from charcomplete.memory_pack import memory_source
     from charcomplete.prepare import load_prepared
     from charcomplete.registry import memory_path_for, resolve_model
 
@@ -176,9 +178,10 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
     mixer_texts = [d.text for d in read_corpus(mixer_sources).documents] if mixer_sources else None
     what = ", ".join(mixer_sources or [])
     if not sources and not data_dir:  # the starting weights only, the tables as they are
-        if not memory_path_for(path).is_file():
+        source = memory_source(path)
+        if source is None:
             raise CorpusError(f"{model} has no corpus memory yet: build it with --corpus PATH (or --data DIR)")
-        memory = load_memory(memory_path_for(path))
+        memory = load_memory(source)
         memory.mixer = learned_mixer(path, memory, mixer_texts or [], what)
         if memory.mixer is None:
             raise CorpusError(f"{what}: no sentence of 40 characters or more to learn from")
@@ -191,6 +194,22 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
     else:
         corpus = load_corpus(sources, val_fraction=val_fraction, vocab=vocab)
     return save_memory(target, corpus, mixer_texts, what, cfg)
+
+
+def pack_memory_for(model: str, out: str | None = None) -> tuple[Path, int]:
+    """`charcomplete memory --pack`: pack the memory beside the checkpoint (`out`'s, else `model`'s)
+    into NAME.memory.packed (memory_pack.py) and remove the unpacked file; (packed path, its size before)."""
+    from charcomplete.memory_pack import pack, packed_path_for
+    from charcomplete.registry import memory_path_for, resolve_model
+
+    target = Path(out) if out else resolve_model(model)
+    plain = memory_path_for(target)
+    if not plain.is_file():
+        raise CorpusError(f"{plain}: no unpacked memory to pack (build one with --corpus PATH)")
+    size = plain.stat().st_size
+    packed = pack(plain, packed_path_for(target))
+    plain.unlink()
+    return packed, size
 
 
 # --- the editor's jobs ------------------------------------------------------------------------

@@ -45,6 +45,17 @@ def rescue_dir() -> Path:
     return data_dir() / "rescued"
 
 
+def cache_dir() -> Path:
+    """Files the tool can make again (the shipped models' unpacked memories: memory_pack.py):
+    the platform's cache dir, or `cache/` in CHARCOMPLETE_DATA_DIR when that is set."""
+    base = os.environ.get("CHARCOMPLETE_DATA_DIR")
+    if base:
+        return Path(base) / "cache"
+    import platformdirs
+
+    return platformdirs.user_cache_path("charcomplete")
+
+
 def shipped_dir() -> Path:
     """The shipped checkpoints: inside the package (wheel) or the repo's checkpoints/."""
     here = Path(__file__).resolve().parent

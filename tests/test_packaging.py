@@ -35,7 +35,7 @@ def wheel(tmp_path_factory) -> tuple[Path, list[str]]:
         shutil.copytree(REPO / "checkpoints", src / "checkpoints", ignore=ignore)
     else:
         (src / "checkpoints").mkdir()
-    shipped = sorted(p.name for p in (src / "checkpoints").glob("*.safetensors"))  # models and their corpus memories
+    shipped = sorted(p.name for p in (src / "checkpoints").glob("*") if p.name.endswith((".safetensors", ".memory.packed")))  # models, memories
     if not shipped:
         _tiny_checkpoint(src / "checkpoints" / "dummy.safetensors")
         shipped = ["dummy.safetensors"]
@@ -80,15 +80,22 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
                        cwd=tmp_path, timeout=300)
     assert p.returncode == 0, p.stderr
     rows = {r["name"]: r for r in json.loads(p.stdout)}
-    for name in (n for n in shipped if not n.endswith(".memory.safetensors")):  # a memory is not a model of its own
+    for name in (n for n in shipped if not n.endswith((".memory.safetensors", ".memory.packed"))):  # a memory is no model
         row = rows[name[: -len(".safetensors")]]
         assert row["source"] == "shipped" and row["error"] is None, row
         assert Path(row["path"]).resolve().is_relative_to(site.resolve()), row["path"]
-        has_memory = name.replace(".safetensors", ".memory.safetensors") in shipped
-        assert (row["memory_mb"] is not None) == has_memory, row  # the corpus memory ships beside its model
-        if has_memory:  # in MB of 10^6 bytes, as the README and checkpoints/README.md count the 40 MB budget
-            size = (Path(row["path"]).parent / name.replace(".safetensors", ".memory.safetensors")).stat().st_size
+        memories = [m for m in (name.replace(".safetensors", s) for s in (".memory.safetensors", ".memory.packed")) if m in shipped]
+        assert (row["memory_mb"] is not None) == bool(memories), row  # the corpus memory ships beside its model
+        if memories:  # in MB of 10^6 bytes, as the README and checkpoints/README.md count the 40 MB budget
+            size = (Path(row["path"]).parent / memories[0]).stat().st_size
             assert row["memory_mb"] == round(size / 1e6, 1), row
+            assert size + (Path(row["path"])).stat().st_size <= 40e6, row  # the budget, network + memory on disk
+    for packed in (n for n in shipped if n.endswith(".memory.packed")):  # unpacked into the cache on first use, then read
+        model = packed[: -len(".memory.packed")]
+        p = subprocess.run([sys.executable, "-m", "charcomplete", "complete", "--model", model, "The quick brown fox"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        assert p.returncode == 0, p.stderr
+        assert list((tmp_path / "data" / "cache" / "memories").glob("*.memory.safetensors")), model
 
 
 def _readme_commands() -> list[str]:

@@ -21,7 +21,10 @@ from charcomplete.cli.options import fail
 @click.option("--min-count", "min_count", default=None, metavar="N,N,...",
               help="Per context order (1, 2, 3, 4, 6, 8, 12, 20): keep a context seen at least this often (never falling; "
                    "default 1,1,2,2,3,4,4,4). Higher: a smaller memory.")
-def command(model, corpus, data, val_fraction, out, mixer_text, min_count):
+@click.option("--pack", is_flag=True,
+              help="Then pack the memory (NAME.memory.packed, about half the size; unpacked into the cache on first use) "
+                   "in place of NAME.memory.safetensors; alone, pack the memory MODEL has.")
+def command(model, corpus, data, val_fraction, out, mixer_text, min_count, pack):
     """Build the corpus memory of MODEL (a name or a .safetensors path): n-gram tables of its
     training text and a table of its partial words, mixed with the network as you type, and the
     mixer's starting weights, learned on held-out text. Written beside the model as
@@ -35,7 +38,7 @@ def command(model, corpus, data, val_fraction, out, mixer_text, min_count):
 
     if corpus and data:
         raise fail("give the training text once: --corpus PATH (repeatable) or --data DIR")
-    if not (corpus or data or mixer_text):
+    if not (corpus or data or mixer_text or pack):
         raise fail("give the training text: --corpus PATH (repeatable) or --data DIR (or --mixer-text PATH to relearn "
                    "only the mixer's starting weights)")
     cfg = None
@@ -53,5 +56,11 @@ def command(model, corpus, data, val_fraction, out, mixer_text, min_count):
         except ValueError as e:
             raise fail(f"--min-count {min_count}: {e}") from None
     t0 = time.perf_counter()
-    path = build_memory_for(model, list(corpus), data, val_fraction, out, list(mixer_text) or None, cfg)
-    click.echo(f"saved {path}  ({path.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f}s)")
+    if corpus or data or mixer_text:
+        path = build_memory_for(model, list(corpus), data, val_fraction, out, list(mixer_text) or None, cfg)
+        click.echo(f"saved {path}  ({path.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f}s)")
+    if pack:
+        from charcomplete.jobs import pack_memory_for
+
+        path, size = pack_memory_for(model, out)
+        click.echo(f"packed {path}  ({path.stat().st_size / 1e6:.1f} MB from {size / 1e6:.1f} MB)")

@@ -1,0 +1,64 @@
+"""Models side by side on tuning text: text no bench/quality.py table reports on, for choosing
+settings (the memory's minimum counts, a training run) without tuning on the benchmarks.
+
+The sets: 80 sentences of the READMEs of torch, fonttools, ruff and matplotlib, each a fresh
+document; 1,500 characters from a third into 4 held-out tails (the last 5 % of files, never
+trained on) each of the plays, the Python docs, the novels and the blogs (../shared/corpus).
+Per model and set: bits per character as the editor runs it (adapting, a fresh document per
+text), KSR and precision.
+
+    python bench/tuning.py prose path/to/other.safetensors ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from common import SHARED, command_line, one_thread, tails
+from quality import SITE, readme_text
+
+from charcomplete.adapt import AdaptiveModel
+from charcomplete.completion import load_completer
+from charcomplete.evaluate import completion_metrics, sequential_bpc
+
+
+def readme_sentences(n: int = 80) -> list[str]:
+    out = []
+    for pkg in ("torch", "fonttools", "ruff", "matplotlib"):
+        for meta in sorted(SITE.glob(f"{pkg}-*.dist-info/METADATA"))[:1]:
+            out += [x.strip() for x in re.split(r"(?<=[.!?])\s+", readme_text(meta))
+                    if 40 < len(x.strip()) < 400 and "|" not in x and "http" not in x]
+    return out[:: max(1, len(out) // n)][:n]
+
+
+def middles(folder: str, n: int = 4, chars: int = 1500) -> list[str]:
+    val, _ = tails(SHARED / folder)
+    return [t[len(t) // 3 :][:chars] for _, t in val[3 :: max(1, len(val) // n)][:n]]
+
+
+def tuning_sets() -> dict[str, list[str]]:
+    return {"README sentences": readme_sentences(), "plays": middles("shakespeare"), "Python docs": middles("python-docs"),
+            "novels": middles("novels"), "blogs": middles("gov-blogs")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", nargs="+", help="model names or checkpoint paths")
+    args = ap.parse_args()
+    one_thread()
+    sets = tuning_sets()
+    print(f"`{command_line()}`\n\n| model | tuning text | bpc as the editor runs | KSR | precision |\n|---|---|---|---|---|")
+    for model in args.models:
+        c = load_completer(model, adapt=AdaptiveModel())
+        for name, texts in sets.items():
+            bits = chars = 0
+            for t in texts:
+                r = sequential_bpc(c, t)
+                bits, chars = bits + r["bpc"] * r["chars"], chars + r["chars"]
+            m = completion_metrics(c, texts, 0)
+            print(f"| {model} | {name} | {bits / chars:.4f} | {m['ksr']:.4f} | {m['precision']:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
