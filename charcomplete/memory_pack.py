@@ -22,17 +22,19 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from charcomplete.fileio import atomic_write
+from charcomplete.fileio import atomic_write, remove_stale_temps
 from charcomplete.memory_file import MAX_FILE, MemoryFileError, _header, read_memory
 
 MAGIC = b"charcomplete-memory-packed 1 "
 PACKED_SUFFIX = ".memory.packed"  # beside a checkpoint, like registry.MEMORY_SUFFIX
 CHUNK = 1 << 20
+STALE_DAYS = 30  # an unpacked memory no model has used for this long is removed from the cache
 
 
 def _key_views(data: bytearray) -> list[np.ndarray]:
@@ -104,32 +106,59 @@ def _unpack_bytes(packed: Path, size: int, offset: int) -> bytearray:
 def unpacked(packed: Path, cache: Path | None = None) -> Path:
     """The unpacked memory file of `packed`: in the cache when there, else unpacked into it (or,
     when the cache cannot be written, into a temporary file). MemoryFileError (one line) for a
-    packed file that is damaged."""
+    packed file that is damaged or cannot be read or unpacked anywhere."""
     from charcomplete.paths import cache_dir
 
-    digest, size, offset = _read_head(packed)
-    folder = (cache or cache_dir()) / "memories"
-    target = folder / f"{digest[:32]}.memory.safetensors"
-    if target.is_file() and target.stat().st_size == size:
-        return target
-    data = _unpack_bytes(packed, size, offset)
+    try:
+        digest, size, offset = _read_head(packed)
+        folder = (cache or cache_dir()) / "memories"
+        target = folder / f"{digest[:32]}.memory.safetensors"
+        if target.is_file() and target.stat().st_size == size:
+            with contextlib.suppress(OSError):
+                os.utime(target)  # in use: not pruned
+            return target
+        data = _unpack_bytes(packed, size, offset)
+    except OSError as e:
+        raise MemoryFileError(f"{packed}: cannot read ({e.strerror or e})") from None
     if hashlib.sha256(data).hexdigest() != digest:
         raise MemoryFileError(f"{packed}: damaged (its content does not match its hash)")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(target, bytes(data))
-        return target
     except OSError:  # a read-only or full cache: this process unpacks into a temporary file of its own
+        return _temporary(packed, data)
+    _prune(folder, keep=target)
+    return target
+
+
+def _temporary(packed: Path, data: bytearray) -> Path:
+    name = None
+    try:
         fd, name = tempfile.mkstemp(suffix=".memory.safetensors")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        atexit.register(_remove, name)  # (a map of it stays readable until the process ends)
-        return Path(name)
+    except OSError as e:
+        if name is not None:
+            _remove(name)
+        raise MemoryFileError(f"{packed}: cannot unpack it anywhere ({e.strerror or e})") from None
+    atexit.register(_remove, name)  # (a map of it stays readable until the process ends)
+    return Path(name)
 
 
 def _remove(name: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(name)
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Remove the unpacked memories no model has used for STALE_DAYS (an older release's) and
+    leftover temp files of interrupted writes."""
+    remove_stale_temps(folder)
+    limit = time.time() - STALE_DAYS * 86400
+    for f in folder.glob("*.memory.safetensors"):
+        with contextlib.suppress(OSError):
+            if f != keep and f.stat().st_mtime < limit:
+                f.unlink()
 
 
 def packed_path_for(checkpoint: Path) -> Path:

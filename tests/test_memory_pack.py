@@ -39,8 +39,8 @@ def test_unpacking_gives_back_the_file_byte_for_byte_and_is_cached(model_with_me
     assert packed.stat().st_size < len(original)
     out = unpacked(packed, cache=tmp_path / "cache")
     assert out.read_bytes() == original
-    mtime = out.stat().st_mtime_ns
-    assert unpacked(packed, cache=tmp_path / "cache") == out and out.stat().st_mtime_ns == mtime  # not unpacked again
+    inode = out.stat().st_ino
+    assert unpacked(packed, cache=tmp_path / "cache") == out and out.stat().st_ino == inode  # not unpacked again (a write renames)
     out.write_bytes(original[:100])  # a cached file cut short is unpacked again
     assert unpacked(packed, cache=tmp_path / "cache").read_bytes() == original
 
@@ -131,6 +131,11 @@ def test_models_lists_a_packed_memorys_size_on_disk(tiny_checkpoints, isolated_d
     r = CliRunner().invoke(cli, ["models", "--json"])
     row = next(x for x in json.loads(r.output) if x["name"] == "mine")
     assert row["memory_mb"] == round(packed_path_for(path).stat().st_size / 1e6, 1) and row["memory_mb"] is not None
+    assert row["memory_packed"] is True
+    shutil.copy(path, models_dir() / "plain.safetensors")
+    shutil.copy(unpacked(packed_path_for(path)), memory_path_for(models_dir() / "plain.safetensors"))
+    r = CliRunner().invoke(cli, ["models", "--json"])
+    assert next(x for x in json.loads(r.output) if x["name"] == "plain")["memory_packed"] is False
 
 
 def test_a_damaged_packed_memory_beside_a_model_is_one_line(model_with_memory):
@@ -153,3 +158,33 @@ def test_a_packed_file_with_a_hostile_header_is_refused_in_one_line(tmp_path):
     bad.write_bytes(memory_pack.MAGIC + f"{hashlib.sha256(body).hexdigest()} {len(body)}\n".encode() + zlib.compress(body))
     with pytest.raises(MemoryFileError, match="bad tensor entry"):
         unpacked(bad, cache=tmp_path / "cache")
+
+
+def test_the_cache_drops_memories_unused_for_a_month(packed, tmp_path):
+    import os
+    import time
+
+    folder = tmp_path / "cache" / "memories"
+    folder.mkdir(parents=True)
+    old, recent = folder / ("a" * 32 + ".memory.safetensors"), folder / ("b" * 32 + ".memory.safetensors")
+    old.write_bytes(b"x")
+    recent.write_bytes(b"y")
+    os.utime(old, (time.time() - 40 * 86400,) * 2)
+    os.utime(recent, (time.time() - 10 * 86400,) * 2)
+    out = unpacked(packed, cache=tmp_path / "cache")
+    assert out.is_file() and recent.exists() and not old.exists()
+    os.utime(out, (time.time() - 40 * 86400,) * 2)
+    assert unpacked(packed, cache=tmp_path / "cache") == out and time.time() - out.stat().st_mtime < 60  # used: kept fresh
+
+
+def test_a_memory_that_cannot_be_unpacked_anywhere_is_one_line(packed, tmp_path, monkeypatch):
+    import tempfile
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(memory_pack, "atomic_write", full)
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    with pytest.raises(MemoryFileError, match="No space left on device") as e:
+        unpacked(packed, cache=tmp_path / "cache")
+    assert "\n" not in str(e.value)
