@@ -111,14 +111,22 @@ def save_memory(checkpoint: Path, corpus, mixer_texts: list[str] | None = None, 
     default on the corpus's held-out tails. cfg: a MemoryConfig (default: its defaults)."""
     from charcomplete.memory import build_memory_ids
     from charcomplete.mixer_start import held_out_text
-    from charcomplete.registry import memory_path_for
 
     memory = build_memory_ids(corpus.train, corpus.vocab, cfg, description=corpus.description)
     if mixer_texts is None:
         mixer_texts, mixer_what = [held_out_text(corpus.val, corpus.vocab)], "the corpus's held-out tails"
     memory.mixer = learned_mixer(checkpoint, memory, mixer_texts, mixer_what)
+    return _save_beside(memory, checkpoint)
+
+
+def _save_beside(memory, checkpoint: Path) -> Path:
+    """Save `memory` as `checkpoint`'s (unpacked; a packed one beside it goes: one memory per model)."""
+    from charcomplete.memory_pack import packed_path_for
+    from charcomplete.registry import memory_path_for
+
     path = memory_path_for(checkpoint)
     memory.save(path)
+    packed_path_for(checkpoint).unlink(missing_ok=True)
     return path
 
 
@@ -138,18 +146,21 @@ def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
     """The corpus memory of a newly trained model: a fine-tuned model keeps the memory of the
     model it started from (same vocabulary; linked, or copied across file systems), so tuning a
     shipped model on a few notes does not lose what it remembers of its large corpus; a model
-    with no such memory gets one of its own training text (`save_memory`)."""
+    with no such memory gets one of its own training text (`save_memory`). A packed memory stays
+    packed (memory_pack.py: both models then read the same unpacked file in the cache)."""
     import shutil
 
-    from charcomplete.memory_pack import memory_source
+    from charcomplete.memory_pack import packed_path_for
     from charcomplete.registry import memory_path_for, resolve_model
 
-    source = memory_source(resolve_model(init)) if init else None  # a packed memory: its unpacked file
-    if source is None:
+    base = resolve_model(init) if init else None
+    kind = next((k for k in (memory_path_for, packed_path_for) if base is not None and k(base).is_file()), None)
+    if kind is None:
         return save_memory(checkpoint, corpus)
-    target = memory_path_for(checkpoint)
+    source, target = kind(base), kind(checkpoint)
     if target.resolve() != source.resolve():
-        target.unlink(missing_ok=True)
+        for stale in (memory_path_for(checkpoint), packed_path_for(checkpoint)):
+            stale.unlink(missing_ok=True)
         try:
             os.link(source, target)
         except OSError:
@@ -169,7 +180,7 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
     from charcomplete.memory import load_memory
     from charcomplete.memory_pack import memory_source
     from charcomplete.prepare import load_prepared
-    from charcomplete.registry import memory_path_for, resolve_model
+    from charcomplete.registry import resolve_model
 
     path = resolve_model(model)
     _, _, vocab = inspect_checkpoint(path)
@@ -185,8 +196,7 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
         memory.mixer = learned_mixer(path, memory, mixer_texts or [], what)
         if memory.mixer is None:
             raise CorpusError(f"{what}: no sentence of 40 characters or more to learn from")
-        memory.save(memory_path_for(target))
-        return memory_path_for(target)
+        return _save_beside(memory, target)
     if data_dir:
         corpus = load_prepared(data_dir)
         if corpus.vocab != vocab:

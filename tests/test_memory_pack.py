@@ -115,8 +115,13 @@ def test_memory_pack_models_and_fine_tuning_with_a_packed_memory(model_with_memo
     r = CliRunner().invoke(cli, ["train", "--init", str(model_with_memory), "--corpus", str(notes), "--epochs", "0.05",
                                  "--batch-size", "4", "--seq-len", "16", "--out", str(out), "--device", "cpu"])
     assert r.exit_code == 0, r.output
-    assert memory_path_for(out).read_bytes() == unpacked(packed).read_bytes()  # the base model's memory, unpacked
+    assert packed_path_for(out).read_bytes() == packed.read_bytes() and not memory_path_for(out).exists()  # still packed
     assert load_completer(out).memory is not None
+    from charcomplete.jobs import save_memory  # a memory built for it later replaces the packed one
+    from charcomplete.corpus import load_corpus
+
+    save_memory(out, load_corpus([str(notes)], vocab=load_completer(out, memory=False).vocab))
+    assert memory_path_for(out).is_file() and not packed_path_for(out).exists()
 
 
 def test_models_lists_a_packed_memorys_size_on_disk(tiny_checkpoints, isolated_data_dir):
