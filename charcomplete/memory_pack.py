@@ -3,16 +3,17 @@
 A memory file (memory_file.py) is mostly sorted 32-bit context keys and small counts. Packed, its
 keys are stored as the differences between neighbours (small numbers, byte by byte: the low
 bytes of all, then the next) and the whole file is deflated (zlib): the prose memory's 71.7 MB
-become 34.0 MB, so a shipped model keeps a larger memory within its 40 MB. The first time a packed memory is used it is unpacked into the user's
-cache folder (`paths.cache_dir()/memories`, named by the unpacked file's SHA-256, so models that
-share a memory share the file), checked against that hash, and from then on read like any
-memory file: validated, memory-mapped. Standard library and numpy only.
+become 34.0 MB, so a shipped model keeps a larger memory within its 40 MB. The first time a
+packed memory is used it is unpacked into the user's cache folder (`paths.cache_dir()/memories`,
+named by the unpacked file's SHA-256, so models that share a memory share the file), checked
+against that hash, and from then on read like any memory file: validated, memory-mapped.
+Standard library and numpy only.
 
     pack(Path("prose.memory.safetensors"), Path("prose.memory.packed"))
     memory_source(Path("prose.safetensors"))  # the memory file to read: beside it, or the unpacked cache
 
 The packed file: one line `charcomplete-memory-packed 1 SHA256 SIZE` (of the unpacked file),
-then the zlib stream of the unpacked file with every `keys.*` array delta-coded.
+then the zlib stream of the unpacked file with every `keys.*` array transformed as above.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _read_head(packed: Path) -> tuple[str, int, int]:
     parts = line[len(MAGIC) :].split() if line.startswith(MAGIC) and line.endswith(b"\n") else []
     try:
         digest, size = parts[0].decode("ascii"), int(parts[1])
-        ok = len(parts) == 2 and len(digest) == 64 and int(digest, 16) >= 0 and 0 < size <= MAX_FILE
+        ok = len(parts) == 2 and len(digest) == 64 and set(digest) <= set("0123456789abcdef") and 0 < size <= MAX_FILE
     except (IndexError, ValueError, UnicodeDecodeError):
         ok = False
     if not ok:
