@@ -216,8 +216,12 @@ def pack_memory_for(model: str, out: str | None = None) -> tuple[Path, int]:
     plain = memory_path_for(target)
     if not plain.is_file():
         raise CorpusError(f"{plain}: no unpacked memory to pack (build one with --corpus PATH)")
+    check_writable(target)
     size = plain.stat().st_size
-    packed = pack(plain, packed_path_for(target))
+    try:
+        packed = pack(plain, packed_path_for(target))
+    except OSError as e:  # a write that fails midway (a full disk): the unpacked memory stays
+        raise CheckpointError(f"cannot write {packed_path_for(target)} ({e.strerror or e})") from None
     plain.unlink()
     return packed, size
 

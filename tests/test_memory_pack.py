@@ -193,3 +193,14 @@ def test_a_memory_that_cannot_be_unpacked_anywhere_is_one_line(packed, tmp_path,
     with pytest.raises(MemoryFileError, match="No space left on device") as e:
         unpacked(packed, cache=tmp_path / "cache")
     assert "\n" not in str(e.value)
+
+
+def test_packing_on_a_full_disk_is_one_line_and_keeps_the_memory(model_with_memory, monkeypatch):
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(memory_pack, "atomic_write", full)
+    before = memory_path_for(model_with_memory).read_bytes()
+    r = CliRunner().invoke(cli, ["memory", str(model_with_memory), "--pack"])
+    assert r.exit_code == 1 and "No space left on device" in r.output and "Traceback" not in r.output, r.output
+    assert memory_path_for(model_with_memory).read_bytes() == before and not packed_path_for(model_with_memory).exists()

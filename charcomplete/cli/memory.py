@@ -33,6 +33,7 @@ def command(model, corpus, data, val_fraction, out, mixer_text, min_count, pack)
     \b
     charcomplete memory my-notes --corpus notes/
     charcomplete memory my-notes --mixer-text more-notes/   # only relearn the starting weights
+    charcomplete memory my-notes --pack                      # about half the size on disk
     """
     from charcomplete.jobs import build_memory_for
 
@@ -40,7 +41,7 @@ def command(model, corpus, data, val_fraction, out, mixer_text, min_count, pack)
         raise fail("give the training text once: --corpus PATH (repeatable) or --data DIR")
     if not (corpus or data or mixer_text or pack):
         raise fail("give the training text: --corpus PATH (repeatable) or --data DIR (or --mixer-text PATH to relearn "
-                   "only the mixer's starting weights)")
+                   "only the mixer's starting weights, or --pack to pack the memory it has)")
     cfg = None
     if min_count is not None:
         from charcomplete.memory import MemoryConfig
