@@ -150,14 +150,13 @@ def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
     packed (memory_pack.py: both models then read the same unpacked file in the cache)."""
     import shutil
 
-    from charcomplete.memory_pack import packed_path_for
+    from charcomplete.memory_pack import is_packed, memory_file, packed_path_for
     from charcomplete.registry import memory_path_for, resolve_model
 
-    base = resolve_model(init) if init else None
-    kind = next((k for k in (memory_path_for, packed_path_for) if base is not None and k(base).is_file()), None)
-    if kind is None:
+    source = memory_file(resolve_model(init)) if init else None
+    if source is None:
         return save_memory(checkpoint, corpus)
-    source, target = kind(base), kind(checkpoint)
+    target = (packed_path_for if is_packed(source) else memory_path_for)(checkpoint)
     if target.resolve() != source.resolve():
         for stale in (memory_path_for(checkpoint), packed_path_for(checkpoint)):
             stale.unlink(missing_ok=True)

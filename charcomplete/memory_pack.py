@@ -168,23 +168,20 @@ def packed_path_for(checkpoint: Path) -> Path:
     return Path(checkpoint).with_name(model_name(Path(checkpoint)) + PACKED_SUFFIX)
 
 
+def memory_file(checkpoint: Path) -> Path | None:
+    """The memory file beside `checkpoint` as it is on disk: NAME.memory.safetensors, else
+    NAME.memory.packed, else None."""
+    from charcomplete.registry import memory_path_for
+
+    return next((p for p in (memory_path_for(checkpoint), packed_path_for(checkpoint)) if p.is_file()), None)
+
+
+def is_packed(path: Path) -> bool:
+    return path.name.endswith(PACKED_SUFFIX)
+
+
 def memory_source(checkpoint: Path) -> Path | None:
-    """The memory file to read for `checkpoint`: NAME.memory.safetensors beside it, else its packed
-    memory NAME.memory.packed unpacked (the first time: seconds), else None."""
-    from charcomplete.registry import memory_path_for
-
-    plain = memory_path_for(checkpoint)
-    if plain.is_file():
-        return plain
-    packed = packed_path_for(checkpoint)
-    return unpacked(packed) if packed.is_file() else None
-
-
-def memory_file_size(checkpoint: Path) -> int | None:
-    """Bytes on disk of `checkpoint`'s memory (the packed file when that is what it has), or None."""
-    from charcomplete.registry import memory_path_for
-
-    for p in (memory_path_for(checkpoint), packed_path_for(checkpoint)):
-        if p.is_file():
-            return p.stat().st_size
-    return None
+    """The memory file to read for `checkpoint`: `memory_file`'s, a packed one unpacked (the first
+    time: seconds), or None."""
+    path = memory_file(checkpoint)
+    return unpacked(path) if path is not None and is_packed(path) else path

@@ -48,9 +48,8 @@ def rescue_dir() -> Path:
 def cache_dir() -> Path:
     """Files the tool can make again (the shipped models' unpacked memories: memory_pack.py):
     the platform's cache dir, or `cache/` in CHARCOMPLETE_DATA_DIR when that is set."""
-    base = os.environ.get("CHARCOMPLETE_DATA_DIR")
-    if base:
-        return Path(base) / "cache"
+    if os.environ.get("CHARCOMPLETE_DATA_DIR"):
+        return data_dir() / "cache"
     import platformdirs
 
     return platformdirs.user_cache_path("charcomplete")

@@ -13,15 +13,15 @@ def command(as_json):
 
     from charcomplete.checkpoint import CheckpointMeta, read_safetensors
     from charcomplete.errors import CheckpointError
-    from charcomplete.memory_pack import memory_file_size, packed_path_for
-    from charcomplete.registry import list_checkpoints, memory_path_for
+    from charcomplete.memory_pack import is_packed, memory_file
+    from charcomplete.registry import list_checkpoints
 
     rows = []
     for e in list_checkpoints():
         row = {"name": e.name, "source": e.source, "path": str(e.path), "kind": "?", "val_bpc": None, "parameters": None, "error": None}
-        memory = memory_file_size(e.path)  # the corpus memory beside it (packed or not), on disk
-        row["memory_mb"] = round(memory / 1e6, 1) if memory is not None else None
-        row["memory_packed"] = memory is not None and packed_path_for(e.path).is_file() and not memory_path_for(e.path).is_file()
+        memory = memory_file(e.path)  # the corpus memory beside it (packed or not), on disk
+        row["memory_mb"] = round(memory.stat().st_size / 1e6, 1) if memory is not None else None
+        row["memory_packed"] = memory is not None and is_packed(memory)
         try:
             _, md = read_safetensors(e.path, numpy=True)  # checked whole, without importing torch
             meta = CheckpointMeta.from_metadata(md, str(e.path))
