@@ -4,10 +4,14 @@ settings (the memory's minimum counts, a training run) without tuning on the ben
 The sets: 80 sentences of the READMEs of torch, fonttools, ruff and matplotlib, each a fresh
 document; 1,500 characters from a third into 4 held-out tails (the last 5 % of files, never
 trained on) each of the plays, the Python docs, the novels and the blogs (../shared/corpus).
-Per model and set: bits per character as the editor runs it (adapting, a fresh document per
-text), KSR and precision.
+With --code, Python instead: 2,000 characters from a third into 6 modules each of pytest and
+textual (installed in the dev venv; MIT; no model trains on them and bench/quality.py does not
+report on them), and 1,500 from a third into 4 held-out tails each of ../shared/corpus/python-src
+and python-pkgs. Per model and set: bits per character as the editor runs it (adapting, a fresh
+document per text), KSR and precision.
 
     python bench/tuning.py prose path/to/other.safetensors ...
+    python bench/tuning.py --code code path/to/other.safetensors ...
 """
 
 from __future__ import annotations
@@ -32,12 +36,24 @@ def readme_sentences(n: int = 80) -> list[str]:
     return out[:: max(1, len(out) // n)][:n]
 
 
-def middles(folder: str, n: int = 4, chars: int = 1500) -> list[str]:
+def middles(folder: str, n: int = 4, chars: int = 1500, long_only: bool = False) -> list[str]:
     val, _ = tails(SHARED / folder)
+    if long_only:  # tails of 1.5 x chars or more (a module's tail can be a few lines)
+        val = [v for v in val if len(v[1]) >= 3 * chars // 2] or val
     return [t[len(t) // 3 :][:chars] for _, t in val[3 :: max(1, len(val) // n)][:n]]
 
 
-def tuning_sets() -> dict[str, list[str]]:
+def modules(package: str, n: int = 6, chars: int = 2000) -> list[str]:
+    """`chars` characters from a third into n modules of an installed package (of 3 x chars or more)."""
+    files = [f.read_text(encoding="utf-8") for f in sorted((SITE / package).rglob("*.py"))]
+    files = [t for t in files if len(t) >= 3 * chars]
+    return [t[len(t) // 3 :][:chars] for t in files[:: max(1, len(files) // n)][:n]]
+
+
+def tuning_sets(code: bool = False) -> dict[str, list[str]]:
+    if code:
+        return {"pytest modules": modules("_pytest"), "textual modules": modules("textual"),
+                "python-src tails": middles("python-src", long_only=True), "python-pkgs tails": middles("python-pkgs", long_only=True)}
     return {"README sentences": readme_sentences(), "plays": middles("shakespeare"), "Python docs": middles("python-docs"),
             "novels": middles("novels"), "blogs": middles("gov-blogs")}
 
@@ -45,9 +61,10 @@ def tuning_sets() -> dict[str, list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="+", help="model names or checkpoint paths")
+    ap.add_argument("--code", action="store_true", help="the Python sets (for code models)")
     args = ap.parse_args()
     one_thread()
-    sets = tuning_sets()
+    sets = tuning_sets(args.code)
     print(f"`{command_line()}`\n\n| model | tuning text | bpc as the editor runs | KSR | precision |\n|---|---|---|---|---|")
     for model in args.models:
         c = load_completer(model, adapt=AdaptiveModel())

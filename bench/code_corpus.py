@@ -1,0 +1,106 @@
+"""Write ../shared/corpus/python-pkgs: Python as it is written outside the standard library
+(type hints, f-strings, dataclasses, async, web frameworks, ORMs, tests), for the `code` model's
+corpus memory, from 28 permissively licensed open-source packages.
+
+    python bench/code_corpus.py MIRROR [OUT]
+
+MIRROR holds a git snapshot of each repository in PACKAGES as MIRROR/OWNER+NAME/repo, the layout
+the project's `fetch` tool writes (/work/.mirror); OUT defaults to ../shared/corpus/python-pkgs.
+Each package becomes OUT/NAME/ with its `.py` files at their paths in the repository: its own
+modules first, then its tests, up to CAP bytes a package (so no one package is most of it), files
+over MAX_FILE bytes (generated tables) left out, and vendored copies of other projects, hidden
+folders and the documentation's example snippets (many near-copies of one another) skipped.
+It prints a table of each package's snapshot commit and the first line of its license file, for
+the corpus's README (nothing but the packages' code goes into OUT: it is training text).
+
+Not here, because a bench reports on them or the mixer's start learns from them: click and the
+other Pallets projects (bench/quality.py's held-out code; bench/context.py), rich, pygments,
+jinja2, markdown-it, tomlkit, pluggy, packaging (bench/mixer_text.py), pytest and textual
+(bench/tuning.py's code sets). Licenses: MIT, BSD-2/3-Clause and Apache-2.0, as each
+repository's license file says (the printed table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from pathlib import Path, PurePosixPath
+
+from common import SHARED
+
+PACKAGES = [  # (owner/name, license as its file says)
+    ("psf/requests", "Apache-2.0"), ("encode/httpx", "BSD-3-Clause"), ("encode/starlette", "BSD-3-Clause"),
+    ("encode/django-rest-framework", "BSD-3-Clause"), ("fastapi/fastapi", "MIT"), ("pydantic/pydantic", "MIT"),
+    ("python-attrs/attrs", "MIT"), ("sqlalchemy/sqlalchemy", "MIT"), ("psf/black", "MIT"), ("python/mypy", "MIT"),
+    ("pypa/pip", "MIT"), ("pypa/setuptools", "MIT"), ("scrapy/scrapy", "BSD-3-Clause"), ("tornadoweb/tornado", "Apache-2.0"),
+    ("aio-libs/aiohttp", "Apache-2.0"), ("celery/celery", "BSD-3-Clause"), ("marshmallow-code/marshmallow", "MIT"),
+    ("python-poetry/poetry", "MIT"), ("ipython/ipython", "BSD-3-Clause"), ("sphinx-doc/sphinx", "BSD-2-Clause"),
+    ("getsentry/sentry-python", "MIT"), ("httpie/cli", "BSD-3-Clause"), ("locustio/locust", "MIT"),
+    ("Delgan/loguru", "MIT"), ("arrow-py/arrow", "Apache-2.0"), ("PyCQA/flake8", "MIT"), ("boto/boto3", "Apache-2.0"),
+    ("psf/requests-html", "MIT"),
+]
+CAP = 2_500_000  # bytes of .py per package at most
+MAX_FILE = 300_000  # a larger .py file is generated data, not code people write
+SKIP = {"_vendor", "vendor", "vendored", "third_party", "externals", "_distutils", "docs_src", "node_modules", "build", "dist"}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def chosen(repo: Path) -> list[str]:
+    """The .py paths kept from `repo`'s HEAD: its own modules, then tests, up to CAP bytes."""
+    files = []
+    for line in git(repo, "ls-tree", "-r", "-l", "HEAD").splitlines():
+        meta, path = line.split("\t", 1)
+        size = meta.split()[3]
+        parts = PurePosixPath(path).parts
+        if not path.endswith(".py") or size == "-" or int(size) > MAX_FILE or int(size) == 0:
+            continue
+        if any(p.startswith(".") or p in SKIP for p in parts[:-1]) or "/tests/data/" in f"/{path}":
+            continue
+        files.append((any("test" in p for p in parts), path, int(size)))
+    kept, total = [], 0
+    for _, path, size in sorted(files):
+        if total + size > CAP:
+            continue
+        kept.append(path)
+        total += size
+    return kept
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mirror", type=Path, help="folder of the snapshots (MIRROR/OWNER+NAME/repo)")
+    ap.add_argument("out", type=Path, nargs="?", default=SHARED / "python-pkgs")
+    args = ap.parse_args()
+    repos = {name: args.mirror / name.replace("/", "+") / "repo" for name, _ in PACKAGES}
+    missing = [n for n, r in repos.items() if not r.is_dir()]
+    if missing:
+        raise SystemExit(f"no snapshot of {len(missing)} packages, e.g. {missing[0]} (fetch github:{missing[0]})")
+    args.out.mkdir(parents=True, exist_ok=True)
+    sources = ["| package | commit | license | its license file begins |", "|---|---|---|---|"]
+    total = files = 0
+    for name, lic in PACKAGES:
+        repo = repos[name]
+        out = args.out / name.split("/")[1]
+        for path in chosen(repo):
+            data = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{path}"], capture_output=True, check=True).stdout
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            target = out / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            total, files = total + len(text), files + 1
+        license_file = next((p for p in git(repo, "ls-tree", "--name-only", "HEAD").split()
+                             if p.lower().startswith(("licen", "copying"))), "")
+        first = next((x.strip() for x in git(repo, "show", f"HEAD:{license_file}").splitlines() if x.strip()), "") if license_file else ""
+        sources.append(f"| github.com/{name} | {git(repo, 'rev-parse', 'HEAD').strip()[:12]} | {lic} | {first[:80]} |")
+    print("\n".join(sources) + "\n")
+    print(f"{len(PACKAGES)} packages, {files:,} files, {total:,} characters in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
