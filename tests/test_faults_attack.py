@@ -15,6 +15,7 @@ import pytest
 from charcomplete import document
 from charcomplete.document import Document
 from charcomplete.tui.dialogs import Choice
+from pilot_helpers import until
 from test_editor_app import type_at_end
 from test_faults import _release_fifo, finishes
 
@@ -355,8 +356,7 @@ async def test_a_file_name_with_markup_shows_as_it_is_when_saved(make_editor):
     async with app.run_test() as pilot:
         await type_at_end(pilot, "x")
         await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.pause()
+        await until(pilot, lambda: any(n.message.startswith("Saved") for n in app._notifications), timeout=30)  # (on a slow machine: look while its 2 s toast shows)
         from textual.widgets._toast import Toast
 
         saved = [n for n in app._notifications if n.message.startswith("Saved")]
