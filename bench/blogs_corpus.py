@@ -19,14 +19,13 @@ their LICENSE.md says. None of this text is in a text that the benches report on
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from common import SHARED
+from common import snapshots
 from novels_corpus import TYPED
 
 SITES = {  # snapshot -> (file prefix, folders of posts)
@@ -101,21 +100,14 @@ def site_posts(repo: Path, folders: tuple[str, ...]) -> dict[str, list[tuple[str
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("mirror", type=Path, help="folder of the snapshots (MIRROR/OWNER+NAME/repo)")
-    ap.add_argument("out", type=Path, nargs="?", default=SHARED / "gov-blogs")
-    args = ap.parse_args()
-    missing = [s for s in SITES if not (args.mirror / s / "repo").is_dir()]
-    if missing:
-        raise SystemExit(f"no snapshot of {missing[0]} in {args.mirror}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    repos, out = snapshots("gov-blogs", [s.replace("+", "/", 1) for s in SITES])
     files = posts = total = 0
     for snapshot, (prefix, folders) in SITES.items():
-        for year, items in sorted(site_posts(args.mirror / snapshot / "repo", folders).items()):
+        for year, items in sorted(site_posts(repos[snapshot.replace("+", "/", 1)], folders).items()):
             text = "\n\n".join(t for _, t in sorted(items)) + "\n"
-            (args.out / f"{prefix}-{year}.txt").write_text(text, encoding="utf-8")
+            (out / f"{prefix}-{year}.txt").write_text(text, encoding="utf-8")
             files, posts, total = files + 1, posts + len(items), total + len(text)
-    print(f"{posts:,} posts in {files} files, {total:,} characters in {args.out}")
+    print(f"{posts:,} posts in {files} files, {total:,} characters in {out}")
 
 
 if __name__ == "__main__":

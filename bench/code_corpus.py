@@ -22,11 +22,10 @@ repository's license file says (the printed table).
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 from pathlib import Path, PurePosixPath
 
-from common import SHARED
+from common import snapshots
 
 PACKAGES = [  # (owner/name, license as its file says)
     ("psf/requests", "Apache-2.0"), ("encode/httpx", "BSD-3-Clause"), ("encode/starlette", "BSD-3-Clause"),
@@ -70,20 +69,12 @@ def chosen(repo: Path) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("mirror", type=Path, help="folder of the snapshots (MIRROR/OWNER+NAME/repo)")
-    ap.add_argument("out", type=Path, nargs="?", default=SHARED / "python-pkgs")
-    args = ap.parse_args()
-    repos = {name: args.mirror / name.replace("/", "+") / "repo" for name, _ in PACKAGES}
-    missing = [n for n, r in repos.items() if not r.is_dir()]
-    if missing:
-        raise SystemExit(f"no snapshot of {len(missing)} packages, e.g. {missing[0]} (fetch github:{missing[0]})")
-    args.out.mkdir(parents=True, exist_ok=True)
+    repos, out_dir = snapshots("python-pkgs", [name for name, _ in PACKAGES])
     sources = ["| package | commit | license | its license file begins |", "|---|---|---|---|"]
     total = files = 0
     for name, lic in PACKAGES:
         repo = repos[name]
-        out = args.out / name.split("/")[1]
+        out = out_dir / name.split("/")[1]
         for path in chosen(repo):
             data = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{path}"], capture_output=True, check=True).stdout
             try:
@@ -99,7 +90,7 @@ def main() -> None:
         first = next((x.strip() for x in git(repo, "show", f"HEAD:{license_file}").splitlines() if x.strip()), "") if license_file else ""
         sources.append(f"| github.com/{name} | {git(repo, 'rev-parse', 'HEAD').strip()[:12]} | {lic} | {first[:80]} |")
     print("\n".join(sources) + "\n")
-    print(f"{len(PACKAGES)} packages, {files:,} files, {total:,} characters in {args.out}")
+    print(f"{len(PACKAGES)} packages, {files:,} files, {total:,} characters in {out_dir}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -11,6 +12,23 @@ SHARED = REPO.parent / "shared" / "corpus"
 sys.path.insert(0, str(REPO))
 
 from charcomplete.corpus import read_corpus, split_text  # noqa: E402
+
+
+def snapshots(folder: str, repos: list[str]) -> tuple[dict[str, Path], Path]:
+    """The command line of a corpus script, `MIRROR [OUT]`: the snapshot of each of `repos`
+    (OWNER/NAME, at MIRROR/OWNER+NAME/repo, the layout the project's `fetch` tool writes) and the
+    output folder (default ../shared/corpus/FOLDER, created); one line and exit if one is missing."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mirror", type=Path, help="folder of the snapshots (MIRROR/OWNER+NAME/repo)")
+    ap.add_argument("out", type=Path, nargs="?", default=SHARED / folder)
+    args = ap.parse_args()
+    found = {name: args.mirror / name.replace("/", "+") / "repo" for name in repos}
+    missing = [n for n, r in found.items() if not r.is_dir()]
+    if missing:
+        raise SystemExit(f"no snapshot of {len(missing)} of {len(repos)} repositories in {args.mirror}, "
+                         f"e.g. {missing[0]} (fetch github:{missing[0]})")
+    args.out.mkdir(parents=True, exist_ok=True)
+    return found, args.out
 
 
 def tails(folder: str | Path, val_fraction: float = 0.05) -> tuple[list[tuple[str, str]], str]:

@@ -18,13 +18,12 @@ is in a text that the benches report on.
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
 import subprocess
 from pathlib import Path
 
-from common import SHARED
+from common import snapshots
 
 BOOKS = [
     "agatha-christie_the-mysterious-affair-at-styles", "agatha-christie_the-secret-adversary",
@@ -36,6 +35,17 @@ BOOKS = [
     "mark-twain_the-adventures-of-tom-sawyer", "p-g-wodehouse_love-among-the-chickens", "sinclair-lewis_arrowsmith",
     "sinclair-lewis_babbitt", "sinclair-lewis_main-street", "theodore-dreiser_sister-carrie", "upton-sinclair_the-jungle",
     "willa-cather_my-antonia",
+    # added 2026-12-02 (third session): 26 books of 1917-1929, closer to how people write now (dialogue,
+    # detective stories, comedies of manners; the most recent Standard Ebooks had in the US public domain)
+    "agatha-christie_the-big-four", "agatha-christie_the-man-in-the-brown-suit", "agatha-christie_the-murder-of-roger-ackroyd",
+    "agatha-christie_the-murder-on-the-links", "agatha-christie_the-mystery-of-the-blue-train",
+    "agatha-christie_the-secret-of-chimneys", "agatha-christie_the-seven-dials-mystery", "anita-loos_gentlemen-prefer-blondes",
+    "dashiell-hammett_red-harvest", "dorothy-l-sayers_clouds-of-witness", "dorothy-l-sayers_the-unpleasantness-at-the-bellona-club",
+    "dorothy-l-sayers_unnatural-death", "dorothy-l-sayers_whose-body", "edna-ferber_so-big", "ernest-hemingway_a-farewell-to-arms",
+    "f-scott-fitzgerald_the-beautiful-and-damned", "f-scott-fitzgerald_this-side-of-paradise", "john-dos-passos_manhattan-transfer",
+    "p-g-wodehouse_a-damsel-in-distress", "p-g-wodehouse_leave-it-to-psmith", "p-g-wodehouse_piccadilly-jim",
+    "sherwood-anderson_winesburg-ohio", "sinclair-lewis_dodsworth", "sinclair-lewis_elmer-gantry",
+    "virginia-woolf_mrs-dalloway", "virginia-woolf_to-the-lighthouse",
 ]
 FRONT_AND_BACK = {"colophon", "imprint", "titlepage", "halftitlepage", "uncopyright", "toc", "loi", "endnotes",
                   "dedication", "epigraph"}
@@ -68,20 +78,13 @@ def book_text(repo: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("mirror", type=Path, help="folder of the snapshots (MIRROR/standardebooks+NAME/repo)")
-    ap.add_argument("out", type=Path, nargs="?", default=SHARED / "novels")
-    args = ap.parse_args()
-    missing = [b for b in BOOKS if not (args.mirror / f"standardebooks+{b}" / "repo").is_dir()]
-    if missing:
-        raise SystemExit(f"no snapshot of {len(missing)} books, e.g. {missing[0]}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    repos, out = snapshots("novels", [f"standardebooks/{b}" for b in BOOKS])
     total = 0
     for name in BOOKS:
-        text = book_text(args.mirror / f"standardebooks+{name}" / "repo")
-        (args.out / f"{name}.txt").write_text(text, encoding="utf-8")
+        text = book_text(repos[f"standardebooks/{name}"])
+        (out / f"{name}.txt").write_text(text, encoding="utf-8")
         total += len(text)
-    print(f"{len(BOOKS)} books, {total:,} characters in {args.out}")
+    print(f"{len(BOOKS)} books, {total:,} characters in {out}")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ For each kind of held-out text, each text a fresh document (no user history):
 
 "The training text" of a kind of text is what the model `edit` picks for it learned from
 (the first 95 % of every file, as the trainer and `charcomplete memory` split them): prose
-sets: shakespeare + python-docs + tech-prose + novels + gov-blogs (the network and the memory;
-novels and gov-blogs are written by bench/novels_corpus.py and bench/blogs_corpus.py); Python code: shakespeare + python-docs (the network) +
+sets: shakespeare + python-docs + tech-prose + novels + gov-blogs + sentences (the network and the
+memory; novels, gov-blogs and sentences are written by bench/novels_corpus.py, bench/blogs_corpus.py
+and bench/sentences_corpus.py); Python code: shakespeare + python-docs (the network) +
 python-src + python-pkgs (the network's fine-tuning and the memory; python-pkgs is written by
 bench/code_corpus.py). The other models' rows are compared with the same peers.
 
@@ -125,12 +126,14 @@ def eval_sets(n: int, chars: int) -> dict[str, list[tuple[str, str]]]:
 
 def training_texts() -> dict[str, str]:
     """The training text behind each shipped model (the first 95 % of every file)."""
-    for folder, script in (("novels", "novels_corpus.py"), ("gov-blogs", "blogs_corpus.py"), ("python-pkgs", "code_corpus.py")):
+    for folder, script in (("novels", "novels_corpus.py"), ("gov-blogs", "blogs_corpus.py"), ("sentences", "sentences_corpus.py"),
+                           ("python-pkgs", "code_corpus.py")):
         if not (SHARED / folder).is_dir():
             raise SystemExit(f"{SHARED / folder} is missing: write it with bench/{script} (a shipped model's training text)")
-    part = {f: tails(SHARED / f)[1] for f in ("shakespeare", "python-docs", "tech-prose", "novels", "gov-blogs", "python-src", "python-pkgs")}
+    part = {f: tails(SHARED / f)[1] for f in ("shakespeare", "python-docs", "tech-prose", "novels", "gov-blogs", "sentences",
+                                              "python-src", "python-pkgs")}
     net = part["shakespeare"] + part["python-docs"]
-    return {"prose": net + part["tech-prose"] + part["novels"] + part["gov-blogs"],
+    return {"prose": net + part["tech-prose"] + part["novels"] + part["gov-blogs"] + part["sentences"],
             "code": net + part["python-src"] + part["python-pkgs"]}
 
 

@@ -3,7 +3,11 @@ settings (the memory's minimum counts, a training run) without tuning on the ben
 
 The sets: 80 sentences of the READMEs of torch, fonttools, ruff and matplotlib, each a fresh
 document; 1,500 characters from a third into 4 held-out tails (the last 5 % of files, never
-trained on) each of the plays, the Python docs, the novels and the blogs (../shared/corpus).
+trained on) each of the plays, the Python docs, the novels and the blogs (../shared/corpus); 100
+sentences of 30 characters or more spread over the held-out tail of ../shared/corpus/sentences
+(Common Voice's last 5 %: lines of dialogue from old novels, then proverbs), each a fresh
+document; and the 40 lines of bench/data/tuning-sentences.txt (messages, notes and sayings
+written for this set; in no corpus and no bench/quality.py set), each a fresh document.
 With --code, Python instead: 2,000 characters from a third into 6 modules each of pytest and
 textual (installed in the dev venv; MIT; no model trains on them and bench/quality.py does not
 report on them), and 1,500 from a third into 4 held-out tails each of ../shared/corpus/python-src
@@ -12,6 +16,7 @@ document per text), KSR and precision.
 
     python bench/tuning.py prose path/to/other.safetensors ...
     python bench/tuning.py --code code path/to/other.safetensors ...
+    python bench/tuning.py prose other.safetensors --only "everyday sentences"   # one set
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from common import SHARED, command_line, one_thread, tails
+from common import REPO, SHARED, command_line, one_thread, tails
 from quality import SITE, readme_text
 
 from charcomplete.adapt import AdaptiveModel
@@ -55,16 +60,24 @@ def tuning_sets(code: bool = False) -> dict[str, list[str]]:
         return {"pytest modules": modules("_pytest"), "textual modules": modules("textual"),
                 "python-src tails": middles("python-src", long_only=True), "python-pkgs tails": middles("python-pkgs", long_only=True)}
     return {"README sentences": readme_sentences(), "plays": middles("shakespeare"), "Python docs": middles("python-docs"),
-            "novels": middles("novels"), "blogs": middles("gov-blogs")}
+            "novels": middles("novels"), "blogs": middles("gov-blogs"), "short sentences": short_sentences(),
+            "everyday sentences": (REPO / "bench" / "data" / "tuning-sentences.txt").read_text().splitlines()}
+
+
+def short_sentences(n: int = 100) -> list[str]:
+    val, _ = tails(SHARED / "sentences")
+    lines = [x for _, t in val for x in t.split("\n")[1:] if len(x) >= 30]  # the first is cut
+    return lines[:: max(1, len(lines) // n)][:n]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="+", help="model names or checkpoint paths")
     ap.add_argument("--code", action="store_true", help="the Python sets (for code models)")
+    ap.add_argument("--only", action="append", default=[], help="only this set (repeatable)")
     args = ap.parse_args()
     one_thread()
-    sets = tuning_sets(args.code)
+    sets = {k: v for k, v in tuning_sets(args.code).items() if not args.only or k in args.only}
     print(f"`{command_line()}`\n\n| model | tuning text | bpc as the editor runs | KSR | precision |\n|---|---|---|---|---|")
     for model in args.models:
         c = load_completer(model, adapt=AdaptiveModel())
