@@ -27,7 +27,7 @@ import subprocess
 from pathlib import Path
 
 from common import snapshots
-from novels_corpus import BOOKS, TYPED, book_text
+from novels_corpus import BOOKS, TYPED, book_text, git_show
 
 LEFT_OUT = {"DictionaryofForeignPhrases.txt", "singleword-benchmark.txt", "fxvoice-cues.txt", "wiki.en.txt"}
 
@@ -54,9 +54,7 @@ def sentences(repo: Path, books: Books) -> list[str]:
                            capture_output=True, text=True, check=True).stdout.split()
     seen, out = set(), []
     for name in sorted(n for n in names if n.endswith(".txt") and Path(n).name not in LEFT_OUT):
-        text = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{name}"], capture_output=True, text=True,
-                              check=True).stdout
-        for line in text.splitlines():
+        for line in git_show(repo, name).splitlines():
             for a, b in TYPED.items():
                 line = line.replace(a, b)
             line = re.sub(r"\s+", " ", line).strip()
