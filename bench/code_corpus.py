@@ -1,6 +1,7 @@
 """Write ../shared/corpus/python-pkgs: Python as it is written outside the standard library
 (type hints, f-strings, dataclasses, async, web frameworks, ORMs, tests), for the `code` model's
-corpus memory, from 28 permissively licensed open-source packages.
+corpus memory, from 40 permissively licensed open-source packages (12 of them numerical and
+data-science Python: numpy, scipy, seaborn, statsmodels, xarray, dask, PyTorch's examples, ...).
 
     python bench/code_corpus.py MIRROR [OUT]
 
@@ -37,6 +38,11 @@ PACKAGES = [  # (owner/name, license as its file says)
     ("getsentry/sentry-python", "MIT"), ("httpie/cli", "BSD-3-Clause"), ("locustio/locust", "MIT"),
     ("Delgan/loguru", "MIT"), ("arrow-py/arrow", "Apache-2.0"), ("PyCQA/flake8", "MIT"), ("boto/boto3", "Apache-2.0"),
     ("psf/requests-html", "MIT"),
+    # numerical and data-science Python (import numpy as np, pandas, matplotlib, torch), added 2026-12-02
+    ("numpy/numpy", "BSD-3-Clause"), ("scipy/scipy", "BSD-3-Clause"), ("mwaskom/seaborn", "BSD-3-Clause"),
+    ("statsmodels/statsmodels", "BSD-3-Clause"), ("pydata/xarray", "Apache-2.0"), ("geopandas/geopandas", "BSD-3-Clause"),
+    ("scikit-image/scikit-image", "BSD-3-Clause"), ("scikit-learn-contrib/imbalanced-learn", "MIT"), ("dask/dask", "BSD-3-Clause"),
+    ("pytorch/examples", "BSD-3-Clause"), ("Lightning-AI/pytorch-lightning", "Apache-2.0"), ("karpathy/nanoGPT", "MIT"),
 ]
 CAP = 2_500_000  # bytes of .py per package at most
 MAX_FILE = 300_000  # a larger .py file is generated data, not code people write

@@ -11,7 +11,10 @@ written for this set; in no corpus and no bench/quality.py set), each a fresh do
 With --code, Python instead: 2,000 characters from a third into 6 modules each of pytest and
 textual (installed in the dev venv; MIT; no model trains on them and bench/quality.py does not
 report on them), and 1,500 from a third into 4 held-out tails each of ../shared/corpus/python-src
-and python-pkgs. Per model and set: bits per character as the editor runs it (adapting, a fresh
+and python-pkgs; and the first 1,500 characters of 8 scripts of github.com/TheAlgorithms/Python (MIT;
+in no corpus) that `import numpy as np` (imports, docstrings, numpy as people use it), read from
+its snapshot in --mirror (the `fetch` tool's layout; the set is left out when it is missing).
+Per model and set: bits per character as the editor runs it (adapting, a fresh
 document per text), KSR and precision.
 
     python bench/tuning.py prose path/to/other.safetensors ...
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+from pathlib import Path
 
 from common import REPO, SHARED, command_line, one_thread, tails
 from quality import SITE, readme_text
@@ -55,10 +60,25 @@ def modules(package: str, n: int = 6, chars: int = 2000) -> list[str]:
     return [t[len(t) // 3 :][:chars] for t in files[:: max(1, len(files) // n)][:n]]
 
 
-def tuning_sets(code: bool = False) -> dict[str, list[str]]:
+def numpy_scripts(mirror: Path, n: int = 8, chars: int = 1500) -> list[str]:
+    """The first `chars` characters of n scripts of TheAlgorithms/Python that import numpy as np."""
+    repo = mirror / "TheAlgorithms+Python" / "repo"
+    if not repo.is_dir():
+        return []
+    git = ["git", "-C", str(repo)]
+    paths = subprocess.run([*git, "grep", "-l", "^import numpy as np", "HEAD", "--", "*.py"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    texts = [subprocess.run([*git, "show", p], capture_output=True, text=True, check=True).stdout for p in paths]
+    texts = [t for t in texts if len(t) >= chars]
+    return [t[:chars] for t in texts[:: max(1, len(texts) // n)][:n]]
+
+
+def tuning_sets(code: bool = False, mirror: Path = Path("/work/.mirror")) -> dict[str, list[str]]:
     if code:
-        return {"pytest modules": modules("_pytest"), "textual modules": modules("textual"),
-                "python-src tails": middles("python-src", long_only=True), "python-pkgs tails": middles("python-pkgs", long_only=True)}
+        sets = {"pytest modules": modules("_pytest"), "textual modules": modules("textual"),
+                "python-src tails": middles("python-src", long_only=True), "python-pkgs tails": middles("python-pkgs", long_only=True),
+                "numpy scripts": numpy_scripts(mirror)}
+        return {k: v for k, v in sets.items() if v}
     return {"README sentences": readme_sentences(), "plays": middles("shakespeare"), "Python docs": middles("python-docs"),
             "novels": middles("novels"), "blogs": middles("gov-blogs"), "short sentences": short_sentences(),
             "everyday sentences": (REPO / "bench" / "data" / "tuning-sentences.txt").read_text().splitlines()}
@@ -75,9 +95,10 @@ def main() -> None:
     ap.add_argument("models", nargs="+", help="model names or checkpoint paths")
     ap.add_argument("--code", action="store_true", help="the Python sets (for code models)")
     ap.add_argument("--only", action="append", default=[], help="only this set (repeatable)")
+    ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"), help="snapshots (for the numpy scripts)")
     args = ap.parse_args()
     one_thread()
-    sets = {k: v for k, v in tuning_sets(args.code).items() if not args.only or k in args.only}
+    sets = {k: v for k, v in tuning_sets(args.code, args.mirror).items() if not args.only or k in args.only}
     print(f"`{command_line()}`\n\n| model | tuning text | bpc as the editor runs | KSR | precision |\n|---|---|---|---|---|")
     for model in args.models:
         c = load_completer(model, adapt=AdaptiveModel())
