@@ -90,11 +90,15 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
             size = (Path(row["path"]).parent / memories[0]).stat().st_size
             assert row["memory_mb"] == round(size / 1e6, 1), row
             assert size + (Path(row["path"])).stat().st_size <= 40e6, row  # the budget, network + memory on disk
+    # a first line as people type it, and the start of what the shipped model must suggest after it
+    first_lines = {"code": ("import numpy as", " np"), "prose": ("To be, or not to b", "e")}
     for packed in (n for n in shipped if n.endswith(".memory.packed")):  # unpacked into the cache on first use, then read
         model = packed[: -len(".memory.packed")]
-        p = subprocess.run([sys.executable, "-m", "charcomplete", "complete", "--model", model, "The quick brown fox"],
+        text, expected = first_lines.get(model, ("The quick brown fox", ""))
+        p = subprocess.run([sys.executable, "-m", "charcomplete", "complete", "--model", model, text],
                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
         assert p.returncode == 0, p.stderr
+        assert p.stdout.startswith(expected), (model, text, p.stdout)
         assert list((tmp_path / "data" / "cache" / "memories").glob("*.memory.safetensors")), model
 
 
