@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from common import snapshots
+from common import git, snapshots
 from novels_corpus import TYPED
 
 SITES = {  # snapshot -> (file prefix, folders of posts)
@@ -41,10 +40,6 @@ _REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")  # [text][ref] -> text
 _REF_DEF = re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M)  # [ref]: url
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def front_matter(text: str) -> tuple[dict, str]:

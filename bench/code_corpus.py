@@ -26,7 +26,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path, PurePosixPath
 
-from common import snapshots
+from common import git, snapshots
 
 PACKAGES = [  # (owner/name, license as its file says)
     ("psf/requests", "Apache-2.0"), ("encode/httpx", "BSD-3-Clause"), ("encode/starlette", "BSD-3-Clause"),
@@ -47,10 +47,6 @@ PACKAGES = [  # (owner/name, license as its file says)
 CAP = 2_500_000  # bytes of .py per package at most
 MAX_FILE = 300_000  # a larger .py file is generated data, not code people write
 SKIP = {"_vendor", "vendor", "vendored", "third_party", "externals", "_distutils", "docs_src", "node_modules", "build", "dist"}
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def chosen(repo: Path) -> list[str]:

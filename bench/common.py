@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +13,12 @@ SHARED = REPO.parent / "shared" / "corpus"
 sys.path.insert(0, str(REPO))
 
 from charcomplete.corpus import read_corpus, split_text  # noqa: E402
+
+
+def git(repo: Path, *args: str) -> str:
+    """The output of `git -C repo ARGS` (text; CalledProcessError when git fails): the corpus
+    scripts and the tuning sets read snapshots with it."""
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
 def snapshots(folder: str, repos: list[str]) -> tuple[dict[str, Path], Path]:

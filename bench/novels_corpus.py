@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
 from pathlib import Path
 
-from common import snapshots
+from common import git, snapshots
 
 BOOKS = [
     "agatha-christie_the-mysterious-affair-at-styles", "agatha-christie_the-secret-adversary",
@@ -54,7 +53,7 @@ TYPED = {"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u2060": "
 
 
 def git_show(repo: Path, path: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{path}"], capture_output=True, text=True, check=True).stdout
+    return git(repo, "show", f"HEAD:{path}")
 
 
 def book_text(repo: Path) -> str:

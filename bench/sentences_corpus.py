@@ -23,10 +23,9 @@ rest of the repository (code, MPL-2.0) is not used. None of it is in a text the 
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
-from common import snapshots
+from common import git, snapshots
 from novels_corpus import BOOKS, TYPED, book_text, git_show
 
 LEFT_OUT = {"DictionaryofForeignPhrases.txt", "singleword-benchmark.txt", "fxvoice-cues.txt", "wiki.en.txt"}
@@ -50,8 +49,7 @@ class Books:
 
 def sentences(repo: Path, books: Books) -> list[str]:
     """Every sentence of the English files, in file order, each once, unless it is in `books`."""
-    names = subprocess.run(["git", "-C", str(repo), "ls-tree", "--name-only", "HEAD", "server/data/en/"],
-                           capture_output=True, text=True, check=True).stdout.split()
+    names = git(repo, "ls-tree", "--name-only", "HEAD", "server/data/en/").split()
     seen, out = set(), []
     for name in sorted(n for n in names if n.endswith(".txt") and Path(n).name not in LEFT_OUT):
         for line in git_show(repo, name).splitlines():

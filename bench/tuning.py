@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 from pathlib import Path
 
-from common import REPO, SHARED, command_line, one_thread, tails
+from common import REPO, SHARED, command_line, git, one_thread, tails
 from quality import SITE, readme_text
 
 from charcomplete.adapt import AdaptiveModel
@@ -65,10 +64,8 @@ def numpy_scripts(mirror: Path, n: int = 8, chars: int = 1500) -> list[str]:
     repo = mirror / "TheAlgorithms+Python" / "repo"
     if not repo.is_dir():
         return []
-    git = ["git", "-C", str(repo)]
-    paths = subprocess.run([*git, "grep", "-l", "^import numpy as np", "HEAD", "--", "*.py"],
-                           capture_output=True, text=True, check=True).stdout.split()
-    texts = [subprocess.run([*git, "show", p], capture_output=True, text=True, check=True).stdout for p in paths]
+    paths = git(repo, "grep", "-l", "^import numpy as np", "HEAD", "--", "*.py").split()  # HEAD:PATH each
+    texts = [git(repo, "show", p) for p in paths]
     texts = [t for t in texts if len(t) >= chars]
     return [t[:chars] for t in texts[:: max(1, len(texts) // n)][:n]]
 
