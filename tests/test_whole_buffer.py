@@ -172,6 +172,26 @@ async def test_a_deleted_name_stops_being_suggested_and_undo_brings_it_back(adap
         assert ed.learner.doc.table == full.table  # exactly the buffer's counts
 
 
+async def test_cutting_the_last_line_without_a_selection_keeps_the_counts_true(adaptive_editor):
+    # Ctrl+X with nothing selected cuts the cursor's line: on the last line Textual's edit ends on
+    # the row after the document's end, which the learner's hook once read (IndexError: a crash)
+    app = adaptive_editor(TOP + TINY_TEXT[:2000] + f"\nthe {NAME} at the end")
+    async with app.run_test() as pilot:
+        ed = app.editor
+        await learned(pilot)
+        ed.move_cursor(ed.document.end)
+        await pilot.press("ctrl+x")
+        await learned(pilot)
+        assert not ed.text.endswith("at the end") and ed.text.endswith("\n")
+        await pilot.press("ctrl+x")  # again, on the (now empty) last line
+        await pilot.press("t", "h", "e")
+        await learned(pilot)
+        assert app.is_running
+        full = CharCounts(2, 6)
+        full.add(app.buffer_text(), 0)
+        assert ed.learner.doc.table == full.table
+
+
 async def test_opening_a_large_file_paints_before_the_buffer_is_learned(adaptive_editor):
     text = (TINY_TEXT * 200)[:1_000_000]  # 1 MB
     app = adaptive_editor(text)

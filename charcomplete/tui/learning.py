@@ -43,8 +43,12 @@ class BufferLearning:
     @staticmethod
     def _walk(doc, loc, n: int):
         """The location `n` characters after `loc` (before it when negative; a line end counts one),
-        clamped to the document."""
+        clamped to the document (`loc` may lie past its end: Ctrl+X on the last line cuts to the
+        start of the row after it, as Textual's Document.replace_range allows)."""
         row, col = loc
+        last = doc.line_count - 1
+        if row > last:
+            row, col = last, len(doc[last])
         if n < 0:
             n = -n
             while n > col and row > 0:
@@ -52,7 +56,6 @@ class BufferLearning:
                 row -= 1
                 col = len(doc[row])
             return row, max(0, col - n)
-        last = doc.line_count - 1
         while n > len(doc[row]) - col and row < last:
             n -= len(doc[row]) - col + 1
             row, col = row + 1, 0
