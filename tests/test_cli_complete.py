@@ -28,6 +28,15 @@ def test_complete_text_and_stdin(tiny_checkpoints):
     assert r.output.startswith("own")
     r2 = run("complete", "--model", m, "-", input="the quick br")
     assert r2.output == r.output
+    r3 = run("complete", "--model", m, "-", input="\ufeffthe quick br".encode("utf-8"))  # a byte order mark: dropped
+    assert r3.output == r.output
+
+
+def test_complete_stdin_that_is_not_utf8_is_a_one_line_error(tiny_checkpoints):
+    r = run("complete", "--model", str(tiny_checkpoints["attention"]), "-", input=b"caf\xe9 au lait")
+    assert r.exit_code == 1
+    lines = [ln for ln in r.output.strip().splitlines() if ln.strip()]
+    assert lines == ["Error: standard input is not UTF-8 text (byte 0xe9 at offset 3)"], r.output
 
 
 def test_complete_json_and_alternatives(tiny_checkpoints):

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from charcomplete.cli.options import device_option, one_cpu_thread
+from charcomplete.cli.options import device_option, fail, one_cpu_thread
 
 
 @click.command("complete")
@@ -30,7 +30,7 @@ def command(text, model, max_chars, k, as_json, device, no_adapt):
     from charcomplete.registry import model_for_file
 
     if text is None or text == "-":
-        text = sys.stdin.read()
+        text = read_stdin()
     c = load_completer(model or model_for_file("text"), device=device, adapt=not no_adapt, save_history=False)  # reads your history, never writes it
     c.observe(text)
     if as_json:
@@ -45,3 +45,13 @@ def command(text, model, max_chars, k, as_json, device, no_adapt):
             click.echo(f"{s.confidence:.3f}\t{s.text}")
     else:
         click.echo(c.suggest(text, max_chars=max_chars).text)
+
+
+def read_stdin() -> str:
+    """Standard input as UTF-8 text (a byte order mark dropped): what the terminal's locale would
+    make of it does not matter, and bytes that are not UTF-8 are a one-line error, not a traceback."""
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise fail(f"standard input is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
