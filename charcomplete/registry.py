@@ -63,6 +63,22 @@ def resolve_model(name_or_path: str) -> Path:
     raise CheckpointError(f"unknown model {name_or_path!r} (known: {known}; or give a path to a .safetensors file)")
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same file or folder (False when either cannot be resolved)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def shipped_hidden_by(checkpoint: str | os.PathLike) -> Path | None:
+    """The shipped checkpoint that `checkpoint` hides, when it is a user model of a shipped
+    model's name (`charcomplete train --name prose`), else None."""
+    p = Path(checkpoint)
+    shipped = shipped_dir() / p.name
+    return shipped if same_file(p.parent, models_dir()) and shipped.is_file() else None
+
+
 def file_kind(path: str | os.PathLike) -> str:
     """"code" for source files (by suffix or well-known name), else "prose" (.md, .txt, .rst,
     no suffix, anything unknown)."""

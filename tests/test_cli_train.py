@@ -322,3 +322,35 @@ def test_sigterm_is_treated_like_ctrl_c_resume_file_and_exit_143(corpus_dir, tmp
     assert rc == 143, err
     assert "Traceback" not in err and re.search(r"Interrupted at step \d+: resume with", err)
     assert (isolated_data_dir / "models" / "term.resume.safetensors").exists()
+
+
+def test_a_model_named_like_a_shipped_one_is_compared_with_it_and_says_it_hides_it(corpus_dir, isolated_data_dir):
+    """`train --name prose` once compared the new model with itself (the name resolved after saving)
+    and built a tiny memory of the notes instead of keeping the shipped one's; now the model it
+    starts from is taken by its path before training, and the shadowing is said, not silent."""
+    from charcomplete.memory_pack import memory_file
+    from charcomplete.registry import model_for_file, resolve_model, shipped_dir
+
+    base = model_for_file(str(corpus_dir))
+    shipped = shipped_dir() / f"{base}.safetensors"
+    args = ["train", "--corpus", str(corpus_dir), "--batch-size", "4", "--seq-len", "16", "--epochs", "0.05", "--device", "cpu",
+            "--name", base]
+    r = run(*args)
+    assert r.exit_code == 0, r.output
+    tail = [ln for ln in r.output.splitlines() if ln.startswith("held-out tail:")]
+    assert len(tail) == 1 and tail[0].endswith(")") and f"({base}: " in tail[0]
+    new, old = tail[0].split(f"({base}: ")
+    assert new.split("held-out tail: ")[1].strip() != old.rstrip(")")  # not the new model against itself
+    assert "hides the shipped one" in r.output
+    mine = resolve_model(base)
+    assert mine != shipped and mine.is_file()
+    assert memory_file(mine).stat().st_size == memory_file(shipped).stat().st_size  # the shipped model's memory, kept
+    listed = {row["name"]: row for row in json.loads(run("models", "--json").output)}
+    assert listed[base]["source"] == "user" and listed[base]["hides_shipped"] == str(shipped)
+    assert f"Your {base} hides the shipped {base}" in run("models").output
+    # again, in place: the model it starts from is scored before its file is replaced
+    first = new.split("held-out tail: ")[1].strip()
+    r = run(*args, "--init", base, "--force")
+    assert r.exit_code == 0, r.output
+    tail = [ln for ln in r.output.splitlines() if ln.startswith("held-out tail:")]
+    assert tail[0].endswith(f"({base}: {first})")

@@ -14,7 +14,7 @@ def command(as_json):
     from charcomplete.checkpoint import CheckpointMeta, read_safetensors
     from charcomplete.errors import CheckpointError
     from charcomplete.memory_pack import is_packed, memory_file
-    from charcomplete.registry import list_checkpoints
+    from charcomplete.registry import list_checkpoints, shipped_hidden_by
 
     rows = []
     for e in list_checkpoints():
@@ -22,6 +22,8 @@ def command(as_json):
         memory = memory_file(e.path)  # the corpus memory beside it (packed or not), on disk
         row["memory_mb"] = round(memory.stat().st_size / 1e6, 1) if memory is not None else None
         row["memory_packed"] = memory is not None and is_packed(memory)
+        hidden = shipped_hidden_by(e.path) if e.source == "user" else None
+        row["hides_shipped"] = str(hidden) if hidden is not None else None  # the shipped model of this name, out of reach
         try:
             _, md = read_safetensors(e.path, numpy=True)  # checked whole, without importing torch
             meta = CheckpointMeta.from_metadata(md, str(e.path))
@@ -60,3 +62,7 @@ def command(as_json):
     for c, r in zip(cells, rows):
         table.add_row(*c, style="red" if r["error"] else None)
     console.print(table)
+    for r in rows:
+        if r["hides_shipped"]:
+            console.print(f"Your {r['name']} hides the shipped {r['name']}: remove {r['path']} to use the shipped one again.",
+                          markup=False, highlight=False, soft_wrap=True)

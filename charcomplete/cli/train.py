@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import click
 
@@ -106,6 +107,7 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
     from charcomplete.config import ModelConfig
     from charcomplete.errors import TrainingInterrupted
     from charcomplete.jobs import MAX_UNKNOWN, SCRATCH_LR, cli_target, give_memory, load_data, score_tail, unknown_fraction
+    from charcomplete.registry import same_file, shipped_hidden_by
     from charcomplete.trainer import TrainConfig, train
 
     console = Console(stderr=True, quiet=not dist.is_main)  # under torchrun only rank 0 reports
@@ -114,6 +116,11 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
     cfg = TrainConfig(epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, seq_len=seq_len, lr=lr,
                       eval_every=eval_every, seed=seed, device=device).validate()
     target = cli_target(kind, corpus or [data_dir], name, out, resume, force)
+    init_name = init
+    if init:  # the model it starts from, by its path: once saved, a new model of that name (--name prose) hides it
+        from charcomplete.registry import resolve_model
+
+        init = str(resolve_model(init))
     data, init_model = load_data(corpus, data_dir, val_fraction, init)
     if default_init and init_model is not None and unknown_fraction(data) > MAX_UNKNOWN:  # another alphabet: a new model
         console.print(f"{unknown_fraction(data):.0%} of the text is outside {init}'s characters: training a new model instead")
@@ -124,6 +131,10 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
         console.print(f"distributed: {dist.world} processes, {batch_size // dist.world} streams each, on {device}")
     model_cfg = init_model.cfg if init_model is not None else ModelConfig(
         kind=kind, embed=embed, hidden=hidden, layers=layers, window=window, dropout=dropout)
+
+    old = None  # the starting model's scores on the held-out tail, taken now when the new one will replace its file
+    if init and not dist.active and same_file(init, target) and data.files.documents and data.files.documents[0].text:
+        old = score_tail(Path(init), data, val_fraction=val_fraction)
 
     stop = {"requested": False, "signal": None}
 
@@ -156,10 +167,12 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
         mem = give_memory(result.path, data, init)  # a fine-tuned model keeps its base model's memory
         click.echo(f"corpus memory: {mem}  ({mem.stat().st_size / 1e6:.1f} MB)")
     if init and not dist.active and data.files.documents and data.files.documents[0].text:  # the model it started from, on the same tail
-        from charcomplete.registry import resolve_model
-
-        new, old = score_tail(result.path, data, val_fraction=val_fraction), score_tail(resolve_model(init), data, val_fraction=val_fraction)
-        click.echo(f"held-out tail: {new}  ({init}: {old})")
+        new, old = score_tail(result.path, data, val_fraction=val_fraction), old or score_tail(Path(init), data, val_fraction=val_fraction)
+        click.echo(f"held-out tail: {new}  ({init_name}: {old})")
+    hidden = shipped_hidden_by(result.path)
+    if hidden is not None:
+        click.echo(f"note: your model {result.path.stem!r} now hides the shipped one of that name ({hidden}) "
+                   f"wherever a model is named; remove {result.path} to use the shipped one again", err=True)
 
 
 def _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model):
