@@ -84,9 +84,10 @@ class History:
             aside = path.with_name(path.name + ".corrupt")
             try:
                 os.replace(path, aside)
+                where = f"moved to {aside.name}"
             except OSError:
-                aside = path
-            warnings.warn(f"charcomplete: ignoring the unreadable adaptation history {path} ({e}); moved to {aside.name}",
+                where = "left where it is"
+            warnings.warn(f"charcomplete: ignoring the unreadable adaptation history {path} ({e}); {where}",
                           CharcompleteWarning, stacklevel=2)
             return empty
 

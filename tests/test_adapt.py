@@ -127,6 +127,16 @@ def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
         assert history_path().with_name("history.json.corrupt").exists()
 
 
+def test_a_history_that_cannot_be_read_or_moved_aside_is_said_to_be_left_where_it_is(tmp_path):
+    from charcomplete.history import History
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")  # the history's folder is a file: it can be neither read nor moved aside
+    with pytest.warns(RuntimeWarning, match=r"Not a directory.*\); left where it is$"):
+        h = History(blocker / "history.json", AdaptConfig())
+    assert len(h.loaded.table) == 0 and blocker.read_text() == "x"
+
+
 def test_observe_learns_each_piece_of_the_document_once():
     m = AdaptiveModel(AdaptConfig(typed_chars=4, learn_per_call=10, doc_window=25))
     m.observe("x" * 30 + "abcd")  # the document as opened: its last 25 characters learned, not typed
