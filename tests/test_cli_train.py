@@ -302,6 +302,7 @@ def test_text_in_another_alphabet_trains_a_new_model_instead(tmp_path, isolated_
             "--no-memory", "--device", "cpu")
     assert r.exit_code == 0, r.output
     assert "training a new model instead" in r.output
+    assert "is outside prose's characters" in r.output  # the model's name, not its path
     assert "ъ" in load_completer(out, memory=False).vocab.chars
 
 

@@ -123,7 +123,7 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
         init = str(resolve_model(init))
     data, init_model = load_data(corpus, data_dir, val_fraction, init)
     if default_init and init_model is not None and unknown_fraction(data) > MAX_UNKNOWN:  # another alphabet: a new model
-        console.print(f"{unknown_fraction(data):.0%} of the text is outside {init}'s characters: training a new model instead")
+        console.print(f"{unknown_fraction(data):.0%} of the text is outside {init_name}'s characters: training a new model instead")
         data, init_model, init, lr = *load_data(corpus, data_dir, val_fraction, None), None, SCRATCH_LR
         cfg.lr = lr
     console.print(f"corpus: {data.summary()}")
