@@ -104,18 +104,19 @@ def load_data(corpus: list[str], data_dir: str | None, val_fraction: float, init
 
 
 def save_memory(checkpoint: Path, corpus, mixer_texts: list[str] | None = None, mixer_what: str = "",
-                cfg=None) -> Path:
+                cfg=None, network: Path | None = None) -> Path:
     """Build the corpus memory of `corpus`'s training text (never its held-out tails) and save it
     beside `checkpoint` (registry.memory_path_for); the corpus must be in the model's vocabulary.
-    The mixer's starting weights are learned on `mixer_texts` (described by `mixer_what`), by
-    default on the corpus's held-out tails. cfg: a MemoryConfig (default: its defaults)."""
+    The mixer's starting weights are learned, by the network at `network` (default: `checkpoint`),
+    on `mixer_texts` (described by `mixer_what`), by default on the corpus's held-out tails.
+    cfg: a MemoryConfig (default: its defaults)."""
     from charcomplete.memory import build_memory_ids
     from charcomplete.mixer_start import held_out_text
 
     memory = build_memory_ids(corpus.train, corpus.vocab, cfg, description=corpus.description)
     if mixer_texts is None:
         mixer_texts, mixer_what = [held_out_text(corpus.val, corpus.vocab)], "the corpus's held-out tails"
-    memory.mixer = learned_mixer(checkpoint, memory, mixer_texts, mixer_what)
+    memory.mixer = learned_mixer(network or checkpoint, memory, mixer_texts, mixer_what)
     return _save_beside(memory, checkpoint)
 
 
@@ -179,9 +180,11 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
     from charcomplete.memory import load_memory
     from charcomplete.memory_pack import memory_source
     from charcomplete.prepare import load_prepared
-    from charcomplete.registry import resolve_model
+    from charcomplete.registry import refuse_shipped_by_name, resolve_model
 
     path = resolve_model(model)
+    if out is None:
+        refuse_shipped_by_name(model, "rebuilding its memory")
     _, _, vocab = inspect_checkpoint(path)
     target = Path(out) if out else path
     check_writable(target)
@@ -202,15 +205,17 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
             raise CorpusError(f"{data_dir} was prepared with another vocabulary than the model's; use --corpus")
     else:
         corpus = load_corpus(sources, val_fraction=val_fraction, vocab=vocab)
-    return save_memory(target, corpus, mixer_texts, what, cfg)
+    return save_memory(target, corpus, mixer_texts, what, cfg, network=path)  # (--out: no checkpoint need be there)
 
 
 def pack_memory_for(model: str, out: str | None = None) -> tuple[Path, int]:
     """`charcomplete memory --pack`: pack the memory beside the checkpoint (`out`'s, else `model`'s)
     into NAME.memory.packed (memory_pack.py) and remove the unpacked file; (packed path, its size before)."""
     from charcomplete.memory_pack import pack, packed_path_for
-    from charcomplete.registry import memory_path_for, resolve_model
+    from charcomplete.registry import memory_path_for, refuse_shipped_by_name, resolve_model
 
+    if out is None:
+        refuse_shipped_by_name(model, "packing its memory")
     target = Path(out) if out else resolve_model(model)
     plain = memory_path_for(target)
     if not plain.is_file():

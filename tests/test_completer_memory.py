@@ -214,3 +214,30 @@ def test_the_mixers_start_is_learned_when_a_memory_is_built_and_bad_requests_are
     (tmp_path / "short.txt").write_text("too short.")
     r = CliRunner().invoke(cli, ["memory", str(path), "--mixer-text", str(tmp_path / "short.txt")])
     assert r.exit_code == 1 and "no sentence" in r.output, r.output
+
+
+def test_the_memory_command_never_rebuilds_a_shipped_model_in_place(model_with_memory, tiny_corpus, tmp_path, monkeypatch,
+                                                                      isolated_data_dir):
+    """`memory prose --corpus notes/` once replaced the installed package's packed prose memory
+    with one of the notes; a shipped model named by name is refused now (by its path, as a
+    developer rebuilding it gives it, and with --out, it is built)."""
+    import charcomplete.registry as registry
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shutil.copy(model_with_memory, shipped / "prose.safetensors")
+    shutil.copy(memory_path_for(model_with_memory), memory_path_for(shipped / "prose.safetensors"))
+    monkeypatch.setattr(registry, "shipped_dir", lambda: shipped)
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    for args in (["--corpus", str(tiny_corpus)], ["--mixer-text", str(tiny_corpus)], ["--pack"]):
+        r = CliRunner().invoke(cli, ["memory", "prose", *args])
+        assert r.exit_code == 1 and r.output.strip().splitlines() == [
+            "Error: prose is a shipped model: " + r.output.split("shipped model: ", 1)[1].strip()], r.output
+        assert "would change the installed package" in r.output
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before  # not a byte changed
+    mine = tmp_path / "mine" / "prose.safetensors"
+    r = CliRunner().invoke(cli, ["memory", "prose", "--corpus", str(tiny_corpus), "--out", str(mine)])
+    assert r.exit_code == 0, r.output
+    assert memory_path_for(mine).is_file() and not mine.exists()  # no checkpoint needed at --out: the model's network learns the start
+    r = CliRunner().invoke(cli, ["memory", str(shipped / "prose.safetensors"), "--corpus", str(tiny_corpus)])
+    assert r.exit_code == 0, r.output
