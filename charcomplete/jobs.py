@@ -274,6 +274,23 @@ def unique_model_name(base: str) -> str:
     return name
 
 
+def new_name_problem(name: str) -> str | None:
+    """Why a model trained from the editor cannot take the name `name` (None: it can): a bad
+    name, one of a model or a paused run of yours (never overwritten: the CLI asks for --force),
+    or a shipped model's (yours would hide it)."""
+    from charcomplete.registry import shipped_hidden_by
+
+    try:
+        path = user_checkpoint_path(name)
+    except CheckpointError as e:
+        return str(e)
+    if path.exists() or paused_run_dir(name).exists():
+        return f"A model named {name!r} exists already; choose another name."
+    if shipped_hidden_by(path) is not None:
+        return f"{name!r} is a shipped model's name (yours would hide it); choose another name."
+    return None
+
+
 def load_paused(name: str) -> TrainRequest:
     """The request of a cancelled run, ready to resume (ValueError if it is damaged)."""
     data = read_paused_request(name)

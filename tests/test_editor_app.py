@@ -785,3 +785,29 @@ async def test_alt_n_from_a_real_terminal_cycles_and_types_nothing(editor):
         assert app.editor.text == before
         assert app.editor._alternatives  # the alternatives were asked for and shown
         assert app.editor.suggestion == app.editor._alternatives[app.editor._alt_index].text
+
+
+async def test_a_name_typed_in_the_train_form_never_replaces_a_model_or_hides_a_shipped_one(editor, tiny_checkpoints):
+    """The form once let a typed name overwrite a model of yours when the run ended (the CLI asks
+    for --force) or hide a shipped model; it says why and stays open instead."""
+    from charcomplete.registry import user_checkpoint_path
+
+    mine = user_checkpoint_path("mine")
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_checkpoints["lstm"], mine)
+    before = mine.read_bytes()
+    app = editor(text=LINE * 100)
+    async with app.run_test() as pilot:
+        for name, said in (("mine", "exists already"), ("prose", "shipped model's name"), ("../x", "bad model name")):
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            assert isinstance(app.screen, TrainDialog)
+            app.screen.query_one("#train-name").value = name
+            await pilot.click("#train-start")
+            await pilot.pause()
+            assert isinstance(app.screen, TrainDialog) and not app.query_one(TrainingPanel).running  # still asking
+            assert any(said in n.message for n in app._notifications), [n.message for n in app._notifications]
+            await pilot.press("escape")
+            await pilot.pause()
+    assert mine.read_bytes() == before
+    assert not user_checkpoint_path("prose").exists()

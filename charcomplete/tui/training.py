@@ -24,7 +24,7 @@ from textual.validation import Number
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Sparkline
 
 from charcomplete.config import KINDS
-from charcomplete.jobs import FINETUNE_LR, SCRATCH_LR, TrainRequest, load_paused, run_training, unique_model_name
+from charcomplete.jobs import FINETUNE_LR, SCRATCH_LR, TrainRequest, load_paused, new_name_problem, run_training, unique_model_name
 from charcomplete.tui.messages import TrainingFinished, TrainingProgressed
 
 CURVE_WIDTH = 20  # validations shown in each curve (the latest)
@@ -82,7 +82,12 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
                 return
             r.corpus = [os.path.expanduser(raw)]
             r.description = raw
-        r.name = self.query_one("#train-name", Input).value.strip() or r.name
+        name = self.query_one("#train-name", Input).value.strip() or r.name
+        problem = new_name_problem(name)
+        if problem:
+            self.notify(problem, severity="warning")
+            return
+        r.name = name
         start = str(self.query_one("#train-kind", Select).value)
         if start != FINETUNE:  # a new model from scratch
             r.init, r.kind, r.lr = None, start, SCRATCH_LR
