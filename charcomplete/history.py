@@ -78,7 +78,7 @@ class History:
                 raise ValueError("not a regular file")
             with _no_gc():
                 return CharCounts.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # none yet (or its folder cannot exist: a file is in the way)
             return empty
         except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: JSON nested too deep
             aside = path.with_name(path.name + ".corrupt")

@@ -130,11 +130,18 @@ def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
 def test_a_history_that_cannot_be_read_or_moved_aside_is_said_to_be_left_where_it_is(tmp_path):
     from charcomplete.history import History
 
+    path = tmp_path / "history.json"
+    path.write_text("{not json")
+    (tmp_path / "history.json.corrupt").mkdir()  # a folder, not empty, where it would be moved aside
+    (tmp_path / "history.json.corrupt" / "keep").write_text("k")
+    with pytest.warns(RuntimeWarning, match=r"\); left where it is$"):
+        h = History(path, AdaptConfig())
+    assert len(h.loaded.table) == 0 and path.read_text() == "{not json"
     blocker = tmp_path / "not-a-folder"
-    blocker.write_text("x")  # the history's folder is a file: it can be neither read nor moved aside
-    with pytest.warns(RuntimeWarning, match=r"Not a directory.*\); left where it is$"):
-        h = History(blocker / "history.json", AdaptConfig())
-    assert len(h.loaded.table) == 0 and blocker.read_text() == "x"
+    blocker.write_text("x")  # the history's folder cannot exist (a file is in its way): there is none, quietly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(History(blocker / "history.json", AdaptConfig()).loaded.table) == 0
 
 
 def test_observe_learns_each_piece_of_the_document_once():
