@@ -85,7 +85,7 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
         name = self.query_one("#train-name", Input).value.strip() or r.name
         problem = new_name_problem(name)
         if problem:
-            self.notify(problem, severity="warning")
+            self.app.notify(problem, severity="warning")  # the app's: plain text (the name is the user's)
             return
         r.name = name
         start = str(self.query_one("#train-kind", Select).value)
