@@ -104,6 +104,26 @@ def model_for_file(path: str | os.PathLike) -> str:
     return wanted if any(e.name == wanted for e in list_checkpoints()) else DEFAULT_MODEL
 
 
+def model_for_corpus(paths: list[str]) -> str:
+    """The model `train` fine-tunes by default for a corpus: the code model when most of its
+    files' bytes are source code (`file_kind`, file by file: a folder of Python is code), else
+    the prose model (each the default model when not installed, as `model_for_file`)."""
+    from charcomplete.corpus import expand_paths
+    from charcomplete.errors import CharcompleteError
+
+    try:
+        files = expand_paths(list(paths))
+    except CharcompleteError:  # named wrongly: reading the corpus says so in a moment
+        return model_for_file(paths[0])
+    size = {"code": 0, "prose": 0}
+    for f in files:
+        try:
+            size[file_kind(f)] += f.stat().st_size
+        except OSError:
+            continue
+    return model_for_file("x.py" if size["code"] > size["prose"] else "x.txt")
+
+
 def memory_path_for(checkpoint: str | os.PathLike) -> Path:
     """Where the corpus memory of the checkpoint at `checkpoint` is (or goes)."""
     p = Path(checkpoint)

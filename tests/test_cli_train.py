@@ -355,3 +355,21 @@ def test_a_model_named_like_a_shipped_one_is_compared_with_it_and_says_it_hides_
     assert r.exit_code == 0, r.output
     tail = [ln for ln in r.output.splitlines() if ln.startswith("held-out tail:")]
     assert tail[0].endswith(f"({base}: {first})")
+
+
+def test_a_folder_of_python_fine_tunes_the_code_model(tmp_path, isolated_data_dir):
+    """The default model to fine-tune was chosen by the first --corpus path's own suffix: a folder
+    (no suffix) of Python got the prose model. It goes by the files' kinds now (by their bytes)."""
+    from charcomplete.registry import model_for_corpus
+
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "core.py").write_text("def add(a, b):\n    return a + b\n\n\n" * 40)
+    (src / "README.md").write_text("A small package.\n")
+    assert model_for_corpus([str(src)]) == "code"
+    assert model_for_corpus([str(src / "README.md")]) == "prose"
+    assert model_for_corpus([str(tmp_path / "nothere")]) == "prose"  # named wrongly: reading it says so
+    r = run("train", "--corpus", str(src), "--batch-size", "4", "--seq-len", "16", "--epochs", "0.05",
+            "--out", str(tmp_path / "tuned.safetensors"), "--no-memory", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "fine-tuning code" in r.output

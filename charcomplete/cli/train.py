@@ -39,7 +39,7 @@ from charcomplete.cli.options import device_option, fail, kind_option, threads_o
 @click.option("--force", is_flag=True, help="Replace an existing model of that name/path.")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue an interrupted run (its checkpoint or resume file).")
 @click.option("--init", "init", default=None, help="Fine-tune this checkpoint (name or path). Default: the prose or code model "
-              "(by the corpus's kind), unless --from-scratch or a model size is given.")
+              "(by the kind of most of the corpus's bytes), unless --from-scratch or a model size is given.")
 @click.option("--from-scratch", is_flag=True, help="Train a new model instead of fine-tuning a shipped one.")
 @click.option("--no-memory", is_flag=True, help="Do not build the corpus memory (NAME.memory.safetensors) beside the model.")
 def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed, hidden, layers, window, dropout, lr,
@@ -67,9 +67,9 @@ def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed,
     default_init = not (init or from_scratch or sizes or resume or data)
     if default_init:  # fine-tune the model for this kind of text
         from charcomplete.jobs import FINETUNE_LR
-        from charcomplete.registry import model_for_file
+        from charcomplete.registry import model_for_corpus
 
-        init = model_for_file(corpus[0])
+        init = model_for_corpus(list(corpus))
         if ctx.get_parameter_source("lr").name != "COMMANDLINE":
             lr = FINETUNE_LR
         click.echo(f"fine-tuning {init} (--from-scratch for a new model)", err=True)
