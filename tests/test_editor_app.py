@@ -772,6 +772,25 @@ def test_an_editor_job_on_text_in_another_alphabet_trains_a_new_model(tiny_check
     assert "ъ" in load_completer(out.path, memory=False).vocab.chars and out.better  # the old model cannot read it
 
 
+def test_an_editor_job_never_replaces_a_model_that_took_its_name_meanwhile(tiny_checkpoints, tmp_path, isolated_data_dir):
+    """A run's name is checked when it starts; a model saved under that name while it trains or is
+    paused (`train --name` in a shell) was replaced when the run ended. It is saved beside it now."""
+    from charcomplete.jobs import TrainRequest, run_training
+    from charcomplete.registry import user_checkpoint_path
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text(LINE * 60)
+    mine = user_checkpoint_path("notes-lstm")
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_checkpoints["lstm"], mine)  # came while the run below trained
+    before = mine.read_bytes()
+    req = TrainRequest(corpus=[str(notes)], name="notes-lstm", init=str(tiny_checkpoints["lstm"]), batch_size=4, seq_len=16, epochs=0.2)
+    out = run_training(req, None, lambda: False, compare_with=str(tiny_checkpoints["lstm"]))
+    assert mine.read_bytes() == before
+    assert out.path == user_checkpoint_path("notes-lstm-2") and out.path.is_file()
+    assert "appeared while this one trained: saved as 'notes-lstm-2'" in out.note
+
+
 async def test_alt_n_from_a_real_terminal_cycles_and_types_nothing(editor):
     """Alt+N from a terminal is Esc n: the key alt+n carrying the character "n". TextArea typed
     the "n" (found in tmux: "then the" became "then then"); it must show the next alternative."""
