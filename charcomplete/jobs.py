@@ -399,7 +399,8 @@ def run_training(req: TrainRequest, callback, should_stop, compare_with: str | N
         raise
     if final.exists():  # a model of this name came while it trained or was paused (`train --name`): never replaced
         taken, final = req.name, user_checkpoint_path(unique_model_name(req.name))
-        note = f"{note} " * bool(note) + f"A model named '{taken}' appeared while this one trained: saved as '{final.stem}'."
+        moved = f"A model named '{taken}' appeared while this one trained: saved as '{final.stem}'."
+        note = f"{note} {moved}" if note else moved
     os.replace(partial, final)
     if req.resume:
         drop_paused_run(req.name)
