@@ -97,17 +97,22 @@ def file_kind(path: str | os.PathLike) -> str:
     return "code" if p.suffix.lower() in CODE_SUFFIXES or p.name in CODE_NAMES else "prose"
 
 
-def model_for_file(path: str | os.PathLike) -> str:
-    """The model `edit` opens a file with: the prose or the code model by the file's kind, the
-    default model when that one is not installed (a user model of that name counts)."""
-    wanted = CODE_MODEL if file_kind(path) == "code" else PROSE_MODEL
+def model_for_kind(kind: str) -> str:
+    """The code model for "code", the prose model for "prose"; the default model when that one is
+    not installed (a user model of that name counts)."""
+    wanted = CODE_MODEL if kind == "code" else PROSE_MODEL
     return wanted if any(e.name == wanted for e in list_checkpoints()) else DEFAULT_MODEL
+
+
+def model_for_file(path: str | os.PathLike) -> str:
+    """The model `edit` opens a file with: `model_for_kind` of the file's kind."""
+    return model_for_kind(file_kind(path))
 
 
 def model_for_corpus(paths: list[str]) -> str:
     """The model `train` fine-tunes by default for a corpus: the code model when most of its
     files' bytes are source code (`file_kind`, file by file: a folder of Python is code), else
-    the prose model (each the default model when not installed, as `model_for_file`)."""
+    the prose model (`model_for_kind`)."""
     from charcomplete.corpus import expand_paths
     from charcomplete.errors import CharcompleteError
 
@@ -121,7 +126,7 @@ def model_for_corpus(paths: list[str]) -> str:
             size[file_kind(f)] += f.stat().st_size
         except OSError:
             continue
-    return model_for_file("x.py" if size["code"] > size["prose"] else "x.txt")
+    return model_for_kind("code" if size["code"] > size["prose"] else "prose")
 
 
 def memory_path_for(checkpoint: str | os.PathLike) -> Path:
