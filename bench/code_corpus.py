@@ -26,7 +26,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path, PurePosixPath
 
-from common import git, snapshots
+from common import git, snapshots, tree
 
 PACKAGES = [  # (owner/name, license as its file says)
     ("psf/requests", "Apache-2.0"), ("encode/httpx", "BSD-3-Clause"), ("encode/starlette", "BSD-3-Clause"),
@@ -52,15 +52,13 @@ SKIP = {"_vendor", "vendor", "vendored", "third_party", "externals", "_distutils
 def chosen(repo: Path) -> list[str]:
     """The .py paths kept from `repo`'s HEAD: its own modules, then tests, up to CAP bytes."""
     files = []
-    for line in git(repo, "ls-tree", "-r", "-l", "HEAD").splitlines():
-        meta, path = line.split("\t", 1)
-        size = meta.split()[3]
+    for path, size in tree(repo):
         parts = PurePosixPath(path).parts
-        if not path.endswith(".py") or size == "-" or int(size) > MAX_FILE or int(size) == 0:
+        if not path.endswith(".py") or not size or size > MAX_FILE:
             continue
         if any(p.startswith(".") or p in SKIP for p in parts[:-1]) or "/tests/data/" in f"/{path}":
             continue
-        files.append((any("test" in p for p in parts), path, int(size)))
+        files.append((any("test" in p for p in parts), path, size))
     kept, total = [], 0
     for _, path, size in sorted(files):
         if total + size > CAP:

@@ -21,6 +21,17 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
+def tree(repo: Path) -> list[tuple[str, int | None]]:
+    """(path, size in bytes) of every file at a snapshot's HEAD (`git ls-tree -r -l`); the size is
+    None where the snapshot lacks the file's contents (a large file left out of it)."""
+    out = []
+    for line in git(repo, "ls-tree", "-r", "-l", "HEAD").splitlines():
+        meta, path = line.split("\t", 1)
+        size = meta.split()[3]
+        out.append((path, int(size) if size.isdigit() else None))
+    return out
+
+
 def snapshots(folder: str, repos: list[str]) -> tuple[dict[str, Path], Path]:
     """The command line of a corpus script, `MIRROR [OUT]`: the snapshot of each of `repos`
     (OWNER/NAME, at MIRROR/OWNER+NAME/repo, the layout the project's `fetch` tool writes) and the

@@ -18,7 +18,7 @@ import random
 import subprocess
 from pathlib import Path
 
-from common import command_line, git, one_thread
+from common import command_line, git, one_thread, tree
 
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.completion import load_completer
@@ -32,14 +32,12 @@ def sample_files(mirror: Path, suffixes: list[str], per: int = 6, chars: int = 1
     found: dict[str, list[tuple[Path, str]]] = {}
     for repo in sorted(mirror.glob("*/repo")):
         try:
-            listing = git(repo, "ls-tree", "-r", "-l", "HEAD")
+            files = tree(repo)
         except (subprocess.CalledProcessError, UnicodeDecodeError):  # an empty or odd snapshot
             continue
-        for line in listing.splitlines():
-            meta, path = line.split("\t", 1)
-            size = meta.split()[3]
+        for path, size in files:
             suffix = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
-            if suffix in suffixes and size.isdigit() and int(size) >= 2 * chars and "node_modules" not in path and "/vendor/" not in path:
+            if suffix in suffixes and size and size >= 2 * chars and "node_modules" not in path and "/vendor/" not in path:
                 found.setdefault(suffix, []).append((repo, path))
     rng, out = random.Random(seed), {}
     for suffix in suffixes:

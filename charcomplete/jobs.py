@@ -184,7 +184,7 @@ def build_memory_for(model: str, sources: list[str], data_dir: str | None = None
 
     path = resolve_model(model)
     if out is None:
-        refuse_shipped_by_name(model, "rebuilding its memory")
+        refuse_shipped_by_name(model, path, "rebuilding its memory")
     _, _, vocab = inspect_checkpoint(path)
     target = Path(out) if out else path
     check_writable(target)
@@ -215,8 +215,10 @@ def pack_memory_for(model: str, out: str | None = None) -> tuple[Path, int]:
     from charcomplete.registry import memory_path_for, refuse_shipped_by_name, resolve_model
 
     if out is None:
-        refuse_shipped_by_name(model, "packing its memory")
-    target = Path(out) if out else resolve_model(model)
+        target = resolve_model(model)
+        refuse_shipped_by_name(model, target, "packing its memory")
+    else:
+        target = Path(out)
     plain = memory_path_for(target)
     if not plain.is_file():
         raise CorpusError(f"{plain}: no unpacked memory to pack (build one with --corpus PATH)")

@@ -79,11 +79,11 @@ def shipped_hidden_by(checkpoint: str | os.PathLike) -> Path | None:
     return shipped if same_file(p.parent, models_dir()) and shipped.is_file() else None
 
 
-def refuse_shipped_by_name(model: str, what: str) -> None:
-    """CheckpointError when `model` is the bare name of a shipped model (not a path): its files
-    are part of the installed package, which `what` (e.g. "rebuilding its memory") must not
-    change in place; a path to the shipped checkpoint (as a developer rebuilding it gives) is let through."""
-    path = resolve_model(model)
+def refuse_shipped_by_name(model: str, path: Path, what: str) -> None:
+    """CheckpointError when `model` (resolved to `path`) is the bare name of a shipped model, not
+    a path: its files are part of the installed package, which `what` (e.g. "rebuilding its
+    memory") must not change in place; a path to the shipped checkpoint (as a developer
+    rebuilding it gives) is let through."""
     if same_file(path.parent, shipped_dir()) and model == path.stem:
         raise CheckpointError(
             f"{model} is a shipped model: {what} would change the installed package; fine-tune it on your text instead "
