@@ -5,7 +5,9 @@
   bytes are written back as they were). Binary files, folders, unreadable files and bytes that
   do not decode are refused with one line that says what to do (`--encoding`).
 - Saving is atomic (`fileio.atomic_write`: temp file, fsync, mode kept, rename; a symlink stays
-  a symlink). A file that changed on disk since it was opened or last saved is detected
+  a symlink), except where a rename would harm the file (a folder we cannot write, more than
+  one hard link, another user's file): then it is written in place, after a safety copy of the
+  buffer in the data dir (`in_place_reason`). A file that changed on disk since it was opened or last saved is detected
   (mtime + size, then a hash) so the editor can ask before overwriting it.
 - A recovery file `.NAME.charcomplete-recovery` next to the file holds the buffer when the
   editor is killed (SIGTERM, SIGHUP) or crashes with unsaved changes; the next edit offers it.
@@ -22,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charcomplete.errors import DocumentError
-from charcomplete.fileio import atomic_write, looks_binary, remove_stale_temps, replace_file
+from charcomplete.fileio import atomic_write, looks_binary, remove_stale_temps, replace_file, write_in_place
 from charcomplete.paths import recovery_dir
 from charcomplete.vocab import normalize_newlines
 
 MAX_BYTES = 8 * 1024 * 1024  # larger files are refused: Textual's TextArea takes seconds per MB to open
 LONG_LINE = 10_000  # a line longer than this turns soft wrap off (wrapping it costs O(line) per keystroke)
 RECOVERY_SUFFIX = ".charcomplete-recovery"
+SAVING_SUFFIX = ".charcomplete-saving"  # the safety copy kept while a file is written in place
 MAX_RECOVERY_BYTES = 4 * MAX_BYTES  # a larger "recovery file" is not one we wrote from an editable buffer
 
 
@@ -69,6 +72,13 @@ def fallback_recovery_path_for(path: Path) -> Path:
     the user data dir, named by a hash of the file's absolute path."""
     key = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return recovery_dir() / f"{key}-{path.name}{RECOVERY_SUFFIX}"
+
+
+def saving_path_for(path: Path) -> Path:
+    """The safety copy of the buffer while `path` is written in place (Document.save), beside the
+    fallback recovery file."""
+    fallback = fallback_recovery_path_for(path)
+    return fallback.with_name(fallback.name.removesuffix(RECOVERY_SUFFIX) + SAVING_SUFFIX)
 
 
 class Document:
@@ -129,7 +139,12 @@ class Document:
             raise DocumentError(f"cannot read {p}: permission denied") from None
         except OSError as e:
             raise DocumentError(f"cannot read {p}: {e.strerror or e}") from None
-        text, bom = _decode(p, data, codec)
+        try:
+            text, bom = _decode(p, data, codec)
+        except DocumentError as e:
+            if _is_trusted(saving_path_for(p)):  # a save in place was cut short: NULs or half a character
+                raise DocumentError(f"{e}; a save cut short left your text in {saving_path_for(p)}: copy it over {p.name}") from None
+            raise
         return cls(p, normalize_newlines(text), codec, bom, detect_newline(text), data, Fingerprint.of(p, data), _read_only_reason(p))
 
     # --- state ---------------------------------------------------------------------------
@@ -193,14 +208,19 @@ class Document:
         return data
 
     def save(self, text: str) -> Path:
-        """Write `text` atomically. On failure the file is untouched and DocumentError says why."""
+        """Write `text` atomically (or in place, see `in_place_reason`). On failure DocumentError
+        says why; the file is untouched (in place: the buffer is in the safety copy it names)."""
         data = self.encode(text)
         follow = _link_target(self.path) == self._link  # a symlink that appeared or changed is replaced, not followed
-        try:
-            written = atomic_write(self.path, data, follow_symlinks=follow)
-        except OSError as e:
-            why = e.strerror or str(e)
-            raise DocumentError(f"could not save {self.path.name}: {why}; the file on disk is unchanged") from None
+        target = Path(os.path.realpath(self.path)) if follow else self.path
+        if in_place_reason(target):
+            written = self._save_in_place(target, text, data)
+        else:
+            try:
+                written = atomic_write(self.path, data, follow_symlinks=follow)
+            except OSError as e:
+                why = e.strerror or str(e)
+                raise DocumentError(f"could not save {self.path.name}: {why}; the file on disk is unchanged") from None
         self._saved_is_original = data == self._original
         self._saved_text = text
         self.fingerprint = Fingerprint.of(written, data)
@@ -209,12 +229,35 @@ class Document:
         remove_stale_temps(written.parent)  # those of saves killed since the open (an hour old; never followed)
         return written
 
+    def _save_in_place(self, target: Path, text: str, data: bytes) -> Path:
+        """Keep `text` in the safety copy first (read back as a recovery file should the write
+        be cut short), write `data` over `target` in place, then drop the copy."""
+        safety = self.recovery_paths[2]
+        try:
+            safety.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_private(safety, text.encode("utf-8", "surrogatepass"))
+        except OSError as e:
+            why = e.strerror or str(e)
+            raise DocumentError(f"could not save {self.path.name}: no room for a safety copy in {safety.parent} ({why}); "
+                                "the file on disk is unchanged") from None
+        try:
+            write_in_place(target, data)
+        except OSError as e:
+            why = e.strerror or str(e)
+            raise DocumentError(f"could not save {self.path.name}: {why}; your text is kept in {safety}") from None
+        try:
+            safety.unlink()
+        except OSError:
+            pass
+        return target
+
     # --- recovery ------------------------------------------------------------------------
 
     @property
     def recovery_paths(self) -> list[Path]:
-        """Next to the file, then the fallback in the user data dir."""
-        return [recovery_path_for(self.path), fallback_recovery_path_for(self.path)]
+        """Next to the file, then the fallback in the user data dir, then the safety copy of a
+        save in place (left only when that save failed or was killed)."""
+        return [recovery_path_for(self.path), fallback_recovery_path_for(self.path), saving_path_for(self.path)]
 
     @property
     def recovery_path(self) -> Path:
@@ -362,6 +405,29 @@ def _read_only_reason(p: Path) -> str | None:
         return None
     if not os.access(real, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         return "the file is read-only"
-    if not os.access(real.parent, os.W_OK):
-        return f"its folder {real.parent} is not writable (a safe save writes a temp file there)"
     return None
+
+
+def in_place_reason(target: Path) -> str | None:
+    """Why the existing regular file `target` must be written in place rather than replaced by a
+    renamed temp file, or None (no file there, or a rename is fine): the folder cannot take a
+    temp file; the file has other hard links (a rename would leave them the old text); it is
+    another user's (a rename would make it ours, and chown is not allowed)."""
+    try:
+        st = os.lstat(target)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    if not _folder_writable(target.parent):
+        return "its folder is not writable"
+    if st.st_nlink > 1:
+        return "it has other hard links"
+    if hasattr(os, "geteuid") and os.geteuid() != 0 and st.st_uid != os.geteuid():
+        return "it is another user's file"
+    return None
+
+
+def _folder_writable(folder: Path) -> bool:
+    """A temp file can be created (and renamed) in `folder`."""
+    return os.access(folder, os.W_OK | os.X_OK)

@@ -2,10 +2,12 @@
 
 Used for checkpoints and for the editor's saves. If anything fails the original file is
 untouched and the temp file is removed. A symlink stays a symlink: its target is written.
+`write_in_place` is for the few files a rename would harm (see document.Document.save).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -72,6 +74,32 @@ def replace_file(path: Path, data: bytes, mode: int, owner: tuple[int, int] | No
             pass
         raise
     fsync_dir(folder)
+    return path
+
+
+def write_in_place(path: Path, data: bytes) -> Path:
+    """Overwrite the regular file at `path` in place, keeping its inode: its other hard links,
+    its owner and its folder stay as they are (a rename needs a writable folder and puts a new
+    file under the name). Not atomic: the space for `data` is reserved first, so a full disk
+    fails before a byte changes, but a failure after that can leave the file part-written, so the
+    caller keeps a copy of `data` elsewhere first."""
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if data and hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(fd, 0, len(data))
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without it: write anyway
+                    raise
+        view, done = memoryview(data), 0
+        while done < len(data):
+            done += os.pwrite(fd, view[done:], done)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return path
 
 
