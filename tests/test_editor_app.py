@@ -428,6 +428,25 @@ async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
         assert app.query_one("#spark-label").render().plain.startswith("confidence")
 
 
+async def test_ctrl_p_under_a_dialog_opened_from_the_palette_does_not_open_a_second_palette(editor):
+    from textual.command import CommandPalette
+
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "unsaved")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press("ctrl+q")  # a priority key: the quit dialog goes over the palette
+        await pilot.pause()
+        await pilot.press("ctrl+p")  # Textual saw no palette on top and mounted a second one: DuplicateIds
+        await pilot.pause()
+        assert app.is_running and [type(s) for s in app.screen_stack].count(CommandPalette) == 1
+        await pilot.press("escape")  # Cancel in the quit dialog: back to the palette, then the editor
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0] and app.editor.text.endswith("unsaved")
+
+
 async def test_train_on_this_file_names_the_model_after_the_file_and_the_model_it_tunes(make_editor, tiny_checkpoints, tmp_path):
     from charcomplete.document import Document
     from charcomplete.tui.app import EditorApp

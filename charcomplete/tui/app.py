@@ -14,6 +14,7 @@ import time
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.widgets import Footer, TextArea
 
 from charcomplete.document import Document, DocumentError
@@ -303,6 +304,12 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
 
     def action_goto_line(self) -> None:
         self.query_one(FindBar).open("goto")
+
+    def action_command_palette(self) -> None:
+        """Ctrl+P: Textual's palette, at most one. Textual checks only the top screen, so a palette
+        under a dialog (Ctrl+Q pressed in it) was opened twice, which crashed the editor."""
+        if not any(isinstance(screen, CommandPalette) for screen in self.screen_stack):
+            super().action_command_palette()
 
     # --- toggles ------------------------------------------------------------------------------
 
