@@ -368,6 +368,24 @@ async def test_no_ghost_mid_word(editor):
         assert app.editor.suggestion == ""
 
 
+async def test_undoing_a_long_paste_in_a_short_file_does_not_crash(editor):
+    # Textual 8 (issue 6686): undo shortens the document before it restores the cursor, the
+    # vertical scrollbar goes away meanwhile and scrolls to a cursor row that no longer exists.
+    app = editor("a")
+    async with app.run_test(size=(40, 8)) as pilot:
+        ed = app.editor
+        ed.move_cursor((0, 1))
+        app.post_message(events.Paste("x\n" * 20))  # as the terminal's driver sends it
+        await pilot.pause()
+        assert ed.text == "a" + "x\n" * 20 and ed.show_vertical_scrollbar
+        await pilot.press("ctrl+z")
+        await pilot.pause()
+        assert app.is_running and ed.text == "a" and ed.cursor_location == (0, 1)
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert ed.text == "a" + "x\n" * 20 and ed.cursor_location == (20, 0)
+
+
 async def test_alternatives_cycle(editor):
     app = editor()
     async with app.run_test() as pilot:

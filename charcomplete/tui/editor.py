@@ -15,7 +15,7 @@ import unicodedata
 
 from textual import events, work
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Offset, Size
 from textual.reactive import Reactive, reactive
 from textual.widgets import TextArea
 from textual.widgets.text_area import Selection
@@ -108,6 +108,14 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
         if self.soft_wrap and edit.text:
             self._unwrap_long_lines(min(edit.from_location, edit.to_location)[0], result.end_location[0])
         return result
+
+    def scroll_cursor_visible(self, center: bool = False, animate: bool = False) -> Offset:
+        """Not while an undo is halfway: Textual 8 shortens the document before it puts the cursor
+        back, and a scrollbar that goes away meanwhile scrolled to a row no longer there, which
+        crashed (Textual issue 6686). The cursor, put back a moment later, scrolls then."""
+        if self.cursor_location[0] >= self.document.line_count:
+            return Offset(0, 0)
+        return super().scroll_cursor_visible(center, animate)
 
     def _watch_virtual_size(self, size: Size) -> None:
         """Its scrollbars follow the virtual size (the reactive above lays nothing out)."""
