@@ -52,6 +52,14 @@ class CorpusFiles:
 
     def summary(self) -> str:
         s = f"{len(self.documents)} files, {self.chars:,} characters"
+        if self.skipped():
+            s += " (skipped: " + self.skipped() + ")"
+        if self.repetitive:
+            s += f" (warning: {self.repetitive} more than half one character)"
+        return s
+
+    def skipped(self) -> str:
+        """What was skipped and why ("2 binary, 1 not UTF-8"), or ""."""
         skipped = []
         if self.skipped_binary:
             skipped.append(f"{self.skipped_binary} binary")
@@ -63,11 +71,7 @@ class CorpusFiles:
             skipped.append(f"{self.skipped_degenerate} mostly control characters")
         if self.skipped_large:
             skipped.append(f"{self.skipped_large} over {MAX_FILE_BYTES >> 30} GiB")
-        if skipped:
-            s += " (skipped: " + ", ".join(skipped) + ")"
-        if self.repetitive:
-            s += f" (warning: {self.repetitive} more than half one character)"
-        return s
+        return ", ".join(skipped)
 
 
 def read_text_file(path: str | os.PathLike, encoding: str = "utf-8") -> str:

@@ -101,6 +101,24 @@ def test_eval_bad_input(tiny_checkpoints, tmp_path):
     one_line_error(run("eval", "--model", "no-such-model", str(good)))
 
 
+def test_eval_on_a_folder_skips_what_is_not_text_and_says_so(tiny_checkpoints, tmp_path):
+    """Files named are checked (test_eval_bad_input); files found in a folder are skipped and
+    counted, as `train` does with its corpus: an image among the notes is no error."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("the lazy dog sleeps while the quick brown fox runs.\n" * 3)
+    (folder / "photo.png").write_bytes(b"\x89PNG\x00\x00" * 50)
+    (folder / "old.txt").write_bytes("caf\xe9".encode("latin-1"))
+    r = run("eval", "--model", str(tiny_checkpoints["lstm"]), str(folder), "--json")
+    assert r.exit_code == 0, r.output
+    assert r.stderr.strip() == "skipped: 1 binary, 1 not UTF-8"
+    assert json.loads(r.stdout)["files"] == [str(folder / "a.txt")]
+    (folder / "a.txt").unlink()
+    r = run("eval", "--model", str(tiny_checkpoints["lstm"]), str(folder))
+    one_line_error(r)
+    assert f"nothing to evaluate: no text in {folder} (skipped: 1 binary, 1 not UTF-8)" in r.output
+
+
 def test_eval_reports_precision_and_bpc_as_the_editor_runs(tiny_checkpoints, tmp_path):
     f = tmp_path / "held-out.txt"
     f.write_text("we met zorblax quint today. then zorblax quint left. zorblax quint said hi.\n" * 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
@@ -30,19 +31,27 @@ def command(paths, models, limit, reference, as_json, device, no_adapt):
 
 
 def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]]:
-    """(path, text) of every file named (folders and globs expanded), at most `limit` chars in all."""
-    from charcomplete.corpus import CorpusError, expand_paths, read_text_file
+    """(path, text) of every file named (folders and globs expanded), at most `limit` chars in all.
 
+    A file named on the command line that is not text is an error; one found in a folder or by a
+    glob is skipped and counted on stderr, as `train` does with its corpus."""
+    from charcomplete.corpus import CorpusError, CorpusFiles, expand_paths, read_document, read_text_file
+
+    named = {os.path.realpath(p) for p in paths if os.path.isfile(p)}
+    found = CorpusFiles(documents=[])
     out, total = [], 0
     for f in expand_paths(paths):
-        try:
-            text = read_text_file(f)
-        except UnicodeDecodeError:
-            raise CorpusError(f"{f}: not UTF-8 text") from None
-        except ValueError:
-            raise CorpusError(f"{f}: a binary file, not text") from None
-        except OSError as e:
-            raise CorpusError(f"{f}: cannot read ({e.strerror})") from None
+        if os.path.realpath(f) in named:
+            try:
+                text = read_text_file(f)
+            except UnicodeDecodeError:
+                raise CorpusError(f"{f}: not UTF-8 text") from None
+            except ValueError:
+                raise CorpusError(f"{f}: a binary file, not text") from None
+            except OSError as e:
+                raise CorpusError(f"{f}: cannot read ({e.strerror})") from None
+        else:
+            text = read_document(f, found) or ""
         if limit is not None:
             text = text[: max(0, limit - total)]
         if text:
@@ -51,7 +60,10 @@ def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]
         if limit is not None and total >= limit:
             break
     if not out:
-        raise CorpusError("nothing to evaluate: the files are empty")
+        why = f" (skipped: {found.skipped()})" if found.skipped() else ""
+        raise CorpusError(f"nothing to evaluate: no text in {', '.join(paths)}{why}")
+    if found.skipped():
+        click.echo(f"skipped: {found.skipped()}", err=True)
     return out
 
 
