@@ -54,13 +54,19 @@ class Fingerprint:
         return cls(st.st_mtime_ns, st.st_size, hashlib.sha256(data).hexdigest())
 
 
+NEWLINE_NAMES = {"\n": "LF", "\r\n": "CRLF", "\r": "CR"}
+
+
+def newline_counts(text: str) -> dict[str, int]:
+    """How many of each line ending `text` has: {"\\n": .., "\\r\\n": .., "\\r": ..}."""
+    crlf = text.count("\r\n")
+    return {"\n": text.count("\n") - crlf, "\r\n": crlf, "\r": text.count("\r") - crlf}
+
+
 def detect_newline(text: str) -> str:
     """The dominant line ending of `text` ("\\n" when it has none)."""
-    crlf = text.count("\r\n")
-    cr = text.count("\r") - crlf
-    lf = text.count("\n") - crlf
-    best = max((lf, "\n"), (crlf, "\r\n"), (cr, "\r"), key=lambda t: t[0])
-    return best[1] if best[0] else "\n"
+    newline, count = max(newline_counts(text).items(), key=lambda kv: kv[1])  # a tie: the first, "\\n"
+    return newline if count else "\n"
 
 
 def recovery_path_for(path: Path) -> Path:
@@ -91,6 +97,7 @@ class Document:
         self.encoding = encoding  # a codec name
         self.bom = bom  # the file started with a byte-order mark
         self.newline = newline  # the line ending used when saving an edited buffer
+        self.mixed_newlines: list[str] = []  # the line endings of a file that mixes them (kept until it is edited)
         self._original = original  # the bytes on disk (None for a new file)
         self._saved_text = text  # the buffer text that matches the file on disk
         self._saved_is_original = True  # ...and the file on disk still holds the original bytes
@@ -145,7 +152,10 @@ class Document:
             if _is_trusted(saving_path_for(p)):  # a save in place was cut short: NULs or half a character
                 raise DocumentError(f"{e}; a save cut short left your text in {saving_path_for(p)}: copy it over {p.name}") from None
             raise
-        return cls(p, normalize_newlines(text), codec, bom, detect_newline(text), data, Fingerprint.of(p, data), _read_only_reason(p))
+        doc = cls(p, normalize_newlines(text), codec, bom, detect_newline(text), data, Fingerprint.of(p, data), _read_only_reason(p))
+        present = [nl for nl, n in newline_counts(text).items() if n]
+        doc.mixed_newlines = present if len(present) > 1 else []
+        return doc
 
     # --- state ---------------------------------------------------------------------------
 

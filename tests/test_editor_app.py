@@ -766,6 +766,23 @@ async def test_read_only_file_opens_read_only(editor, tmp_path):
         assert p.read_text() == LINE
 
 
+async def test_a_file_with_mixed_line_endings_says_what_an_edited_save_writes(editor, tmp_path):
+    p = tmp_path / "mixed.txt"
+    app = editor(b"one\r\ntwo\r\nthree\nfour\r\n", path=p)
+    async with app.run_test() as pilot:
+        assert any("mixes line endings (LF and CRLF)" in n.message and "every line ends in CRLF" in n.message
+                   for n in app._notifications)
+        await pilot.press("ctrl+s")  # unedited: byte-identical
+        await pilot.pause()
+        assert p.read_bytes() == b"one\r\ntwo\r\nthree\nfour\r\n"
+        await pilot.press("ctrl+end", "x", "ctrl+s")
+        await pilot.pause()
+        assert p.read_bytes() == b"one\r\ntwo\r\nthree\r\nfour\r\nx"
+    app = editor(b"one\r\ntwo\r\n", path=tmp_path / "plain.txt")
+    async with app.run_test():
+        assert not any("line endings" in n.message for n in app._notifications)
+
+
 async def test_recovery_file_is_offered_and_restored(editor, tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text(LINE)

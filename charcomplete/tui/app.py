@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import Footer, TextArea
 
-from charcomplete.document import Document, DocumentError
+from charcomplete.document import NEWLINE_NAMES, Document, DocumentError
 from charcomplete.tui.collect import QuietCollection
 from charcomplete.vocab import normalize_newlines
 from charcomplete.tui.commands import EditorCommands
@@ -107,6 +107,10 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self._start_quiet_collection()
         if self.document.read_only:
             self.notify(f"Opened read-only: {self.document.read_only_reason}.", severity="warning", timeout=8)
+        if self.document.mixed_newlines:
+            names = " and ".join(NEWLINE_NAMES[nl] for nl in self.document.mixed_newlines)
+            self.notify(f"{self.document.path.name} mixes line endings ({names}): saved unedited it stays as it is; "
+                        f"saved after an edit, every line ends in {NEWLINE_NAMES[self.document.newline]}.", severity="warning", timeout=10)
         recovered = self.document.read_recovery()
         if self.document.recovery_refused:  # a planted symlink, FIFO, device or another user's file
             self.notify(self.document.recovery_refused, severity="warning", timeout=8)
