@@ -752,6 +752,35 @@ async def test_quit_without_changes_just_quits(editor):
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert not app.is_running
+    app = editor("")  # empty, and the file rewritten by another program: nothing of ours to lose
+    async with app.run_test() as pilot:
+        app.document.path.write_text("theirs\n")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+@pytest.mark.parametrize("what", ["deleted", "changed"])
+@pytest.mark.parametrize("choice", ["cancel", "discard", "save"])
+async def test_quit_after_another_program_deleted_or_changed_the_saved_file_asks(editor, what, choice):
+    """Saved, then deleted or rewritten by another program (a checkout, a sync): the text is only
+    in the editor, so quitting asks as if it were unsaved; Save writes it (no second question)."""
+    app = editor()
+    path = app.document.path
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "new")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        path.unlink() if what == "deleted" else path.write_text("theirs\n")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "changed on disk since you saved it" in app.screen.message
+        assert ("it was deleted" if what == "deleted" else "changed by another program") in app.screen.message
+        await pilot.press(choice[0])
+        await pilot.pause()
+        assert app.is_running == (choice == "cancel")
+    theirs = None if what == "deleted" else "theirs\n"
+    assert (path.read_text() if path.exists() else None) == (LINE + "new" if choice == "save" else theirs)
 
 
 async def test_read_only_file_opens_read_only(editor, tmp_path):

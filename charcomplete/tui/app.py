@@ -212,19 +212,25 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self._quit_unsaved()
 
     def _quit_unsaved(self) -> None:
-        if not self.is_modified():
-            self._leave()
-            return
+        why, on_disk = "has unsaved changes", None
+        if not self.is_modified():  # saved; but another program (a checkout, a sync, rm) may have replaced it since
+            on_disk = self.document.changed_on_disk() if self.buffer_text() else None
+            if on_disk is None:
+                self._leave()
+                return
+            why = f"changed on disk since you saved it ({on_disk}): your text is only in the editor now"
 
         def chosen(choice: str) -> None:
-            if choice == "save":
+            if choice == "save" and on_disk:
+                self._write(then=self._leave)  # the question said what is on disk: no second one
+            elif choice == "save":
                 self.action_save(then=self._leave)
             elif choice == "discard":
                 if self._restored:
                     self.document.remove_recovery()
                 self._leave()
 
-        self.push_screen(quit_dialog(self.document.path.name), chosen)
+        self.push_screen(quit_dialog(self.document.path.name, why), chosen)
 
     def _leave(self) -> None:
         self.action_cancel_training()

@@ -52,9 +52,9 @@ class Choice(ModalScreen[str]):
         self.dismiss(event.button.id)
 
 
-def quit_dialog(name: str) -> Choice:
+def quit_dialog(name: str, why: str = "has unsaved changes") -> Choice:
     return Choice(
-        f"{name} has unsaved changes.",
+        f"{name} {why}.",
         [("save", "Save", "s", "primary"), ("discard", "Discard", "d", "error"), ("cancel", "Cancel", "c", "default")],
         cancel="cancel",
     )
