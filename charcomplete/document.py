@@ -230,7 +230,10 @@ class Document:
                 written = atomic_write(self.path, data, follow_symlinks=follow)
             except OSError as e:
                 why = e.strerror or str(e)
-                raise DocumentError(f"could not save {self.path.name}: {why}; the file on disk is unchanged") from None
+                if not self.path.parent.is_dir():  # removed while open (rm -r, a checkout of another branch)
+                    why = f"its folder {self.path.parent} no longer exists"
+                unchanged = "the file on disk is unchanged" if os.path.lexists(self.path) else "nothing was written"
+                raise DocumentError(f"could not save {self.path.name}: {why}; {unchanged}") from None
         self._saved_is_original = data == self._original
         self._saved_text = text
         self.fingerprint = Fingerprint.of(written, data)

@@ -695,20 +695,46 @@ async def test_save_is_atomic_and_a_failed_save_keeps_the_original(editor, monke
     async with app.run_test() as pilot:
         await type_at_end(pilot, "more")
 
-        def disk_full(*a, **k):
-            raise OSError(errno.ENOSPC, "No space left on device")
+        replace = os.replace
+
+        def disk_full(src, dst, *a, **k):  # the file's rename fails; the small recovery file's goes through
+            if os.fspath(dst) == os.fspath(path):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return replace(src, dst, *a, **k)
 
         monkeypatch.setattr(os, "replace", disk_full)
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert path.read_text() == LINE  # untouched
         assert app.status.modified and app.is_modified()
-        assert any("No space left" in n.message for n in app._notifications)
+        kept = app.document.recovery_path
+        assert kept.read_text() == LINE + "more"  # the buffer is kept while the file cannot take it
+        assert any("No space left" in n.message and f"your text is kept in {kept}" in n.message for n in app._notifications)
         monkeypatch.undo()
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert path.read_text() == LINE + "more"
-        assert not app.status.modified
+        assert not app.status.modified and not kept.exists()
+
+
+async def test_a_save_into_a_folder_removed_meanwhile_keeps_the_text_and_says_where(editor, tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    app = editor(path=folder / "notes.txt")
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "more")
+        shutil.rmtree(folder)  # rm -r, a checkout of another branch
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        kept = app.document.recovery_path
+        assert kept.read_text() == LINE + "more" and kept.parent != folder  # in the data dir's recovery/
+        assert any(f"its folder {folder} no longer exists; nothing was written; your text is kept in {kept}" in n.message
+                   for n in app._notifications)
+    folder.mkdir()  # the folder is back: the next `edit` of the file offers the text
+    app = editor(None, path=folder / "notes.txt")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "recovered" in app.screen.message
 
 
 async def test_a_file_changed_on_disk_is_never_silently_overwritten(editor):

@@ -191,7 +191,8 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         try:
             self.document.save(self.buffer_text())
         except DocumentError as e:
-            self.notify(str(e), severity="error", timeout=10)
+            kept = None if "your text is kept in" in str(e) else self.write_recovery()  # (a save in place kept its own copy)
+            self.notify(f"{e}; your text is kept in {kept}" if kept else str(e), severity="error", timeout=10)
             return
         if not self._recovery_kept:  # the user chose "Later": the recovered text is not theirs to lose yet
             self.document.remove_recovery()
