@@ -157,6 +157,20 @@ class Document:
         doc.mixed_newlines = present if len(present) > 1 else []
         return doc
 
+    def save_as_target(self, raw: str) -> "Document":
+        """A Document for the path `raw` names (Save as) that writes as this one does (encoding,
+        BOM, line ending); nothing is read or written yet. DocumentError says why not."""
+        if not raw.strip():
+            raise DocumentError("Save as: give a file name")
+        p = Path(os.path.expanduser(raw.strip()))
+        if p.is_dir():
+            raise DocumentError(f"Save as: {p} is a folder; give a file name")
+        if not p.parent.is_dir():
+            raise DocumentError(f"Save as: the folder {p.parent} does not exist")
+        if os.path.lexists(p) and not p.is_file():  # a FIFO, a device, a dangling symlink
+            raise DocumentError(f"Save as: {p} is not a regular file")
+        return type(self)(p, "", self.encoding, self.bom, self.newline, None, None, None)
+
     # --- state ---------------------------------------------------------------------------
 
     @property

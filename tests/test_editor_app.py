@@ -809,6 +809,71 @@ async def test_quit_after_another_program_deleted_or_changed_the_saved_file_asks
     assert (path.read_text() if path.exists() else None) == (LINE + "new" if choice == "save" else theirs)
 
 
+async def save_as(pilot, path) -> None:
+    """Save as… from the palette's action: type `path` over the name filled in, Enter."""
+    from charcomplete.tui.dialogs import PathPrompt
+
+    pilot.app.action_save_as()
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, PathPrompt)
+    box = pilot.app.screen.query_one("#path-input")
+    box.value = str(path)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_save_as_writes_a_new_file_and_goes_on_editing_it(editor, tmp_path):
+    app = editor(b"one\r\ntwo\r\n", name="first.txt")
+    old = app.document.path
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+end", "x")
+        await save_as(pilot, tmp_path / "copy.txt")
+        assert (tmp_path / "copy.txt").read_bytes() == b"one\r\ntwo\r\nx"  # the line endings go along
+        assert old.read_bytes() == b"one\r\ntwo\r\n"  # the old file is left as it was
+        assert app.document.path == tmp_path / "copy.txt" and not app.is_modified() and "copy.txt" in app.title
+        await pilot.press("y", "ctrl+s")
+        await pilot.pause()
+        assert (tmp_path / "copy.txt").read_bytes() == b"one\r\ntwo\r\nxy" and old.read_bytes() == b"one\r\ntwo\r\n"
+
+
+async def test_save_as_over_an_existing_file_asks_and_bad_names_are_one_notice(editor, tmp_path):
+    app = editor()
+    other = tmp_path / "other.txt"
+    other.write_text("theirs\n")
+    (tmp_path / "fifo").exists() or os.mkfifo(tmp_path / "fifo")
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "mine")
+        for bad, said in [(tmp_path, "is a folder"), (tmp_path / "nowhere" / "x.txt", "does not exist"),
+                          ("  ", "give a file name"), (tmp_path / "fifo", "not a regular file")]:
+            await save_as(pilot, bad)
+            assert app.screen is app.screen_stack[0] and any(said in n.message for n in app._notifications), bad
+        await save_as(pilot, other)
+        assert isinstance(app.screen, Choice) and "exists" in app.screen.message
+        await pilot.press("c")
+        await pilot.pause()
+        assert other.read_text() == "theirs\n" and app.document.path.name == "notes.txt" and app.is_modified()
+        await save_as(pilot, other)
+        await pilot.press("r")
+        await pilot.pause()
+        assert other.read_text() == LINE + "mine" and app.document.path == other and not app.is_modified()
+
+
+async def test_save_as_makes_a_read_only_file_editable_as_a_copy(editor, tmp_path, monkeypatch):
+    p = tmp_path / "ro.txt"
+    p.write_text(LINE)
+    p.chmod(0o444)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app = editor(path=p)
+    async with app.run_test() as pilot:
+        assert app.editor.read_only
+        await save_as(pilot, "~/mine.txt")
+        assert not app.editor.read_only and "read-only" not in app.status.render().plain
+        await type_at_end(pilot, "more")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert (tmp_path / "mine.txt").read_text() == LINE + "more" and p.read_text() == LINE
+
+
 async def test_read_only_file_opens_read_only(editor, tmp_path):
     p = tmp_path / "ro.txt"
     p.write_text(LINE)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from textual import work
@@ -21,7 +22,7 @@ from charcomplete.document import NEWLINE_NAMES, Document, DocumentError
 from charcomplete.tui.collect import QuietCollection
 from charcomplete.vocab import normalize_newlines
 from charcomplete.tui.commands import EditorCommands
-from charcomplete.tui.dialogs import overwrite_dialog, quit_dialog, quit_training_dialog, recovery_dialog
+from charcomplete.tui.dialogs import PathPrompt, overwrite_dialog, quit_dialog, quit_training_dialog, recovery_dialog, replace_dialog
 from charcomplete.tui.editor import GhostEditor
 from charcomplete.tui.find import FindBar
 from charcomplete.tui.model import ModelHost
@@ -191,8 +192,9 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         try:
             self.document.save(self.buffer_text())
         except DocumentError as e:
-            kept = None if "your text is kept in" in str(e) else self.write_recovery()  # (a save in place kept its own copy)
-            self.notify(f"{e}; your text is kept in {kept}" if kept else str(e), severity="error", timeout=10)
+            copy = None if "your text is kept in" in str(e) else self.write_recovery()  # (a save in place kept its own copy)
+            where = f"; your text is kept in {copy}" if copy else ""
+            self.notify(f"{e}{where} (Save as… in the palette writes it elsewhere)", severity="error", timeout=10)
             return
         if not self._recovery_kept:  # the user chose "Later": the recovered text is not theirs to lose yet
             self.document.remove_recovery()
@@ -201,6 +203,40 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self.notify(f"Saved {self.document.path.name}", timeout=2)
         if then is not None:
             then()
+
+    def action_save_as(self) -> None:
+        """Palette: write the buffer to another file, which the editor then edits (the old one is left as it is)."""
+        self.push_screen(PathPrompt("Save as (a file name; ~ and relative paths allowed)", str(self.document.path)), self._save_as)
+
+    def _save_as(self, raw: str | None) -> None:
+        if raw is None:
+            return
+        try:
+            new = self.document.save_as_target(raw)
+        except DocumentError as e:
+            self.notify(str(e), severity="error")
+            return
+        if os.path.realpath(new.path) == os.path.realpath(self.document.path):
+            self.action_save()  # the same file: a plain save (which asks if it changed on disk)
+        elif os.path.exists(new.path):
+            self.push_screen(replace_dialog(str(new.path)), lambda c: self._write_as(new) if c == "overwrite" else None)
+        else:
+            self._write_as(new)
+
+    def _write_as(self, new: Document) -> None:
+        try:
+            new.save(self.buffer_text())
+        except DocumentError as e:
+            self.notify(str(e), severity="error", timeout=10)
+            return
+        if not self._recovery_kept:  # its unsaved text is saved now (a "Later" recovery is not in the buffer: kept)
+            self.document.remove_recovery()
+        self.document, self._recovery_kept, self._restored = new, False, False
+        self._dirty = False
+        self.editor.read_only = False
+        self.status.file_name, self.status.read_only, self.status.modified = new.path.name, False, False
+        self.title = f"charcomplete — {new.path.name}"
+        self.notify(f"Saved as {new.path}; now editing it.", timeout=4)
 
     async def action_quit(self) -> None:
         """Ctrl+Q: quit; while a model trains ask first (quitting pauses the run: it can be resumed

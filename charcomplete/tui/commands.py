@@ -37,6 +37,7 @@ class EditorCommands(Provider):
             ("Toggle learning from neighbouring files", app.editor.action_toggle_neighbours,
              "learn from the files beside this one (F4; nothing leaves the machine)"),
             ("Save", app.action_save, "write the file (atomically)"),
+            ("Save as…", app.action_save_as, "write the text to another file and edit that one"),
             ("Find…", app.action_find, "search this file (Ctrl+F; Enter / Shift+Enter: next / previous)"),
             ("Replace…", app.action_replace, "find and replace (Ctrl+R; Alt+A: replace all)"),
             ("Go to line…", app.action_goto_line, "jump to a line, or line:column (Ctrl+G)"),

@@ -1,6 +1,6 @@
 """Modal questions that protect the user's text and work: quit with unsaved changes or while a
 model trains, overwrite a file changed on disk, restore a recovery file. Each is a `Choice`: a message and buttons, each
-button with a key; the screen's result is the chosen button's id."""
+button with a key; the screen's result is the chosen button's id. `PathPrompt` asks for a file name (Save as)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, Input, Label
 
 
 class Choice(ModalScreen[str]):
@@ -50,6 +50,46 @@ class Choice(ModalScreen[str]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id)
+
+
+class PathPrompt(ModalScreen[str | None]):
+    """Ask for a path, the current one filled in; Enter gives what was typed, Esc None."""
+
+    DEFAULT_CSS = """
+    PathPrompt { align: center middle; }
+    PathPrompt > Vertical { width: 72; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
+    PathPrompt Label { width: 100%; margin-bottom: 1; }
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, message: str, value: str):
+        super().__init__()
+        self.message = message
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.message, markup=False)
+            yield Input(self.value, id="path-input")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+
+def replace_dialog(path: str) -> Choice:
+    return Choice(
+        f"{path} exists. Replace it with this text?",
+        [("overwrite", "Replace", "r", "error"), ("cancel", "Cancel", "c", "default")],
+        cancel="cancel",
+    )
 
 
 def quit_dialog(name: str, why: str = "has unsaved changes") -> Choice:
