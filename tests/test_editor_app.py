@@ -386,6 +386,37 @@ async def test_undoing_a_long_paste_in_a_short_file_does_not_crash(editor):
         assert ed.text == "a" + "x\n" * 20 and ed.cursor_location == (20, 0)
 
 
+async def test_undoing_a_batch_of_edits_across_lines_keeps_the_wrapping_true(editor):
+    # Textual 8 rewrapped too few rows after undoing several edits at once (an Enter and the keys
+    # after it, typed within one undo step): one wrapped line too many, and the next frame crashed.
+    from textual.document._wrapped_document import WrappedDocument
+
+    app = editor("hello\n")
+    async with app.run_test(size=(80, 20)) as pilot:
+        ed = app.editor
+        for text in ["word ", "x", "\n", "x"]:
+            ed.insert(text)
+        await pilot.press("ctrl+z")
+        ed.insert("x")
+        await pilot.pause(0.2)
+        ed.insert("x")
+        ed.insert("\n")
+        await pilot.press("ctrl+z", "ctrl+z")
+        await pilot.pause()
+        assert app.is_running and ed.text == "word xhello\n"
+        assert ed.wrapped_document.lines == WrappedDocument(ed.document, ed.wrap_width, ed.indent_width).lines
+        await pilot.press("ctrl+y", "ctrl+y")
+        await pilot.pause()
+        assert app.is_running and ed.wrapped_document.lines == WrappedDocument(ed.document, ed.wrap_width, ed.indent_width).lines
+
+
+async def test_messages_that_land_as_the_editor_closes_are_harmless(editor):
+    app = editor()
+    async with app.run_test():
+        app.editor.insert("late\n")  # its Changed message is handled after the screen's widgets are gone
+    assert getattr(app, "_exception", None) is None
+
+
 async def test_alternatives_cycle(editor):
     app = editor()
     async with app.run_test() as pilot:

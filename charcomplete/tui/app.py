@@ -78,10 +78,12 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         if doc.has_long_lines:
             self._editor.soft_wrap = False  # wrapping a very long line costs O(line) per keystroke
         yield self._editor
-        yield AttentionSparkline(id="sparkline")
+        self._spark = AttentionSparkline(id="sparkline")
+        yield self._spark
         yield TrainingPanel(id="training")
         yield FindBar(self._editor, id="find")
-        yield StatusBar(id="status")
+        self._status = StatusBar(id="status")
+        yield self._status
         yield Footer()
 
     @property
@@ -90,7 +92,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
 
     @property
     def status(self) -> StatusBar:
-        return self.query_one(StatusBar)
+        return self._status  # kept after unmounting too: a message that lands as the app closes still has it
 
     @property
     def training_running(self) -> bool:
@@ -127,7 +129,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             return
         self.status.model = self.model.label
         self.status.device = c.device
-        self.query_one(AttentionSparkline).update([], "", "attention" if c.kind == "attention" else "confidence (lstm)")
+        self._spark.update([], "", "attention" if c.kind == "attention" else "confidence (lstm)")
 
     def buffer_text(self) -> str:
         return normalize_newlines(self.editor.text)
@@ -144,7 +146,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
 
     def on_suggestion_ready(self, message: SuggestionReady) -> None:
         s = message.suggestion
-        self.query_one(AttentionSparkline).show(s, self.model.completer.kind)
+        self._spark.show(s, self.model.completer.kind)
         self.status.latency_ms = s.latency_ms
         self.status.confidence = s.confidence if s.text else None
         if message.new:
@@ -367,5 +369,5 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self.notify("Suggestions on" if on else "Suggestions off", timeout=2)
 
     def action_toggle_sparkline(self) -> None:
-        spark = self.query_one(AttentionSparkline)
+        spark = self._spark
         spark.display = not spark.display

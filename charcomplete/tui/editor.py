@@ -34,6 +34,7 @@ GHOST_WAIT = 0.008  # s: after an edit that asks the model, the screen waits at 
 #                    typed character and its ghost are painted in one frame (and the model runs without the UI thread's paint)
 CONTEXT_BACK = 1024  # at least this many characters of earlier lines go into the context
 LINE_CHUNK = 2048  # on a very long line the context starts at a multiple of this (stable while typing)
+REWRAP_LINES = 2000  # after an undo or redo a file of up to this many lines is rewrapped whole (_rewrap_if_out_of_step)
 NEXT_WORD = re.compile(r"\s*\S+\s?")
 # typed characters Textual's TextArea drops (see GhostEditor._on_key): format characters (ZWNJ, ZWJ,
 # LRM/RLM, ZWSP, BOM, soft hyphen), spaces other than U+0020 (no-break space), private-use and
@@ -108,6 +109,34 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
         if self.soft_wrap and edit.text:
             self._unwrap_long_lines(min(edit.from_location, edit.to_location)[0], result.end_location[0])
         return result
+
+    def undo(self) -> None:
+        super().undo()
+        self._rewrap_if_out_of_step()
+
+    def redo(self) -> None:
+        super().redo()
+        self._rewrap_if_out_of_step()
+
+    def _rewrap_if_out_of_step(self) -> None:
+        """Textual 8 rewraps only the rows it reckons an undo or redo touched, and for a batch of
+        several edits across lines it can miss some: rows wrapped for old text stay, and when the
+        wrapped document has more lines than the document the next frame crashed (IndexError in
+        render_line). So rewrap it all: always in a file of up to REWRAP_LINES lines (at most about
+        20 ms), and in a longer one when the line counts disagree."""
+        wrapped, lines = self.wrapped_document, self.document.line_count
+        if lines > REWRAP_LINES:
+            try:
+                wrapped.get_offsets(lines - 1)
+            except ValueError:  # fewer lines than the document
+                pass
+            else:
+                try:
+                    wrapped.get_offsets(lines)
+                except ValueError:  # as many as the document
+                    return
+        wrapped.wrap(self.wrap_width, self.indent_width)
+        self._refresh_size()
 
     def scroll_cursor_visible(self, center: bool = False, animate: bool = False) -> Offset:
         """Not while an undo is halfway: Textual 8 shortens the document before it puts the cursor
