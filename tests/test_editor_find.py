@@ -297,3 +297,38 @@ async def test_alt_a_from_a_real_terminal_replaces_all_and_types_nothing(make_ed
         await pilot.pause()
         assert app.editor.text == "alpha β\nthe quick fox\nβ gamma β\nlast line\n"
         assert bar(app).query_one("#replace-input").value == "β"
+
+
+ALPHABET = ["a", "A", "b", "\n", " ", "ß", "ẞ", "İ", "i", "ﬁ", "é", "\t", "aa", ".", "*", "(", "\\"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_replace_all_on_random_unicode_is_re_sub_and_undoes_exactly(make_editor, seed):
+    """Random text, query and replacement (case folding that changes lengths, regex characters,
+    tabs, line breaks): Replace all gives what re.sub gives, Ctrl+Z the text before, Ctrl+Y it again."""
+    import random
+
+    from textual.document._wrapped_document import WrappedDocument
+
+    rng = random.Random(seed)
+    pick = lambda lo, hi: "".join(rng.choice(ALPHABET) for _ in range(rng.randint(lo, hi)))  # noqa: E731
+    app = make_editor(pick(0, 200).encode())
+    async with app.run_test(size=(40, 12)) as pilot:
+        ed, start = app.editor, app.editor.text
+        query, replacement = pick(1, 3), pick(0, 3)
+        app.action_replace()
+        await pilot.pause()
+        bar(app).query_one("#find-input").value = query
+        bar(app).query_one("#replace-input").value = replacement
+        await pilot.pause()
+        bar(app).action_replace_all()
+        await pilot.pause()
+        expected = find_pattern(query).sub(lambda _: replacement, start)
+        assert ed.text == expected
+        assert ed.wrapped_document.lines == WrappedDocument(ed.document, ed.wrap_width, ed.indent_width).lines
+        await pilot.press("escape", "ctrl+z")
+        await pilot.pause()
+        assert ed.text == start
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert ed.text == expected
