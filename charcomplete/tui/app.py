@@ -254,6 +254,8 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         why, on_disk = "has unsaved changes", None
         if not self.is_modified():  # saved; but another program (a checkout, a sync, rm) may have replaced it since
             on_disk = self.document.changed_on_disk() if self.buffer_text() else None
+            if on_disk != "it was deleted" and self.buffer_text() == self.document.text:
+                on_disk = None  # only viewed (a log another program appends to): their version stands
             if on_disk is None:
                 self._leave()
                 return
