@@ -63,9 +63,9 @@ def newline_counts(text: str) -> dict[str, int]:
     return {"\n": text.count("\n") - crlf, "\r\n": crlf, "\r": text.count("\r") - crlf}
 
 
-def detect_newline(text: str) -> str:
-    """The dominant line ending of `text` ("\\n" when it has none)."""
-    newline, count = max(newline_counts(text).items(), key=lambda kv: kv[1])  # a tie: the first, "\\n"
+def dominant_newline(counts: dict[str, int]) -> str:
+    """The commonest line ending of `newline_counts` ("\\n" on a tie or when there is none)."""
+    newline, count = max(counts.items(), key=lambda kv: kv[1])  # a tie: the first, "\\n"
     return newline if count else "\n"
 
 
@@ -152,8 +152,9 @@ class Document:
             if _is_trusted(saving_path_for(p)):  # a save in place was cut short: NULs or half a character
                 raise DocumentError(f"{e}; a save cut short left your text in {saving_path_for(p)}: copy it over {p.name}") from None
             raise
-        doc = cls(p, normalize_newlines(text), codec, bom, detect_newline(text), data, Fingerprint.of(p, data), _read_only_reason(p))
-        present = [nl for nl, n in newline_counts(text).items() if n]
+        counts = newline_counts(text)
+        doc = cls(p, normalize_newlines(text), codec, bom, dominant_newline(counts), data, Fingerprint.of(p, data), _read_only_reason(p))
+        present = [nl for nl, n in counts.items() if n]
         doc.mixed_newlines = present if len(present) > 1 else []
         return doc
 
@@ -271,7 +272,7 @@ class Document:
             write_in_place(target, data)
         except OSError as e:
             why = e.strerror or str(e)
-            raise DocumentError(f"could not save {self.path.name}: {why}; your text is kept in {safety}") from None
+            raise DocumentError(f"could not save {self.path.name}: {why}; your text is kept in {safety}", kept=safety) from None
         try:
             safety.unlink()
         except OSError:

@@ -38,6 +38,10 @@ class DistributedError(TrainingError):
 class DocumentError(CharcompleteError):
     """A file the editor cannot open or save."""
 
+    def __init__(self, message: str, kept=None):
+        super().__init__(message)
+        self.kept = kept  # a failed save: the file that holds the buffer's text (the message names it), else None
+
 
 class CharcompleteWarning(RuntimeWarning):
     """Something set aside or not saved that the user should know of (an unreadable adaptation

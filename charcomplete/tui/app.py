@@ -194,7 +194,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         try:
             self.document.save(self.buffer_text())
         except DocumentError as e:
-            copy = None if "your text is kept in" in str(e) else self.write_recovery()  # (a save in place kept its own copy)
+            copy = None if e.kept else self.write_recovery()  # a save in place kept (and named) its own copy
             where = f"; your text is kept in {copy}" if copy else ""
             self.notify(f"{e}{where} (Save as… in the palette writes it elsewhere)", severity="error", timeout=10)
             return
