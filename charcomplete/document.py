@@ -11,6 +11,8 @@
   (mtime + size, then a hash) so the editor can ask before overwriting it.
 - A recovery file `.NAME.charcomplete-recovery` next to the file holds the buffer when the
   editor is killed (SIGTERM, SIGHUP) or crashes with unsaved changes; the next edit offers it.
+  A session writes only its own recovery file: one it was offered and kept for later stays as
+  it is, and the new one takes the next slot (`-2`, `-3`, ...); each is offered in turn.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ LONG_LINE = 10_000  # a line longer than this turns soft wrap off (wrapping it c
 RECOVERY_SUFFIX = ".charcomplete-recovery"
 SAVING_SUFFIX = ".charcomplete-saving"  # the safety copy kept while a file is written in place
 MAX_RECOVERY_BYTES = 4 * MAX_BYTES  # a larger "recovery file" is not one we wrote from an editable buffer
+RECOVERY_SLOTS = 8  # recovery files a file may have in each place (next to it, the data dir): one per session that closed with text nowhere else
 
 
 @dataclass(frozen=True)
@@ -69,15 +72,19 @@ def dominant_newline(counts: dict[str, int]) -> str:
     return newline if count else "\n"
 
 
-def recovery_path_for(path: Path) -> Path:
-    return path.parent / f".{path.name}{RECOVERY_SUFFIX}"
+def _slot(n: int) -> str:
+    return "" if n == 1 else f"-{n}"
 
 
-def fallback_recovery_path_for(path: Path) -> Path:
+def recovery_path_for(path: Path, slot: int = 1) -> Path:
+    return path.parent / f".{path.name}{RECOVERY_SUFFIX}{_slot(slot)}"
+
+
+def fallback_recovery_path_for(path: Path, slot: int = 1) -> Path:
     """Where the recovery file goes when the file's folder cannot take it (read-only, full):
     the user data dir, named by a hash of the file's absolute path."""
     key = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return recovery_dir() / f"{key}-{path.name}{RECOVERY_SUFFIX}"
+    return recovery_dir() / f"{key}-{path.name}{RECOVERY_SUFFIX}{_slot(slot)}"
 
 
 def saving_path_for(path: Path) -> Path:
@@ -104,6 +111,9 @@ class Document:
         self.fingerprint = fingerprint  # None: the file does not exist (yet)
         self.read_only_reason = read_only_reason  # why it cannot be saved, or None
         self.recovery_refused: str | None = None  # why a recovery file found was not read (read_recovery)
+        self.recovery_from: Path | None = None  # the recovery file read_recovery offered
+        self.recovery_others = 0  # ...and how many more there are, offered after it (one per open)
+        self._own_recovery: list[Path] = []  # the recovery files of this session (written, or restored from): a save ends them
         self._link = _link_target(path)  # where `path` pointed when opened or last saved (None: not a symlink)
 
     # --- opening -------------------------------------------------------------------------
@@ -260,7 +270,7 @@ class Document:
     def _save_in_place(self, target: Path, text: str, data: bytes) -> Path:
         """Keep `text` in the safety copy first (read back as a recovery file should the write
         be cut short), write `data` over `target` in place, then drop the copy."""
-        safety = self.recovery_paths[2]
+        safety = saving_path_for(self.path)
         try:
             safety.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             _write_private(safety, text.encode("utf-8", "surrogatepass"))
@@ -283,38 +293,59 @@ class Document:
 
     @property
     def recovery_paths(self) -> list[Path]:
-        """Next to the file, then the fallback in the user data dir, then the safety copy of a
-        save in place (left only when that save failed or was killed)."""
-        return [recovery_path_for(self.path), fallback_recovery_path_for(self.path), saving_path_for(self.path)]
+        """Next to the file (each slot), then the fallback in the user data dir (each slot), then
+        the safety copy of a save in place (left only when that save failed or was killed)."""
+        near = [recovery_path_for(self.path, n) for n in range(1, RECOVERY_SLOTS + 1)]
+        far = [fallback_recovery_path_for(self.path, n) for n in range(1, RECOVERY_SLOTS + 1)]
+        return near + far + [saving_path_for(self.path)]
 
     @property
     def recovery_path(self) -> Path:
-        """The recovery file that exists (next to the file first), else where one would go.
-        Only a regular file owned by the user counts (never a symlink, FIFO or device)."""
-        return next((p for p in self.recovery_paths if _is_trusted(p)), self.recovery_paths[0])
+        """The recovery file this session wrote, else the one offered, else where one would go."""
+        written = [p for p in self._own_recovery if p != saving_path_for(self.path)]
+        return (written or [self.recovery_from or recovery_path_for(self.path)])[-1]
 
     def write_recovery(self, text: str) -> Path:
-        """Keep `text` (the unsaved buffer) in the recovery file; always UTF-8, mode 0600. If the
-        file's folder cannot take it, it goes to the user data dir instead. Whatever is at the
-        recovery path (a planted symlink, a FIFO, someone's 0666 file) is replaced, never
+        """Keep `text` (the unsaved buffer) in this session's recovery file; always UTF-8, mode
+        0600. A recovery file of ours that this session did not write or restore from (one it was
+        offered and kept for later, another editor's) is never overwritten: the next free slot is
+        taken. If the file's folder cannot take it, it goes to the user data dir instead. Whatever
+        else is at a slot (a planted symlink, a FIFO, someone's 0666 file) is replaced, never
         followed or written through: see `_write_private`."""
         data = text.encode("utf-8", "surrogatepass")
-        try:
-            return _write_private(self.recovery_paths[0], data)
-        except OSError:
-            fallback = self.recovery_paths[1]
-            fallback.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return _write_private(fallback, data)
+        error: OSError | None = None
+        for where in (recovery_path_for, fallback_recovery_path_for):
+            slots = [where(self.path, n) for n in range(1, RECOVERY_SLOTS + 1)]
+            mine = [p for p in slots if p in self._own_recovery]
+            free = mine or [p for p in slots if not _is_trusted(p)]  # one of ours is someone's kept text
+            if not free:
+                error = OSError(errno.EEXIST, f"all {RECOVERY_SLOTS} recovery files of {self.path.name} are in use")
+                continue
+            try:
+                if where is fallback_recovery_path_for:
+                    free[0].parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                written = _write_private(free[0], data)
+            except OSError as e:
+                error = e
+                continue
+            if written not in self._own_recovery:
+                self._own_recovery.append(written)
+            return written
+        raise error
 
     def read_recovery(self) -> str | None:
-        """The recovered buffer, if a recovery file exists and differs from the file. A recovery
-        path that is not a regular file owned by the user (a symlink, a FIFO, a device, another
-        user's file) or is larger than MAX_RECOVERY_BYTES is ignored and never opened for reading
+        """The newest recovered buffer that differs from the file, if a recovery file holds one
+        (`recovery_from` names it, `recovery_others` counts the rest). A recovery file that holds
+        just the file's text is removed (nothing in it is lost). A recovery path that is not a
+        regular file owned by the user (a symlink, a FIFO, a device, another user's file) or is
+        larger than MAX_RECOVERY_BYTES is ignored and never opened for reading
         (`self.recovery_refused` says why)."""
-        self.recovery_refused = None
-        for path in self.recovery_paths:
+        self.recovery_refused, self.recovery_from, self.recovery_others = None, None, 0
+        found: list[tuple[float, int, Path, str]] = []
+        for order, path in enumerate(self.recovery_paths):
             try:
                 data = _read_private(path)
+                when = os.lstat(path).st_mtime
             except _Untrusted as e:
                 self.recovery_refused = f"{path} was ignored: {e}"
                 continue
@@ -324,16 +355,41 @@ class Document:
                 text = data.decode("utf-8", "surrogatepass")
             except UnicodeDecodeError:
                 continue
-            if text != self.text:
-                return text
-        return None
+            if text == self.text:
+                _remove(path)
+            else:
+                found.append((-when, order, path, text))
+        if not found:
+            return None
+        found.sort()
+        self.recovery_from, self.recovery_others = found[0][2], len(found) - 1
+        return found[0][3]
+
+    def claim_recovery(self) -> None:
+        """The offered recovery file is restored into this session: a save now ends it."""
+        if self.recovery_from is not None and self.recovery_from not in self._own_recovery:
+            self._own_recovery.append(self.recovery_from)
+
+    def discard_recovery(self) -> None:
+        """Delete the offered recovery file (the others stay, for the next open)."""
+        if self.recovery_from is not None:
+            _remove(self.recovery_from)
+            if self.recovery_from in self._own_recovery:
+                self._own_recovery.remove(self.recovery_from)
+            self.recovery_from = None
 
     def remove_recovery(self) -> None:
-        for path in self.recovery_paths:
-            try:
-                path.unlink()
-            except OSError:
-                pass  # gone already, or not ours to remove (a folder of that name): never fail a save over it
+        """The buffer is saved: delete this session's recovery files (never one it kept for later)."""
+        for path in self._own_recovery:
+            _remove(path)
+        self._own_recovery = []
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass  # gone already, or not ours to remove (a folder of that name): never fail a save over it
 
 
 def _link_target(path: Path) -> str | None:
@@ -358,6 +414,8 @@ def _untrusted_reason(path: Path, st: os.stat_result | None = None) -> str | Non
         return "it is not a regular file"
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
         return "it is owned by another user"
+    if st.st_mode & 0o022:  # ours are 0600: this one was not written by the editor, and others could change it
+        return "others can write to it"
     if st.st_size > MAX_RECOVERY_BYTES:
         return f"it is larger than {MAX_RECOVERY_BYTES // 2**20} MiB"
     return None

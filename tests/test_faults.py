@@ -945,5 +945,6 @@ def test_recovery_falls_back_to_the_data_dir_when_the_folder_refuses_it(tmp_path
     again = Document.open(p)
     assert again.read_recovery() == "on disk\nunsaved words\n"
     assert again.recovery_path == written
+    again.claim_recovery()  # restored into the editor, then saved:
     again.remove_recovery()
     assert not written.exists() and again.read_recovery() is None

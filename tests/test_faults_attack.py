@@ -167,6 +167,53 @@ async def test_later_then_save_keeps_the_recovery_file(make_editor, tmp_path):
     assert not recovery_of(f).exists()  # restored and saved: now it goes
 
 
+async def test_later_then_a_crash_keeps_both_recovered_versions(make_editor, tmp_path):
+    """"Later", new unsaved edits, then a crash (or a failed save): the recovery written now goes
+    beside the kept one, never over it; each is offered in turn (newest first), Discard deletes
+    only the one offered."""
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    recovery_of(f).write_text(LINE + "recovered work\n")
+    os.utime(recovery_of(f), (1_000_000_000, 1_000_000_000))  # written long ago
+    app = make_editor(path=f)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Choice)
+        await pilot.press("l")
+        await pilot.pause()
+        await type_at_end(pilot, "new")
+        written = app.write_recovery()  # what SIGHUP, SIGTERM and a crash do first
+        assert written is not None and written != recovery_of(f)
+        app.write_recovery()  # a second write replaces this session's own, adds no third
+    texts = sorted(p.read_text() for p in tmp_path.glob(".notes.txt.charcomplete-recovery*"))
+    assert texts == [LINE + "new", LINE + "recovered work\n"]
+    again = make_editor(path=f)
+    async with again.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(again.screen, Choice) and "1 more" in again.screen.message
+        await pilot.press("d")  # the newest (this session's "new") is offered first; discard it
+        await pilot.pause()
+    assert [p.read_text() for p in tmp_path.glob(".notes.txt.charcomplete-recovery*")] == [LINE + "recovered work\n"]
+    last = make_editor(path=f)
+    async with last.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(last.screen, Choice) and "more" not in last.screen.message
+        await pilot.press("r")
+        await pilot.pause()
+        assert last.editor.text == LINE + "recovered work\n"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert not list(tmp_path.glob(".notes.txt.charcomplete-recovery*"))
+
+
+def test_a_recovery_file_no_different_from_the_file_is_removed_when_read(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    recovery_of(f).write_text(LINE)  # nothing in it that the file does not hold
+    doc = Document.open(f)
+    assert doc.read_recovery() is None and not recovery_of(f).exists()
+
+
 # --- item 6: a file that became a symlink (dangling or not) is reported and confirmed -------------
 
 

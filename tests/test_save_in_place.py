@@ -92,7 +92,7 @@ def test_a_write_cut_short_leaves_the_safety_copy_which_the_next_open_offers(tmp
     os.link(path, tmp_path / "link.txt")
     doc = Document.open(path)
     buffer = "the whole new buffer, none of it on disk yet\n" * 3
-    safety = doc.recovery_paths[2]
+    safety = document.saving_path_for(doc.path)
 
     def cut_short(fd, data, offset):
         os.write(fd, bytes(data[:10]))

@@ -66,7 +66,6 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self._editor: GhostEditor | None = None
         self._dirty = False
         self._restored = False
-        self._recovery_kept = False  # "Later" in the recovery prompt: saves keep the recovery file (issue 15, item 2)
         self._counted_accept = True
 
     # --- layout -------------------------------------------------------------------------
@@ -118,8 +117,9 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         if self.document.recovery_refused:  # a planted symlink, FIFO, device or another user's file
             self.notify(self.document.recovery_refused, severity="warning", timeout=8)
         if recovered is not None:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.document.recovery_path.stat().st_mtime))
-            self.push_screen(recovery_dialog(self.document.path.name, when), lambda c: self._recovery_chosen(c, recovered))
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.document.recovery_from.stat().st_mtime))
+            self.push_screen(recovery_dialog(self.document.path.name, when, self.document.recovery_others),
+                             lambda c: self._recovery_chosen(c, recovered))
 
     def _show_model(self) -> None:
         c = self.model.completer
@@ -198,8 +198,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             where = f"; your text is kept in {copy}" if copy else ""
             self.notify(f"{e}{where} (Save as… in the palette writes it elsewhere)", severity="error", timeout=10)
             return
-        if not self._recovery_kept:  # the user chose "Later": the recovered text is not theirs to lose yet
-            self.document.remove_recovery()
+        self.document.remove_recovery()  # this session's own (one kept for "Later" stays)
         self._dirty = False
         self.status.modified = False
         self.notify(f"Saved {self.document.path.name}", timeout=2)
@@ -231,9 +230,8 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         except DocumentError as e:
             self.notify(str(e), severity="error", timeout=10)
             return
-        if not self._recovery_kept:  # its unsaved text is saved now (a "Later" recovery is not in the buffer: kept)
-            self.document.remove_recovery()
-        self.document, self._recovery_kept, self._restored = new, False, False
+        self.document.remove_recovery()  # its unsaved text is saved now (one kept for "Later" stays)
+        self.document, self._restored = new, False
         self._dirty = False
         self.editor.read_only = False
         self.status.file_name, self.status.read_only, self.status.modified = new.path.name, False, False
@@ -281,11 +279,12 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         if choice == "restore":
             self.editor.replace(text, (0, 0), self.editor.document.end)  # undoable: Ctrl+Z gives back the file
             self._restored = True
+            self.document.claim_recovery()
             self.notify("Recovered text restored; save to keep it.")
         elif choice == "discard":
-            self.document.remove_recovery()
-        else:  # "later" (or Escape): keep the recovery file until a later edit restores or discards it
-            self._recovery_kept = True
+            self.document.discard_recovery()
+        # "later" (or Escape): the recovery file stays until a later edit restores or discards it;
+        # this session's own recovery (a crash, a failed save) goes beside it, never over it
 
     # --- models -----------------------------------------------------------------------------
 

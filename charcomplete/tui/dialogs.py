@@ -108,10 +108,11 @@ def overwrite_dialog(name: str, reason: str) -> Choice:
     )
 
 
-def recovery_dialog(name: str, when: str) -> Choice:
+def recovery_dialog(name: str, when: str, others: int = 0) -> Choice:
+    more = f" {others} more recovered version{'s' if others > 1 else ''} of it {'are' if others > 1 else 'is'} kept, offered next time." if others else ""
     return Choice(
         f"Unsaved changes to {name} were recovered (written {when}, when the editor was closed or crashed).\n"
-        "Restore them into the editor? (Discard deletes the recovery file.)",
+        f"Restore them into the editor? (Discard deletes this recovery file.){more}",
         [("restore", "Restore", "r", "primary"), ("discard", "Discard", "d", "error"), ("later", "Later", "l", "default")],
         cancel="later",
     )
