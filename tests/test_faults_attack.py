@@ -206,6 +206,18 @@ async def test_later_then_a_crash_keeps_both_recovered_versions(make_editor, tmp
     assert not list(tmp_path.glob(".notes.txt.charcomplete-recovery*"))
 
 
+def test_two_editors_on_one_file_keep_a_recovery_file_each(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text(LINE)
+    first, second = Document.open(f), Document.open(f)  # two terminals, both killed with unsaved text
+    a = first.write_recovery(LINE + "first\n")
+    b = second.write_recovery(LINE + "second\n")
+    assert a != b and a.read_text() == LINE + "first\n" and b.read_text() == LINE + "second\n"
+    assert first.write_recovery(LINE + "first, more\n") == a  # each rewrites its own
+    later = Document.open(f)
+    assert later.read_recovery() == LINE + "first, more\n" and later.recovery_others == 1  # the newest first
+
+
 def test_a_recovery_file_no_different_from_the_file_is_removed_when_read(tmp_path):
     f = tmp_path / "notes.txt"
     f.write_text(LINE)
