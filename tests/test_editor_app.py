@@ -564,6 +564,40 @@ async def test_a_worse_model_is_kept_saved_but_not_switched_to(editor, monkeypat
                    for n in app._notifications)  # the old and the new model's scores, precision too
 
 
+async def test_a_model_picked_while_training_is_not_replaced_when_the_training_ends(editor, tiny_checkpoints, monkeypatch):
+    """The run was scored against the model it started from; the user switched to another one
+    meanwhile: that choice stands, and the notice names the model the scores were taken with."""
+    import threading
+
+    import charcomplete.jobs as jobs
+    from charcomplete.registry import user_checkpoint_path
+
+    dest = user_checkpoint_path("tiny-lstm")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_checkpoints["lstm"], dest)
+    switched = threading.Event()
+    real = jobs.score_tail
+
+    def score_tail(path, corpus, **kw):  # the scoring waits until the user has picked another model
+        switched.wait(30)
+        return real(path, corpus, **kw)
+
+    monkeypatch.setattr(jobs, "score_tail", score_tail)
+    app = editor(text=LINE * 100)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        app.action_switch_model("tiny-lstm")
+        await until(pilot, lambda: app.model.completer.name == "tiny-lstm")
+        switched.set()
+        await settle(pilot)
+        assert app.model.completer.name == "tiny-lstm"  # the user's choice stands
+        note = next(n.message for n in app._notifications if "notes-attention" in n.message)
+        assert "with attention" in note and "tiny-lstm" in note and "palette" in note
+
+
 async def test_a_text_too_small_to_learn_from_gets_a_notice(editor):
     from charcomplete.paths import models_dir
 

@@ -66,6 +66,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self._editor: GhostEditor | None = None
         self._dirty = False
         self._restored = False
+        self._trained_from = None  # the completer a training run started from (EditorTraining)
         self._counted_accept = True
 
     # --- layout -------------------------------------------------------------------------

@@ -261,6 +261,7 @@ class EditorTraining:
             return
         self.status.activity = "training"
         c = self.model.completer
+        self._trained_from = c  # the model the run is scored against (the user may pick another meanwhile)
         self.query_one(TrainingPanel).start(chosen, c.load_options(), compare_with=str(c.path) if c.path else None)
 
     def action_resume_training(self, name: str) -> None:
@@ -297,6 +298,12 @@ class EditorTraining:
         if outcome is not None and outcome.note:
             self.notify(outcome.note, timeout=10)
         scores = "" if new is None else f"{new} on the held-out tail"
+        base = self._trained_from or old
+        if old is not base and (old.path is None or old.path != base.path):  # the user picked another model while it trained: that choice stands
+            was = "" if outcome is None or outcome.old is None else f" (was {outcome.old} with {base.name})"
+            self.notify(f"Trained '{completer.name}': {scores}{was}. You picked {old.name} meanwhile, so it stays; "
+                        f"pick '{completer.name}' in the palette (Ctrl+P).", markup=False, timeout=15)
+            return
         if outcome is None or outcome.old is None:
             self._use_model(completer, f"Trained '{completer.name}' ({scores}); switched to it (saved in your data dir).")
             return
