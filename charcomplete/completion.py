@@ -72,7 +72,7 @@ class Completer:
 
     def __init__(self, model, vocab: Vocab, name: str = "", path: Path | None = None, meta=None, device: str = "cpu",
                  context_chars: int = 192, max_extend: int = 64, policy: Policy | None = None, adapt=False,
-                 save_history: bool = True, memory=None):
+                 save_history: bool = False, memory=None):
         from charcomplete.adapt import make_adaptive
 
         self.vocab = vocab
@@ -91,7 +91,7 @@ class Completer:
         self._ahead: dict[str, StepState] = {}  # {path: the state after _ctx + path}, stepped by the last suggestions
         self._trail: dict[int, StepState] = {}  # {n: the state after _ctx[:n]} for the last TRAIL characters stepped
         # adaptation (charcomplete/adapt.py): False (exactly the network), True (the document and
-        # the user's history; the history saved at exit with save_history), or an AdaptiveModel
+        # the user's history, read; saved at exit only with save_history, as `edit` does), or an AdaptiveModel
         self.adapt = make_adaptive(adapt, save=save_history)
         self._index = dict(vocab._index)  # char -> id, for the adaptive model's counts
         # the corpus memory (memory.py: part of the model, shipped beside it) and the mixer that

@@ -75,7 +75,7 @@ def test_mixed_probabilities_sum_to_one(tiny_checkpoints):
 
 
 def test_history_persists_into_a_new_completer_and_is_bounded(tiny_checkpoints, monkeypatch):
-    c = load_completer(tiny_checkpoints["attention"], adapt=True)
+    c = load_completer(tiny_checkpoints["attention"], adapt=True, save_history=True)
     type_text(c, DOC)
     history.save_all()  # what happens at exit
     data = json.loads(history_path().read_text())
@@ -88,8 +88,22 @@ def test_history_persists_into_a_new_completer_and_is_bounded(tiny_checkpoints, 
     assert len(small.merged(CharCounts(3, 7), max_contexts=50)) == 50
 
 
-def test_forget_clears_memory_and_file(tiny_checkpoints):
+def test_the_python_api_reads_the_history_but_never_writes_it_unless_asked(tiny_checkpoints):
+    """`load_completer(name, adapt=True)` (a script, a benchmark) learned from every text it was
+    given and saved it into the user's history at exit: a benchmark's test texts then scored
+    better on each run, and the user's history held text they never typed."""
     c = load_completer(tiny_checkpoints["attention"], adapt=True)
+    type_text(c, DOC)
+    history.save_all()  # what happens at exit
+    assert not history_path().exists()
+    kept = load_completer(tiny_checkpoints["attention"], adapt=True, save_history=True)
+    type_text(kept, DOC)
+    history.save_all()
+    assert history_path().exists()  # asked for: kept, as `edit` does
+
+
+def test_forget_clears_memory_and_file(tiny_checkpoints):
+    c = load_completer(tiny_checkpoints["attention"], adapt=True, save_history=True)
     type_text(c, DOC)
     history.save_all()
     assert history_path().exists()
@@ -103,7 +117,7 @@ def test_forget_clears_memory_and_file(tiny_checkpoints):
 
 
 def test_forget_in_another_process_reaches_a_running_session(tiny_checkpoints):
-    c = load_completer(tiny_checkpoints["attention"], adapt=True)
+    c = load_completer(tiny_checkpoints["attention"], adapt=True, save_history=True)
     type_text(c, DOC)
     history._forgotten_path().parent.mkdir(parents=True, exist_ok=True)
     history._forgotten_path().write_text("now\n")  # what `charcomplete forget` leaves for running editors
@@ -122,7 +136,7 @@ def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
         history_path().write_text(garbage)
         history._SHARED.clear()
         with pytest.warns(RuntimeWarning, match="ignoring"):
-            c = load_completer(tiny_checkpoints["lstm"], adapt=True)
+            c = load_completer(tiny_checkpoints["lstm"], adapt=True, save_history=True)
         assert isinstance(c.suggest("the quick br").text, str)
         assert history_path().with_name("history.json.corrupt").exists()
 

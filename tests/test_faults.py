@@ -844,7 +844,7 @@ def test_a_fifo_as_the_adaptation_history_is_set_aside(tiny_checkpoints):
     history._SHARED.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        c = finishes(lambda: load_completer(tiny_checkpoints["lstm"], adapt=True), history_path())
+        c = finishes(lambda: load_completer(tiny_checkpoints["lstm"], adapt=True, save_history=True), history_path())
     assert any("ignoring" in str(w.message) for w in caught)
     assert isinstance(c.suggest("the q").text, str)
     history._SHARED.clear()
@@ -865,7 +865,7 @@ def test_fuzz_the_adaptation_history(tiny_checkpoints, content):
     history._SHARED.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "ignoring the unreadable adaptation history"
-        c = load_completer(tiny_checkpoints["lstm"], adapt=True)
+        c = load_completer(tiny_checkpoints["lstm"], adapt=True, save_history=True)
     for text in ("the q", "the quick brown fox jumps over the lazy dog. the q"):
         p = np.array(list(c.next_char_probs(text).values()))
         assert np.isfinite(p).all() and abs(p.sum() - 1) < 1e-4
@@ -909,7 +909,7 @@ def test_lone_surrogates_are_learned_saved_and_read_back(tiny_checkpoints):
     from charcomplete.history import history_path
 
     history._SHARED.clear()
-    c = load_completer(tiny_checkpoints["lstm"], adapt=True)
+    c = load_completer(tiny_checkpoints["lstm"], adapt=True, save_history=True)
     text = "the quick \udb3c brown fox \ud800. " * 40  # e.g. non-UTF-8 bytes of argv, decoded with surrogateescape
     c.observe(text)
     c.observe(text + "the q")
@@ -918,7 +918,7 @@ def test_lone_surrogates_are_learned_saved_and_read_back(tiny_checkpoints):
     history._SHARED.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no "ignoring the unreadable adaptation history"
-        again = load_completer(tiny_checkpoints["lstm"], adapt=True)
+        again = load_completer(tiny_checkpoints["lstm"], adapt=True, save_history=True)
     assert any("\ud800" in ctx for ctx in again.adapt.history.loaded.table)  # read back as it was
     history._SHARED.clear()
 
