@@ -2,7 +2,7 @@
 character-level models (an LSTM, or an LSTM with attention).
 
     from charcomplete import load_completer
-    c = load_completer("attention", device="cpu")
+    c = load_completer("prose", device="cpu")
     c.suggest("To be, or not to b").text
 """
 

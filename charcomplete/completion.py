@@ -27,7 +27,6 @@ import numpy as np
 from charcomplete.match import match_expert
 from charcomplete.mixer import Mixer, MixerConfig, default_keys, doc_match_order
 from charcomplete.netadapt import NetAdapter
-from charcomplete.registry import DEFAULT_MODEL
 from charcomplete.stepper import NumpyNet, Stepper, StepState
 from charcomplete.vocab import Vocab, normalize_newlines
 from charcomplete.words import blend, partial_word
@@ -454,16 +453,17 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_completer(model: str | Path | None = None, device: str = "cpu", **kwargs) -> Completer:
-    """A Completer for a shipped or user checkpoint name, or a path (default: the editor's model).
+    """A Completer for a shipped or user checkpoint name, or a path (default: the model `edit`
+    opens notes with, `prose`; `attention` when that one is not installed).
     kwargs go to Completer (adapt=True for adaptation, save_history=True to keep what it learns).
     The model's corpus memory (`NAME.memory.safetensors` beside it, or `NAME.memory.packed`:
     memory_pack.py) is loaded when there is one, unless memory=False."""
     from charcomplete.checkpoint import load_checkpoint, load_weights
     from charcomplete.device import resolve_device, resolve_device_cheaply
-    from charcomplete.registry import model_name, resolve_model
+    from charcomplete.registry import model_for_kind, model_name, resolve_model
 
     device = resolve_device_cheaply(device) or resolve_device(device)
-    path = resolve_model(str(model or DEFAULT_MODEL))
+    path = resolve_model(str(model or model_for_kind("prose")))
     if device == "cpu":  # numpy weights: torch is not imported (Completer.model builds it if asked)
         weights, meta, cfg, vocab = load_weights(path)
         net = NumpyNet(cfg, weights)

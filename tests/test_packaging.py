@@ -100,6 +100,10 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
         assert p.returncode == 0, p.stderr
         assert p.stdout.startswith(expected), (model, text, p.stdout)
         assert list((tmp_path / "data" / "cache" / "memories").glob("*.memory.safetensors")), model
+    # the Python API's default is the model `edit` opens notes with, its corpus memory included
+    p = subprocess.run([sys.executable, "-c", "from charcomplete import load_completer; c = load_completer(); "
+                        "print(c.name, c.memory is not None)"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert p.returncode == 0 and p.stdout.split() == ["prose", "True"], (p.stdout, p.stderr)
 
 
 def _readme_commands() -> list[str]:
