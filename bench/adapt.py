@@ -203,7 +203,7 @@ def dyneval_table(c, args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=None, help="model name or path (default: the editor's default)")
+    ap.add_argument("--model", default="attention", help="model name or path (default: attention, the network alone, as the figures that give no --model were measured)")
     ap.add_argument("--chars", type=int, default=3000, help="characters per text")
     ap.add_argument("--files", type=int, default=4, help="validation files per corpus folder")
     ap.add_argument("--tune", action="store_true", help="print the bpc grid over AdaptConfig settings instead")

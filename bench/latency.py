@@ -65,7 +65,7 @@ def backspace_ms(c, text: str, every: int = 10) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=None, help="model name or path (default: the editor's default)")
+    ap.add_argument("--model", default="attention", help="model name or path (default: attention, the network alone, as the figures that give no --model were measured)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--chars", type=int, default=3000, help="characters typed per repeat")
     ap.add_argument("--adapt", action="store_true", help="adapt to the document as the editor does")
