@@ -144,6 +144,12 @@ def expand_paths(paths: list[str], _matched: bool = False) -> list[Path]:
     return unique
 
 
+def no_text_in(paths: list[str], files: CorpusFiles) -> str:
+    """The error for a corpus with no text file: what was given (an empty folder says so) and what was found."""
+    named = ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return f"no text files in the corpus {named} ({files.summary()})"
+
+
 def read_corpus(paths: list[str]) -> CorpusFiles:
     """Read every text file under `paths`, counting the ones skipped."""
     if not paths:
@@ -238,7 +244,7 @@ def load_corpus(
         raise CorpusError("val_fraction must be between 0 and 1")
     files = read_corpus(paths)
     if not files.documents:
-        raise CorpusError(f"no text files in the corpus ({files.summary()})")
+        raise CorpusError(no_text_in(paths, files))
     parts = [split_text(d.text, val_fraction) for d in files.documents]
     if sum(len(t) for t, _ in parts) < 2:
         raise CorpusError(f"the corpus is too small to train on ({files.summary()})")

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from charcomplete.corpus import Corpus, CorpusError, CorpusFiles, Document, expand_paths, read_document, split_index
+from charcomplete.corpus import Corpus, CorpusError, CorpusFiles, Document, expand_paths, no_text_in, read_document, split_index
 from charcomplete.fileio import atomic_write
 from charcomplete.vocab import Vocab, codepoints
 
@@ -90,7 +90,7 @@ def prepare_corpus(
         if on_file:
             on_file("count", i + 1, len(found))
     if not lengths:
-        raise CorpusError(f"no text files in the corpus ({files.summary()})")
+        raise CorpusError(no_text_in(list(paths), files))
     if sum(split_index(n, val_fraction) for _, n in lengths) < 2:
         raise CorpusError(f"the corpus is too small to train on ({files.summary()})")
     vocab = Vocab.from_counts({chr(c): int(counts[c]) for c in np.flatnonzero(counts)}, min_count=min_count)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,13 @@ def test_train_on_a_body_of_nuls_says_why_it_has_nothing_to_train_on(tmp_path):
     nuls = _sparse(tmp_path / "n.txt", TEXT.encode() * 8, 1 << 20)
     r = run("train", "--model", "lstm", "--corpus", str(nuls), "--out", str(tmp_path / "m.safetensors"), *TINY)
     assert_one_line_error(r, r"no text files in the corpus .*1 binary")
+
+
+def test_train_on_an_empty_folder_names_it(tmp_path):
+    empty = tmp_path / "notes"
+    empty.mkdir()
+    r = run("train", "--model", "lstm", "--corpus", str(empty), "--out", str(tmp_path / "m.safetensors"), *TINY)
+    assert_one_line_error(r, rf"no text files in the corpus {re.escape(str(empty))} \(0 files")
 
 
 # --- item 16: Tab indents as the file does; a whitespace-only ghost is never shown -------------
