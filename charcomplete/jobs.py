@@ -149,8 +149,7 @@ def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
     shipped model on a few notes does not lose what it remembers of its large corpus; a model
     with no such memory gets one of its own training text (`save_memory`). A packed memory stays
     packed (memory_pack.py: both models then read the same unpacked file in the cache)."""
-    import shutil
-
+    from charcomplete.fileio import replace_file
     from charcomplete.memory_pack import is_packed, memory_file, packed_path_for
     from charcomplete.registry import memory_path_for, resolve_model
 
@@ -163,8 +162,8 @@ def give_memory(checkpoint: Path, corpus, init: str | None = None) -> Path:
             stale.unlink(missing_ok=True)
         try:
             os.link(source, target)
-        except OSError:
-            shutil.copyfile(source, target)
+        except OSError:  # another file system: a copy, whole or not at all (a part-copied memory breaks the model)
+            replace_file(target, source.read_bytes(), 0o644)
     return target
 
 

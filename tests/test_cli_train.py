@@ -275,6 +275,42 @@ def test_ctrl_c_writes_a_resume_file_exits_130_and_resume_continues(corpus_dir, 
     assert meta.metrics["steps"] <= stopped + 7 and meta.config["kind"] == "attention"
 
 
+def test_ctrl_c_after_the_model_is_saved_says_so_and_what_was_left_undone(corpus_dir, tmp_path, isolated_data_dir, monkeypatch):
+    """Ctrl+C while the corpus memory was built (minutes on a large corpus) ended in click's bare
+    "Aborted!", exit 1, although the model was saved; one that came as the last step ended was
+    ignored: the memory and the comparison ran on."""
+    import charcomplete.jobs as jobs
+    import charcomplete.trainer as trainer
+
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--from-scratch", "--model", "lstm", "--corpus", str(corpus_dir), "--out", str(out), *TINY, "--epochs", "0.05"]
+
+    def building(*a, **k):
+        raise KeyboardInterrupt  # Ctrl+C while the memory is built
+
+    with monkeypatch.context() as m:
+        m.setattr(jobs, "give_memory", building)
+        r = run(*args)
+    assert r.exit_code == 130 and "Traceback" not in r.output and "Aborted" not in r.output, r.output
+    assert f"Interrupted: the model is saved in {out} without its corpus memory; build it with  charcomplete memory {out} --corpus" in r.output
+    from charcomplete.checkpoint import load_checkpoint
+
+    assert load_checkpoint(out)  # whole
+
+    real = trainer.train
+
+    def last_step_then_ctrl_c(*a, **k):
+        result = real(*a, **k)
+        os.kill(os.getpid(), signal.SIGINT)  # the handler is still ours: it only asks to stop
+        return result
+
+    with monkeypatch.context() as m:
+        m.setattr(trainer, "train", last_step_then_ctrl_c)
+        r = run(*args, "--force")
+    assert r.exit_code == 130 and f"Interrupted: the model is saved in {out} without its corpus memory" in r.output, r.output
+    assert "held-out tail" not in r.output
+
+
 def test_train_fine_tunes_the_shipped_model_by_default_and_compares_on_the_tail(corpus_dir, tmp_path, isolated_data_dir):
     from charcomplete.completion import load_completer
     from charcomplete.registry import model_for_file, resolve_model

@@ -132,6 +132,33 @@ def test_a_fine_tuned_model_keeps_its_base_models_memory(model_with_memory, tmp_
     assert load_completer(outcome.path).memory is not None
 
 
+def test_a_base_memory_copied_across_file_systems_is_whole_or_not_there(model_with_memory, tmp_path, monkeypatch):
+    """Where a hard link cannot be made (another file system) the base model's memory is copied:
+    a copy cut short (Ctrl+C, a full disk) left a part-written memory, and the model would not load."""
+    import errno
+    import os
+
+    from charcomplete import jobs
+
+    def no_link(*a):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    out = tmp_path / "tuned.safetensors"
+    shutil.copy(model_with_memory, out)
+    assert jobs.give_memory(out, None, str(model_with_memory)).read_bytes() == memory_path_for(model_with_memory).read_bytes()
+    memory_path_for(out).unlink()
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m, pytest.raises(KeyboardInterrupt):
+        m.setattr(os, "fsync", interrupted)
+        jobs.give_memory(out, None, str(model_with_memory))
+    assert not memory_path_for(out).exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert load_completer(out).memory is None  # loads, without a memory (`charcomplete memory` can build one)
+
+
 def test_a_line_of_a_neighbouring_file_is_predicted_by_the_match_model(model_with_memory):
     """The match model (match.py) over the neighbouring files: after the start of a line that a
     neighbouring file holds, the rest is likelier with it than with the same counts without it."""

@@ -6,6 +6,7 @@ boundary, writes a resume file and exits 130 (143 for SIGTERM); a second Ctrl+C 
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -149,7 +150,8 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
     try:
         result = _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model)
     except TrainingInterrupted as e:
-        console.print(f"Interrupted at step {e.step}: resume with  charcomplete train ... --resume {e.resume_path}")
+        console.print(f"Interrupted at step {e.step}: resume with  charcomplete train ... --resume {e.resume_path}",
+                      markup=False, highlight=False, soft_wrap=True)
         sys.exit(143 if stop["signal"] == signal.SIGTERM else 130)
     except KeyboardInterrupt:
         console.print("Interrupted.")
@@ -163,12 +165,25 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
     acc = f"{result.best_val_acc:.3f}" if result.best_val_acc is not None else "n/a"
     click.echo(f"saved {result.path}  (val {bpc} bpc, accuracy {acc}, {result.steps} steps, "
                f"{result.seconds:.1f}s, {result.chars_per_s:,.0f} chars/s, {result.parameters:,} parameters)")
-    if memory:  # the corpus memory: the training text's n-gram tables, shipped beside the model
-        mem = give_memory(result.path, data, init)  # a fine-tuned model keeps its base model's memory
-        click.echo(f"corpus memory: {mem}  ({mem.stat().st_size / 1e6:.1f} MB)")
-    if init and not dist.active and data.files.documents and data.files.documents[0].text:  # the model it started from, on the same tail
-        new, old = score_tail(result.path, data, val_fraction=val_fraction), old or score_tail(Path(init), data, val_fraction=val_fraction)
-        click.echo(f"held-out tail: {new}  ({init_name}: {old})")
+    mem = None
+    try:  # Ctrl+C from here on: the model is saved; say so, and what was left undone
+        if memory and init:  # a fine-tuned model keeps its base model's memory: a link, at once
+            mem = give_memory(result.path, data, init)
+        if stop["requested"]:  # Ctrl+C as the last step ended
+            raise KeyboardInterrupt
+        if memory and mem is None:  # the corpus memory: the training text's n-gram tables, shipped beside the model
+            mem = give_memory(result.path, data, init)
+        if mem is not None:
+            click.echo(f"corpus memory: {mem}  ({mem.stat().st_size / 1e6:.1f} MB)")
+        if init and not dist.active and data.files.documents and data.files.documents[0].text:  # the model it started from, on the same tail
+            new, old = score_tail(result.path, data, val_fraction=val_fraction), old or score_tail(Path(init), data, val_fraction=val_fraction)
+            click.echo(f"held-out tail: {new}  ({init_name}: {old})")
+    except KeyboardInterrupt:
+        source = f"--data {data_dir}" if data_dir else " ".join(f"--corpus {shlex.quote(c)}" for c in corpus)
+        left = (f" without its corpus memory; build it with  charcomplete memory {shlex.quote(str(result.path))} {source}"
+                if memory and mem is None else "; the comparison on the held-out tail was skipped")
+        console.print(f"Interrupted: the model is saved in {result.path}{left}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(130)
     hidden = shipped_hidden_by(result.path)
     if hidden is not None:
         click.echo(f"note: your model {result.path.stem!r} now hides the shipped one of that name ({hidden}) "
