@@ -332,3 +332,26 @@ async def test_replace_all_on_random_unicode_is_re_sub_and_undoes_exactly(make_e
         await pilot.press("ctrl+y")
         await pilot.pause()
         assert ed.text == expected
+
+
+async def test_search_as_you_type_after_the_text_was_cut_meanwhile(make_editor):
+    """The bar opened with the cursor on line 30; the user clicked into the text, cut most of it
+    and went back to the bar: the next letter typed there searched from a line no longer in the
+    document (IndexError: the editor crashed; found by a seeded fuzz)."""
+    app = make_editor(LINE * 40)
+    async with app.run_test() as pilot:
+        app.editor.move_cursor((30, 8))
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        app.editor.focus()
+        app.editor.select_all()
+        await pilot.press("x")  # the whole text replaced by one letter, the bar still open
+        await pilot.pause()
+        bar(app).query_one("#find-input").focus()
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and bar(app).message == "no match"
+        app.editor.replace(LINE * 2, (0, 0), app.editor.document.end)
+        await pilot.press("u")  # "qu": found, from the start of what is there now
+        await pilot.pause()
+        assert bar(app).message.startswith("1 of 2") and selected(app) == ((0, 4), (0, 6))  # from the end of the text: wrapped

@@ -191,13 +191,25 @@ class FindBar(Vertical):
 
     def _search(self) -> None:
         """Search as you type: the first match from where the cursor was when the bar opened (back there when none)."""
+        origin = self._origin_in_text()
         m = self._matches()
         if not m:
-            self.editor.selection = self._origin
+            self.editor.selection = origin
             self._say("no match" if self.query else "", none=True)
             return
-        i, wrapped = m.step(Selection.cursor(min(self._origin)), 1)
+        i, wrapped = m.step(Selection.cursor(min(origin)), 1)
         self._select(m, i, wrapped)
+
+    def _origin_in_text(self) -> Selection:
+        """Where the bar opened, within the text as it is now: the user may have clicked into the
+        text and cut lines meanwhile, and a search from a line no longer there crashed."""
+        lines = self.editor.document.lines
+
+        def clamp(location: tuple[int, int]) -> tuple[int, int]:
+            row = min(location[0], len(lines) - 1)
+            return row, min(location[1], len(lines[row]))
+
+        return Selection(clamp(self._origin.start), clamp(self._origin.end))
 
     def _select(self, m: Matches, i: int, wrapped: bool = False, step: int = 1) -> None:
         self.editor.selection = m.selection(i)
