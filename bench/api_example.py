@@ -1,5 +1,7 @@
 """The Python API's "as the editor runs" example (docs/python-api.md): one-ghost keystroke savings
 of the shipped `prose` model on a text, with and without adaptation (observe before each suggest).
+Adapting, it uses `AdaptiveModel()`, the document alone, rather than `adapt=True`, which also reads
+your saved history: the figures then do not depend on what you typed before.
 
     python bench/api_example.py [--model prose] [--chars 6000] [FILE]   # default FILE: bench/data/modern-prose.txt
 """
@@ -11,6 +13,7 @@ import time
 from pathlib import Path
 
 from charcomplete import load_completer
+from charcomplete.adapt import AdaptiveModel
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,7 +40,7 @@ def main() -> None:
     text = Path(args.file).read_text(encoding="utf-8")[: args.chars]
     for adapt in (False, True):
         t0 = time.perf_counter()
-        ksr = one_ghost_ksr(load_completer(args.model, adapt=adapt), text, adapt)
+        ksr = one_ghost_ksr(load_completer(args.model, adapt=AdaptiveModel() if adapt else False), text, adapt)
         print(f"adapt={adapt}: KSR {ksr:.3f} ({time.perf_counter() - t0:.1f} s, {len(text):,} characters of {args.file})")
 
 
