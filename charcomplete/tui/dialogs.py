@@ -109,7 +109,9 @@ def overwrite_dialog(name: str, reason: str) -> Choice:
 
 
 def recovery_dialog(name: str, when: str, others: int = 0) -> Choice:
-    more = f" {others} more recovered version{'s' if others > 1 else ''} of it {'are' if others > 1 else 'is'} kept, offered next time." if others else ""
+    more = ""
+    if others:  # kept for later, or another session's: each is offered in turn
+        more = f" {others} more recovered version{'s are' if others > 1 else ' is'} kept, offered next time."
     return Choice(
         f"Unsaved changes to {name} were recovered (written {when}, when the editor was closed or crashed).\n"
         f"Restore them into the editor? (Discard deletes this recovery file.){more}",

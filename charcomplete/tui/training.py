@@ -301,7 +301,8 @@ class EditorTraining:
         base = self._trained_from or old
         if old is not base and (old.path is None or old.path != base.path):  # the user picked another model while it trained: that choice stands
             was = "" if outcome is None or outcome.old is None else f" (was {outcome.old} with {base.name})"
-            self.notify(f"Trained '{completer.name}': {scores}{was}. You picked {old.name} meanwhile, so it stays; "
+            scored = f": {scores}{was}" if scores else ""
+            self.notify(f"Trained '{completer.name}'{scored}. You picked {old.name} meanwhile, so it stays; "
                         f"pick '{completer.name}' in the palette (Ctrl+P).", markup=False, timeout=15)
             return
         if outcome is None or outcome.old is None:
