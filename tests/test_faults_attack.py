@@ -193,6 +193,10 @@ async def test_later_then_a_crash_keeps_both_recovered_versions(make_editor, tmp
         assert isinstance(again.screen, Choice) and "1 more" in again.screen.message
         await pilot.press("d")  # the newest (this session's "new") is offered first; discard it
         await pilot.pause()
+        assert isinstance(again.screen, Choice) and "more" not in again.screen.message  # the next, at once
+        await pilot.press("l")
+        await pilot.pause()
+        assert again.editor.text == LINE
     assert [p.read_text() for p in tmp_path.glob(".notes.txt.charcomplete-recovery*")] == [LINE + "recovered work\n"]
     last = make_editor(path=f)
     async with last.run_test() as pilot:

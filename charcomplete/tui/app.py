@@ -114,6 +114,10 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             names = " and ".join(NEWLINE_NAMES[nl] for nl in self.document.mixed_newlines)
             self.notify(f"{self.document.path.name} mixes line endings ({names}): saved unedited it stays as it is; "
                         f"saved after an edit, every line ends in {NEWLINE_NAMES[self.document.newline]}.", severity="warning", timeout=10)
+        self._offer_recovery()
+
+    def _offer_recovery(self) -> None:
+        """Ask about the newest recovery file of the file, if there is one (again after a Discard)."""
         recovered = self.document.read_recovery()
         if self.document.recovery_refused:  # a planted symlink, FIFO, device or another user's file
             self.notify(self.document.recovery_refused, severity="warning", timeout=8)
@@ -284,6 +288,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             self.notify("Recovered text restored; save to keep it.")
         elif choice == "discard":
             self.document.discard_recovery()
+            self._offer_recovery()  # the next one kept, if any
         # "later" (or Escape): the recovery file stays until a later edit restores or discards it;
         # this session's own recovery (a crash, a failed save) goes beside it, never over it
 

@@ -111,7 +111,7 @@ def overwrite_dialog(name: str, reason: str) -> Choice:
 def recovery_dialog(name: str, when: str, others: int = 0) -> Choice:
     more = ""
     if others:  # kept for later, or another session's: each is offered in turn
-        more = f" {others} more recovered version{'s are' if others > 1 else ' is'} kept, offered next time."
+        more = f" {others} more recovered version{'s are' if others > 1 else ' is'} kept: Discard offers the next, Later keeps them all."
     return Choice(
         f"Unsaved changes to {name} were recovered (written {when}, when the editor was closed or crashed).\n"
         f"Restore them into the editor? (Discard deletes this recovery file.){more}",
