@@ -114,12 +114,12 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             names = " and ".join(NEWLINE_NAMES[nl] for nl in self.document.mixed_newlines)
             self.notify(f"{self.document.path.name} mixes line endings ({names}): saved unedited it stays as it is; "
                         f"saved after an edit, every line ends in {NEWLINE_NAMES[self.document.newline]}.", severity="warning", timeout=10)
-        self._offer_recovery()
+        self._offer_recovery(first=True)
 
-    def _offer_recovery(self) -> None:
+    def _offer_recovery(self, first: bool = False) -> None:
         """Ask about the newest recovery file of the file, if there is one (again after a Discard)."""
         recovered = self.document.read_recovery()
-        if self.document.recovery_refused:  # a planted symlink, FIFO, device or another user's file
+        if self.document.recovery_refused and first:  # a planted symlink, FIFO, device or another user's file: said once
             self.notify(self.document.recovery_refused, severity="warning", timeout=8)
         if recovered is not None:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.document.recovery_from.stat().st_mtime))
