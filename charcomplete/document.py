@@ -282,6 +282,8 @@ class Document:
             write_in_place(target, data)
         except OSError as e:
             why = e.strerror or str(e)
+            if safety not in self._own_recovery:  # this session's text: the next good save ends it
+                self._own_recovery.append(safety)
             raise DocumentError(f"could not save {self.path.name}: {why}; your text is kept in {safety}", kept=safety) from None
         try:
             safety.unlink()

@@ -33,6 +33,15 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+def install_user_model(checkpoint, name: str) -> None:
+    """Copy `checkpoint` into the user's models folder as NAME (the palette lists it)."""
+    from charcomplete.registry import user_checkpoint_path
+
+    dest = user_checkpoint_path(name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(checkpoint, dest)
+
+
 def expected(app):
     """What an independent Completer of the same model suggests for the editor's current context."""
     return app._fresh.suggest(app.editor.context()).text
@@ -455,11 +464,7 @@ async def test_sparkline_names_the_attention_model_before_anything_is_typed(edit
 
 
 async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
-    from charcomplete.registry import user_checkpoint_path
-
-    dest = user_checkpoint_path("tiny-lstm")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tiny_checkpoints["lstm"], dest)
+    install_user_model(tiny_checkpoints["lstm"], "tiny-lstm")
     app = editor()
     async with app.run_test() as pilot:
         await type_at_end(pilot, "the qu")
@@ -570,11 +575,8 @@ async def test_a_model_picked_while_training_is_not_replaced_when_the_training_e
     import threading
 
     import charcomplete.jobs as jobs
-    from charcomplete.registry import user_checkpoint_path
 
-    dest = user_checkpoint_path("tiny-lstm")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(tiny_checkpoints["lstm"], dest)
+    install_user_model(tiny_checkpoints["lstm"], "tiny-lstm")
     switched = threading.Event()
     real = jobs.score_tail
 

@@ -143,3 +143,29 @@ def _no_temp_files_in(folder):
         return real(*args, dir=dir, **kwargs)
 
     return mkstemp
+
+
+def test_the_safety_copy_of_a_failed_save_goes_with_the_next_good_save(tmp_path, monkeypatch, isolated_data_dir):
+    """A save in place cut short keeps the buffer in its safety copy; when the next save goes
+    through as a plain atomic save (the other hard link gone meanwhile), that copy is this
+    session's text, saved now: it goes too, and is not offered as recovered text at the next open."""
+    path = tmp_path / "notes.txt"
+    path.write_text("x" * 1000)
+    os.link(path, tmp_path / "link.txt")
+    doc = Document.open(path)
+    buffer = "the whole new buffer\n" * 3
+
+    def cut_short(fd, data, offset):
+        os.write(fd, bytes(data[:10]))
+        raise OSError(errno.EIO, "Input/output error")
+
+    with monkeypatch.context() as m:
+        m.setattr(fileio.os, "pwrite", cut_short)
+        with pytest.raises(DocumentError) as failed:
+            doc.save(buffer)
+    assert failed.value.kept.exists()
+    (tmp_path / "link.txt").unlink()  # one name left: the next save renames a new file into place
+    assert in_place_reason(path) is None
+    doc.save(buffer)
+    doc.remove_recovery()  # what the editor does after a save
+    assert _safety_copies(isolated_data_dir) == [] and Document.open(path).read_recovery() is None
