@@ -39,16 +39,21 @@ def _skipped(rel: Path) -> bool:
     return any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts)
 
 
+# A repository's own config must not run a program when a file in it is opened: `git ls-files`
+# runs the core.fsmonitor hook a downloaded folder's .git/config may name.
+GIT = ["git", "-c", "core.fsmonitor=false"]
+
+
 def _git_files(folder: Path, timeout: float, limit: int) -> list[Path] | None:
     """The tracked files of the repository `folder` is in (absolute paths), or None when it is
     not in one (or git is missing, slow or fails)."""
     try:
-        top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True,
+        top = subprocess.run([*GIT, "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True,
                              timeout=timeout, stdin=subprocess.DEVNULL)
         if top.returncode != 0:
             return None
         root = Path(os.fsdecode(top.stdout.strip()))
-        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, timeout=timeout,
+        out = subprocess.run([*GIT, "-C", str(root), "ls-files", "-z"], capture_output=True, timeout=timeout,
                              stdin=subprocess.DEVNULL)
         if out.returncode != 0:
             return None

@@ -62,6 +62,25 @@ def test_a_git_repository_gives_its_tracked_files(tmp_path):
     assert found == ["util.py", "README.md"]  # tracked only, hidden skipped, code first
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_opening_a_file_never_runs_a_program_the_repository_names(tmp_path):
+    """A folder's .git/config (a downloaded archive's, say) naming a core.fsmonitor program: `git
+    ls-files` ran it when a file there was opened."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.md").write_text("alpha\n")
+    (repo / "b.md").write_text("beta\n")
+    marker = tmp_path / "it-ran"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\necho\n")
+    hook.chmod(0o755)
+    subprocess.run(["git", "-C", str(repo), "init", "-q"], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "a.md", "b.md"], check=True)
+    subprocess.run(["git", "-C", str(repo), "config", "core.fsmonitor", str(hook)], check=True)
+    assert names(candidates(repo / "a.md")) == ["b.md"]
+    assert not marker.exists()
+
+
 def test_neighbours_level_is_bounded_and_never_in_the_history(tmp_path):
     from charcomplete.history import History
 
