@@ -106,8 +106,22 @@ def _not_a_file(p: str) -> str:
         except OSError as e:
             if e.errno == errno.ELOOP:
                 return f"{p}: a symlink loop"
+            if e.errno in (errno.EACCES, errno.EPERM):
+                return f"{p}: permission denied"
             return f"{p}: a symlink to a missing file ({os.readlink(p)})"
     return f"{p}: not a regular file"
+
+
+def _missing(p: str) -> str:
+    """Why `p` is not there: missing, or behind a folder we may not enter (os.path.exists says
+    False for both)."""
+    try:
+        os.lstat(p)
+    except PermissionError:
+        return f"{p}: permission denied"
+    except OSError:
+        pass
+    return f"corpus path not found: {p}"
 
 
 def expand_paths(paths: list[str], _matched: bool = False) -> list[Path]:
@@ -134,10 +148,13 @@ def expand_paths(paths: list[str], _matched: bool = False) -> list[Path]:
         elif os.path.lexists(p):
             raise CorpusError(_not_a_file(p))
         else:
-            raise CorpusError(f"corpus path not found: {p}")
+            raise CorpusError(_missing(p))
     seen, unique = set(), []
     for f in found:
-        key = os.path.realpath(f)
+        try:
+            key = os.path.realpath(f)
+        except OSError:  # a link it may not read (/proc/1/cwd): kept, read_document counts it
+            key = os.path.abspath(f)
         if key not in seen:
             seen.add(key)
             unique.append(f)

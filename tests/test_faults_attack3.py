@@ -117,6 +117,40 @@ def test_a_symlink_loop_under_a_glob_or_folder_is_skipped_and_counted(tmp_path, 
     assert r.exit_code == 0 and "corpus: 1 files" in r.output and "2 unreadable" in r.output, r.output
 
 
+def test_a_link_it_may_not_follow_is_skipped_or_one_line(tmp_path, isolated_data_dir, monkeypatch):
+    """A folder holding a link it may not follow (as /proc/1/cwd is to a container's root: lstat works,
+    readlink and stat say EACCES) crashed every command reading it (PermissionError from realpath), and
+    that link or a path under it named by itself crashed too or said "not found"."""
+    from charcomplete.corpus import CorpusError, read_corpus
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text(TEXT)
+    (folder / "cwd").symlink_to(tmp_path / "other")
+    link = str(folder / "cwd")
+
+    def refuse(real):
+        def fn(path, *a, **k):
+            if os.fspath(path).startswith(link) and (real is not os.lstat or os.fspath(path) != link):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real(path, *a, **k)
+        return fn
+
+    for name in ("stat", "lstat", "readlink"):
+        monkeypatch.setattr(os, name, refuse(getattr(os, name)))
+    files = read_corpus([str(folder)])
+    assert [Path(d.path).name for d in files.documents] == ["a.txt"] and files.skipped_unreadable == 1, files.summary()
+    for named in (link, link + "/x.txt"):
+        with pytest.raises(CorpusError, match="permission denied") as e:
+            read_corpus([named])
+        assert str(e.value) == f"{named}: permission denied"
+    r = invoke("prepare", folder, "-o", tmp_path / "prepared")
+    assert r.exit_code == 0 and "1 unreadable" in r.output, r.output
+    assert_one_line_error(invoke("prepare", link + "/x.txt", "-o", tmp_path / "p2"), "permission denied")
+
+
 def test_the_history_warning_is_one_plain_line(tiny_checkpoints, isolated_data_dir):
     """It printed `…/history.py:69: RuntimeWarning: …` and then a line of our source code."""
     from charcomplete.history import history_path

@@ -62,7 +62,7 @@ def command(corpus, epochs, max_minutes, notebook, plot, save, name, force, seed
             raise fail(f"{opt} must be > 0, got {value:g}")
     for opt, value in (("--batch-size", batch_size), ("--seq-len", seq_len), ("--hidden", hidden), ("--layers", layers),
                        ("--embed", embed), ("--window", window), ("--val-chars", val_chars), ("--eval-every", eval_every),
-                       ("--ksr-chars", ksr_chars), ("--threads", threads)):
+                       ("--ksr-chars", ksr_chars)):
         if value is not None and value < (0 if opt == "--ksr-chars" else 1):
             raise fail(f"{opt} must be {'>= 0' if opt == '--ksr-chars' else '>= 1'}, got {value}")
     if epochs is None and max_minutes is None:

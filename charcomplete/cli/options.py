@@ -24,7 +24,7 @@ def kind_option(param: str = "kind"):
 
 
 def threads_option():
-    return click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
+    return click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (default: torch's choice).")
 
 
 def one_cpu_thread(torch_too: bool = False) -> None:

@@ -28,7 +28,7 @@ from charcomplete.cli.options import device_option, fail, kind_option, threads_o
 @click.option("--hidden", type=int, default=256, show_default=True, help="LSTM width.")
 @click.option("--layers", type=int, default=1, show_default=True, help="LSTM layers.")
 @click.option("--window", type=int, default=32, show_default=True, help="Attention window W (attention model).")
-@click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout (between layers, before the output).")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True, help="Dropout (between layers, before the output).")
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate (cosine decay to 10%).")
 @click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
 @click.option("--eval-every", type=int, default=200, show_default=True, help="Steps between validations.")
