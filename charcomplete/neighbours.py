@@ -12,6 +12,7 @@ then the nearest (same folder first). Hidden and vendored folders are skipped. C
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -123,7 +124,8 @@ def read_neighbours(path: str | os.PathLike, caps: Caps | None = None, should_st
         if files >= caps.max_files or total >= caps.max_bytes or time.monotonic() - t0 > caps.max_seconds or should_stop():
             return
         try:
-            if not p.is_file() or p.stat().st_size > min(caps.max_file_bytes, caps.max_bytes - total):
+            st = p.lstat()  # a link is not followed: a tracked link's target is not the repository's text
+            if not stat.S_ISREG(st.st_mode) or st.st_size > min(caps.max_file_bytes, caps.max_bytes - total):
                 continue
             data = p.read_bytes()
         except OSError:

@@ -81,6 +81,21 @@ def test_opening_a_file_never_runs_a_program_the_repository_names(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_tracked_link_to_a_file_outside_is_not_read(tmp_path):
+    """Git tracks a symlink as the link, not its target's text: one pointing out of the repository
+    (at ~/.ssh/id_rsa, say) was read and its text suggested."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.md").write_text("alpha\n")
+    (repo / "b.md").write_text("beta\n")
+    (tmp_path / "secret.txt").write_text("hunter2\n")
+    (repo / "c.md").symlink_to(tmp_path / "secret.txt")
+    subprocess.run(["git", "-C", str(repo), "init", "-q"], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "a.md", "b.md", "c.md"], check=True)
+    assert [text for _, text in read_neighbours(repo / "a.md")] == ["beta\n"]
+
+
 def test_neighbours_level_is_bounded_and_never_in_the_history(tmp_path):
     from charcomplete.history import History
 
