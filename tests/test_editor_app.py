@@ -1072,3 +1072,38 @@ async def test_a_name_typed_in_the_train_form_never_replaces_a_model_or_hides_a_
             await pilot.pause()
     assert mine.read_bytes() == before
     assert not user_checkpoint_path("prose").exists()
+
+
+def drawn_text(app) -> str:
+    """Every character the screen's next full frame would write to the terminal, escape codes of
+    its own styles and cursor moves left out."""
+    update = app.screen._compositor.render_full_update()
+    return "".join(seg.text for line in update.strips for strip in line for seg in strip if not seg.control)
+
+
+async def test_control_characters_in_the_file_its_name_and_a_ghost_are_never_drawn_raw(editor, tmp_path):
+    """A coloured log, or a file someone sent holding escape codes: its ESC went to the terminal as
+    it was (recoloured the screen, retitled the window, could set the clipboard). They are drawn as
+    zero-width spaces (the columns stay TextArea's), names show them as '?', a ghost stops before
+    one, a notice says so, and the file keeps them."""
+    from charcomplete.completion import Suggestion
+
+    body = "ok \x1b[31mred\x1b[0m done \x1b]0;PWNED\x1b\\ \x9b2J \x07\x7f end\n"
+    app = editor(text=body, name="log\x1b[5m.txt")
+    async with app.run_test(size=(100, 20)) as pilot:
+        await settle(pilot)
+        shown = drawn_text(app)
+        assert "red" in shown and "done" in shown and "PWNED" in shown
+        assert not any(c in shown for c in "\x1b\x9b\x07\x7f"), repr(shown)
+        assert "log?[5m.txt" in shown  # the status bar's name
+        assert any("holds 7 control characters" in n.message and "log?[5m.txt" in n.message for n in app._notifications)
+        ed = app.editor
+        await pilot.press("end")
+        assert ed.cursor_location == (0, len(body) - 1)
+        await settle(pilot)
+        ed.post_message(SuggestionReady(ed._generation, Suggestion("xyz\x1b[0m", 0.9, [0.9] * 8), "x"))
+        await pilot.pause()
+        assert ed.suggestion == "xyz"
+        await pilot.press("tab", "!", "ctrl+s")
+        await settle(pilot)
+    assert (tmp_path / "log\x1b[5m.txt").read_text() == body[:-1] + "xyz!\n"  # every control character kept

@@ -30,6 +30,7 @@ from charcomplete.tui.sparkline import AttentionSparkline
 from charcomplete.tui.statusbar import StatusBar
 from charcomplete.tui.messages import LearningChanged, SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.signals import SignalSafety
+from charcomplete.tui.safe_text import controls_in, name_shown
 from charcomplete.tui.training import EditorTraining, TrainingPanel
 
 LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json": "json", ".toml": "toml",
@@ -62,7 +63,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self._load = load if completer is None else None
         self._loading = loading or "model"
         self.train_overrides = train_overrides or {}  # tests: tiny training settings
-        self.title = f"charcomplete — {document.path.name}"
+        self.title = f"charcomplete — {name_shown(document.path.name)}"
         self._editor: GhostEditor | None = None
         self._dirty = False
         self._restored = False
@@ -114,6 +115,9 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             names = " and ".join(NEWLINE_NAMES[nl] for nl in self.document.mixed_newlines)
             self.notify(f"{self.document.path.name} mixes line endings ({names}): saved unedited it stays as it is; "
                         f"saved after an edit, every line ends in {NEWLINE_NAMES[self.document.newline]}.", severity="warning", timeout=10)
+        if controls := controls_in(self.document.text):
+            self.notify(f"{self.document.path.name} holds {controls:,} control character{'s' * (controls != 1)} (such as the "
+                        "escape codes of a coloured log): kept as they are, not drawn.", severity="warning", timeout=8)
         self._offer_recovery(first=True)
 
     def _offer_recovery(self, first: bool = False) -> None:
@@ -144,8 +148,9 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
 
     def notify(self, message: str, *, markup: bool = False, **kw) -> None:
         """Notifications are plain text: they hold file names, paths, model names and errors, and
-        `[/` in one crashed the editor with a MarkupError (issue 15, item 15)."""
-        super().notify(message, markup=markup, **kw)
+        `[/` in one crashed the editor with a MarkupError (issue 15, item 15); their control
+        characters are drawn as '?' (safe_text)."""
+        super().notify(name_shown(message), markup=markup, **kw)
 
     # --- what the widgets report ----------------------------------------------------------
 
@@ -240,7 +245,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self._dirty = False
         self.editor.read_only = False
         self.status.file_name, self.status.read_only, self.status.modified = new.path.name, False, False
-        self.title = f"charcomplete — {new.path.name}"
+        self.title = f"charcomplete — {name_shown(new.path.name)}"
         self.notify(f"Saved as {new.path}; now editing it.", timeout=4)
 
     async def action_quit(self) -> None:

@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from charcomplete.tui.safe_text import name_shown
+
 
 class Choice(ModalScreen[str]):
     """Ask one question; dismiss with the id of the chosen option (Esc: the cancel option)."""
@@ -32,7 +34,7 @@ class Choice(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.message, id="question", markup=False)  # names and paths are the user's: never markup (issue 15, item 15)
+            yield Label(name_shown(self.message), id="question", markup=False)  # names and paths are the user's: never markup (issue 15, item 15)
             with Horizontal():
                 for oid, label, key, variant in self.options:
                     yield Button(f"{label} ({key})", id=oid, variant=variant)
@@ -70,7 +72,7 @@ class PathPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.message, markup=False)
+            yield Label(name_shown(self.message), markup=False)
             yield Input(self.value, id="path-input")
 
     def on_mount(self) -> None:

@@ -13,6 +13,7 @@ import re
 import time
 import unicodedata
 
+from rich.text import Text
 from textual import events, work
 from textual.binding import Binding
 from textual.geometry import Offset, Size
@@ -28,6 +29,7 @@ from charcomplete.tui.learning import LEARN_BEFORE, LEARN_IDLE, TYPING_QUIET, Bu
 from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.model import ModelHost
 from charcomplete.tui.rows import KeptRows
+from charcomplete.tui.safe_text import CONTROL, line_shown
 from charcomplete.vocab import normalize_newlines
 
 GHOST_WAIT = 0.008  # s: after an edit that asks the model, the screen waits at most this long for the ghost, so the
@@ -313,6 +315,7 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
         """A ghost that is only whitespace is never shown: it cannot be seen, and Tab would insert
         it instead of indenting (four invisible spaces in a tab-indented file, issue 15). Also when
         typing trims a ghost down to its whitespace."""
+        suggestion = suggestion[: m.start()] if (m := CONTROL.search(suggestion)) else suggestion  # never drawn raw (safe_text)
         return suggestion if suggestion.strip() else ""
 
     def _fit_indent(self, text: str) -> str:
@@ -450,8 +453,9 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             self.refresh()
 
     def get_line(self, line_index: int):
-        """TextArea's line, with every find match styled (the current one is the selection, drawn over it)."""
-        line = super().get_line(line_index)
+        """TextArea's line, its control characters never written to the terminal as they are
+        (safe_text), with every find match styled (the current one is the selection, drawn over it)."""
+        line = Text(line_shown(self.document.get_line(line_index)), end="", no_wrap=True)
         if self.find_pattern is not None:
             style = self.get_component_rich_style("text-area--find-match")
             for m in self.find_pattern.finditer(line.plain):

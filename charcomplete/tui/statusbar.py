@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from charcomplete.tui.safe_text import name_shown
+
 
 class StatusBar(Widget):
     file_name: reactive[str] = reactive("")
@@ -28,7 +30,7 @@ class StatusBar(Widget):
 
     def render(self) -> Text:
         sep = (" │ ", "dim")
-        name = (self.file_name or "untitled") + (" ●" if self.modified else "") + (" [read-only]" if self.read_only else "")
+        name = (name_shown(self.file_name) or "untitled") + (" ●" if self.modified else "") + (" [read-only]" if self.read_only else "")
         lat = f"{self.latency_ms:.1f} ms" if self.latency_ms is not None else "– ms"
         conf = f"conf {self.confidence:.2f}" if self.confidence is not None else "conf –"
         acc = self.acceptance

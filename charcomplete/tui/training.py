@@ -26,6 +26,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Sparkline
 from charcomplete.config import KINDS
 from charcomplete.jobs import FINETUNE_LR, SCRATCH_LR, TrainRequest, load_paused, new_name_problem, run_training, unique_model_name
 from charcomplete.tui.messages import TrainingFinished, TrainingProgressed
+from charcomplete.tui.safe_text import name_shown
 
 CURVE_WIDTH = 20  # validations shown in each curve (the latest)
 FINETUNE = "fine-tune"  # the form's choice: fine-tune the model in use
@@ -44,7 +45,7 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
     def compose(self) -> ComposeResult:
         r = self.request
         with Vertical(id="train-form"):
-            yield Label("Train a model" + (" on a folder or file" if self.ask_path else f" on {r.description}"), classes="title", markup=False)
+            yield Label("Train a model" + (" on a folder or file" if self.ask_path else f" on {name_shown(r.description)}"), classes="title", markup=False)
             if self.ask_path:
                 yield Label("Folder or file (text files are read recursively)")
                 yield Input(", ".join(r.corpus), placeholder="~/notes", id="train-corpus")
@@ -132,7 +133,7 @@ class TrainingPanel(Vertical):
         self.request = request
         self._stop.clear()
         self.train_curve, self.val_curve = [], []
-        self.query_one("#train-title", Label).update(escape(f"Training {request.kind} model '{request.name}' on {request.description}"))
+        self.query_one("#train-title", Label).update(escape(name_shown(f"Training {request.kind} model '{request.name}' on {request.description}")))
         self.query_one("#train-progress", ProgressBar).update(progress=0)
         self.query_one("#train-stats", Label).update("reading the text…")
         for sel in ("#train-curve", "#val-curve"):
