@@ -1086,6 +1086,8 @@ async def test_control_characters_in_the_file_its_name_and_a_ghost_are_never_dra
     it was (recoloured the screen, retitled the window, could set the clipboard). They are drawn as
     zero-width spaces (the columns stay TextArea's), names show them as '?', a ghost stops before
     one, a notice says so, and the file keeps them."""
+    from textual.widgets.text_area import Selection
+
     from charcomplete.completion import Suggestion
 
     body = "ok \x1b[31mred\x1b[0m done \x1b]0;PWNED\x1b\\ \x9b2J \x07\x7f end\n"
@@ -1104,6 +1106,13 @@ async def test_control_characters_in_the_file_its_name_and_a_ghost_are_never_dra
         ed.post_message(SuggestionReady(ed._generation, Suggestion("xyz\x1b[0m", 0.9, [0.9] * 8), "x"))
         await pilot.pause()
         assert ed.suggestion == "xyz"
-        await pilot.press("tab", "!", "ctrl+s")
+        await pilot.press("tab", "!")
+        ed.selection = Selection((0, 3), (0, 11))  # "ESC[31mred": Ctrl+F fills the find field with it
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        assert app.query_one("#find-input").value == "\x1b[31mred"
+        shown = drawn_text(app)
+        assert "[31mred" in shown and not any(c in shown for c in "\x1b\x9b\x07\x7f"), repr(shown)
+        await pilot.press("escape", "ctrl+s")
         await settle(pilot)
     assert (tmp_path / "log\x1b[5m.txt").read_text() == body[:-1] + "xyz!\n"  # every control character kept

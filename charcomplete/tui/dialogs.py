@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from charcomplete.tui.safe_text import name_shown
+from charcomplete.tui.safe_text import ControlsHidden, name_shown
 
 
 class Choice(ModalScreen[str]):
@@ -73,7 +73,7 @@ class PathPrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(name_shown(self.message), markup=False)
-            yield Input(self.value, id="path-input")
+            yield Input(self.value, id="path-input", highlighter=ControlsHidden())
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -22,6 +22,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label
 from textual.widgets.text_area import Selection
 
+from charcomplete.tui.safe_text import ControlsHidden
+
 GOTO = re.compile(r"\s*(\d+)\s*(?:[:,]\s*(\d+)\s*)?")
 
 
@@ -78,7 +80,11 @@ class Matches:
 class BarInput(Input):
     """The bar's fields leave Alt+letter to the bar's bindings (Alt+A: replace all). A terminal sends
     Alt+A as Esc a, which Textual reports as the key alt+a carrying the character "a", and Input
-    typed the "a" instead."""
+    typed the "a" instead. Control characters (pasted, or in the selection that fills the field)
+    are never drawn raw (safe_text)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, highlighter=ControlsHidden(), **kwargs)
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key.startswith("alt+") and event.is_printable:

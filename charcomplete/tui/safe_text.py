@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from rich.highlighter import Highlighter
+from rich.text import Text
+
 # C0 but Tab and Newline (a ghost may hold them), DEL, C1
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 CONTROL_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f]")  # in a name, Tab and Newline too
@@ -31,3 +34,11 @@ def name_shown(text: str) -> str:
 def controls_in(text: str) -> int:
     """How many control characters `text` holds (Tab and Newline not counted)."""
     return len(CONTROL.findall(text))
+
+
+class ControlsHidden(Highlighter):
+    """An Input's highlighter: its control characters drawn as zero-width spaces (a selection with
+    escape codes fills the find field); its value keeps them."""
+
+    def highlight(self, text: Text) -> None:
+        text.plain = line_shown(text.plain)  # one for one: the styles' offsets stay

@@ -26,7 +26,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Sparkline
 from charcomplete.config import KINDS
 from charcomplete.jobs import FINETUNE_LR, SCRATCH_LR, TrainRequest, load_paused, new_name_problem, run_training, unique_model_name
 from charcomplete.tui.messages import TrainingFinished, TrainingProgressed
-from charcomplete.tui.safe_text import name_shown
+from charcomplete.tui.safe_text import ControlsHidden, name_shown
 
 CURVE_WIDTH = 20  # validations shown in each curve (the latest)
 FINETUNE = "fine-tune"  # the form's choice: fine-tune the model in use
@@ -48,7 +48,7 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             yield Label("Train a model" + (" on a folder or file" if self.ask_path else f" on {name_shown(r.description)}"), classes="title", markup=False)
             if self.ask_path:
                 yield Label("Folder or file (text files are read recursively)")
-                yield Input(", ".join(r.corpus), placeholder="~/notes", id="train-corpus")
+                yield Input(", ".join(r.corpus), placeholder="~/notes", id="train-corpus", highlighter=ControlsHidden())
             yield Label("Model name (saved in your data dir)")
             yield Input(r.name, id="train-name")
             with Horizontal(classes="row"):
