@@ -29,17 +29,17 @@ COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pi
 @click.option("--name", default="compare", show_default=True, help="Name prefix for --save.")
 @click.option("--force", is_flag=True, help="With --save: replace models of those names.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same initial weights and data order for both models.")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Parallel streams per step (our trainer).")
-@click.option("--seq-len", type=int, default=128, show_default=True, help="Characters per chunk (our trainer).")
-@click.option("--embed", type=int, default=None, help="Embedding width. [default: 64; 128 with --notebook, as the notebook]")
-@click.option("--hidden", type=int, default=256, show_default=True, help="LSTM width.")
-@click.option("--layers", type=int, default=1, show_default=True, help="LSTM layers.")
-@click.option("--window", type=int, default=None, help="Attention window (and the notebook's window length). [default: 32; 20 with --notebook]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Parallel streams per step (our trainer).")
+@click.option("--seq-len", type=click.IntRange(min=1), default=128, show_default=True, help="Characters per chunk (our trainer).")
+@click.option("--embed", type=click.IntRange(min=1), default=None, help="Embedding width. [default: 64; 128 with --notebook, as the notebook]")
+@click.option("--hidden", type=click.IntRange(min=1), default=256, show_default=True, help="LSTM width.")
+@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True, help="LSTM layers.")
+@click.option("--window", type=click.IntRange(min=1), default=None, help="Attention window (and the notebook's window length). [default: 32; 20 with --notebook]")
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate of our trainer (cosine decay); the notebook's method keeps its constant 0.003.")
 @click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
-@click.option("--val-chars", type=int, default=65536, show_default=True, help="Validate on at most this many held-out characters.")
-@click.option("--eval-every", type=int, default=None, help="Steps between validations. [default: about 20 per run with --epochs, else 50]")
-@click.option("--ksr-chars", type=int, default=4000, show_default=True, help="Keystroke savings on this many characters of held-out text.")
+@click.option("--val-chars", type=click.IntRange(min=1), default=65536, show_default=True, help="Validate on at most this many held-out characters.")
+@click.option("--eval-every", type=click.IntRange(min=1), default=None, help="Steps between validations. [default: about 20 per run with --epochs, else 50]")
+@click.option("--ksr-chars", type=click.IntRange(min=0), default=4000, show_default=True, help="Keystroke savings on this many characters of held-out text.")
 @device_option("auto")
 @threads_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout (progress goes to stderr).")
@@ -60,11 +60,6 @@ def command(corpus, epochs, max_minutes, notebook, plot, save, name, force, seed
     for opt, value in (("--epochs", epochs), ("--max-minutes", max_minutes)):
         if value is not None and not value > 0:
             raise fail(f"{opt} must be > 0, got {value:g}")
-    for opt, value in (("--batch-size", batch_size), ("--seq-len", seq_len), ("--hidden", hidden), ("--layers", layers),
-                       ("--embed", embed), ("--window", window), ("--val-chars", val_chars), ("--eval-every", eval_every),
-                       ("--ksr-chars", ksr_chars)):
-        if value is not None and value < (0 if opt == "--ksr-chars" else 1):
-            raise fail(f"{opt} must be {'>= 0' if opt == '--ksr-chars' else '>= 1'}, got {value}")
     if epochs is None and max_minutes is None:
         epochs = 20.0 if notebook else 1.0
     try:
