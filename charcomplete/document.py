@@ -27,7 +27,7 @@ from pathlib import Path
 
 from charcomplete.errors import DocumentError
 from charcomplete.fileio import atomic_write, looks_binary, remove_stale_temps, replace_file, write_in_place
-from charcomplete.paths import recovery_dir
+from charcomplete.paths import make_folder, recovery_dir
 from charcomplete.vocab import normalize_newlines
 
 MAX_BYTES = 8 * 1024 * 1024  # larger files are refused: Textual's TextArea takes seconds per MB to open
@@ -272,7 +272,7 @@ class Document:
         be cut short), write `data` over `target` in place, then drop the copy."""
         safety = saving_path_for(self.path)
         try:
-            safety.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_folder(safety.parent, private=True)
             _write_private(safety, text.encode("utf-8", "surrogatepass"))
         except OSError as e:
             why = e.strerror or str(e)
@@ -325,7 +325,7 @@ class Document:
                 continue
             try:
                 if where is fallback_recovery_path_for:
-                    free[0].parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    make_folder(free[0].parent, private=True)
                 written = _write_private(free[0], data)
             except OSError as e:
                 error = e

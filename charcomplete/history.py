@@ -24,7 +24,7 @@ from pathlib import Path
 
 from charcomplete.errors import CharcompleteWarning
 from charcomplete.ngram import CharCounts
-from charcomplete.paths import adapt_dir
+from charcomplete.paths import adapt_dir, make_folder
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a history file above this is refused as corrupt
 
@@ -127,7 +127,7 @@ class History:
         with self._write_lock, _no_gc():
             data = self.loaded.merged(new, self.cfg.max_contexts).to_json()
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_folder(self.path.parent)
                 # a lone surrogate (text decoded with surrogateescape) becomes its JSON escape \udXXX, read back as it was
                 body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
                 atomic_write(self.path, body, mode=0o600)
@@ -191,7 +191,7 @@ def forget() -> list[Path]:
         except OSError as e:  # a read-only data dir (issue 15, item 14)
             raise CharcompleteError(f"cannot forget: cannot delete {p} ({e.strerror or e})") from None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         _forgotten_path().write_text(f"{time.time():.3f}\n")  # first: this process's histories start after it
     except OSError as e:
         done = f"deleted {', '.join(str(p) for p in removed)}, but " if removed else ""

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from charcomplete.errors import CheckpointError, CorpusError, TrainingError, TrainingInterrupted
 from charcomplete.fileio import probe_folder
+from charcomplete.paths import make_folder
 from charcomplete.registry import SUFFIX, user_checkpoint_path
 from charcomplete.resume import (
     checkpoint_of_resume,
@@ -50,7 +51,7 @@ def check_writable(path: Path) -> None:
     """Fail before training (or any long work) if `path` cannot be written."""
     folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         probe_folder(folder)
     except OSError as e:
         raise CheckpointError(f"cannot write to {folder} ({e.strerror or e})") from None

@@ -31,6 +31,7 @@ import numpy as np
 
 from charcomplete.fileio import atomic_write, remove_stale_temps
 from charcomplete.memory_file import MAX_FILE, MemoryFileError, _header, read_memory
+from charcomplete.paths import make_folder
 
 MAGIC = b"charcomplete-memory-packed 1 "
 PACKED_SUFFIX = ".memory.packed"  # beside a checkpoint, like registry.MEMORY_SUFFIX
@@ -124,7 +125,7 @@ def unpacked(packed: Path, cache: Path | None = None) -> Path:
     if hashlib.sha256(data).hexdigest() != digest:
         raise MemoryFileError(f"{packed}: damaged (its content does not match its hash)")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         atomic_write(target, bytes(data))
     except OSError:  # a read-only or full cache: this process unpacks into a temporary file of its own
         return _temporary(packed, data)

@@ -1,7 +1,7 @@
 """Where things live on disk: the user's data dir and its folders, and the shipped models.
 
 `CHARCOMPLETE_DATA_DIR` overrides the platform's data dir (platformdirs). Nothing here
-creates a folder: callers do, when they write.
+creates a folder until a caller writes (`make_folder`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,16 @@ def data_dir() -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("charcomplete")
+
+
+def make_folder(folder: Path, private: bool = False) -> None:
+    """`mkdir -p folder` (OSError as mkdir's). The data dir, when this creates it, is the user's
+    alone (0700): it holds what they typed, recovery copies of their files and models trained on
+    their text. `private`: `folder` itself too."""
+    root = data_dir()
+    if (root == folder or root in folder.parents) and not root.exists():
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700 if private else 0o777, parents=True, exist_ok=True)
 
 
 def models_dir() -> Path:

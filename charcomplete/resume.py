@@ -21,7 +21,7 @@ from pathlib import Path
 from charcomplete.checkpoint import FORMAT, FORMAT_VERSION, read_safetensors, write_safetensors
 from charcomplete.errors import CheckpointError, TrainingError
 from charcomplete.fileio import atomic_write
-from charcomplete.paths import paused_dir
+from charcomplete.paths import make_folder, paused_dir
 from charcomplete.registry import RESUME_SUFFIX, SUFFIX
 
 # --- the resume file ----------------------------------------------------------------------
@@ -173,7 +173,7 @@ def keep_paused_run(name: str, partial: Path, request: dict, temp_files: list[Pa
     """Keep a cancelled run: the model so far and its resume file, the text it read (temporary
     copies of a buffer are moved in), and `request` (its `corpus` pointed at what was kept)."""
     folder = paused_run_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     model = folder / "model.safetensors"
     for src, dst in ((partial, model), (resume_path_for(partial), resume_path_for(model))):
         if src.exists() and src != dst:

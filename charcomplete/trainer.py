@@ -28,6 +28,7 @@ from charcomplete.corpus import Corpus, as_streams, steps_per_epoch
 from charcomplete.device import resolve_device
 from charcomplete.errors import ConfigError, TrainingError, TrainingInterrupted
 from charcomplete.models import build_model, count_parameters, detach_state
+from charcomplete.paths import make_folder
 from charcomplete.resume import restore_run_state, resume_path_for, save_run_state
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ def train(
         raise TrainingError(f"the model to fine-tune knows {init_model.cfg.vocab_size} ids, the corpus has {len(corpus.vocab)}: "
                             "load the corpus with the model's vocabulary")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)  # fail now, not at the first checkpoint minutes later
+        make_folder(out.parent)  # fail now, not at the first checkpoint minutes later
     except OSError as e:
         raise TrainingError(f"cannot create {out.parent} ({e.strerror or e})") from None
     model_cfg.vocab_size = len(corpus.vocab)
@@ -257,7 +258,7 @@ def train(
             from charcomplete.paths import rescue_dir
 
             folder = rescue_dir()
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
             return save_run_state(out, model, opt, cfg, model_cfg, corpus, step, now, run_state, best_bpc, best_acc, history,
                                   path=folder / resume_path_for(out).name)
 

@@ -414,3 +414,16 @@ def test_a_folder_of_python_fine_tunes_the_code_model(tmp_path, isolated_data_di
             "--out", str(tmp_path / "tuned.safetensors"), "--no-memory", "--device", "cpu")
     assert r.exit_code == 0, r.output
     assert "fine-tuning code" in r.output
+
+
+def test_the_data_dir_is_created_private(corpus_dir, tmp_path, monkeypatch):
+    """It holds what you typed, recovery copies of your files and models trained on your text
+    (their memories keep its n-grams): created 0755, other users of the machine could read them."""
+    for i, args in enumerate([("forget",), ("train", "--model", "lstm", "--corpus", str(corpus_dir), "--epochs", "0.2",
+                                            "--name", "mine", "--no-memory", *TINY)]):
+        data = tmp_path / f"fresh-{i}" / "charcomplete"
+        monkeypatch.setenv("CHARCOMPLETE_DATA_DIR", str(data))
+        r = run(*args)
+        assert r.exit_code == 0, r.output
+        assert data.stat().st_mode & 0o777 == 0o700, oct(data.stat().st_mode)
+    assert (data / "models" / "mine.safetensors").exists()
