@@ -44,6 +44,8 @@ def unknown_fraction(corpus) -> float:
     import numpy as np
 
     return float(np.count_nonzero(np.asarray(corpus.train) == 0)) / max(1, len(corpus.train))
+
+
 MIN_TRAIN_CHARS = 2000  # less text than this is refused: its held-out tail (5 %) is under 100 characters, too few to judge a model by
 
 

@@ -142,3 +142,17 @@ def test_eval_defaults_to_the_model_edit_picks(tmp_path):
     assert picked(notes) == ["prose"]
     assert picked(script) == ["code"]
     assert picked(notes, script) == ["prose", "code"]
+
+
+def test_complete_alternatives_are_one_a_line(tiny_checkpoints, monkeypatch):
+    """An alternative holding a line break (Python after a colon: "\\n    ") broke `-k`'s one
+    alternative a line: escaped there, as it is in --json."""
+    from charcomplete.completion import Completer, Suggestion
+
+    alts = [Suggestion("\n    return", 0.5), Suggestion("\tx\\y", 0.25), Suggestion("pass", 0.125)]
+    monkeypatch.setattr(Completer, "alternatives", lambda self, text, k=3, max_chars=None: alts[:k])
+    r = run("complete", "--model", str(tiny_checkpoints["attention"]), "-k", "3", "def f():")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == ["0.500\t\\n    return", "0.250\t\\tx\\\\y", "0.125\tpass"]
+    r = run("complete", "--model", str(tiny_checkpoints["attention"]), "-k", "3", "--json", "def f():")
+    assert [s["text"] for s in json.loads(r.output)["suggestions"]] == [a.text for a in alts]

@@ -40,9 +40,10 @@ def command(text, model, max_chars, k, as_json, device, no_adapt):
             "suggestions": [{"text": s.text, "confidence": s.confidence, "char_probs": s.char_probs,
                              "attention": s.attention, "attention_text": s.attention_text} for s in alts],
         }, ensure_ascii=False))
-    elif k > 1:
+    elif k > 1:  # one alternative a line: its line breaks, tabs and backslashes escaped (\n, \t, \\)
         for s in c.alternatives(text, k=k, max_chars=max_chars):
-            click.echo(f"{s.confidence:.3f}\t{s.text}")
+            shown = s.text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+            click.echo(f"{s.confidence:.3f}\t{shown}")
     else:
         click.echo(c.suggest(text, max_chars=max_chars).text)
 
