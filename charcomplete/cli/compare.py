@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from charcomplete.cli.options import device_option, fail, threads_option
+from charcomplete.cli.options import device_option, fail, not_empty, threads_option
 from charcomplete.fileio import probe_folder
 
 COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pip install 'charcomplete[compare]'"
@@ -24,9 +24,9 @@ COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pi
 @click.option("--epochs", type=float, default=None, help="Passes over the text, per model. Default 1 (20 with --notebook) unless --max-minutes is given.")
 @click.option("--max-minutes", type=float, default=None, help="Wall-clock budget per model (and per method with --notebook).")
 @click.option("--notebook", is_flag=True, help="Also train both models with the notebook's method (20-char windows, random split) for reference.")
-@click.option("--plot", default=None, metavar="PATH", help="Also write the two plots as a PNG here (needs charcomplete[plot]).")
+@click.option("--plot", default=None, callback=not_empty, metavar="PATH", help="Also write the two plots as a PNG here (needs charcomplete[plot]).")
 @click.option("--save", is_flag=True, help="Keep both trained models as user models NAME-lstm and NAME-attention.")
-@click.option("--name", default="compare", show_default=True, help="Name prefix for --save.")
+@click.option("--name", default="compare", callback=not_empty, show_default=True, help="Name prefix for --save.")
 @click.option("--force", is_flag=True, help="With --save: replace models of those names.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same initial weights and data order for both models.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Parallel streams per step (our trainer).")

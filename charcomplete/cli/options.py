@@ -13,6 +13,13 @@ def fail(message: str) -> click.ClickException:
     return click.ClickException(str(message).splitlines()[0] if message else "error")
 
 
+def not_empty(ctx, param, value):
+    """A click callback: an option given as "" is a usage error (taken as not given, `--resume ""` crashed)."""
+    if value == "":
+        raise click.BadParameter("must not be empty")
+    return value
+
+
 def device_option(default: str, help: str | None = None):
     """--device: where the model runs (auto: cuda, then mps, then cpu)."""
     return click.option("--device", type=click.Choice(DEVICES), default=default, show_default=True, help=help)

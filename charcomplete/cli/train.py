@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from charcomplete.cli.options import device_option, fail, kind_option, threads_option
+from charcomplete.cli.options import device_option, fail, kind_option, not_empty, threads_option
 
 
 @click.command("train")
@@ -35,11 +35,11 @@ from charcomplete.cli.options import device_option, fail, kind_option, threads_o
 @device_option("auto")
 @click.option("--seed", type=int, default=0, show_default=True)
 @threads_option()
-@click.option("--name", default=None, help="Save as this model name in your data dir.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Save to this path instead.")
+@click.option("--name", default=None, callback=not_empty, help="Save as this model name in your data dir.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, callback=not_empty, help="Save to this path instead.")
 @click.option("--force", is_flag=True, help="Replace an existing model of that name/path.")
-@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Continue an interrupted run (its checkpoint or resume file).")
-@click.option("--init", "init", default=None, help="Fine-tune this checkpoint (name or path). Default: the prose or code model "
+@click.option("--resume", type=click.Path(dir_okay=False), default=None, callback=not_empty, help="Continue an interrupted run (its checkpoint or resume file).")
+@click.option("--init", "init", default=None, callback=not_empty, help="Fine-tune this checkpoint (name or path). Default: the prose or code model "
               "(by the kind of most of the corpus's bytes), unless --from-scratch or a model size is given.")
 @click.option("--from-scratch", is_flag=True, help="Train a new model instead of fine-tuning a shipped one.")
 @click.option("--no-memory", is_flag=True, help="Do not build the corpus memory (NAME.memory.safetensors) beside the model.")
