@@ -697,7 +697,8 @@ async def test_quitting_while_a_model_trains_asks_first_and_pauses_the_run(edito
         await until(pilot, lambda: app.training_running)
         await pilot.press("ctrl+q")
         await pilot.pause()
-        assert isinstance(app.screen, Choice) and "still training" in str(app.screen.query_one("#question").render())
+        question = str(app.screen.query_one("#question").render())
+        assert isinstance(app.screen, Choice) and "still training. Quit and pause it?\n" in question  # its line break kept (not '?')
         await pilot.press("c")  # cancel: nothing stops
         await pilot.pause()
         assert app.training_running and app.is_running

@@ -150,7 +150,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         """Notifications are plain text: they hold file names, paths, model names and errors, and
         `[/` in one crashed the editor with a MarkupError (issue 15, item 15); their control
         characters are drawn as '?' (safe_text)."""
-        super().notify(name_shown(message), markup=markup, **kw)
+        super().notify(name_shown(message, lines=True), markup=markup, **kw)
 
     # --- what the widgets report ----------------------------------------------------------
 

@@ -34,7 +34,7 @@ class Choice(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(name_shown(self.message), id="question", markup=False)  # names and paths are the user's: never markup (issue 15, item 15)
+            yield Label(name_shown(self.message, lines=True), id="question", markup=False)  # names and paths are the user's: never markup (issue 15, item 15)
             with Horizontal():
                 for oid, label, key, variant in self.options:
                     yield Button(f"{label} ({key})", id=oid, variant=variant)
@@ -72,7 +72,7 @@ class PathPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(name_shown(self.message), markup=False)
+            yield Label(name_shown(self.message, lines=True), markup=False)
             yield Input(self.value, id="path-input", highlighter=ControlsHidden())
 
     def on_mount(self) -> None:

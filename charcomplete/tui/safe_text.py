@@ -26,9 +26,10 @@ def line_shown(line: str) -> str:
     return CONTROL.sub(ZERO_WIDTH_SPACE, line)
 
 
-def name_shown(text: str) -> str:
-    """A file name, path or message to draw: each control character as '?', as `ls` shows them."""
-    return CONTROL_OR_BREAK.sub("?", text)
+def name_shown(text: str, lines: bool = False) -> str:
+    """A file name or path to draw: each control character as '?', as `ls` shows them. `lines`:
+    a message, whose line breaks and tabs stay."""
+    return (CONTROL if lines else CONTROL_OR_BREAK).sub("?", text)
 
 
 def controls_in(text: str) -> int:
