@@ -142,6 +142,6 @@ def model_name(path: Path) -> str:
 
 def user_checkpoint_path(name: str) -> Path:
     """Where the user's model `name` is (or will be) saved."""
-    if not name or "/" in name or "\\" in name or name.startswith("."):
+    if not name or "/" in name or "\\" in name or name.startswith(".") or not name.isprintable():
         raise CheckpointError(f"bad model name {name!r} (use letters, digits, - and _)")
     return models_dir() / (name + SUFFIX)

@@ -427,3 +427,10 @@ def test_the_data_dir_is_created_private(corpus_dir, tmp_path, monkeypatch):
         assert r.exit_code == 0, r.output
         assert data.stat().st_mode & 0o777 == 0o700, oct(data.stat().st_mode)
     assert (data / "models" / "mine.safetensors").exists()
+
+
+def test_a_model_name_with_control_characters_is_refused(corpus_dir, isolated_data_dir):
+    """It would be drawn raw by `models` and the editor's palette (ESC starts an escape sequence)."""
+    r = run("train", "--corpus", str(corpus_dir), "--name", "a\x1b[31mb", *TINY)
+    assert_one_line_error(r, "bad model name")
+    assert not (isolated_data_dir / "models").exists() or not any((isolated_data_dir / "models").iterdir())

@@ -1117,3 +1117,20 @@ async def test_control_characters_in_the_file_its_name_and_a_ghost_are_never_dra
         await pilot.press("escape", "ctrl+s")
         await settle(pilot)
     assert (tmp_path / "log\x1b[5m.txt").read_text() == body[:-1] + "xyz!\n"  # every control character kept
+
+
+async def test_a_model_file_named_with_escape_codes_is_listed_safely(editor, tiny_checkpoints, isolated_data_dir):
+    """A model file in the data dir whose name holds escape codes (made by hand: `train --name`
+    refuses such a name now) was drawn raw in the palette."""
+    folder = isolated_data_dir / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_checkpoints["lstm"], folder / "odd\x1b[31mname.safetensors")
+    app = editor()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        for ch in "switch":
+            await pilot.press(ch)
+        await until(pilot, lambda: "odd?[31mname" in drawn_text(app))
+        assert not any(c in drawn_text(app) for c in "\x1b\x9b"), repr(drawn_text(app))

@@ -6,6 +6,8 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from charcomplete.tui.safe_text import name_shown
+
 
 class EditorCommands(Provider):
     """Switch model, train, toggles, save."""
@@ -18,7 +20,8 @@ class EditorCommands(Provider):
         out = []
         for e in list_checkpoints():
             mark = " (current)" if e.name == current else ""
-            out.append((f"Switch model: {e.name}", partial(app.action_switch_model, e.name), f"{e.source} model{mark}: {e.path}"))
+            out.append((f"Switch model: {name_shown(e.name)}", partial(app.action_switch_model, e.name),
+                        f"{e.source} model{mark}: {name_shown(str(e.path))}"))
         out += [
             ("Train model on this file", app.action_train_file, "train a model on this buffer, then switch to it"),
             ("Train model on a folder…", app.action_train_folder, "train a model on a folder of text, then switch to it"),
@@ -29,7 +32,7 @@ class EditorCommands(Provider):
             from charcomplete.resume import paused_runs
 
             for name in paused_runs():
-                out.append((f"Resume training: {name}", partial(app.action_resume_training, name),
+                out.append((f"Resume training: {name_shown(name)}", partial(app.action_resume_training, name),
                             "continue the cancelled run exactly where it stopped"))
         out += [
             ("Toggle suggestions", app.action_toggle_suggestions, "turn ghost-text suggestions on or off"),
