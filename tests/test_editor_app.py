@@ -494,7 +494,7 @@ async def test_ctrl_p_under_a_dialog_opened_from_the_palette_does_not_open_a_sec
         await pilot.pause()
         await pilot.press("ctrl+p")  # Textual saw no palette on top and mounted a second one: DuplicateIds
         await pilot.pause()
-        assert app.is_running and [type(s) for s in app.screen_stack].count(CommandPalette) == 1
+        assert app.is_running and sum(isinstance(s, CommandPalette) for s in app.screen_stack) == 1
         await pilot.press("escape")  # Cancel in the quit dialog: back to the palette, then the editor
         await pilot.press("escape")
         await pilot.pause()
@@ -1121,7 +1121,8 @@ async def test_control_characters_in_the_file_its_name_and_a_ghost_are_never_dra
 
 async def test_a_model_file_named_with_escape_codes_is_listed_safely(editor, tiny_checkpoints, isolated_data_dir):
     """A model file in the data dir whose name holds escape codes (made by hand: `train --name`
-    refuses such a name now) was drawn raw in the palette."""
+    refuses such a name now) was drawn raw in the palette, and so were escape codes pasted into
+    its search field."""
     folder = isolated_data_dir / "models"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny_checkpoints["lstm"], folder / "odd\x1b[31mname.safetensors")
@@ -1134,3 +1135,6 @@ async def test_a_model_file_named_with_escape_codes_is_listed_safely(editor, tin
             await pilot.press(ch)
         await until(pilot, lambda: "odd?[31mname" in drawn_text(app))
         assert not any(c in drawn_text(app) for c in "\x1b\x9b"), repr(drawn_text(app))
+        app.post_message(events.Paste(" \x1b[5m"))  # escape codes pasted into the palette's search field
+        await until(pilot, lambda: "[5m" in drawn_text(app))
+        assert "\x1b" not in drawn_text(app), repr(drawn_text(app))

@@ -21,7 +21,7 @@ from textual.widgets import Footer, TextArea
 from charcomplete.document import NEWLINE_NAMES, Document, DocumentError
 from charcomplete.tui.collect import QuietCollection
 from charcomplete.vocab import normalize_newlines
-from charcomplete.tui.commands import EditorCommands
+from charcomplete.tui.commands import EditorCommands, EditorPalette
 from charcomplete.tui.dialogs import PathPrompt, overwrite_dialog, quit_dialog, quit_training_dialog, recovery_dialog, replace_dialog
 from charcomplete.tui.editor import GhostEditor
 from charcomplete.tui.find import FindBar
@@ -369,8 +369,8 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
     def action_command_palette(self) -> None:
         """Ctrl+P: Textual's palette, at most one. Textual checks only the top screen, so a palette
         under a dialog (Ctrl+Q pressed in it) was opened twice, which crashed the editor."""
-        if not any(isinstance(screen, CommandPalette) for screen in self.screen_stack):
-            super().action_command_palette()
+        if self.use_command_palette and not any(isinstance(screen, CommandPalette) for screen in self.screen_stack):
+            self.push_screen(EditorPalette(id="--command-palette"))
 
     # --- toggles ------------------------------------------------------------------------------
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import CommandInput, CommandPalette, DiscoveryHit, Hit, Hits, Provider
 
-from charcomplete.tui.safe_text import name_shown
+from charcomplete.tui.safe_text import ControlsHidden, name_shown
 
 
 class EditorCommands(Provider):
@@ -57,3 +57,11 @@ class EditorCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), command, text=name, help=help_text)
+
+
+class EditorPalette(CommandPalette):
+    """Textual's palette, its search field drawing control characters (a paste of escape codes) as
+    zero-width spaces (safe_text)."""
+
+    def on_mount(self) -> None:
+        self.query_one(CommandInput).highlighter = ControlsHidden()
