@@ -23,7 +23,7 @@ from pathlib import Path
 from charcomplete.errors import CheckpointError, CorpusError, TrainingError, TrainingInterrupted
 from charcomplete.fileio import probe_folder
 from charcomplete.paths import make_folder
-from charcomplete.registry import SUFFIX, user_checkpoint_path
+from charcomplete.registry import MAX_NAME_BYTES, SUFFIX, user_checkpoint_path
 from charcomplete.resume import (
     checkpoint_of_resume,
     drop_paused_run,
@@ -65,7 +65,7 @@ def check_writable(path: Path) -> None:
 
 def corpus_stem(path: str) -> str:
     """A model name part from a corpus path: `notes/` -> notes, `a/b.md` -> b, `*.md` -> corpus."""
-    stem = Path(path.rstrip("/")).name.split(".")[0]
+    stem = Path(path.rstrip("/")).name.split(".")[0][:40]
     stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
     return stem or "corpus"
 
@@ -272,6 +272,8 @@ def fit_batch(n_chars: int, batch_size: int, seq_len: int) -> tuple[int, int]:
 def unique_model_name(base: str) -> str:
     """`base`, or `base-2`, ...: a name with neither a model nor a paused run."""
     base = "".join(c if c.isalnum() or c in "-_" else "-" for c in base).strip("-.") or "model"
+    while len(base.encode("utf-8")) > MAX_NAME_BYTES - 4:  # room for "-99"
+        base = base[:-1]
     name, i = base, 2
     while user_checkpoint_path(name).exists() or paused_run_dir(name).exists():
         name, i = f"{base}-{i}", i + 1

@@ -140,8 +140,13 @@ def model_name(path: Path) -> str:
     return path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
 
 
+MAX_NAME_BYTES = 100  # a model's longest name: its files (NAME.memory.safetensors, a save's temp file) stay under 255 bytes
+
+
 def user_checkpoint_path(name: str) -> Path:
     """Where the user's model `name` is (or will be) saved."""
     if not name or "/" in name or "\\" in name or name.startswith(".") or not name.isprintable():
         raise CheckpointError(f"bad model name {name!r} (use letters, digits, - and _)")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise CheckpointError(f"model name too long ({len(name)} characters; at most {MAX_NAME_BYTES} bytes)")
     return models_dir() / (name + SUFFIX)

@@ -515,6 +515,21 @@ async def test_train_on_this_file_names_the_model_after_the_file_and_the_model_i
         assert app.screen.query_one("#train-name").value == "notes-prose"  # not "notes-attention": the kind says less
 
 
+async def test_train_on_a_file_with_a_long_name_opens_the_form(editor):
+    """A 254-character file name: the buffer's temporary copy took it as its prefix, the name was
+    too long, and Ctrl+T said "no room for a copy of the text"."""
+    app = editor(text=LINE * 100, name="n" * 250 + ".txt")
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainDialog), [n.message for n in app._notifications]
+        name = app.screen.query_one("#train-name").value
+        assert name.startswith("nnn") and name.endswith("-attention") and len(name) <= 100  # a name a file can take
+        await pilot.press("enter")  # it crashed here: OSError (File name too long) looking for a shipped model of that name
+        await settle(pilot)
+        assert app.model.completer.name == name
+
+
 async def test_train_on_this_file_completes_and_switches(editor, tiny_checkpoints):
     from charcomplete.registry import user_checkpoint_path
 

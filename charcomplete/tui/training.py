@@ -226,9 +226,10 @@ class EditorTraining:
         if len(text) < 64:
             self.notify("This file is too short to train on; try 'Train model on a folder…'.", severity="warning")
             return
+        stem = self.document.path.stem[:40]  # of a file name up to 255 bytes: the copy's and the model's names must fit too
         tmp = None
         try:  # a copy of the buffer for the trainer to read
-            fd, tmp = tempfile.mkstemp(prefix=f"{self.document.path.stem}-", suffix=".txt")
+            fd, tmp = tempfile.mkstemp(prefix=f"{stem}-", suffix=".txt")
             with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
                 f.write(text)
         except OSError as e:
@@ -236,7 +237,7 @@ class EditorTraining:
                 Path(tmp).unlink(missing_ok=True)
             self.notify(f"Cannot train: no room for a copy of the text ({e.strerror or e}).", severity="error")
             return
-        stem, base = self.document.path.stem, self.model.completer.name  # "notes-prose": this file's, from the prose model
+        base = self.model.completer.name  # "notes-prose": this file's, from the prose model
         req = self._train_request([tmp], base if base.startswith(f"{stem}-") else f"{stem}-{base}", self.document.path.name)
         req.cleanup.append(Path(tmp))
         self.push_screen(TrainDialog(req, ask_path=False), lambda chosen: self._start_training(chosen, req))
