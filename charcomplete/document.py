@@ -84,7 +84,10 @@ def fallback_recovery_path_for(path: Path, slot: int = 1) -> Path:
     """Where the recovery file goes when the file's folder cannot take it (read-only, full):
     the user data dir, named by a hash of the file's absolute path."""
     key = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return recovery_dir() / f"{key}-{path.name}{RECOVERY_SUFFIX}{_slot(slot)}"
+    name = path.name
+    if len(os.fsencode(f"{key}-{name}{RECOVERY_SUFFIX}-8")) > 255:  # a long name would not fit: the key names the file
+        name = os.fsdecode(os.fsencode(name)[:100])
+    return recovery_dir() / f"{key}-{name}{RECOVERY_SUFFIX}{_slot(slot)}"
 
 
 def saving_path_for(path: Path) -> Path:

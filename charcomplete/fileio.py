@@ -54,7 +54,8 @@ def replace_file(path: Path, data: bytes, mode: int, owner: tuple[int, int] | No
     rename replaces a symlink or FIFO itself, it never writes through it. On any failure the
     entry at `path` is untouched and the temp file is removed."""
     folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=folder)  # created 0600: private while written
+    # created 0600: private while written; the name cut to 100 bytes (a file name of 255 with our prefix would be too long)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + os.fsdecode(os.fsencode(path.name)[:100]) + ".", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -194,3 +194,18 @@ def test_edit_unusable_model_file(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     r = _edit(tmp_path / "notes.txt", "--model", bad)
     assert r.exit_code != 0 and r.output.startswith("Error: ") and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("name", ["n" * 250 + ".txt", "😀" * 62 + ".md"])
+def test_a_file_with_a_name_near_the_limit_saves_and_recovers(tmp_path, name, isolated_data_dir):
+    """A file name of 250+ bytes: the save's temp file took the whole name after its prefix (too
+    long: the file could not be saved at all), and no recovery file fitted either, beside it or in
+    the data dir (a crash lost the unsaved text)."""
+    p = tmp_path / name
+    p.write_text("hello\n")
+    doc = Document.open(p)
+    doc.save("hello world\n")
+    assert p.read_text() == "hello world\n"
+    assert doc.write_recovery("unsaved text\n").is_file()
+    assert Document.open(p).read_recovery() == "unsaved text\n"
+    assert sorted(os.listdir(tmp_path)) == [name]  # no temp file left beside it
