@@ -23,7 +23,7 @@ from pathlib import Path
 from charcomplete.errors import CheckpointError, CorpusError, TrainingError, TrainingInterrupted
 from charcomplete.fileio import probe_folder
 from charcomplete.paths import make_folder
-from charcomplete.registry import MAX_NAME_BYTES, SUFFIX, user_checkpoint_path
+from charcomplete.registry import MAX_NAME_BYTES, MEMORY_SUFFIX, SUFFIX, user_checkpoint_path
 from charcomplete.resume import (
     checkpoint_of_resume,
     drop_paused_run,
@@ -61,6 +61,10 @@ def check_writable(path: Path) -> None:
         path.exists()  # a name the file system refuses (too long) fails now, not after training
     except OSError as e:
         raise CheckpointError(f"cannot write {path} ({e.strerror or e})") from None
+    stem = path.name.removesuffix(SUFFIX)
+    if len(os.fsencode(stem + MEMORY_SUFFIX)) > 255:  # its memory and resume files must fit too (the longest suffixes)
+        raise CheckpointError(f"{path.name}: name too long for the files beside it ({stem}{MEMORY_SUFFIX}); "
+                              f"at most {255 - len(MEMORY_SUFFIX)} bytes before {SUFFIX}")
 
 
 def corpus_stem(path: str) -> str:

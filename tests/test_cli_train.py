@@ -434,3 +434,12 @@ def test_a_model_name_with_control_characters_is_refused(corpus_dir, isolated_da
     r = run("train", "--corpus", str(corpus_dir), "--name", "a\x1b[31mb", *TINY)
     assert_one_line_error(r, "bad model name")
     assert not (isolated_data_dir / "models").exists() or not any((isolated_data_dir / "models").iterdir())
+
+
+def test_an_out_name_too_long_for_the_files_beside_it_is_refused_first(corpus_dir, tmp_path):
+    """`--out` of 240 characters + .safetensors fits, its NAME.resume.safetensors and
+    NAME.memory.safetensors do not: training ran, then ended in an OSError traceback."""
+    out = tmp_path / ("n" * 240 + ".safetensors")
+    r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--out", str(out), "--epochs", "0.2", *TINY)
+    assert_one_line_error(r, "name too long for the files beside it")
+    assert "train lstm" not in r.output and not out.exists()  # refused before training
