@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charcomplete.errors import DocumentError
-from charcomplete.fileio import atomic_write, looks_binary, remove_stale_temps, replace_file, write_in_place
+from charcomplete.fileio import atomic_write, looks_binary, name_cut, remove_stale_temps, replace_file, write_in_place
 from charcomplete.paths import make_folder, recovery_dir
 from charcomplete.vocab import normalize_newlines
 
@@ -86,7 +86,7 @@ def fallback_recovery_path_for(path: Path, slot: int = 1) -> Path:
     key = hashlib.sha256(str(path.absolute()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
     name = path.name
     if len(os.fsencode(f"{key}-{name}{RECOVERY_SUFFIX}-8")) > 255:  # a long name would not fit: the key names the file
-        name = os.fsdecode(os.fsencode(name)[:100])
+        name = name_cut(name)
     return recovery_dir() / f"{key}-{name}{RECOVERY_SUFFIX}{_slot(slot)}"
 
 

@@ -23,6 +23,12 @@ def looks_binary(data: bytes) -> bool:
     return b"\x00" in data[:SNIFF_BYTES]
 
 
+def name_cut(name: str, limit: int = 100) -> str:
+    """`name`'s first `limit` bytes (in the file system's encoding), for a temp or recovery file
+    named after it: a name near the file system's 255 bytes would not fit with a prefix added."""
+    return os.fsdecode(os.fsencode(name)[:limit])
+
+
 def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None, follow_symlinks: bool = True) -> Path:
     """Replace the file at `path` (or the target of the symlink at `path`) with `data`.
 
@@ -54,8 +60,8 @@ def replace_file(path: Path, data: bytes, mode: int, owner: tuple[int, int] | No
     rename replaces a symlink or FIFO itself, it never writes through it. On any failure the
     entry at `path` is untouched and the temp file is removed."""
     folder = path.parent
-    # created 0600: private while written; the name cut to 100 bytes (a file name of 255 with our prefix would be too long)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + os.fsdecode(os.fsencode(path.name)[:100]) + ".", dir=folder)
+    # created 0600: private while written
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + name_cut(path.name) + ".", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from charcomplete.errors import CheckpointError
+from charcomplete.fileio import name_cut
 from charcomplete.mixer import MixerStart
 from charcomplete.vocab import Vocab
 
@@ -103,7 +104,7 @@ def write_memory(path: str | os.PathLike, cfg: MemoryConfig, vocab: Vocab, unigr
         tensors["mixer.second"] = np.ascontiguousarray(start.second, np.float32)
         meta["mixer"] = json.dumps({**info, "key_sizes": [len(w) for w in start.weights], "n_inputs": start.weights[0].shape[1]})
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{name_cut(path.name)}.{os.getpid()}.tmp")
     try:
         save_file(tensors, str(tmp), metadata=meta)
         os.chmod(tmp, 0o644)  # data, readable like a checkpoint

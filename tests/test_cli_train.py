@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import re
 import signal
 import subprocess
@@ -174,7 +175,7 @@ def test_read_only_out_folder(tmp_path, corpus_dir):
 
 
 BAD_OPTIONS = [["--device", "tpu"], ["--epochs", "many"], ["--threads", "-1"], ["--threads", "0"], ["--window", "-3"],
-               ["--hidden", "0"], ["--batch-size", "0"], ["--name", ""]]
+               ["--hidden", "0"], ["--batch-size", "0"], ["--name", ""], ["--seed", "100000000000000000000"], ["--seed", "-1"]]
 TRAIN_ONLY = [["--model", "gru"], ["--dropout", "-1"], ["--dropout", "1"], ["--resume", ""], ["--init", ""], ["--out", ""]]
 
 
@@ -443,3 +444,13 @@ def test_an_out_name_too_long_for_the_files_beside_it_is_refused_first(corpus_di
     r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--out", str(out), "--epochs", "0.2", *TINY)
     assert_one_line_error(r, "name too long for the files beside it")
     assert "train lstm" not in r.output and not out.exists()  # refused before training
+
+
+def test_a_memory_beside_a_checkpoint_with_a_long_name(corpus_dir, tmp_path, tiny_checkpoints):
+    """A checkpoint name of 236 characters: NAME.memory.safetensors fits (255 bytes), the memory
+    writer's temp file (".NAME.memory.safetensors.PID.tmp") did not: OSError traceback."""
+    out = tmp_path / ("L" * 236 + ".safetensors")
+    shutil.copy(tiny_checkpoints["lstm"], out)
+    r = run("memory", str(out), "--corpus", str(corpus_dir))
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / ("L" * 236 + ".memory.safetensors")).is_file()

@@ -28,7 +28,7 @@ COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pi
 @click.option("--save", is_flag=True, help="Keep both trained models as user models NAME-lstm and NAME-attention.")
 @click.option("--name", default="compare", callback=not_empty, show_default=True, help="Name prefix for --save.")
 @click.option("--force", is_flag=True, help="With --save: replace models of those names.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same initial weights and data order for both models.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Same seed, same initial weights and data order for both models.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Parallel streams per step (our trainer).")
 @click.option("--seq-len", type=click.IntRange(min=1), default=128, show_default=True, help="Characters per chunk (our trainer).")
 @click.option("--embed", type=click.IntRange(min=1), default=None, help="Embedding width. [default: 64; 128 with --notebook, as the notebook]")

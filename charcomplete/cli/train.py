@@ -33,7 +33,7 @@ from charcomplete.cli.options import device_option, fail, kind_option, not_empty
 @click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=200, show_default=True, help="Steps between validations.")
 @device_option("auto")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @threads_option()
 @click.option("--name", default=None, callback=not_empty, help="Save as this model name in your data dir.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, callback=not_empty, help="Save to this path instead.")
