@@ -1127,6 +1127,7 @@ async def test_control_characters_in_the_file_its_name_and_a_ghost_are_never_dra
         await pilot.press("ctrl+f")
         await pilot.pause()
         assert app.query_one("#find-input").value == "\x1b[31mred"
+        assert (3, 11) in [(span.start, span.end) for span in ed.get_line(0).spans]  # the match is highlighted, ESC and all
         shown = drawn_text(app)
         assert "[31mred" in shown and not any(c in shown for c in "\x1b\x9b\x07\x7f"), repr(shown)
         await pilot.press("escape", "ctrl+s")

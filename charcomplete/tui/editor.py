@@ -455,10 +455,11 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
     def get_line(self, line_index: int):
         """TextArea's line, its control characters never written to the terminal as they are
         (safe_text), with every find match styled (the current one is the selection, drawn over it)."""
-        line = Text(line_shown(self.document.get_line(line_index)), end="", no_wrap=True)
+        text = self.document.get_line(line_index)
+        line = Text(line_shown(text), end="", no_wrap=True)
         if self.find_pattern is not None:
             style = self.get_component_rich_style("text-area--find-match")
-            for m in self.find_pattern.finditer(line.plain):
+            for m in self.find_pattern.finditer(text):  # the text's own characters (one for one with those drawn)
                 line.stylize(style, m.start(), m.end())
         return line
 
