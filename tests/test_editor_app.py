@@ -1138,11 +1138,11 @@ async def test_control_characters_in_the_file_its_name_and_a_ghost_are_never_dra
 async def test_a_model_file_named_with_escape_codes_is_listed_safely(editor, tiny_checkpoints, isolated_data_dir):
     """A model file in the data dir whose name holds escape codes (made by hand: `train --name`
     refuses such a name now) was drawn raw in the palette, and so were escape codes pasted into
-    its search field."""
+    its search field or the train form's fields."""
     folder = isolated_data_dir / "models"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny_checkpoints["lstm"], folder / "odd\x1b[31mname.safetensors")
-    app = editor()
+    app = editor(text=LINE * 10)  # enough to train on
     async with app.run_test(size=(100, 24)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")
@@ -1153,4 +1153,11 @@ async def test_a_model_file_named_with_escape_codes_is_listed_safely(editor, tin
         assert not any(c in drawn_text(app) for c in "\x1b\x9b"), repr(drawn_text(app))
         app.post_message(events.Paste(" \x1b[5m"))  # escape codes pasted into the palette's search field
         await until(pilot, lambda: "[5m" in drawn_text(app))
+        assert "\x1b" not in drawn_text(app), repr(drawn_text(app))
+        await pilot.press("escape", "escape")
+        await pilot.press("ctrl+t")  # and into the train form's name field
+        await pilot.pause()
+        assert isinstance(app.screen, TrainDialog)
+        app.post_message(events.Paste("\x1b[7m"))
+        await until(pilot, lambda: "[7m" in drawn_text(app))
         assert "\x1b" not in drawn_text(app), repr(drawn_text(app))

@@ -50,12 +50,13 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
                 yield Label("Folder or file (text files are read recursively)")
                 yield Input(", ".join(r.corpus), placeholder="~/notes", id="train-corpus", highlighter=ControlsHidden())
             yield Label("Model name (saved in your data dir)")
-            yield Input(r.name, id="train-name")
+            yield Input(r.name, id="train-name", highlighter=ControlsHidden())
             with Horizontal(classes="row"):
                 starts = ([(f"fine-tune {Path(r.init).stem}", FINETUNE)] if r.init else []) + [(f"new {k} model", k) for k in KINDS]
                 yield Select(starts, value=FINETUNE if r.init else r.kind, allow_blank=False, id="train-kind",
                              tooltip="Fine-tune the model in use (better on small texts), or train a new one from scratch")
-                yield Input(f"{r.max_minutes:g}", id="train-minutes", validators=[Number(minimum=0.01)], tooltip="minutes")
+                yield Input(f"{r.max_minutes:g}", id="train-minutes", validators=[Number(minimum=0.01)], tooltip="minutes",
+                        highlighter=ControlsHidden())
                 yield Label("minutes")
             with Horizontal(classes="buttons"):
                 yield Button("Train", id="train-start", variant="primary")
