@@ -133,7 +133,7 @@ def test_the_test_extra_holds_what_the_tests_import():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     names = {re.split(r"[<>=\[ ]", r)[0] for r in extras["test"]}
-    assert {"pytest", "pytest-asyncio", "pytest-textual-snapshot", "hypothesis", "matplotlib"} <= names
+    assert {"pytest", "pytest-asyncio", "pytest-xdist", "pytest-textual-snapshot", "hypothesis", "matplotlib"} <= names
 
 
 def _relative_links(text: str) -> list[str]:
