@@ -61,7 +61,16 @@ def _git_files(folder: Path, timeout: float, limit: int) -> list[Path] | None:
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
     names = [os.fsdecode(n) for n in out.stdout.split(b"\0") if n][:limit]
-    return [root / n for n in names if not _skipped(Path(n))]
+    return [root / n for n in names if not _skipped(Path(n)) and _inside(root, n)]
+
+
+def _inside(root: Path, name: str) -> bool:
+    """Whether `root/name` is that file itself: no folder on the way is a link (an index can name
+    `d/id_rsa` beside an untracked link `d` -> ~/.ssh, and reading it followed the link)."""
+    try:
+        return os.path.realpath(root / name) == os.path.join(os.path.realpath(root), name)
+    except (OSError, ValueError):
+        return False
 
 
 def _folder_files(folder: Path, limit: int) -> list[Path]:

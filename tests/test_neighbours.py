@@ -96,6 +96,26 @@ def test_a_tracked_link_to_a_file_outside_is_not_read(tmp_path):
     assert [text for _, text in read_neighbours(repo / "a.md")] == ["beta\n"]
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_tracked_path_through_a_linked_folder_is_not_read(tmp_path):
+    """A repository's index (a crafted archive's) naming `d/id_rsa`, where `d` is a link to a folder
+    outside (~/.ssh, say): the key was read and its text suggested."""
+    repo, secrets = tmp_path / "repo", tmp_path / "secrets"
+    repo.mkdir()
+    secrets.mkdir()
+    (secrets / "id_rsa").write_text("hunter2\n")
+    (repo / "a.md").write_text("alpha\n")
+    (repo / "b.md").write_text("beta\n")
+    (repo / "d").symlink_to(secrets)
+    git = ["git", "-C", str(repo)]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "a.md", "b.md"], check=True)
+    blob = subprocess.run(git + ["hash-object", "-w", str(repo / "b.md")], check=True, capture_output=True, text=True)
+    subprocess.run(git + ["update-index", "--add", "--cacheinfo", f"100644,{blob.stdout.strip()},d/id_rsa"], check=True)
+    assert "d/id_rsa" in subprocess.run(git + ["ls-files"], capture_output=True, text=True).stdout
+    assert [text for _, text in read_neighbours(repo / "a.md")] == ["beta\n"]
+
+
 def test_neighbours_level_is_bounded_and_never_in_the_history(tmp_path):
     from charcomplete.history import History
 
