@@ -224,6 +224,7 @@ class BufferLearner:
         self.match = MatchIndex()  # the neighbouring files' text for the match model (match.py), indexed ahead of the counting
         self.neighbours_on = True
         self.files = 0  # neighbouring files counted (in part, when the bound was reached)
+        self.unit = "file"  # what one is, for the status bar ("commit": messages, in a .git folder)
         self.doc_chars = 0  # length of the buffer as opened
         self._jobs: deque = deque()  # document jobs: None (start over) or [text, pos, end, sign]
         self._files: deque = deque()  # neighbouring texts waiting to be counted: [text, pos, end, 1]
@@ -368,7 +369,7 @@ class BufferLearner:
         p = self.doc_progress
         out = "doc" if p >= 1.0 else f"doc {p:.0%}"
         if self.neighbours_on and self.files:
-            out += f" + {self.files} file" + ("s" if self.files != 1 else "")
+            out += f" + {self.files} {self.unit}" + ("s" if self.files != 1 else "")
         return out
 
 

@@ -7,6 +7,10 @@ them), the same kind of text first (code for a code file, prose for prose: `regi
 then the nearest (same folder first). Hidden and vendored folders are skipped. Caps: at most
 `max_files` files, `max_bytes` bytes in all (a file over `max_file_bytes` is skipped), and
 `max_seconds` for finding and reading them. Nothing leaves the machine: the files are only read.
+
+A file inside a repository's `.git` folder (COMMIT_EDITMSG, TAG_EDITMSG, MERGE_MSG: charcomplete as
+git's editor) has the repository's latest commit messages as its neighbours instead: `git log`, with
+no program a repository's config names run (no fsmonitor, no signature checks).
 """
 
 from __future__ import annotations
@@ -123,10 +127,59 @@ def candidates(path: str | os.PathLike, caps: Caps | None = None) -> list[Path]:
     return sorted(files, key=lambda p: (file_kind(p) != kind, distance(p), str(p)))
 
 
+def git_dir_of(path: str | os.PathLike) -> Path | None:
+    """The git folder `path` lies in (`.git`, or a worktree's or submodule's folder under it, where
+    git writes COMMIT_EDITMSG), or None when no folder above it is named `.git`."""
+    path = Path(path).absolute()
+    dotgit = next((p for p in path.parents if p.name == ".git"), None)
+    if dotgit is None:
+        return None
+    folder = path.parent
+    while folder != dotgit and not (folder / "HEAD").is_file():  # .git/rebase-merge/git-rebase-todo
+        folder = folder.parent
+    return folder
+
+
+def unit_of(path: str | os.PathLike) -> str:
+    """What one neighbour of `path` is, as the status bar counts them: "file" or "commit"."""
+    return "file" if git_dir_of(path) is None else "commit"
+
+
+def _commit_messages(git_dir: Path, caps: Caps) -> list[str]:
+    """The repository's latest commit messages (at most `caps.max_files`, newest first)."""
+    cmd = [*GIT, "-c", "log.showSignature=false", "--git-dir", str(git_dir), "log", "--no-show-signature",
+           f"-n{caps.max_files}", "--format=%B%x00"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=caps.max_seconds, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
+    if out.returncode != 0:
+        return []
+    messages = []
+    for raw in out.stdout.split(b"\0"):
+        try:
+            text = raw.decode("utf-8").strip("\n")
+        except UnicodeDecodeError:
+            continue
+        if text:
+            messages.append(normalize_newlines(text) + "\n")
+    return messages
+
+
 def read_neighbours(path: str | os.PathLike, caps: Caps | None = None, should_stop=lambda: False) -> Iterator[tuple[Path, str]]:
     """(path, text) of the neighbouring files of `path`, best first, within the caps; binary,
-    non-UTF-8, unreadable and too large files are skipped. `should_stop()` ends it early."""
+    non-UTF-8, unreadable and too large files are skipped. `should_stop()` ends it early. In a git
+    folder: (that folder, message) for each of the latest commit messages."""
     caps = caps or Caps()
+    git_dir = git_dir_of(path)
+    if git_dir is not None:
+        total = 0
+        for text in _commit_messages(git_dir, caps):
+            total += len(text)
+            if total > caps.max_bytes or should_stop():
+                return
+            yield git_dir, text
+        return
     t0 = time.monotonic()
     files = total = 0
     for p in candidates(path, caps):

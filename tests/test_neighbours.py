@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
-from charcomplete.neighbours import Caps, candidates, read_neighbours
+from charcomplete.neighbours import Caps, candidates, read_neighbours, unit_of
 
 from test_whole_buffer import adaptive_editor, ghost_after, learned, until  # noqa: F401 (a fixture)
 
@@ -197,6 +197,66 @@ async def test_without_neighbours_nothing_is_read(adaptive_editor, project):  # 
         assert not ed.learner.neighbours.table
         ed.move_cursor(ed.document.end)
         assert not (await ghost_after(pilot, "the frob")).startswith("nica")
+
+
+def _repo_with_commits(tmp_path, messages):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t", "-c", "commit.gpgsign=false"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    for i, m in enumerate(messages):
+        (repo / "a.txt").write_text(f"{i}\n")
+        subprocess.run(git + ["add", "a.txt"], check=True)
+        subprocess.run(git + ["commit", "-q", "-m", m], check=True)
+    return repo
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_commit_message_learns_the_repositorys_commit_messages(tmp_path):
+    """charcomplete as git's editor: COMMIT_EDITMSG's neighbours were .git's internals (hook samples,
+    config, the binary index); they are the latest commit messages, newest first, no program run."""
+    repo = _repo_with_commits(tmp_path, ["Add the frobnicatorix parser", f"Fix the {WORD} cache\n\nLonger body."])
+    git = ["git", "-C", str(repo)]
+    head = subprocess.run(git + ["rev-parse", "HEAD", "HEAD^{tree}"], capture_output=True, text=True, check=True).stdout.split()
+    signed = (f"tree {head[1]}\nparent {head[0]}\nauthor t <t@t> 1700000000 +0000\ncommitter t <t@t> 1700000000 +0000\n"
+              "gpgsig -----BEGIN PGP SIGNATURE-----\n \n AAAA\n -----END PGP SIGNATURE-----\n\nSigned one\n")
+    commit = subprocess.run(git + ["hash-object", "-t", "commit", "-w", "--stdin"], input=signed, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    subprocess.run(git + ["update-ref", "HEAD", commit], check=True)  # a signed commit: git log verifies it with gpg.program
+    marker, gpg = tmp_path / "it-ran", tmp_path / "gpg.sh"
+    gpg.write_text(f"#!/bin/sh\ntouch '{marker}'\n")
+    gpg.chmod(0o755)
+    for key, value in (("log.showSignature", "true"), ("gpg.program", str(gpg)), ("core.fsmonitor", str(gpg))):
+        subprocess.run(["git", "-C", str(repo), "config", key, value], check=True)
+    msg = repo / ".git" / "COMMIT_EDITMSG"
+    msg.write_text("\n# Please enter the commit message\n")
+    got = list(read_neighbours(msg))
+    assert [text for _, text in got] == ["Signed one\n", f"Fix the {WORD} cache\n\nLonger body.\n",
+                                         "Add the frobnicatorix parser\n"]
+    subprocess.run(git + ["log", "-n1"], capture_output=True)
+    assert marker.exists()  # as git itself runs it: the check below is a real one
+    marker.unlink()
+    got = list(read_neighbours(msg))
+    assert {p for p, _ in got} == {repo / ".git"} and unit_of(msg) == "commit" and not marker.exists()
+    assert [text for _, text in read_neighbours(msg, Caps(max_files=1))] == [got[0][1]]
+    todo = repo / ".git" / "rebase-merge" / "git-rebase-todo"  # a folder below: the repository's .git still
+    todo.parent.mkdir()
+    todo.write_text("pick 123 x\n")
+    assert len(list(read_neighbours(todo))) == 3
+    assert unit_of(repo / "a.txt") == "file"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+async def test_the_editor_on_a_commit_message_suggests_from_earlier_ones(adaptive_editor, tmp_path):  # noqa: F811 (the fixture)
+    repo = _repo_with_commits(tmp_path, [f"Add the {WORD} parser", f"Fix the {WORD} cache"])
+    app = adaptive_editor("\n# Please enter the commit message\n", name="COMMIT_EDITMSG", folder=repo / ".git",
+                          neighbours=True)
+    async with app.run_test() as pilot:
+        ed = app.editor
+        await until(pilot, lambda: app.status.learned == "doc + 2 commits")
+        await learned(pilot)
+        ed.move_cursor((0, 0))
+        assert (await ghost_after(pilot, "Fix the frob")).startswith("nica")
 
 
 def test_the_palette_has_the_toggle():

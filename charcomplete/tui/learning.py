@@ -73,10 +73,11 @@ class BufferLearning:
     def _read_neighbours(self, path) -> None:
         """Read the files beside this one (charcomplete/neighbours.py, with its caps) and queue
         them; the model thread counts them between requests."""
-        from charcomplete.neighbours import read_neighbours
+        from charcomplete.neighbours import read_neighbours, unit_of
 
         worker = get_current_worker()
         learner = self.learner
+        learner.unit = unit_of(path)
         for _, text in read_neighbours(path, should_stop=lambda: worker.is_cancelled or not learner.neighbours_on):
             learner.add_file(text)
 
