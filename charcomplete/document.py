@@ -176,7 +176,15 @@ class Document:
         BOM, line ending); nothing is read or written yet. DocumentError says why not."""
         if not raw.strip():
             raise DocumentError("Save as: give a file name")
+        if "\0" in raw:  # a paste can hold one; no file system takes it
+            raise DocumentError("Save as: a file name cannot hold a NUL character")
         p = Path(os.path.expanduser(raw.strip()))
+        try:
+            p.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # a new file, or a folder that is not there: said below
+        except OSError as e:  # a name too long (255 bytes), a folder we may not enter
+            raise DocumentError(f"Save as: cannot use {p}: {e.strerror or e}") from None
         if p.is_dir():
             raise DocumentError(f"Save as: {p} is a folder; give a file name")
         if not p.parent.is_dir():

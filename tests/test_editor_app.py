@@ -928,7 +928,9 @@ async def test_save_as_over_an_existing_file_asks_and_bad_names_are_one_notice(e
     async with app.run_test() as pilot:
         await type_at_end(pilot, "mine")
         for bad, said in [(tmp_path, "is a folder"), (tmp_path / "nowhere" / "x.txt", "does not exist"),
-                          ("  ", "give a file name"), (tmp_path / "fifo", "not a regular file")]:
+                          ("  ", "give a file name"), (tmp_path / "fifo", "not a regular file"),
+                          ("z" * 256, "File name too long"), ("\N{PARTY POPPER}" * 70, "File name too long"),
+                          ("nul\0name.txt", "NUL")]:  # the last three: OSError / ValueError tracebacks (app fuzz)
             await save_as(pilot, bad)
             assert app.screen is app.screen_stack[0] and any(said in n.message for n in app._notifications), bad
         await save_as(pilot, other)
