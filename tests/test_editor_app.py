@@ -501,6 +501,26 @@ async def test_ctrl_p_under_a_dialog_opened_from_the_palette_does_not_open_a_sec
         assert app.screen is app.screen_stack[0] and app.editor.text.endswith("unsaved")
 
 
+@pytest.mark.parametrize("width", [4, 6])
+async def test_the_palette_in_a_terminal_a_few_columns_wide_works(editor, width):
+    """Textual's palette list had no width left there and crashed wrapping a command (`range() arg
+    3 must not be zero`): the editor was gone (app fuzz). It is never narrower than 24 columns now."""
+    app = editor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_at_end(pilot, "unsaved")
+        await pilot.resize_terminal(width, 22)
+        await pilot.pause()
+        await pilot.press("ctrl+p", *"save as")
+        await pilot.pause(0.3)
+        assert app.is_running
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "PathPrompt"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and app.editor.text.endswith("unsaved")
+
+
 async def test_train_on_this_file_names_the_model_after_the_file_and_the_model_it_tunes(make_editor, tiny_checkpoints, tmp_path):
     from charcomplete.document import Document
     from charcomplete.tui.app import EditorApp

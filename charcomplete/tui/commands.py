@@ -61,7 +61,12 @@ class EditorCommands(Provider):
 
 class EditorPalette(CommandPalette):
     """Textual's palette, its search field drawing control characters (a paste of escape codes) as
-    zero-width spaces (safe_text)."""
+    zero-width spaces (safe_text), and never narrower than 24 columns (in a terminal of 4–6 its
+    list had no width left, and Textual crashed wrapping a command: `range() arg 3 must not be zero`)."""
+
+    DEFAULT_CSS = """
+    EditorPalette > Vertical { min-width: 24; }
+    """
 
     def on_mount(self) -> None:
         self.query_one(CommandInput).highlighter = ControlsHidden()
