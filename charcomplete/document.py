@@ -263,7 +263,7 @@ class Document:
             written = self._save_in_place(target, text, data)
         else:
             try:
-                written = atomic_write(self.path, data, follow_symlinks=follow)
+                written = atomic_write(self.path, data, follow_symlinks=follow, replace_special=True)  # asked first
             except OSError as e:
                 why = e.strerror or str(e)
                 if not self.path.parent.is_dir():  # removed while open (rm -r, a checkout of another branch)

@@ -29,17 +29,23 @@ def name_cut(name: str, limit: int = 100) -> str:
     return os.fsdecode(os.fsencode(name)[:limit])
 
 
-def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None, follow_symlinks: bool = True) -> Path:
+def atomic_write(path: str | os.PathLike, data: bytes, mode: int | None = None, follow_symlinks: bool = True,
+                 replace_special: bool = False) -> Path:
     """Replace the file at `path` (or the target of the symlink at `path`) with `data`.
 
     `mode`: permission bits for a new file (default 0o644 less the umask); an existing
     file keeps its own. Returns the path that was written (the symlink's target).
     `follow_symlinks=False`: a symlink at `path` is itself replaced by the file (its target,
     which may not exist, is never created or written).
+    A FIFO, device or socket there (or at the link's target) is refused with OSError unless
+    `replace_special` (the editor's save, once the user said so): a checkpoint written through a
+    link to /dev/zero replaced the device, as root.
     """
     target = Path(os.path.realpath(path)) if follow_symlinks else Path(os.path.abspath(path))
     try:
         st = target.stat() if follow_symlinks else os.lstat(target)
+        if follow_symlinks and not replace_special and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            raise OSError(errno.EEXIST, f"{target} is not a regular file")
         if not stat.S_ISREG(st.st_mode) and not follow_symlinks:
             raise FileNotFoundError  # a symlink (or FIFO) to replace: a new file's mode
         keep_mode = stat.S_IMODE(st.st_mode)

@@ -17,6 +17,7 @@ than MIN_TRAIN_CHARS is refused with a notice: it cannot tell a better model fro
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -58,9 +59,15 @@ def check_writable(path: Path) -> None:
     except OSError as e:
         raise CheckpointError(f"cannot write to {folder} ({e.strerror or e})") from None
     try:
-        path.exists()  # a name the file system refuses (too long) fails now, not after training
+        st = os.stat(path)  # a name the file system refuses (too long) fails now, not after training
+    except FileNotFoundError:
+        st = None
+        if os.path.islink(path) and not Path(os.path.realpath(path)).parent.is_dir():
+            raise CheckpointError(f"cannot write {path}: it is a symlink into a missing folder ({os.readlink(path)})") from None
     except OSError as e:
         raise CheckpointError(f"cannot write {path} ({e.strerror or e})") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):  # a FIFO, a device (a link to /dev/zero), a folder
+        raise CheckpointError(f"cannot write {path}: it is not a regular file")
     stem = path.name.removesuffix(SUFFIX)
     if len(os.fsencode(stem + MEMORY_SUFFIX)) > 255:  # its memory and resume files must fit too (the longest suffixes)
         raise CheckpointError(f"{path.name}: name too long for the files beside it ({stem}{MEMORY_SUFFIX}); "

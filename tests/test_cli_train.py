@@ -8,6 +8,7 @@ import os
 import shutil
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -454,3 +455,35 @@ def test_a_memory_beside_a_checkpoint_with_a_long_name(corpus_dir, tmp_path, tin
     r = run("memory", str(out), "--corpus", str(corpus_dir))
     assert r.exit_code == 0, r.output
     assert (tmp_path / ("L" * 236 + ".memory.safetensors")).is_file()
+
+
+def test_an_out_that_is_a_fifo_a_link_to_one_or_a_link_into_a_missing_folder_is_refused_first(corpus_dir, tmp_path):
+    """`--out m.safetensors --force` where m is a link to a FIFO (or, as root, to /dev/zero): the
+    FIFO (the device) was replaced by the checkpoint; a link into a missing folder failed only
+    after training."""
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    (tmp_path / "m.safetensors").symlink_to(fifo)
+    (tmp_path / "d.safetensors").symlink_to(tmp_path / "missing" / "x.safetensors")
+    for out, said in [(fifo, "not a regular file"), (tmp_path / "m.safetensors", "not a regular file"),
+                      (tmp_path / "d.safetensors", "symlink into a missing folder")]:
+        r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--out", str(out), "--force", "--epochs", "0.2", *TINY)
+        assert_one_line_error(r, said)
+        assert "train lstm" not in r.output  # refused before training
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and not (tmp_path / "missing").exists()
+
+
+def test_the_writers_beside_the_editor_never_replace_a_fifo_or_device(tmp_path):
+    """fileio.atomic_write (checkpoints, memories, the history, resume files) refuses a FIFO, also
+    through a link; only the editor's save, once the user said so, replaces one."""
+    from charcomplete.fileio import atomic_write
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    (tmp_path / "link").symlink_to(fifo)
+    for path in (fifo, tmp_path / "link"):
+        with pytest.raises(OSError, match="not a regular file"):
+            atomic_write(path, b"data")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    atomic_write(tmp_path / "link", b"data", replace_special=True)
+    assert fifo.read_bytes() == b"data"
