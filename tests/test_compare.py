@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,7 @@ def test_validation_texts_come_from_the_held_out_tails(tiny_corpus):
 
 def test_compare_prints_the_table_and_both_plots_and_saves(tiny_corpus, tmp_path):
     png = tmp_path / "cmp.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n an earlier plot")  # a PNG is replaced without --force
     r = invoke("--corpus", tiny_corpus, "--epochs", 1, *TINY, "--batch-size", 8, "--seq-len", 32,
                "--ksr-chars", 300, "--plot", png, "--save")
     assert r.exit_code == 0, r.output
@@ -158,6 +161,20 @@ def test_bad_input_gives_one_line(case, tmp_path):
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), r.output
     assert "Traceback" not in r.output
+
+
+def test_plot_never_replaces_a_file_that_is_not_a_png_unasked(tiny_corpus, tmp_path):
+    """`--plot notes.txt` (the corpus itself) replaced the notes with a picture; `--plot` a FIFO
+    blocked for ever in matplotlib's write."""
+    notes = tiny_corpus / "a.txt"
+    before = notes.read_bytes()
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    for target, said in [(notes, "exists and is not a PNG; use --force"), (fifo, "is not a regular file")]:
+        r = invoke("--corpus", tiny_corpus, "--epochs", 1, *TINY, "--plot", target)
+        assert r.exit_code == 1 and r.output.strip() == f"Error: --plot {target}: {said}" + (
+            " to replace it or give another name" if target == notes else ""), r.output
+    assert notes.read_bytes() == before and stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_plot_without_matplotlib_gives_the_install_hint(monkeypatch, tmp_path):

@@ -7,7 +7,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -27,7 +29,7 @@ COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pi
 @click.option("--plot", default=None, callback=not_empty, metavar="PATH", help="Also write the two plots as a PNG here (needs charcomplete[plot]).")
 @click.option("--save", is_flag=True, help="Keep both trained models as user models NAME-lstm and NAME-attention.")
 @click.option("--name", default="compare", callback=not_empty, show_default=True, help="Name prefix for --save.")
-@click.option("--force", is_flag=True, help="With --save: replace models of those names.")
+@click.option("--force", is_flag=True, help="With --save: replace models of those names; with --plot: replace a file that is not a PNG.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Same seed, same initial weights and data order for both models.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Parallel streams per step (our trainer).")
 @click.option("--seq-len", type=click.IntRange(min=1), default=128, show_default=True, help="Characters per chunk (our trainer).")
@@ -74,13 +76,28 @@ def command(corpus, epochs, max_minutes, notebook, plot, save, name, force, seed
         sys.exit(130)
 
 
-def check_plot_path(path: str) -> Path:
-    """Fail before training if the PNG cannot be written there (or matplotlib is missing)."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_plot_path(path: str, force: bool = False) -> Path:
+    """Fail before training if the PNG cannot be written there (or matplotlib is missing). An
+    existing file is replaced only when it is a PNG (an earlier plot) or with --force: `--plot
+    notes.txt` replaced the notes with a picture."""
     from charcomplete.experiments.plots import PNG_HINT, matplotlib_available
 
     p = Path(path).expanduser()
     if p.is_dir():
         raise click.ClickException(f"--plot {path}: is a folder; give a file name such as compare.png")
+    if os.path.lexists(p) and not force:
+        try:
+            if not stat.S_ISREG(os.stat(p).st_mode):
+                raise click.ClickException(f"--plot {path}: is not a regular file")
+            with open(p, "rb") as f:
+                is_png = f.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE
+        except OSError as e:
+            raise click.ClickException(f"--plot {path}: cannot read it to check it is a PNG ({e.strerror or e})") from None
+        if not is_png:
+            raise click.ClickException(f"--plot {path}: exists and is not a PNG; use --force to replace it or give another name")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
@@ -160,10 +177,15 @@ def run_compare_command(*, corpus, epochs, max_minutes, notebook, plot, save, na
     import torch
     from rich.console import Console
 
-    from charcomplete.experiments.compare import CompareConfig, auto_eval_every, plot_series, run_compare
+    from charcomplete.config import KINDS
     from charcomplete.corpus import load_corpus, steps_per_epoch
     from charcomplete.device import resolve_device
-    from charcomplete.config import KINDS
+    from charcomplete.experiments.compare import (
+        CompareConfig,
+        auto_eval_every,
+        plot_series,
+        run_compare,
+    )
     from charcomplete.experiments.notebook import LEAK_NOTE
     from charcomplete.experiments.plots import save_png, terminal_plots
     from charcomplete.trainer import TrainConfig
@@ -172,7 +194,7 @@ def run_compare_command(*, corpus, epochs, max_minutes, notebook, plot, save, na
     out = Console(file=stream, highlight=False, width=None if stream.isatty() else 160)
     if threads:
         torch.set_num_threads(threads)
-    plot_path = check_plot_path(plot) if plot else None
+    plot_path = check_plot_path(plot, force) if plot else None
     train_cfg = TrainConfig(epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, seq_len=seq_len, lr=lr,
                             val_max_chars=val_chars, seed=seed, device=device).validate()
     resolve_device(device)

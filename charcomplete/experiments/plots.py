@@ -7,7 +7,10 @@ values (e.g. no training loss before the first step) are left out.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+from charcomplete.fileio import atomic_write
 
 PLOTS = (("train_loss", "Training loss (nats/char)"), ("val_acc", "Validation accuracy (held-out tail)"))
 PNG_HINT = "--plot needs matplotlib: pip install 'charcomplete[plot]'"
@@ -73,5 +76,6 @@ def save_png(series: list[dict], path: str | Path) -> Path:
         ax.legend()
         ax.grid(True)
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    return Path(path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    return atomic_write(path, png.getvalue())  # never half a file; never into a FIFO
