@@ -92,9 +92,17 @@ def cli_target(kind: str, sources: list[str], name: str | None, out: str | None,
     if target.suffix != SUFFIX:
         target = target.with_name(target.name + SUFFIX)
     check_writable(target)
-    if target.exists() and not (force or resume):
+    # a resumed run replaces its own checkpoint; another file it names by --out/--name is kept as any run keeps it
+    if target.exists() and not force and not (resume and _same_file(target, checkpoint_of_resume(resume))):
         raise CheckpointError(f"{target} exists; use --force to replace it or choose another --name/--out")
     return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def load_data(corpus: list[str], data_dir: str | None, val_fraction: float, init: str | None):

@@ -269,9 +269,17 @@ def test_ctrl_c_writes_a_resume_file_exits_130_and_resume_continues(corpus_dir, 
     assert resume_file == isolated_data_dir / "models" / "sig.resume.safetensors" and resume_file.exists()
     assert stopped >= 5
 
-    # --resume continues from the step it stopped at (here up to 7 steps further)
+    # --resume with --out naming another existing file: kept unless --force (it was replaced silently)
     spe = steps_per_epoch(len(load_corpus([str(corpus_dir)]).train), 4, 16)
     epochs = (stopped + 7 - 0.5) / spe
+    precious = tmp_path / "precious.safetensors"
+    precious.write_bytes(b"someone's model")
+    r = run("train", "--model", "attention", "--corpus", str(corpus_dir), *TINY, "--epochs", repr(epochs),
+            "--resume", str(resume_file), "--out", str(precious))
+    assert_one_line_error(r, "precious.safetensors exists; use --force")
+    assert precious.read_bytes() == b"someone's model" and resume_file.exists()
+
+    # --resume continues from the step it stopped at (here up to 7 steps further)
     r = run(*args, "--epochs", repr(epochs), "--resume", str(resume_file))
     assert r.exit_code == 0, r.output
     assert re.search(rf"saved .*sig\.safetensors .*\b{stopped + 7} steps", r.output), r.output
