@@ -124,6 +124,20 @@ def _missing(p: str) -> str:
     return f"corpus path not found: {p}"
 
 
+def _glob(pattern: str) -> list[str]:
+    """glob.glob(pattern, recursive=True), but a `**` never goes into a link to a folder (pathlib's
+    rule): with two `ln -s . l` in the folder it ran for ever. Hidden names match only when the
+    pattern names them, as in glob."""
+    if "**" not in pattern:
+        return glob.glob(pattern)
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    base, rest = Path(*parts[:first]) if first else Path("."), parts[first:]
+    hidden = any(part.startswith(".") for part in rest)
+    return [str(m) for m in base.glob("/".join(rest))
+            if hidden or not any(part.startswith(".") for part in m.relative_to(base).parts)]
+
+
 def expand_paths(paths: list[str], _matched: bool = False) -> list[Path]:
     """Files named by `paths`: files as given, folders walked recursively, globs expanded.
 
@@ -141,7 +155,7 @@ def expand_paths(paths: list[str], _matched: bool = False) -> list[Path]:
         elif os.path.isfile(p) or (_matched and os.path.lexists(p)):
             found.append(Path(p))
         elif glob.has_magic(p) and not _matched:
-            matches = sorted(glob.glob(p, recursive=True))
+            matches = sorted(_glob(p))
             if not matches:
                 raise CorpusError(f"no files match {p!r}")
             found += expand_paths(matches, _matched=True)

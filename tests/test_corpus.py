@@ -96,6 +96,22 @@ def test_globs_folders_and_files_hidden_skipped_duplicates_once(tmp_path):
     assert names(both) == ["a.md", "b.md", "c.txt"]
 
 
+def test_a_double_star_glob_never_goes_into_links_to_folders(tmp_path):
+    """Two links to the folder itself (`ln -s . l1; ln -s . l2`): `notes/**/*.md` ran for ever
+    (glob.glob followed them, 2^depth paths until the names grew too long)."""
+    import threading
+
+    _write(tmp_path / "notes" / "a.md", "aaa\n")
+    _write(tmp_path / "notes" / "sub" / "b.md", "bbb\n")
+    for link in ("l1", "l2"):
+        (tmp_path / "notes" / link).symlink_to(".")
+    found = []
+    worker = threading.Thread(target=lambda: found.append(expand_paths([str(tmp_path / "notes" / "**" / "*.md")])), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert found and sorted(p.name for p in found[0]) == ["a.md", "b.md"]
+
+
 def test_crlf_and_bom_are_normalised(tmp_path):
     (tmp_path / "win.txt").write_bytes(b"\xef\xbb\xbf" + b"line one\r\nline two\r\n" * 10)
     c = load_corpus([str(tmp_path)])
