@@ -81,7 +81,7 @@ class History:
         except (FileNotFoundError, NotADirectoryError):  # none yet (or its folder cannot exist: a file is in the way)
             return empty
         except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: JSON nested too deep
-            aside = path.with_name(path.name + ".corrupt")
+            aside = _aside(path)
             try:
                 os.replace(path, aside)
                 where = f"moved to {aside.name}"
@@ -172,6 +172,19 @@ def save_all() -> None:
         h.finish()
 
 
+MAX_ASIDE = 9  # unreadable histories kept aside: NAME.corrupt, NAME.corrupt.2, ... NAME.corrupt.9
+
+
+def _asides(path: Path) -> list[Path]:
+    return [path.with_name(path.name + ".corrupt" + (f".{i}" if i > 1 else "")) for i in range(1, MAX_ASIDE + 1)]
+
+
+def _aside(path: Path) -> Path:
+    """Where an unreadable history goes: the first free of its aside names (a second one replaced
+    the first), the last when all are taken."""
+    return next((p for p in _asides(path) if not os.path.lexists(p)), _asides(path)[-1])
+
+
 def forget() -> list[Path]:
     """Forget everything learned: delete the history file, clear this process's memory of it and
     of the open documents, and mark the time so that a running editor drops what it learned.
@@ -180,7 +193,7 @@ def forget() -> list[Path]:
 
     removed = []
     folder = adapt_dir()
-    for p in (history_path(), history_path().with_name(history_path().name + ".corrupt")):
+    for p in (history_path(), *_asides(history_path())):
         if p.is_dir() and not p.is_symlink():  # not a file we wrote: not ours to delete with all it holds
             raise CharcompleteError(f"cannot forget: {p} is a folder, not the history file; remove it yourself")
         try:

@@ -130,15 +130,20 @@ def test_corrupt_history_is_ignored_with_a_warning(tiny_checkpoints):
     def history_json(contexts) -> str:
         return json.dumps({"format": FORMAT, "format_version": 1, "min_order": 3, "max_order": 7, "contexts": contexts})
 
-    for garbage in ("{not json", history_json({"abc": ["xy", [1]]}), history_json({"abc": ["xx", [1, 1]]}),
-                    history_json({"abc": ["x", [0.5]]}), history_json({"abc": 3}), "[]"):
+    garbages = ("{not json", history_json({"abc": ["xy", [1]]}), history_json({"abc": ["xx", [1, 1]]}),
+                history_json({"abc": ["x", [0.5]]}), history_json({"abc": 3}), "[]")
+    for garbage in garbages:
         history_path().parent.mkdir(parents=True, exist_ok=True)
         history_path().write_text(garbage)
         history._SHARED.clear()
         with pytest.warns(RuntimeWarning, match="ignoring"):
             c = load_completer(tiny_checkpoints["lstm"], adapt=True, save_history=True)
         assert isinstance(c.suggest("the quick br").text, str)
-        assert history_path().with_name("history.json.corrupt").exists()
+    # each kept aside: a second unreadable history replaced the first one moved aside
+    asides = [history_path().with_name("history.json.corrupt" + (f".{i}" if i > 1 else "")) for i in range(1, 7)]
+    assert [p.read_text() for p in asides] == list(garbages)
+    history.forget()
+    assert not any(p.exists() for p in asides)  # forget forgets them all
 
 
 def test_a_history_that_cannot_be_read_or_moved_aside_is_said_to_be_left_where_it_is(tmp_path):
@@ -146,8 +151,9 @@ def test_a_history_that_cannot_be_read_or_moved_aside_is_said_to_be_left_where_i
 
     path = tmp_path / "history.json"
     path.write_text("{not json")
-    (tmp_path / "history.json.corrupt").mkdir()  # a folder, not empty, where it would be moved aside
-    (tmp_path / "history.json.corrupt" / "keep").write_text("k")
+    for name in ["history.json.corrupt", *(f"history.json.corrupt.{i}" for i in range(2, 10))]:
+        (tmp_path / name).mkdir()  # folders, not empty, where it would be moved aside
+        (tmp_path / name / "keep").write_text("k")
     with pytest.warns(RuntimeWarning, match=r"\); left where it is$"):
         h = History(path, AdaptConfig())
     assert len(h.loaded.table) == 0 and path.read_text() == "{not json"
