@@ -352,14 +352,39 @@ def test_edit_refuses_a_codec_that_is_not_a_text_encoding(tmp_path, encoding):
     assert p.read_text() == "hello\n"
 
 
-@pytest.mark.parametrize("command", ["edit", "complete --model", "eval", "train --corpus", "train --out", "train --name", "prepare"])
+@pytest.mark.parametrize("command", ["edit", "complete --model", "eval", "train --corpus", "train --out", "train --name", "prepare",
+                                     "train --data", "memory --data", "prepare -o", "compare --plot"])
 def test_a_name_too_long_for_the_file_system_is_one_line(tmp_path, tiny_corpus, command):
+    """The last four ended in an OSError traceback (CLI fuzz)."""
     long = tmp_path / ("n" * 300)
     args = {"edit": [long], "complete --model": ["--model", f"{long}.safetensors", "x"], "eval": [long],
             "train --corpus": ["--corpus", long], "train --out": ["--corpus", tiny_corpus, "--out", f"{long}.safetensors"],
-            "train --name": ["--corpus", tiny_corpus, "--name", "n" * 300], "prepare": [long, "-o", tmp_path / "p"]}[command]
-    extra = TINY if command.startswith("train") else []
+            "train --name": ["--corpus", tiny_corpus, "--name", "n" * 300], "prepare": [long, "-o", tmp_path / "p"],
+            "train --data": ["--data", long], "memory --data": ["lstm", "--out", tmp_path / "m.safetensors", "--data", long],
+            "prepare -o": [tiny_corpus, "-o", long], "compare --plot": ["--corpus", tiny_corpus, "--plot", f"{long}.png"]}[command]
+    extra = TINY if command.split()[0] in ("train", "compare") else []
     assert_one_line_error(invoke(command.split()[0], *args, *extra), "too long|not found|no such|cannot")
+
+
+def test_names_holding_line_breaks_or_escape_codes_stay_one_printable_error_line(tmp_path, isolated_data_dir, tiny_checkpoints):
+    """A name with a line break was cut at it (`fail` kept the first line: "corpus path not found: no");
+    one with `ESC]0;…BEL` retitled the terminal; `models` drew a hand-made model file's escape code
+    (and read `[red]` in a name as Rich markup). Control characters are written as escapes now."""
+    for args, match in [(["train", "--corpus", "no\nsuch"], r"not found: no\\nsuch$"),
+                        (["complete", "--model", "m\x1b]0;pwned\x07.safetensors", "hi"], r"m\\x1b\]0;pwned\\x07"),
+                        (["edit", tmp_path / "d\x1b[31m" / "x.txt"], r"d\\x1b\[31m"),
+                        (["eval", "--model", "lstm", "--reference", "x", "--limit", "5\x9b"], "")]:
+        r = invoke(*args)
+        assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+        assert not any(ord(ch) < 32 and ch != "\n" or 0x7F <= ord(ch) <= 0x9F for ch in r.output), repr(r.output)
+        if match:
+            assert_one_line_error(r, match)
+    models = isolated_data_dir / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_checkpoints["lstm"], models / "red\x1b[31m.safetensors")
+    shutil.copy(tiny_checkpoints["lstm"], models / "[bold]x.safetensors")
+    out = CliRunner().invoke(cli, ["models"], env={"COLUMNS": "200"}).output
+    assert "\x1b" not in out and "red\\x1b[31m" in out and "[bold]x" in out, out
 
 
 def test_edit_refuses_an_unreadable_file(tmp_path, tiny_checkpoints):

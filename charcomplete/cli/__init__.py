@@ -2,8 +2,9 @@
 
 Every command lives in its own module here and imports what it needs when it runs, so
 `charcomplete --help` starts fast (no torch import). The project's own errors
-(`errors.CharcompleteError`) become one line and exit 1, here and nowhere else; anything else
-is a bug and keeps its traceback.
+(`errors.CharcompleteError`) and the system's about a file the user named (an OSError with a file
+name: too long, no room, not allowed) become one line and exit 1, here and nowhere else; anything
+else is a bug and keeps its traceback. No error line holds a control character (`options.printable`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import warnings
 import click
 
 from charcomplete.version import __version__
-from charcomplete.cli.options import fail
+from charcomplete.cli.options import fail, printable
 from charcomplete.errors import CharcompleteError, CharcompleteWarning
 
 
@@ -43,8 +44,15 @@ class Group(click.Group):
         _plain_warnings()
         try:
             return super().invoke(ctx)
+        except click.ClickException as e:  # click's usage errors and ours: one printable line
+            e.message = printable(e.message)
+            raise
         except CharcompleteError as e:
             raise fail(str(e)) from None
+        except OSError as e:
+            if e.filename is None:
+                raise
+            raise fail(f"{e.filename}: {e.strerror or e}") from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from charcomplete.cli.options import printable
+
 
 @click.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -37,6 +39,7 @@ def command(as_json):
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     if not rows:
@@ -48,6 +51,7 @@ def command(as_json):
               f"{r['parameters']:,}" if isinstance(r["parameters"], int) else "-",
               f"{r['memory_mb']:.1f} MB" if r["memory_mb"] is not None else "-",
               str(r.get("corpus", ""))[:40], r["path"]] for r in rows]
+    cells = [[printable(x) for x in c] for c in cells]  # a name given by hand may hold an escape code
     for optional in ("trained on", "path"):  # one line per model: drop these before cutting a name
         widths = [max(len(c[i]) for c in [columns, *cells]) + 3 for i in range(len(columns))]
         if sum(widths) + 1 <= console.width:
@@ -60,9 +64,9 @@ def command(as_json):
     for i, col in enumerate(columns):  # a name is never cut: the other columns give way
         table.add_column(col, no_wrap=True, min_width=max(len(c[i]) for c in cells) if col == "name" else None)
     for c, r in zip(cells, rows):
-        table.add_row(*c, style="red" if r["error"] else None)
+        table.add_row(*map(Text, c), style="red" if r["error"] else None)  # Text: a name is never Rich markup
     console.print(table)
     for r in rows:
         if r["hides_shipped"]:
-            console.print(f"Your {r['name']} hides the shipped {r['name']}: remove {r['path']} to use the shipped one again.",
+            console.print(printable(f"Your {r['name']} hides the shipped {r['name']}: remove {r['path']} to use the shipped one again."),
                           markup=False, highlight=False, soft_wrap=True)

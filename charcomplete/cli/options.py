@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from charcomplete.config import KINDS
 from charcomplete.device import DEVICES
 
 
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters written as escapes (`\\n`, `\\x1b`): a file or model name
+    holding a line break or an escape code stays one line, and never drives the terminal."""
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def fail(message: str) -> click.ClickException:
     """A one-line error for the user (exit code 1)."""
-    return click.ClickException(str(message).splitlines()[0] if message else "error")
+    return click.ClickException(printable(str(message)) if message else "error")
 
 
 def not_empty(ctx, param, value):
