@@ -126,6 +126,11 @@ def restore_run_state(resume, model, opt, cfg, model_cfg, corpus, device):
             raise TrainingError(f"{path}: the corpus has a different vocabulary than the run being resumed (use the same --corpus)")
         if info["model_config"] != model_cfg.to_dict():
             raise TrainingError(f"{path}: the model settings differ from the run being resumed ({info['model_config']})")
+        before = info.get("train_config") if isinstance(info.get("train_config"), dict) else {}
+        for key, option in (("batch_size", "--batch-size"), ("seq_len", "--seq-len")):  # the streams and their states
+            if key in before and before[key] != getattr(cfg, key):
+                raise TrainingError(f"{path}: {option} {getattr(cfg, key)} differs from the run being resumed ({before[key]}); "
+                                    f"resume with {option} {before[key]} or leave it out")
         _check_resume_info(info, opt, sum(k.startswith("state.") for k in tensors))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         params = list(model.parameters())

@@ -117,6 +117,10 @@ def test_eval_on_a_folder_skips_what_is_not_text_and_says_so(tiny_checkpoints, t
     r = run("eval", "--model", str(tiny_checkpoints["lstm"]), str(folder))
     one_line_error(r)
     assert f"nothing to evaluate: no text in {folder} (skipped: 1 binary, 1 not UTF-8)" in r.output
+    (folder / "one.txt").write_text("a")  # nothing is predicted in one character: it reported bpc 0.0
+    r = run("eval", "--model", str(tiny_checkpoints["lstm"]), str(folder / "one.txt"))
+    one_line_error(r)
+    assert "holds one character per text" in r.output
 
 
 def test_eval_reports_precision_and_bpc_as_the_editor_runs(tiny_checkpoints, tmp_path):

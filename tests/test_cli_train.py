@@ -278,6 +278,12 @@ def test_ctrl_c_writes_a_resume_file_exits_130_and_resume_continues(corpus_dir, 
             "--resume", str(resume_file), "--out", str(precious))
     assert_one_line_error(r, "precious.safetensors exists; use --force")
     assert precious.read_bytes() == b"someone's model" and resume_file.exists()
+    # another --batch-size cannot continue the run's streams: one line (a torch RuntimeError traceback)
+    tiny_b3 = [*TINY[:1], "3", *TINY[2:]]
+    r = run("train", "--model", "attention", "--corpus", str(corpus_dir), "--name", "sig", *tiny_b3, "--epochs", repr(epochs),
+            "--resume", str(resume_file))
+    assert_one_line_error(r, "--batch-size 3 differs from the run being resumed \\(4\\); resume with --batch-size 4")
+    assert resume_file.exists()
 
     # --resume continues from the step it stopped at (here up to 7 steps further)
     r = run(*args, "--epochs", repr(epochs), "--resume", str(resume_file))

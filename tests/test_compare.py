@@ -138,6 +138,20 @@ def test_compare_notebook_on_the_notebook_paragraph():
         assert 0 <= nb["summary"]["leaky_val_acc"] <= 1 and nb["summary"]["best_val_bpc"] > 0
 
 
+def test_compare_json_is_strict_json_when_a_number_is_undefined(tiny_corpus):
+    """A 1-character validation leaves numbers undefined: `--json` printed `NaN`, which JSON has not
+    (strict parsers refuse it); they are null."""
+    r = invoke("--corpus", tiny_corpus, "--epochs", 0.05, "--embed", 4, "--hidden", 8, "--threads", 1, "--notebook",
+               "--val-chars", 1, "--ksr-chars", 0, "--json")
+    assert r.exit_code == 0, r.output
+
+    def no_nan(name):
+        raise AssertionError(f"{name} in compare --json")
+
+    data = json.loads(r.stdout, parse_constant=no_nan)
+    assert any(v is None for run in data["runs"] for row in run["history"] for v in row.values())
+
+
 def test_compare_notebook_prints_the_leak_and_the_leaky_column(tmp_path):
     r = invoke("--corpus", PARAGRAPH, "--notebook", "--epochs", 1, *TINY, "--ksr-chars", 0)
     assert r.exit_code == 0, r.output

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from charcomplete.cli.options import device_option, fail, not_empty, threads_option
+from charcomplete.cli.options import device_option, fail, json_safe, not_empty, threads_option
 from charcomplete.fileio import probe_folder
 
 COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pip install 'charcomplete[compare]'"
@@ -225,12 +225,12 @@ def run_compare_command(*, corpus, epochs, max_minutes, notebook, plot, save, na
         except OSError as e:
             raise click.ClickException(f"--plot {plot}: cannot write ({e.strerror or e})") from None
     if as_json:
-        click.echo(json.dumps({
+        click.echo(json.dumps(json_safe({
             "corpus": result.corpus, "settings": {"model": {"embed": embed, "hidden": hidden, "layers": layers, "window": window},
                                                   "train": vars(train_cfg), "notebook": notebook, "ksr_chars": ksr_chars},
             "runs": [{"model": r.model, "method": r.method, "summary": r.summary, "history": r.history} for r in result.runs],
             "notes": result.notes, "plot": str(plot_path) if plot_path else None,
-        }, indent=2))
+        }), indent=2))
         return
     out.print(summary_table(result, notebook))
     if v := verdict(result):

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from charcomplete.cli.options import device_option, one_cpu_thread
+from charcomplete.cli.options import device_option, json_safe, one_cpu_thread
 
 
 @click.command("eval")
@@ -62,6 +62,9 @@ def read_eval_texts(paths: list[str], limit: int | None) -> list[tuple[str, str]
     if not out:
         why = f" (skipped: {found.skipped()})" if found.skipped() else ""
         raise CorpusError(f"nothing to evaluate: no text in {', '.join(paths)}{why}")
+    if all(len(t) < 2 for _, t in out):  # each character is predicted from those before it: a 1-character text scored 0 bits
+        raise CorpusError(f"nothing to evaluate: {', '.join(paths)} hold{'s' if len(paths) == 1 else ''} one character "
+                          f"per text; each character is predicted from those before it")
     if found.skipped():
         click.echo(f"skipped: {found.skipped()}", err=True)
     return out
@@ -109,7 +112,7 @@ def run_eval(models: list[str], paths: list[str], as_json: bool, limit: int | No
         c = load_completer(m, device=device, adapt=AdaptiveModel() if adapt else False)  # the document only, no history
         results.append(evaluate_model(c, texts, ref_text))
     if as_json:
-        click.echo(json.dumps({"files": [p for p, _ in texts], "results": results}, indent=2))
+        click.echo(json.dumps(json_safe({"files": [p for p, _ in texts], "results": results}), indent=2))
         return
     table = Table(title=f"charcomplete eval: {len(texts)} file(s), {results[0]['chars']:,} characters")
     table.add_column("metric")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import click
@@ -17,6 +18,18 @@ def printable(text: str) -> str:
     """`text` with its control characters written as escapes (`\\n`, `\\x1b`): a file or model name
     holding a line break or an escape code stays one line, and never drives the terminal."""
     return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def json_safe(value):
+    """`value` with every NaN or infinity as null: JSON has no NaN (`compare --json` printed `NaN`,
+    which strict parsers refuse)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def fail(message: str) -> click.ClickException:
