@@ -83,6 +83,10 @@ def corpus_stem(path: str) -> str:
 
 def cli_target(kind: str, sources: list[str], name: str | None, out: str | None, resume: str | None, force: bool) -> Path:
     """The checkpoint `charcomplete train` writes, checked to be writable and not taken."""
+    if resume and not os.path.lexists(resume_path_for(resume)):  # it said "m.resume.safetensors: no such checkpoint"
+        hint = f"; to train the finished model further: --init {resume}" if os.path.isfile(resume) else ""
+        raise CheckpointError(f"--resume {resume}: no resume file {resume_path_for(resume).name} (a run leaves one only "
+                              f"when it stops before its end){hint}")
     if resume:
         target = Path(out) if out else (user_checkpoint_path(name) if name else checkpoint_of_resume(resume))
     elif out:

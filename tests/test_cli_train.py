@@ -134,13 +134,14 @@ def _bad_inputs(tmp_path: Path, corpus_dir: Path) -> dict[str, tuple[list[str], 
         "max-minutes negative": (["--corpus", c, "--max-minutes", "-1"], "max-minutes"),
         "lr 0": (["--corpus", c, "--lr", "0"], "lr"),
         "hidden 0": (["--corpus", c, "--hidden", "0"], "hidden"),
-        "val-fraction 1": (["--corpus", c, "--val-fraction", "1"], "val_fraction"),
+        "val-fraction 1": (["--corpus", c, "--val-fraction", "1"], "--val-fraction.*not in the range"),
         "unwritable --out": (["--corpus", c, "--out", str(a_file / "m.safetensors")], "cannot write"),
         "--name and --out": (["--corpus", c, "--name", "x", "--out", str(tmp_path / "x.safetensors")], "not both"),
         "bad --name": (["--corpus", c, "--name", "../escape"], "bad model name"),
         "unknown --init": (["--corpus", c, "--init", "no-such-model"], "unknown model"),
         "--init not a checkpoint": (["--corpus", c, "--init", str(small)], "not a|truncated"),
-        "missing --resume": (["--corpus", c, "--resume", str(tmp_path / "gone.resume.safetensors")], "no such"),
+        "missing --resume": (["--corpus", c, "--resume", str(tmp_path / "gone.resume.safetensors")], "no resume file"),
+        "--resume a finished model": (["--corpus", c, "--resume", str(small)], "no resume file .* --init "),
         "cuda on this machine": (["--corpus", c, "--device", "cuda"], "not available"),
     }
 
@@ -148,7 +149,7 @@ def _bad_inputs(tmp_path: Path, corpus_dir: Path) -> dict[str, tuple[list[str], 
 BAD = ["missing path", "glob matching nothing", "no corpus", "empty corpus", "only binary files", "only non-utf8 files",
        "text shorter than a batch", "epochs 0", "epochs inf", "max-minutes negative", "lr 0", "hidden 0",
        "val-fraction 1", "unwritable --out", "--name and --out", "bad --name", "unknown --init",
-       "--init not a checkpoint", "missing --resume", "cuda on this machine"]
+       "--init not a checkpoint", "missing --resume", "--resume a finished model", "cuda on this machine"]
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -176,7 +177,8 @@ def test_read_only_out_folder(tmp_path, corpus_dir):
 
 
 BAD_OPTIONS = [["--device", "tpu"], ["--epochs", "many"], ["--threads", "-1"], ["--threads", "0"], ["--window", "-3"],
-               ["--hidden", "0"], ["--batch-size", "0"], ["--name", ""], ["--seed", "100000000000000000000"], ["--seed", "-1"]]
+               ["--hidden", "0"], ["--batch-size", "0"], ["--name", ""], ["--seed", "100000000000000000000"], ["--seed", "-1"],
+               ["--val-fraction", "0"], ["--val-fraction", "1"]]  # the last two: "val_fraction must be between 0 and 1"
 TRAIN_ONLY = [["--model", "gru"], ["--dropout", "-1"], ["--dropout", "1"], ["--resume", ""], ["--init", ""], ["--out", ""]]
 
 
@@ -185,6 +187,14 @@ def test_bad_option_values_are_usage_errors(command, args, corpus_dir):
     r = run(command, "--corpus", str(corpus_dir), *args)  # --threads -1 was a RuntimeError traceback from torch
     assert r.exit_code == 2
     assert_one_line_error(r, "invalid value")
+
+
+@pytest.mark.parametrize("command", [["prepare", "-o", "prepared"], ["memory", "lstm", "--out", "m.safetensors", "--corpus"]])
+def test_val_fraction_is_a_range_everywhere(command, corpus_dir, tmp_path):
+    r = run(*command[:1], *[str(tmp_path / a) if a in ("prepared", "m.safetensors") else a for a in command[1:]], str(corpus_dir),
+            "--val-fraction", "0")
+    assert r.exit_code == 2
+    assert_one_line_error(r, "'--val-fraction': 0.0 is not in the range 0<x<1")
 
 
 def test_models_with_nothing_trained_and_with_an_unreadable_file(isolated_data_dir, monkeypatch, tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from charcomplete.cli.options import device_option, fail, json_safe, not_empty, threads_option
+from charcomplete.cli.options import VAL_FRACTION, device_option, fail, json_safe, not_empty, threads_option
 from charcomplete.fileio import probe_folder
 
 COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pip install 'charcomplete[compare]'"
@@ -38,7 +38,7 @@ COMPARE_HINT = "compare draws its plots with plotext, which is not installed: pi
 @click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True, help="LSTM layers.")
 @click.option("--window", type=click.IntRange(min=1), default=None, help="Attention window (and the notebook's window length). [default: 32; 20 with --notebook]")
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate of our trainer (cosine decay); the notebook's method keeps its constant 0.003.")
-@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
+@click.option("--val-fraction", type=VAL_FRACTION, default=0.05, show_default=True, help="Held-out tail of every file.")
 @click.option("--val-chars", type=click.IntRange(min=1), default=65536, show_default=True, help="Validate on at most this many held-out characters.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=None, help="Steps between validations. [default: about 20 per run with --epochs, else 50]")
 @click.option("--ksr-chars", type=click.IntRange(min=0), default=4000, show_default=True, help="Keystroke savings on this many characters of held-out text.")

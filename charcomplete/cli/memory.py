@@ -6,14 +6,14 @@ import time
 
 import click
 
-from charcomplete.cli.options import fail
+from charcomplete.cli.options import VAL_FRACTION, fail
 
 
 @click.command("memory")
 @click.argument("model")
 @click.option("--corpus", "corpus", multiple=True, help="The text the model was trained on: a file, a folder or a glob; repeatable.")
 @click.option("--data", "data", default=None, metavar="DIR", help="A corpus made by `charcomplete prepare` instead of --corpus.")
-@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file (left out of the memory).")
+@click.option("--val-fraction", type=VAL_FRACTION, default=0.05, show_default=True, help="Held-out tail of every file (left out of the memory).")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write beside this checkpoint path instead of MODEL's.")
 @click.option("--mixer-text", "mixer_text", multiple=True, metavar="PATH",
               help="Learn the mixer's starting weights on this text (repeatable; text MODEL never trained on) instead of the "

@@ -70,3 +70,6 @@ def one_cpu_thread(torch_too: bool = False) -> None:
         import torch  # noqa: F401
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+VAL_FRACTION = click.FloatRange(0, 1, min_open=True, max_open=True)  # --val-fraction: the held-out tail of every file

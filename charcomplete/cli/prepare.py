@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from charcomplete.cli.options import VAL_FRACTION
+
 
 @click.command("prepare")
 @click.argument("corpus", nargs=-1, required=True)
 @click.option("-o", "--out", "out", required=True, metavar="DIR", help="Folder to write the prepared corpus to (new or empty).")
-@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
+@click.option("--val-fraction", type=VAL_FRACTION, default=0.05, show_default=True, help="Held-out tail of every file.")
 @click.option("--force", is_flag=True, help="Replace a corpus prepared in DIR before.")
 def command(corpus, out, val_fraction, force):
     """Tokenize a corpus once into memory-mapped id files, for `train --data DIR`.

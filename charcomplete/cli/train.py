@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from charcomplete.cli.options import device_option, fail, kind_option, not_empty, threads_option
+from charcomplete.cli.options import VAL_FRACTION, device_option, fail, kind_option, not_empty, threads_option
 
 
 @click.command("train")
@@ -30,7 +30,7 @@ from charcomplete.cli.options import device_option, fail, kind_option, not_empty
 @click.option("--window", type=click.IntRange(min=1), default=32, show_default=True, help="Attention window W (attention model).")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True, help="Dropout (between layers, before the output).")
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Adam learning rate (cosine decay to 10%).")
-@click.option("--val-fraction", type=float, default=0.05, show_default=True, help="Held-out tail of every file.")
+@click.option("--val-fraction", type=VAL_FRACTION, default=0.05, show_default=True, help="Held-out tail of every file.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=200, show_default=True, help="Steps between validations.")
 @device_option("auto")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
