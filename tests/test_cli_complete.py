@@ -160,3 +160,19 @@ def test_complete_alternatives_are_one_a_line(tiny_checkpoints, monkeypatch):
     assert r.output.splitlines() == ["0.500\t\\n    return", "0.250\t\\tx\\\\y", "0.125\tpass"]
     r = run("complete", "--model", str(tiny_checkpoints["attention"]), "-k", "3", "--json", "def f():")
     assert [s["text"] for s in json.loads(r.output)["suggestions"]] == [a.text for a in alts]
+
+
+def test_a_suggestion_holding_escape_codes_never_reaches_the_terminal(tiny_checkpoints, monkeypatch):
+    """A model trained on a coloured log suggests `ESC[31m`: `complete` printed it raw (the terminal
+    turned red; `ESC]0;…` retitles it), `-k` escaped only \\n, \\t and \\\\, `--json` left C1 codes raw."""
+    from charcomplete.completion import Completer, Suggestion
+
+    ghost = Suggestion("\x1b[31mALERT\x07\x9b", 0.5)
+    monkeypatch.setattr(Completer, "suggest", lambda self, text, max_chars=None: ghost)
+    monkeypatch.setattr(Completer, "alternatives", lambda self, text, k=3, max_chars=None: [ghost])
+    m = str(tiny_checkpoints["attention"])
+    assert run("complete", "--model", m, "red ").output == "\\x1b[31mALERT\\x07\\x9b\n"
+    assert run("complete", "--model", m, "-k", "2", "red ").output == "0.500\t\\x1b[31mALERT\\x07\\x9b\n"
+    out = run("complete", "--model", m, "--json", "-k", "2", "red \x9b").output
+    assert not any(ord(ch) < 32 and ch != "\n" or 0x7F <= ord(ch) <= 0x9F for ch in out)
+    assert json.loads(out)["suggestions"][0]["text"] == ghost.text

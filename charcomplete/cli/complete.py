@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
 
-from charcomplete.cli.options import device_option, fail, one_cpu_thread
+from charcomplete.cli.options import device_option, fail, one_cpu_thread, printable
 
 
 @click.command("complete")
@@ -35,17 +36,17 @@ def command(text, model, max_chars, k, as_json, device, no_adapt):
     c.observe(text)
     if as_json:
         alts = c.alternatives(text, k=k, max_chars=max_chars) if k > 1 else [c.suggest(text, max_chars=max_chars)]
-        click.echo(json.dumps({
+        out = json.dumps({
             "model": c.name, "kind": c.kind,
             "suggestions": [{"text": s.text, "confidence": s.confidence, "char_probs": s.char_probs,
                              "attention": s.attention, "attention_text": s.attention_text} for s in alts],
-        }, ensure_ascii=False))
-    elif k > 1:  # one alternative a line: its line breaks, tabs and backslashes escaped (\n, \t, \\)
+        }, ensure_ascii=False)
+        click.echo(re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", out))  # JSON escapes C0; C1 too, for a terminal
+    elif k > 1:  # one alternative a line: its backslashes, line breaks, tabs and other control characters escaped
         for s in c.alternatives(text, k=k, max_chars=max_chars):
-            shown = s.text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-            click.echo(f"{s.confidence:.3f}\t{shown}")
-    else:
-        click.echo(c.suggest(text, max_chars=max_chars).text)
+            click.echo(f"{s.confidence:.3f}\t{printable(s.text.replace(chr(92), chr(92) * 2))}")
+    else:  # a model trained on text holding escape codes may suggest them: written as escapes, never sent to the terminal
+        click.echo(printable(c.suggest(text, max_chars=max_chars).text, keep="\n\t"))
 
 
 def read_stdin() -> str:

@@ -14,10 +14,11 @@ from charcomplete.device import DEVICES
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
-def printable(text: str) -> str:
-    """`text` with its control characters written as escapes (`\\n`, `\\x1b`): a file or model name
-    holding a line break or an escape code stays one line, and never drives the terminal."""
-    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+def printable(text: str, keep: str = "") -> str:
+    """`text` with its control characters (but those in `keep`) written as escapes (`\\n`, `\\x1b`):
+    a file or model name holding a line break or an escape code stays one line, and never drives
+    the terminal."""
+    return CONTROL.sub(lambda m: m.group() if m.group() in keep else repr(m.group())[1:-1], text)
 
 
 def json_safe(value):
