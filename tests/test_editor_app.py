@@ -1119,6 +1119,28 @@ def drawn_text(app) -> str:
     return "".join(seg.text for line in update.strips for strip in line for seg in strip if not seg.control)
 
 
+@pytest.mark.parametrize("width", [80, 6])
+async def test_the_theme_picker_is_the_editors_palette_too(editor, width):
+    """Ctrl+P, "Theme": Textual's own picker (a plain CommandPalette) drew a pasted escape code
+    raw and crashed in a terminal 4 or 6 columns wide (app fuzz seed 47)."""
+    from textual.command import CommandInput
+
+    app = editor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p", *"theme")
+        await pilot.pause(0.5)
+        await pilot.press("down", "enter")
+        await pilot.pause(0.5)
+        assert app.screen.query_one(CommandInput).placeholder == "Search for themes…"
+        await pilot.resize_terminal(width, 22)
+        app.post_message(events.Paste("\x1b[31mred\x1b[0m \x9b2J \x7f"))
+        await pilot.pause(0.3)
+        await pilot.press("d")
+        await pilot.pause(0.3)
+        assert app.is_running
+        assert not [c for c in drawn_text(app) if ord(c) < 32 and c != "\n" or 0x7F <= ord(c) <= 0x9F]
+
+
 async def test_control_characters_in_the_file_its_name_and_a_ghost_are_never_drawn_raw(editor, tmp_path):
     """A coloured log, or a file someone sent holding escape codes: its ESC went to the terminal as
     it was (recoloured the screen, retitled the window, could set the clipboard). They are drawn as

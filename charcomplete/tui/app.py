@@ -372,6 +372,13 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         if self.use_command_palette and not any(isinstance(screen, CommandPalette) for screen in self.screen_stack):
             self.push_screen(EditorPalette(id="--command-palette"))
 
+    def search_themes(self) -> None:
+        """The palette's "Theme" picker: Textual's own pushed a plain CommandPalette, which drew a
+        pasted escape code and crashed in a terminal a few columns wide; ours is an EditorPalette."""
+        from textual.theme import ThemeProvider
+
+        self.push_screen(EditorPalette(providers=[ThemeProvider], placeholder="Search for themes…"))
+
     # --- toggles ------------------------------------------------------------------------------
 
     def action_toggle_suggestions(self) -> None:
