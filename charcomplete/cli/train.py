@@ -205,7 +205,8 @@ def _train_with_progress(console, train, model_cfg, cfg, data, target, dist, sto
             bar.update(task, completed=int(p.fraction * 1000),
                        info=f"step {p.step} · {p.chars_per_s:,.0f} chars/s · {loss}{val}")
             if p.kind == "eval" and p.val_bpc is not None:
-                bar.console.print(f"step {p.step:>6}  epoch {p.epoch:6.2f}  train {p.train_bpc or float('nan'):.3f} bpc  "
+                trained = f"{p.train_bpc:.3f}" if p.train_bpc is not None else "  -  "  # no step this run (a budget spent before the resume)
+                bar.console.print(f"step {p.step:>6}  epoch {p.epoch:6.2f}  train {trained} bpc  "
                                   f"val {p.val_bpc:.3f} bpc  acc {p.val_acc:.3f}  {p.elapsed:7.1f}s")
 
         return train(model_cfg, cfg, data, target, callback=on_progress if dist.is_main else None,
