@@ -128,9 +128,9 @@ def _glob(pattern: str) -> list[str]:
     """glob.glob(pattern, recursive=True), but a `**` never goes into a link to a folder (pathlib's
     rule): with two `ln -s . l` in the folder it ran for ever. Hidden names match only when the
     pattern names them, as in glob."""
-    if "**" not in pattern:
-        return glob.glob(pattern)
     parts = Path(pattern).parts
+    if "**" not in parts:  # `a**b.txt` is two `*` to glob (and an error to pathlib)
+        return glob.glob(pattern)
     first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
     base, rest = Path(*parts[:first]) if first else Path("."), parts[first:]
     hidden = any(part.startswith(".") for part in rest)

@@ -110,6 +110,7 @@ def test_a_double_star_glob_never_goes_into_links_to_folders(tmp_path):
     worker.start()
     worker.join(timeout=30)
     assert found and sorted(p.name for p in found[0]) == ["a.md", "b.md"]
+    assert [p.name for p in expand_paths([str(tmp_path / "notes" / "**a.md")])] == ["a.md"]  # not a `**` folder: glob's `*`
 
 
 def test_crlf_and_bom_are_normalised(tmp_path):
