@@ -29,7 +29,8 @@ def command(corpus, out, val_fraction, force):
 
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+                  TimeElapsedColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as bar:  # piped or logged: no bar (it left a blank line before the output)
         tasks = {}
 
         def on_file(phase: str, done: int, total: int) -> None:
