@@ -628,10 +628,15 @@ async def test_a_model_picked_while_training_is_not_replaced_when_the_training_e
         await pilot.pause()
         app.action_switch_model("tiny-lstm")
         await until(pilot, lambda: app.model.completer.name == "tiny-lstm")
+        assert app.training_running and app.status.activity == "training"  # it said nothing once the model loaded
+        app.action_switch_model("no-such-model")
+        await until(pilot, lambda: any("Could not load no-such-model" in n.message for n in app._notifications))
+        assert app.training_running and app.status.activity == "training"
         switched.set()
         await settle(pilot)
         assert app.model.completer.name == "tiny-lstm"  # the user's choice stands
-        note = next(n.message for n in app._notifications if "notes-attention" in n.message)
+        assert app.status.activity == ""
+        note = next(n.message for n in app._notifications if "notes-attention" in n.message and "Could not" not in n.message)
         assert "with attention" in note and "tiny-lstm" in note and "palette" in note
 
 
@@ -1110,6 +1115,23 @@ async def test_a_name_typed_in_the_train_form_never_replaces_a_model_or_hides_a_
             await pilot.pause()
     assert mine.read_bytes() == before
     assert not user_checkpoint_path("prose").exists()
+
+
+async def test_minutes_of_zero_below_or_nan_keep_the_train_form_open(editor):
+    """0, -1 or nan minutes closed the form and started a run that failed in its worker ("Training
+    failed: max-minutes must be > 0"); the form says so and stays open, as for "abc" (training fuzz)."""
+    app = editor(text=LINE * 100)
+    async with app.run_test() as pilot:
+        for minutes in ("0", "-1", "nan", "-inf", "abc"):
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            app.screen.query_one("#train-minutes").value = minutes
+            await pilot.click("#train-start")
+            await pilot.pause()
+            assert isinstance(app.screen, TrainDialog) and not app.query_one(TrainingPanel).running, minutes
+            assert app._notifications and list(app._notifications)[-1].message == "Minutes must be a number above 0."
+            await pilot.press("escape")
+            await pilot.pause()
 
 
 def drawn_text(app) -> str:

@@ -134,7 +134,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         c = self.model.completer
         if c is None:  # loading after the first paint, or the load failed
             self.status.model = self._loading
-            self.status.activity = "loading model…" if self._load is not None else ""
+            self.status.activity = "loading model…" if self._load is not None else self._after_loading()
             return
         self.status.model = self.model.label
         self.status.device = c.device
@@ -341,15 +341,19 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         else:
             self.call_from_thread(self._use_model, completer, f"Switched to {completer.name} ({completer.kind})")
 
+    def _after_loading(self) -> str:
+        """The status bar's activity once a model is loaded (or failed to): a run may still train."""
+        return "training" if self.training_running else ""
+
     def _model_failed(self, name: str, error: str) -> None:
-        self.status.activity = ""
+        self.status.activity = self._after_loading()
         self.notify(f"Could not load {name}: {error}", severity="error")
 
     def _use_model(self, completer, note: str) -> None:
         replaced = self.model.completer is not None
         self.model.swap(completer)
         self._refreeze(collect=replaced)
-        self.status.activity = ""
+        self.status.activity = self._after_loading()  # it said nothing while a run trained on (training fuzz)
         self._show_model()
         self.editor.update_suggestion()
         if note:

@@ -96,7 +96,9 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
         try:
             r.max_minutes = float(self.query_one("#train-minutes", Input).value)
         except ValueError:
-            self.notify("Minutes must be a number.", severity="warning")
+            r.max_minutes = float("nan")
+        if not r.max_minutes > 0:  # 0, -1 or nan closed the form, and the run failed in its worker
+            self.notify("Minutes must be a number above 0.", severity="warning")
             return
         self.dismiss(r)
 
