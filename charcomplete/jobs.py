@@ -24,7 +24,7 @@ from pathlib import Path
 from charcomplete.errors import CheckpointError, CorpusError, TrainingError, TrainingInterrupted
 from charcomplete.fileio import probe_folder
 from charcomplete.paths import make_folder
-from charcomplete.registry import MAX_NAME_BYTES, MEMORY_SUFFIX, SUFFIX, user_checkpoint_path
+from charcomplete.registry import MAX_NAME_BYTES, MEMORY_SUFFIX, SUFFIX, same_file, user_checkpoint_path
 from charcomplete.resume import (
     checkpoint_of_resume,
     drop_paused_run,
@@ -97,16 +97,9 @@ def cli_target(kind: str, sources: list[str], name: str | None, out: str | None,
         target = target.with_name(target.name + SUFFIX)
     check_writable(target)
     # a resumed run replaces its own checkpoint; another file it names by --out/--name is kept as any run keeps it
-    if target.exists() and not force and not (resume and _same_file(target, checkpoint_of_resume(resume))):
+    if target.exists() and not force and not (resume and same_file(target, checkpoint_of_resume(resume))):
         raise CheckpointError(f"{target} exists; use --force to replace it or choose another --name/--out")
     return target
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def load_data(corpus: list[str], data_dir: str | None, val_fraction: float, init: str | None):
