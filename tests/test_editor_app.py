@@ -1045,6 +1045,29 @@ async def test_status_bar_and_toggles(editor):
         assert app.editor.suggestion == "" and "suggestions off" in app.status.render().plain
 
 
+async def test_a_narrow_status_bar_drops_the_figures_before_training_and_what_was_learned(editor):
+    """In an 80-column terminal the line was cut at its end, so "training 42%" and "doc + 1
+    file" were an ellipsis (tried in tmux). The figures give way first now, in order."""
+    app = editor()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_at_end(pilot, "the qu")
+        status = app.status
+        status.learned, status.activity = "doc + 12 files", "training 42%"
+        await pilot.pause()
+        line = status.render().plain
+        for part in ("notes.txt ●", "attention", "doc + 12 files", "training 42%", "Ln 2, Col 7"):
+            assert part in line, (part, line)
+        assert "conf" not in line and "…" not in line and len(line) == 80
+        status.activity = ""
+        await pilot.pause()
+        line = status.render().plain
+        assert "conf" not in line and "cpu" in line and "doc + 12 files" in line, line  # only what has to go
+        await pilot.resize_terminal(30, 24)
+        await pilot.pause()
+        line = status.render().plain
+        assert line.startswith(" notes.txt ●") and line.endswith("Ln 2, Col 7 ") and "…" in line and len(line) == 30
+
+
 def test_an_editor_job_on_text_in_another_alphabet_trains_a_new_model(tiny_checkpoints, tmp_path, isolated_data_dir):
     from charcomplete.jobs import TrainRequest, run_training
 

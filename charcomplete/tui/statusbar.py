@@ -28,27 +28,49 @@ class StatusBar(Widget):
     def acceptance(self) -> float | None:
         return self.accepted / self.shown if self.shown else None
 
-    def render(self) -> Text:
-        sep = (" │ ", "dim")
+    # What gives way first when the terminal is too narrow for all of it (an 80-column
+    # terminal holds about 75 characters): the figures a glance can do without, never the file,
+    # the model, what was learned, what runs in the background, or Ln:Col.
+    GIVE_WAY = ("conf", "latency", "device", "acceptance")
+
+    def parts(self) -> list[tuple[str, str | tuple[str, str]]]:
+        """(name, text or (text, style)) of each part of the line but Ln:Col, left to right."""
         name = (name_shown(self.file_name) or "untitled") + (" ●" if self.modified else "") + (" [read-only]" if self.read_only else "")
-        lat = f"{self.latency_ms:.1f} ms" if self.latency_ms is not None else "– ms"
-        conf = f"conf {self.confidence:.2f}" if self.confidence is not None else "conf –"
-        acc = self.acceptance
-        rate = f"acc {self.accepted}/{self.shown}" + (f" {acc:.0%}" if acc is not None else "")
-        parts: list = [(name, "bold"), sep, self.model, sep, self.device, sep]
+        parts: list = [("file", (name, "bold")), ("model", self.model), ("device", self.device)]
         if self.suggestions_on:
-            parts += [lat, sep, conf, sep, rate]
+            acc = self.acceptance
+            parts += [("latency", f"{self.latency_ms:.1f} ms" if self.latency_ms is not None else "– ms"),
+                      ("conf", f"conf {self.confidence:.2f}" if self.confidence is not None else "conf –"),
+                      ("acceptance", f"acc {self.accepted}/{self.shown}" + (f" {acc:.0%}" if acc is not None else ""))]
             if self.learned:
-                parts += [sep, (self.learned, "dim")]
+                parts.append(("learned", (self.learned, "dim")))
         else:
-            parts += [("suggestions off", "italic")]
+            parts.append(("off", ("suggestions off", "italic")))
         if self.activity:
-            parts += [sep, (self.activity, "bold")]
+            parts.append(("activity", (self.activity, "bold")))
+        return parts
+
+    def render(self) -> Text:
         row, col = self.cursor
         pos = f"Ln {row + 1}, Col {col + 1}"
-        text = Text.assemble(" ", *parts)
         room = self.size.width - len(pos) - 2
-        if text.cell_len > room:  # a narrow terminal: the middle gives way, Ln:Col stays
+        parts = self.parts()
+        text = self._assemble(parts)
+        for name in self.GIVE_WAY:  # a narrow terminal: the least needed parts go first
+            if text.cell_len <= room:
+                break
+            parts = [part for part in parts if part[0] != name]
+            text = self._assemble(parts)
+        if text.cell_len > room:  # narrower still: the middle is cut, Ln:Col stays
             text.truncate(max(room, 1), overflow="ellipsis")
         pad = max(1, self.size.width - text.cell_len - len(pos) - 1)
         return Text.assemble(text, " " * pad, pos, " ")
+
+    @staticmethod
+    def _assemble(parts: list) -> Text:
+        pieces: list = [" "]
+        for i, (_, piece) in enumerate(parts):
+            if i:
+                pieces.append((" │ ", "dim"))
+            pieces.append(piece)
+        return Text.assemble(*pieces)
