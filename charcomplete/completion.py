@@ -26,7 +26,7 @@ import numpy as np
 
 from charcomplete.match import match_expert
 from charcomplete.mixer import Mixer, MixerConfig, default_keys, doc_match_order
-from charcomplete.netadapt import NetAdapter
+from charcomplete.netadapt import NetAdapter, NetLearnConfig, NetworkLearner
 from charcomplete.stepper import NumpyNet, Stepper, StepState
 from charcomplete.vocab import Vocab, normalize_newlines
 from charcomplete.words import blend, partial_word
@@ -84,6 +84,7 @@ class Completer:
         self.max_extend = max_extend  # extensions up to this long are stepped, longer ones recompute
         self.policy = policy or Policy()
         self._stepper = Stepper(model, device)  # the network, one character at a time
+        self._network = self._stepper  # ... with its own weights (_stepper runs learned ones after a lesson)
         self.H, self.W, self.layers = self._stepper.H, self._stepper.W, self._stepper.layers
         self._ctx: str | None = None  # the context the cached state belongs to
         self._state: StepState | None = None
@@ -103,6 +104,8 @@ class Completer:
             self.mixer = Mixer(start=start if start is not None and start.fits(MixerConfig()) else None)
         self._flat = np.ones(len(vocab))  # the match model's distribution when it has no match (mixer.py ignores it)
         self.net_adapt = None  # the output layer's adaptation (netadapt.py; set_adaptive)
+        self.net_learn: NetworkLearner | None = None  # the whole network learning the document (netadapt.py; set_adaptive)
+        self._net_typed = 0  # characters typed in a row since the network's last lesson
         self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
         self._mix_fresh = False  # the next mix is the prediction for the character after _observed
@@ -115,6 +118,37 @@ class Completer:
         the plays with it: docs/benchmarks.md)."""
         self.adapt = adaptive
         self.net_adapt = NetAdapter(len(self.vocab), self.H) if adaptive is not None and self.mixer is not None else None
+        self._restore_network()
+        learn = self.net_adapt is not None and self.device == "cpu" and NetLearnConfig().lr > 0
+        self.net_learn = NetworkLearner(self._network.net.cfg, self._network.weights) if learn else None
+
+    def _restore_network(self) -> None:
+        """The network's own weights again (a new document; adaptation switched)."""
+        self._stepper, self._net_typed = self._network, 0
+        if self.net_learn is not None:
+            self.net_learn.reset()
+
+    @property
+    def network_lesson_due(self) -> bool:
+        """Enough was typed for the network to learn it (`learn_network`)."""
+        return self.net_learn is not None and self._net_typed >= self.net_learn.learn_cfg.segment
+
+    def learn_network(self) -> bool:
+        """The network learns what was typed since its last lesson, once that is a lesson's worth
+        (`NetLearnConfig.segment` characters typed in a row): one SGD step on all its weights
+        (netadapt.NetworkLearner, a few ms), after which the Stepper runs the learned weights (the
+        states already stepped stay). The editor calls it in a pause in typing, never between a
+        key and its ghost; `evaluate` after each suggestion. True when it learned."""
+        if not self.network_lesson_due:
+            return False
+        cfg = self.net_learn.learn_cfg
+        n, self._net_typed = min(self._net_typed, cfg.max_segment), 0
+        ids = self.vocab.encode(normalize_newlines(self._observed)[-(cfg.warmup + n + 1) :])
+        if len(ids) < n + 1:
+            return False
+        weights = self.net_learn.lesson(ids, n)
+        self._stepper = Stepper(NumpyNet(self.net_learn.cfg, weights), self.device)
+        return True
 
     @property
     def model(self):
@@ -191,6 +225,7 @@ class Completer:
             self.mixer.reset()
         if self.net_adapt is not None:
             self.net_adapt.reset()
+        self._restore_network()
         self._observed, self._mix_root, self._mix_fresh = "", None, False
 
     def _probs(self, st: StepState, tail: str, memory: bool = True) -> np.ndarray:
@@ -262,6 +297,9 @@ class Completer:
         if self.adapt is not None:
             self.adapt.observe(normalize_newlines(context) if "\r" in context else context)
         learners = [m for m in (self.mixer, self.net_adapt) if m is not None]
+        if self.net_learn is not None and context != self._observed:  # what the network's next lesson learns
+            known = self._known_prefix(context, self._observed) if self._observed else -1
+            self._net_typed = self._net_typed + len(context) - known if known >= 0 else 0
         if learners and context != self._observed:
             root = self._mix_root
             # one character typed after the text predicted for: learn from it (not after a ghost taken:

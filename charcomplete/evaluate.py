@@ -64,7 +64,9 @@ def completer_ksr(completer, text: str) -> dict:
 
     def suggest(ctx: str) -> str:
         completer.observe(ctx)
-        return completer.suggest(ctx).text
+        text = completer.suggest(ctx).text
+        completer.learn_network()  # as the editor does in a pause after the ghost
+        return text
 
     return keystroke_savings(suggest, text)
 
@@ -80,6 +82,7 @@ def sequential_bpc(completer, text: str) -> dict:
     for i in range(1, len(text)):
         completer.observe(text[:i])
         nll -= math.log(max(float(completer.probs(text[:i])[int(ids[i])]), 1e-12))
+        completer.learn_network()
     return {"bpc": nll / max(1, len(text) - 1) / math.log(2), "chars": max(0, len(text) - 1)}
 
 

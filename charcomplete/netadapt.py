@@ -18,6 +18,7 @@ per character (bench/netadapt.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,3 +76,156 @@ class NetAdapter:
         self.dW[rows] += np.outer(g[rows], h)  # (R, H)
         self.db += g
         self.steps += 1
+
+
+# --- the whole network learning the document (full dynamic evaluation) -------------------------
+
+
+@dataclass
+class NetLearnConfig:
+    """The network's own weights learning what is typed (chosen by measurement: docs/benchmarks.md,
+    "The whole network learning the document")."""
+
+    lr: float = 0.03  # SGD step on the weights per lesson, on the lesson's mean log-loss (0: off)
+    segment: int = 16  # typed characters that make a lesson (one SGD step)
+    warmup: int = 64  # characters before a lesson's read first, without learning, for the state
+    max_segment: int = 64  # more typed while the editor was busy: the last this many are learned at once
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * np.tanh(0.5 * x) + 0.5
+
+
+class NetworkLearner:
+    """Dynamic evaluation of the whole network (Krause et al. 2018): every `segment` typed
+    characters, one SGD step on the network's log-loss of them, by backpropagation through
+    those steps in numpy (the top LSTM layer, the attention and the output layer; an
+    embedding too in a one-layer model; lower layers of deeper models stay). The Completer
+    rebuilds its Stepper from `weights` after each lesson; a new document starts from the
+    shipped weights again."""
+
+    def __init__(self, cfg, weights: dict[str, np.ndarray], learn_cfg: NetLearnConfig | None = None):
+        self.cfg = cfg  # the network's ModelConfig
+        self.learn_cfg = learn_cfg or NetLearnConfig()
+        self.base = weights  # the network's own weights (never written)
+        self.weights = weights  # the learned ones: copies from the first lesson on
+        self.lessons = 0
+
+    def reset(self) -> None:
+        self.weights, self.lessons = self.base, 0
+
+    def lesson(self, ids: np.ndarray, n: int) -> dict[str, np.ndarray]:
+        """One SGD step on the mean log-loss of predicting the last `n` of `ids` (int, n + 1 or
+        more) from the ones before them; the characters before the last n + 1 only set the state."""
+        if self.weights is self.base:
+            self.weights = {k: v.copy() for k, v in self.base.items()}
+        grads = self.gradients(ids, n)
+        lr = np.float32(self.learn_cfg.lr)
+        for name, g in grads.items():
+            self.weights[name] -= lr * g
+        self.lessons += 1
+        return self.weights
+
+    def gradients(self, ids: np.ndarray, n: int) -> dict[str, np.ndarray]:
+        """d(mean log-loss of the last n predictions)/d(weight) of the weights that learn."""
+        w, cfg = self.weights, self.cfg
+        H, L, top = cfg.hidden, cfg.layers, cfg.layers - 1
+        attention = cfg.kind == "attention"
+        W = cfg.window
+        ids = np.asarray(ids, dtype=np.int64)
+        warm, inputs, targets = ids[: len(ids) - n - 1], ids[len(ids) - n - 1 : -1], ids[len(ids) - n :]
+        # every layer over the warm-up and the lesson's inputs, without learning: (T, H) outputs per layer
+        emb = w["embedding.weight"]
+        x = emb[np.concatenate([warm, inputs])]  # (T, E)
+        T0 = len(warm)
+        h0 = c0 = None  # the top layer's state before the lesson
+        for layer in range(L):
+            wi, wh = w[f"lstm.weight_ih_l{layer}"], w[f"lstm.weight_hh_l{layer}"]
+            z_in = x @ wi.T + (w[f"lstm.bias_ih_l{layer}"] + w[f"lstm.bias_hh_l{layer}"])  # (T, 4H)
+            h, c = np.zeros(H, np.float32), np.zeros(H, np.float32)
+            out = np.empty((len(x), H), np.float32)
+            if layer == top:
+                gates = np.empty((n, 4 * H), np.float32)  # i, f, g, o after their nonlinearities
+                cs = np.empty((n, H), np.float32)
+            for t in range(len(x)):
+                if layer == top and t == T0:
+                    h0, c0 = h.copy(), c.copy()
+                z = z_in[t] + wh @ h
+                i, f, g, o = _sigmoid(z[:H]), _sigmoid(z[H : 2 * H]), np.tanh(z[2 * H : 3 * H]), _sigmoid(z[3 * H :])
+                c = f * c + i * g
+                h = o * np.tanh(c)
+                out[t] = h
+                if layer == top and t >= T0:
+                    gates[t - T0] = np.concatenate([i, f, g, o])
+                    cs[t - T0] = c
+            below = x  # the top layer's inputs
+            x = out
+        if T0 == 0:
+            h0, c0 = np.zeros(H, np.float32), np.zeros(H, np.float32)
+        hs = x[T0:]  # (n, H) the top layer's outputs of the lesson
+        # the head: logits of each prediction, and its gradient
+        if attention:
+            values = x[max(0, T0 - (W - 1)) :]  # (M + n, H): W - 1 outputs before the lesson, then its own
+            M = len(values) - n
+            wk = w["attn_linear.weight"]
+            keys = values @ wk.T  # (M + n, H) (the key bias moves every score alike: the softmax ignores it)
+            scores = hs @ keys.T / math.sqrt(H)  # (n, M + n)
+            t_abs = np.arange(n)[:, None] + M
+            j = np.arange(M + n)[None, :]
+            band = (j <= t_abs) & (j > t_abs - W)
+            scores = np.where(band, scores, -np.inf)
+            scores -= scores.max(axis=1, keepdims=True)
+            a = np.exp(scores)
+            a /= a.sum(axis=1, keepdims=True)  # (n, M + n)
+            ctx = a @ values  # (n, H)
+            head_in = np.concatenate([hs, ctx], axis=1)  # (n, 2H)
+        else:
+            head_in = hs
+        logits = head_in @ w["fc.weight"].T + w["fc.bias"]  # (n, V)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        dlogits = p
+        dlogits[np.arange(n), targets] -= 1.0
+        dlogits /= n  # (n, V) of the mean loss
+        grads = {"fc.weight": dlogits.T @ head_in, "fc.bias": dlogits.sum(axis=0)}
+        dhead = dlogits @ w["fc.weight"]  # (n, H or 2H)
+        dh = dhead[:, :H].copy()  # (n, H) into the top layer's outputs
+        if attention:
+            dctx = dhead[:, H:]  # (n, H)
+            da = dctx @ values.T  # (n, M + n)
+            dscores = a * (da - (a * da).sum(axis=1, keepdims=True)) / math.sqrt(H)  # (n, M + n)
+            dvalues = a.T @ dctx + dscores.T @ (hs @ wk)  # (M + n, H): as values, and as keys
+            dh += dscores @ keys  # as queries
+            grads["attn_linear.weight"] = (dscores.T @ hs).T @ values  # (H, H): d score / d W_k = h_t v_j^T
+            grads["attn_linear.bias"] = np.zeros(H, np.float32)
+            dh += dvalues[M:]  # the lesson's own outputs were values too (those before it: no learning)
+        # back through the top LSTM layer's steps
+        wi, wh = w[f"lstm.weight_ih_l{top}"], w[f"lstm.weight_hh_l{top}"]
+        dz_all = np.empty((n, 4 * H), np.float32)
+        dh_next, dc_next = np.zeros(H, np.float32), np.zeros(H, np.float32)
+        for t in range(n - 1, -1, -1):
+            i, f, g, o = gates[t, :H], gates[t, H : 2 * H], gates[t, 2 * H : 3 * H], gates[t, 3 * H :]
+            c = cs[t]
+            c_prev = cs[t - 1] if t else c0
+            tc = np.tanh(c)
+            dht = dh[t] + dh_next
+            dc = dc_next + dht * o * (1.0 - tc * tc)
+            dz = dz_all[t]
+            dz[:H] = dc * g * i * (1.0 - i)
+            dz[H : 2 * H] = dc * c_prev * f * (1.0 - f)
+            dz[2 * H : 3 * H] = dc * i * (1.0 - g * g)
+            dz[3 * H :] = dht * tc * o * (1.0 - o)
+            dh_next = wh.T @ dz
+            dc_next = dc * f
+        h_prev = np.concatenate([h0[None], hs[:-1]])  # (n, H) each step's previous output
+        grads[f"lstm.weight_hh_l{top}"] = dz_all.T @ h_prev
+        grads[f"lstm.weight_ih_l{top}"] = dz_all.T @ below[T0:]
+        db = dz_all.sum(axis=0)
+        grads[f"lstm.bias_ih_l{top}"] = db
+        grads[f"lstm.bias_hh_l{top}"] = db
+        if top == 0:  # the embedding of each input character
+            de = np.zeros_like(w["embedding.weight"])
+            np.add.at(de, inputs, dz_all @ wi)
+            grads["embedding.weight"] = de
+        return {k: v.astype(np.float32, copy=False) for k, v in grads.items()}

@@ -91,6 +91,7 @@ class Stepper:
         self.H, self.W, self.layers = cfg.hidden, cfg.window, cfg.layers
         sd = {k: v if isinstance(v, np.ndarray) else v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
         assert {k: v.shape for k, v in sd.items()} == param_shapes(cfg), "the numpy step reads config.param_shapes' names"
+        self.weights = sd  # the network's weights as float32 arrays (what netadapt.NetworkLearner learns from)
         emb = sd["embedding.weight"]  # (V, E)
         # the gates' pre-activations come out already scaled for one tanh (x 1/2 for i, f, o: exact)
         scale = _sigmoid_tanh_scale(self.H)

@@ -92,3 +92,114 @@ def test_the_completer_adapts_its_network_only_when_adapting_with_a_memory(model
     assert c.net_adapt.steps == steps + 1
     c.new_document()
     assert c.net_adapt.steps == 0
+
+
+# --- the whole network learning (NetworkLearner) ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind,layers", [("attention", 1), ("lstm", 1), ("attention", 2)])
+def test_network_lesson_gradients_equal_torch_autograd(kind, layers):
+    """The numpy backpropagation of a lesson equals torch's on the same network: the mean
+    log-loss of the last n characters, after a warm-up that only sets the state."""
+    import torch
+
+    from charcomplete.config import ModelConfig
+    from charcomplete.models import build_model
+    from charcomplete.netadapt import NetworkLearner
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(kind=kind, vocab_size=11, embed=6, hidden=8, layers=layers, window=4, dropout=0.0)
+    net = build_model(cfg).eval()
+    weights = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    ids = np.random.default_rng(1).integers(0, 11, size=15)
+    n = 6
+    learner = NetworkLearner(cfg, weights)
+    grads = learner.gradients(ids, n)
+    warm, inputs, targets = ids[: -n - 1], ids[-n - 1 : -1], ids[-n:]
+    with torch.no_grad():
+        state = net(torch.from_numpy(warm)[None], None)[1]
+    logits, _ = net(torch.from_numpy(inputs)[None], state)
+    torch.nn.functional.cross_entropy(logits[0], torch.from_numpy(targets)).backward()
+    top = f"l{layers - 1}"
+    learned = [k for k in weights if not k.startswith("lstm.") or k.endswith(top)]
+    if layers > 1:
+        learned.remove("embedding.weight")  # a deeper model's embedding and lower layers stay
+    assert sorted(grads) == sorted(learned)
+    for name, g in grads.items():
+        np.testing.assert_allclose(g, dict(net.named_parameters())[name].grad.numpy(), atol=2e-6, err_msg=name)
+
+
+def test_a_lesson_lowers_the_loss_of_what_was_typed_and_a_reset_restores_the_network():
+    from charcomplete.config import ModelConfig
+    from charcomplete.models import build_model
+    from charcomplete.netadapt import NetLearnConfig, NetworkLearner
+
+    import torch
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(kind="attention", vocab_size=11, embed=6, hidden=8, layers=1, window=4, dropout=0.0)
+    weights = {k: v.detach().numpy().copy() for k, v in build_model(cfg).state_dict().items()}
+    before = {k: v.copy() for k, v in weights.items()}
+    learner = NetworkLearner(cfg, weights, NetLearnConfig(lr=0.5))
+    ids = np.array([1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3])
+
+    def loss(w):
+        net = build_model(cfg).eval()
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in w.items()})
+        with torch.no_grad():
+            logits, _ = net(torch.from_numpy(ids[:-1])[None])
+        return float(torch.nn.functional.cross_entropy(logits[0, -5:], torch.from_numpy(ids[-5:])))
+
+    start = loss(weights)
+    learned = learner.lesson(ids, 5)
+    assert learner.lessons == 1 and loss(learned) < start
+    assert all(np.array_equal(weights[k], before[k]) for k in weights)  # the network's own weights are never written
+    learner.reset()
+    assert learner.lessons == 0 and learner.weights is weights
+
+
+def test_the_completer_network_learns_typed_text_in_lessons_and_a_new_document_starts_over(model_with_memory):
+    text = "zebra quokka zebra quokka zebra quokka zebra quokka zebra quokka "
+    assert load_completer(model_with_memory, adapt=False).net_learn is None  # --no-adapt: nothing learned
+    c = load_completer(model_with_memory, adapt=AdaptiveModel())
+    shipped = c._stepper
+    c.new_document()
+    y, ctx = c.vocab._index["k"], text + "zebra quo"
+    c.observe(ctx[:1])
+    lessons = 0
+    for i in range(2, len(ctx) + 1):
+        c.observe(ctx[:i])
+        c.probs(ctx[:i])
+        due = c.network_lesson_due
+        assert c.learn_network() == due
+        lessons += due
+    assert lessons == c.net_learn.lessons == (len(ctx) - 1) // c.net_learn.learn_cfg.segment
+    assert c._stepper is not shipped and c._network is shipped
+    learned = _softmax(c._stepper.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
+    assert learned > _softmax(shipped.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
+    # typing that is not in a row (a jump, Backspace) starts the count again
+    c.observe(ctx + "kk")
+    c.observe("somewhere else entirely")
+    assert c._net_typed == 0 and not c.network_lesson_due
+    c.new_document()
+    assert c._stepper is shipped and c.net_learn.lessons == 0 and not c.learn_network()
+    # the shipped weights were never written
+    np.testing.assert_array_equal(shipped.weights["fc.weight"], load_completer(model_with_memory)._stepper.weights["fc.weight"])
+
+
+async def test_the_editor_gives_the_network_its_lessons_in_a_pause_in_typing(model_with_memory, tmp_path):
+    from charcomplete.adapt import AdaptConfig
+    from charcomplete.document import Document
+    from charcomplete.tui.app import EditorApp
+    from pilot_helpers import until
+
+    p = tmp_path / "notes.txt"
+    p.write_text("")
+    c = load_completer(model_with_memory, adapt=AdaptiveModel(AdaptConfig(), None))
+    app = EditorApp(Document.open(p), c)
+    app.learn_neighbours = False
+    async with app.run_test() as pilot:
+        await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in "zebra quokka zebra quokka"])  # 25 typed: one lesson
+        await until(pilot, lambda: c.net_learn.lessons == 1)
+        assert c._stepper is not c._network and not c.network_lesson_due
+        assert app.editor.text == "zebra quokka zebra quokka"

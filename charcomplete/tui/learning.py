@@ -101,6 +101,8 @@ class BufferLearning:
             return
         adapt.attach(self.learner)
         self.learner.work(budget, neighbours)
+        if neighbours and completer.network_lesson_due:  # a pause in typing: the network learns what was typed (about 10 ms)
+            completer.learn_network()
         label = self.learner.label()
         if label != self._learned_label:
             self._learned_label = label
@@ -113,5 +115,8 @@ class BufferLearning:
         return max(LEARN_GAP, last_request + TYPING_QUIET - now)
 
     def _learning(self) -> bool:
-        """Something is left to count, for a model that adapts."""
-        return self.learner.busy and getattr(self.model.completer, "adapt", None) is not None
+        """Something is left to count, or for the network to learn, for a model that adapts."""
+        completer = self.model.completer
+        if getattr(completer, "network_lesson_due", False):
+            return True
+        return self.learner.busy and getattr(completer, "adapt", None) is not None
