@@ -294,6 +294,7 @@ class Completer:
     def observe(self, context: str) -> None:
         """Learn from the text before the cursor (adaptation; nothing when it is off). The
         editor calls it before every question; `suggest` itself never learns."""
+        _text(context)  # not a str: a TypeError now (one kept as the last context broke the next calls)
         if self.adapt is not None:
             self.adapt.observe(normalize_newlines(context) if "\r" in context else context)
         learners = [m for m in (self.mixer, self.net_adapt) if m is not None]
@@ -334,7 +335,7 @@ class Completer:
         read streams), so there they guess the indentation after a line break (the code model
         "    " at 0.93 in an empty file)."""
         t0 = time.perf_counter()
-        if _blank(context):
+        if _blank(_text(context)):
             return Suggestion("", 0.0, latency_ms=(time.perf_counter() - t0) * 1000)
         st = self._state_for(context)
         p0 = self._probs(st, _tail(context))  # the next character's distribution, asked once
@@ -372,19 +373,20 @@ class Completer:
 
     def alternatives(self, context: str, k: int = 3, max_chars: int | None = None) -> list[Suggestion]:
         """Up to k distinct suggestions, best first (each starts with a different character)."""
-        if _blank(context):
+        if _blank(_text(context)) or k < 1:
             return []  # nothing typed yet: no ghost (suggest)
         st = self._state_for(context)
         best = self.suggest(context, max_chars)
         p = self._probs(st, _tail(context)).copy()
-        p[0] = 0.0  # suggestions never start with <unk>
         out = [best] if best.text else []
         for first in np.argsort(-p)[: k + 1]:
             if len(out) >= k:
                 break
+            if first == 0:  # suggestions never start with <unk> (with k near the vocabulary it came up: API fuzz)
+                continue
             s = self._continue(st, context, int(first), max_chars, threshold=self.policy.threshold / 4,
                                show_threshold=self.policy.show_threshold / 4)
-            if s.text and all(s.text != o.text for o in out):
+            if s.text and all(s.text[0] != o.text[0] for o in out):
                 self._attach_attention(s, st, context)
                 out.append(s)
         return out[:1] + sorted(out[1:], key=lambda s: -s.confidence)
@@ -478,6 +480,13 @@ def _tail(context: str, n: int = TAIL) -> str:
     (the code model), +0.3 % on the first 600 of held-out play tails, which begin mid-text."""
     tail = context[-n:]
     return tail if len(tail) == n else START + tail
+
+
+def _text(context) -> str:
+    """`context`, which must be a str (a TypeError that says so, not one from deep inside)."""
+    if not isinstance(context, str):
+        raise TypeError(f"context must be a str, not {type(context).__name__}")
+    return context
 
 
 def _blank(context: str) -> bool:

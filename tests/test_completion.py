@@ -109,6 +109,28 @@ def test_alternatives_distinct_best_first(tiny_checkpoints):
     assert alts[0].text == c.suggest("the ").text
 
 
+def test_alternatives_never_unk_never_more_than_k_one_start_each_and_a_context_must_be_text(tiny_checkpoints):
+    """API fuzz: k near the vocabulary's size gave a literal '<unk>'; k <= 0 gave one; the
+    "phrase" policy gave two starting alike; observe(42) broke every later call until a new
+    document, and suggest(None) returned nothing silently."""
+    c = load_completer(tiny_checkpoints["lstm"])
+    ctx = "漢字 \u2603 the qu"
+    for k in (len(c.vocab), len(c.vocab) + 5):
+        alts = c.alternatives(ctx, k=k, max_chars=2)
+        assert all("<unk>" not in a.text and len(a.text) <= 2 for a in alts)
+    assert c.alternatives("the qu", k=0) == [] and c.alternatives("the qu", k=-1) == []
+    c.policy.boundary = "phrase"
+    firsts = [a.text[0] for a in c.alternatives("To be, or not to b", k=3)]
+    assert len(firsts) == len(set(firsts))
+    for bad in (42, None, b"the qu", ["a"]):
+        with pytest.raises(TypeError, match="context must be a str"):
+            c.observe(bad)
+        with pytest.raises(TypeError, match="context must be a str"):
+            c.suggest(bad)
+    c.observe("the qu")
+    assert isinstance(c.suggest("the qu").text, str)
+
+
 @pytest.mark.parametrize("context", ["", "😀🎉", "日本語のテキスト", "\x00\x07\x1b[31m", "a\r\nb\rc", "\ud800 lone surrogate"])
 def test_any_unicode_context(tiny_checkpoints, context):
     for kind in ("lstm", "attention"):
