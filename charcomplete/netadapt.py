@@ -86,7 +86,7 @@ class NetLearnConfig:
     """The network's own weights learning what is typed (chosen by measurement: docs/benchmarks.md,
     "The whole network learning the document")."""
 
-    lr: float = 0.03  # SGD step on the weights per lesson, on the lesson's mean log-loss (0: off)
+    lr: float = 0.02  # SGD step on the weights per lesson, on the lesson's mean log-loss (0: off)
     segment: int = 16  # typed characters that make a lesson (one SGD step)
     warmup: int = 64  # characters before a lesson's read first, without learning, for the state
     max_segment: int = 64  # more typed while the editor was busy: the last this many are learned at once
