@@ -153,8 +153,9 @@ class Completer:
     @property
     def model(self):
         """The torch network (built from the numpy weights on first use when loaded without torch):
-        for callers that need torch, such as scoring a long text (evaluate.score_text)."""
-        return self._stepper.model
+        for callers that need torch, such as scoring a long text (evaluate.score_text). The
+        network as loaded, never the weights a document taught it (learn_network)."""
+        return self._network.model
 
     def _state_for(self, context: str) -> StepState:
         if "\r" in context:

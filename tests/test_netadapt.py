@@ -175,6 +175,7 @@ def test_the_completer_network_learns_typed_text_in_lessons_and_a_new_document_s
         lessons += due
     assert lessons == c.net_learn.lessons == (len(ctx) - 1) // c.net_learn.learn_cfg.segment
     assert c._stepper is not shipped and c._network is shipped
+    assert c.model is shipped.model  # the torch network callers score with is the one loaded, not the learned one
     learned = _softmax(c._stepper.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
     assert learned > _softmax(shipped.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
     # typing that is not in a row (a jump, Backspace) starts the count again
