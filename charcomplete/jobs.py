@@ -93,6 +93,8 @@ def cli_target(kind: str, sources: list[str], name: str | None, out: str | None,
         target = Path(out)
     else:
         target = user_checkpoint_path(name or f"{kind}-{corpus_stem(sources[0])}")
+    if out and os.path.exists(out) and not os.path.isfile(out):  # /dev/null would have become /dev/null.safetensors
+        raise CheckpointError(f"--out {out}: not a regular file; a model is saved as a file, e.g. --out my-model.safetensors")
     if target.suffix != SUFFIX:
         target = target.with_name(target.name + SUFFIX)
     check_writable(target)

@@ -489,12 +489,15 @@ def test_an_out_that_is_a_fifo_a_link_to_one_or_a_link_into_a_missing_folder_is_
     os.mkfifo(fifo)
     (tmp_path / "m.safetensors").symlink_to(fifo)
     (tmp_path / "d.safetensors").symlink_to(tmp_path / "missing" / "x.safetensors")
-    for out, said in [(fifo, "not a regular file"), (tmp_path / "m.safetensors", "not a regular file"),
+    bare = tmp_path / "pipe"  # no suffix: it became pipe.safetensors beside it, as /dev/null became /dev/null.safetensors
+    os.mkfifo(bare)
+    for out, said in [(fifo, "not a regular file"), (tmp_path / "m.safetensors", "not a regular file"), (bare, "not a regular file"),
                       (tmp_path / "d.safetensors", "symlink into a missing folder")]:
         r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--out", str(out), "--force", "--epochs", "0.2", *TINY)
         assert_one_line_error(r, said)
         assert "train lstm" not in r.output  # refused before training
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and not (tmp_path / "missing").exists()
+    assert not (tmp_path / "pipe.safetensors.safetensors").exists()
 
 
 def test_the_writers_beside_the_editor_never_replace_a_fifo_or_device(tmp_path):
