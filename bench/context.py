@@ -3,7 +3,8 @@ against today's document cache (fed by the ~1 KB context the editor passes), as 
 
 (a) typing the last --chars characters of long held-out documents, the rest of the document in
     the buffer: "previous" (the previous release: the attention network without corpus memory) vs
-    "today" (contexts only) vs "whole buffer" (adapt.BufferLearner). Two sets: the trainer's 5 %
+    "today" (contexts only) vs "whole buffer" (adapt.BufferLearner, and the network reading the
+    buffer's last 16 KB before typing starts: Completer.read). Two sets: the trainer's 5 %
     tails of ../shared/corpus/shakespeare and python-docs (6-8 KB; text no shipped model trained
     on, but the rest of each play or page is in the corpus memory, so its names are known
     already), and long documents in no training text: the READMEs of torch, fonttools, ruff and
@@ -13,7 +14,9 @@ against today's document cache (fed by the ~1 KB context the editor passes), as 
     in the training corpus) into an empty buffer, the package's other files beside it: "today" vs
     "whole buffer" vs "+ neighbours" (neighbours.read_neighbours with its default caps).
 
-Every document starts fresh, with no user history. The editor's context is reproduced exactly
+Every document starts fresh, with no user history. The network learns what is typed (a lesson
+after each suggestion once due, as `evaluate` and the editor's pauses give them; the previous
+release's had no such lessons). The editor's context is reproduced exactly
 (tui/editor.py's rule: a line start at least 1 KB back). "suggest p99" is Completer.suggest's own
 time per keystroke; in the "+ neighbours" rows the neighbours are counted *while* typing (512
 characters between keystrokes, as the model thread does between requests) until done; with
@@ -79,6 +82,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         while NEIGHBOURS_FIRST and learner.work(1 << 16):
             pass
         completer.adapt.attach(learner)
+        read_buffer(completer, buffer)
     state = {"text": buffer}
 
     def sync(full: str) -> str:
@@ -102,6 +106,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         t0 = time.perf_counter()
         s = completer.suggest(ctx).text
         lat.append(time.perf_counter() - t0)
+        completer.learn_network()  # as the editor does in a pause after the ghost (a lesson every 16 typed)
         right = bool(s) and typed.startswith(s, pos)
         pos += len(s) if right else 1
         keys, shown, taken = keys + 1, shown + bool(s), taken + right
@@ -117,6 +122,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         while learner.work(1 << 16):
             pass
         completer2.adapt.attach(learner)
+        read_buffer(completer2, buffer)
     state["text"] = buffer
     ids = completer2.vocab.encode(typed)
     nll = 0.0
@@ -124,7 +130,16 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         ctx = sync(buffer + typed[:i])
         completer2.observe(ctx)
         nll -= math.log(max(float(completer2.probs(ctx)[int(ids[i])]), 1e-12))
+        completer2.learn_network()
     return {"keys": keys, "chars": n, "nll": nll, "lat": lat, "shown": shown, "taken": taken}
+
+
+def read_buffer(completer, buffer: str) -> None:
+    """The network reads the buffer (Completer.read, the last 16 KB) before typing starts: as the
+    editor's model thread does in the first pauses (256 lessons of 64 characters, about 4 s)."""
+    completer.read(buffer)
+    while completer.network_lesson_due:
+        completer.learn_network()
 
 
 def summary(rows: list[dict]) -> tuple[float, float, float, float]:

@@ -106,6 +106,8 @@ class Completer:
         self.net_adapt = None  # the output layer's adaptation (netadapt.py; set_adaptive)
         self.net_learn: NetworkLearner | None = None  # the whole network learning the document (netadapt.py; set_adaptive)
         self._net_typed = 0  # characters typed in a row since the network's last lesson
+        self._reading = ""  # text the network is given to read (`read`: the buffer as opened), lesson by lesson
+        self._read_done = 0  # how much of _reading the network has learned (read on while it is shorter)
         self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
         self._mix_fresh = False  # the next mix is the prediction for the character after _observed
@@ -125,25 +127,48 @@ class Completer:
     def _restore_network(self) -> None:
         """The network's own weights again (a new document; adaptation switched)."""
         self._stepper, self._net_typed = self._network, 0
+        self._reading, self._read_done = "", 0
         if self.net_learn is not None:
             self.net_learn.reset()
 
     @property
     def network_lesson_due(self) -> bool:
-        """Enough was typed for the network to learn it (`learn_network`)."""
-        return self.net_learn is not None and self._net_typed >= self.net_learn.learn_cfg.segment
+        """Enough was typed for the network to learn it, or it has text left to read (`learn_network`)."""
+        if self.net_learn is None:
+            return False
+        return self._net_typed >= self.net_learn.learn_cfg.segment or self._read_done < len(self._reading)
+
+    def read(self, text: str) -> None:
+        """Give the network a document to read before (and while) the user types in it: its last
+        `NetLearnConfig.read_chars` characters, learned a lesson at a time by `learn_network`
+        (the editor: the buffer as opened, in pauses in typing). Replaces what was left of the
+        last one. Nothing without network learning (adaptation off, no memory, not the CPU)."""
+        if self.net_learn is None:
+            return
+        cfg = self.net_learn.learn_cfg
+        text = _text(text)[-2 * cfg.read_chars :] if cfg.read_chars > 0 else ""  # (a line break may be two characters)
+        self._reading = normalize_newlines(text)[-cfg.read_chars :] if cfg.read_chars > 0 else ""
+        n = len(self._reading)  # the first lesson reads warmup + 1 characters for the state, then learns
+        self._read_done = cfg.warmup + 1 if n > cfg.warmup + 1 else min(1, n)
 
     def learn_network(self) -> bool:
         """The network learns what was typed since its last lesson, once that is a lesson's worth
-        (`NetLearnConfig.segment` characters typed in a row): one SGD step on all its weights
-        (netadapt.NetworkLearner, a few ms), after which the Stepper runs the learned weights (the
-        states already stepped stay). The editor calls it in a pause in typing, never between a
-        key and its ghost; `evaluate` after each suggestion. True when it learned."""
+        (`NetLearnConfig.segment` characters typed in a row), else the next part of the text
+        given to `read`: one SGD step on all its weights (netadapt.NetworkLearner, a few ms),
+        after which the Stepper runs the learned weights (the states already stepped stay). The
+        editor calls it in a pause in typing, never between a key and its ghost; `evaluate` after
+        each suggestion. True when it learned."""
         if not self.network_lesson_due:
             return False
         cfg = self.net_learn.learn_cfg
-        n, self._net_typed = min(self._net_typed, cfg.max_segment), 0
-        ids = self.vocab.encode(normalize_newlines(self._observed)[-(cfg.warmup + n + 1) :])
+        if self._net_typed >= cfg.segment:  # what was typed first: the user's own text
+            n, self._net_typed = min(self._net_typed, cfg.max_segment), 0
+            ids = self.vocab.encode(normalize_newlines(self._observed)[-(cfg.warmup + n + 1) :])
+        else:  # the text being read: its next segment characters, after warmup ones for the state
+            done = self._read_done
+            self._read_done = end = min(len(self._reading), done + cfg.segment)
+            n = end - done
+            ids = self.vocab.encode(self._reading[max(0, done - 1 - cfg.warmup) : end])
         if len(ids) < n + 1:
             return False
         weights = self.net_learn.lesson(ids, n)

@@ -87,9 +87,10 @@ class NetLearnConfig:
     "The whole network learning the document")."""
 
     lr: float = 0.02  # SGD step on the weights per lesson, on the lesson's mean log-loss (0: off)
-    segment: int = 16  # typed characters that make a lesson (one SGD step)
+    segment: int = 16  # typed characters that make a lesson (one SGD step); a text being read (Completer.read), this many at a time too
     warmup: int = 64  # characters before a lesson's read first, without learning, for the state
     max_segment: int = 64  # more typed while the editor was busy: the last this many are learned at once
+    read_chars: int = 16384  # `Completer.read` (the buffer as the editor opened it): its last this many characters are learned
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

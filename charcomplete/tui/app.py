@@ -352,6 +352,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
     def _use_model(self, completer, note: str) -> None:
         replaced = self.model.completer is not None
         self.model.swap(completer)
+        self.editor.read_again()  # its network reads the buffer as it is now
         self._refreeze(collect=replaced)
         self.status.activity = self._after_loading()  # it said nothing while a run trained on (training fuzz)
         self._show_model()

@@ -85,6 +85,8 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
         # (adapt.BufferLearner); every change of the buffer is queued to it (_hook_document)
         self.learner = BufferLearner()
         self._learned_label = ""
+        self._to_read = ""  # the buffer for the model's network to read (Completer.read), as opened or at a model switch
+        self._read_by = None  # the Completer that was given it
         super().__init__(text, tab_behavior="indent", soft_wrap=True, **kwargs)
 
     # --- the document ----------------------------------------------------------------
@@ -96,6 +98,7 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             self.set_reactive(TextArea.indent_width, width)
         super()._set_document(text, language)
         self.learner.open(normalize_newlines(text))  # only queued: counted in the background
+        self.read_again(text)
         self._hook_document()
 
     # --- when to ask ------------------------------------------------------------------

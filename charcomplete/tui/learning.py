@@ -16,6 +16,7 @@ LEARN_IDLE = 512  # characters counted per step while no request waits (a few ms
 LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count of the buffer, not of the neighbours)
 LEARN_GAP = 0.003  # seconds the model thread waits between idle steps: the counting (pure Python) lets go of the GIL,
 #                    so the UI thread is never queued behind it (without it: key -> ghost p50 x2.5 on a 1 MB file)
+READ_KEEP = 1 << 16  # characters of the buffer kept for a network to read (more than it reads: NetLearnConfig.read_chars)
 TYPING_QUIET = 0.15  # no idle steps until this long after the last request: while the user types, only LEARN_BEFORE
 
 
@@ -92,6 +93,13 @@ class BufferLearning:
             self.learner.set_neighbours(False)
         self.notify("Learning from neighbouring files" if on else "Not learning from neighbouring files", timeout=2)
 
+    def read_again(self, text: str | None = None) -> None:
+        """The model's network is to read the buffer (`text`, or the buffer as it is now): at open
+        and when another model is switched to. The model thread hands it over (`_learn`)."""
+        text = (self.text if text is None else text)[-READ_KEEP:]
+        self._to_read = normalize_newlines(text) if "\r" in text else text
+        self._read_by = None
+
     def _learn(self, budget: int, neighbours: bool = True) -> None:
         """In the model thread, holding the model's lock: count a little (neighbours=False: the
         buffer only), report what was learned."""
@@ -100,6 +108,9 @@ class BufferLearning:
         if adapt is None:
             return
         adapt.attach(self.learner)
+        if self._read_by is not completer:  # a model new to this buffer: its network reads it in the pauses
+            self._read_by = completer
+            completer.read(self._to_read)
         self.learner.work(budget, neighbours)
         if neighbours and completer.network_lesson_due:  # a pause in typing: the network learns what was typed (about 10 ms)
             completer.learn_network()
