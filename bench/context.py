@@ -24,6 +24,7 @@ characters between keystrokes, as the model thread does between requests) until 
 before typing: the editor's model thread counts them while the user is idle).
 
     python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b] [--neighbours-first]
+    python bench/context.py --tuning     # the network reading the buffer or not, on text no table reports on
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ CONTEXT_BACK = 1024
 LONG_READMES = ("torch", "fonttools", "ruff", "syrupy")
 
 
+NOT_READ = "whole buffer, not read by the network"  # --tuning's baseline: the buffer counted, not read (Completer.read)
 CACHE: dict = {}  # AdaptConfig fields to override (--max-order)
 NEIGHBOURS_FIRST = False  # --neighbours-first: count the neighbouring files before typing, not while
 
@@ -72,6 +74,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     if not memory:
         completer.net_adapt = None  # the previous release's network did not adapt (netadapt.py came later)
     learner = None
+    reads = mode not in ("today", "previous", NOT_READ)  # the network reads the buffer (Completer.read)
     if mode not in ("today", "previous"):
         learner = BufferLearner(AdaptConfig(**CACHE))
         learner.open(buffer)
@@ -82,7 +85,8 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         while NEIGHBOURS_FIRST and learner.work(1 << 16):
             pass
         completer.adapt.attach(learner)
-        read_buffer(completer, buffer)
+        if reads:
+            read_buffer(completer, buffer)
     state = {"text": buffer}
 
     def sync(full: str) -> str:
@@ -122,7 +126,8 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         while learner.work(1 << 16):
             pass
         completer2.adapt.attach(learner)
-        read_buffer(completer2, buffer)
+        if reads:
+            read_buffer(completer2, buffer)
     state["text"] = buffer
     ids = completer2.vocab.encode(typed)
     nll = 0.0
@@ -173,6 +178,9 @@ def main() -> None:
     ap.add_argument("--long-chars", type=int, default=30_000, help="characters of each long README in (a)")
     ap.add_argument("--skip-a", action="store_true", help="only (b)")
     ap.add_argument("--skip-b", action="store_true", help="only (a)")
+    ap.add_argument("--tuning", action="store_true",
+                    help="only the network reading the buffer, on tuning text (the READMEs of rich and plotext, 2 held-out "
+                         "tails each of the novels and the blogs, their first 20,000 characters)")
     ap.add_argument("--max-order", type=int, default=None, help="the document cache's longest context (AdaptConfig.max_order)")
     ap.add_argument("--neighbours-first", action="store_true",
                     help="(b): count the neighbouring files before typing starts (a user who looks a few seconds first)")
@@ -184,6 +192,20 @@ def main() -> None:
         CACHE.update(max_order=args.max_order)
     print(command_line())
 
+    if args.tuning:
+        docs = [(pkg, readme_text(next(SITE.glob(f"{pkg}-*.dist-info/METADATA")))) for pkg in ("rich", "plotext")]
+        for folder in ("novels", "gov-blogs"):
+            val, _ = tails(SHARED / folder)
+            docs += [(Path(p).name, t[:20_000]) for p, t in sorted((t for t in val if len(t[1]) >= 12_000), key=lambda t: len(t[1]))[:2]]
+        results = {"today": [], NOT_READ: [], "whole buffer": []}
+        for name, text in docs:
+            chars = min(args.chars, len(text) // 2)
+            for mode in results:
+                results[mode].append(run("prose", text[:-chars], text[-chars:], mode))
+            print(f"  {name}: {len(text) - chars} chars before, "
+                  + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
+        table(f"typing the last {args.chars} characters (at most half) of {len(docs)} documents of tuning text (prose model)", results)
+        return
     if not args.skip_a:
         tails_a, long_a = [], []
         for folder in ("shakespeare", "python-docs"):

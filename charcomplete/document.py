@@ -268,6 +268,8 @@ class Document:
                 why = e.strerror or str(e)
                 if not self.path.parent.is_dir():  # removed while open (rm -r, a checkout of another branch)
                     why = f"its folder {self.path.parent} no longer exists"
+                elif e.errno == errno.ENOENT:  # /proc, /sys: no file can be made beside it (it said "No such file or directory")
+                    why = f"{self.path.parent} takes no new files, and a save writes a new file beside it first ({why})"
                 unchanged = "the file on disk is unchanged" if os.path.lexists(self.path) else "nothing was written"
                 raise DocumentError(f"could not save {self.path.name}: {why}; {unchanged}") from None
         self._saved_is_original = data == self._original

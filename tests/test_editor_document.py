@@ -106,6 +106,20 @@ def test_failed_save_leaves_the_original_intact(tmp_path, monkeypatch, fail_in):
     assert doc.is_modified("changed\n")
 
 
+@pytest.mark.skipif(not os.path.isfile("/proc/version"), reason="needs Linux's /proc")
+def test_save_as_onto_a_file_in_proc_says_why(tmp_path):
+    """Save as /proc/version said "No such file or directory" of a file that exists: the temporary
+    file a save writes first cannot be made in /proc."""
+    p = tmp_path / "f.txt"
+    p.write_text("mine\n")
+    before = open("/proc/version").read()
+    with pytest.raises(DocumentError, match=r"could not save version: .*unchanged") as e:
+        Document.open(p).save_as_target("/proc/version").save("mine\n")
+    if os.geteuid() == 0:  # as any other user it is "Permission denied", which says enough
+        assert "/proc takes no new files" in str(e.value)
+    assert open("/proc/version").read() == before
+
+
 def test_symlink_stays_a_symlink(tmp_path):
     target = tmp_path / "real.txt"
     target.write_text("a\n")
