@@ -143,7 +143,7 @@ def read_buffer(completer, buffer: str) -> None:
     """The network reads the buffer (Completer.read, the last 16 KB) before typing starts: as the
     editor's model thread does in the first pauses (256 lessons of 64 characters, about 4 s)."""
     completer.read(buffer)
-    while completer.network_lesson_due:
+    while completer.network_reading:
         completer.learn_network()
 
 

@@ -133,10 +133,13 @@ class Completer:
 
     @property
     def network_lesson_due(self) -> bool:
-        """Enough was typed for the network to learn it, or it has text left to read (`learn_network`)."""
-        if self.net_learn is None:
-            return False
-        return self._net_typed >= self.net_learn.learn_cfg.segment or self._read_done < len(self._reading)
+        """Enough was typed for the network to learn it (`learn_network`)."""
+        return self.net_learn is not None and self._net_typed >= self.net_learn.learn_cfg.segment
+
+    @property
+    def network_reading(self) -> bool:
+        """The network has text left to read (`read`; `learn_network` goes on with it)."""
+        return self.net_learn is not None and self._read_done < len(self._reading)
 
     def read(self, text: str) -> None:
         """Give the network a document to read before (and while) the user types in it: its last
@@ -151,17 +154,17 @@ class Completer:
         n = len(self._reading)  # the first lesson reads warmup + 1 characters for the state, then learns
         self._read_done = cfg.warmup + 1 if n > cfg.warmup + 1 else min(1, n)
 
-    def learn_network(self) -> bool:
+    def learn_network(self, read: bool = True) -> bool:
         """The network learns what was typed since its last lesson, once that is a lesson's worth
-        (`NetLearnConfig.segment` characters typed in a row), else the next part of the text
-        given to `read`: one SGD step on all its weights (netadapt.NetworkLearner, a few ms),
+        (`NetLearnConfig.segment` characters typed in a row), else (with `read`) the next part of
+        the text given to `read`: one SGD step on all its weights (netadapt.NetworkLearner, a few ms),
         after which the Stepper runs the learned weights (the states already stepped stay). The
         editor calls it in a pause in typing, never between a key and its ghost; `evaluate` after
         each suggestion. True when it learned."""
-        if not self.network_lesson_due:
+        if not (self.network_lesson_due or read and self.network_reading):
             return False
         cfg = self.net_learn.learn_cfg
-        if self._net_typed >= cfg.segment:  # what was typed first: the user's own text
+        if self.network_lesson_due:  # what was typed first: the user's own text
             n, self._net_typed = min(self._net_typed, cfg.max_segment), 0
             ids = self.vocab.encode(normalize_newlines(self._observed)[-(cfg.warmup + n + 1) :])
         else:  # the text being read: its next segment characters, after warmup ones for the state

@@ -214,33 +214,33 @@ def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_wi
     c = load_completer(model_with_memory, adapt=AdaptiveModel())
     shipped, cfg = c._stepper, c.net_learn.learn_cfg
     c.read(text)
-    assert c.network_lesson_due
+    assert c.network_reading and not c.network_lesson_due and not c.learn_network(read=False)
     lessons = 0
     while c.learn_network():
         lessons += 1
-    assert lessons == c.net_learn.lessons == -(-(len(text) - cfg.warmup - 1) // cfg.segment) and not c.network_lesson_due
+    assert lessons == c.net_learn.lessons == -(-(len(text) - cfg.warmup - 1) // cfg.segment) and not c.network_reading
     ctx, y = "zebra quo", c.vocab._index["k"]
     c.observe(ctx)
     learned = _softmax(c._stepper.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
     assert learned > _softmax(shipped.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
     # what is typed is learned before the rest of a text being read
     c.new_document()
-    assert c._stepper is shipped and not c.network_lesson_due  # a new document: nothing left to read
+    assert c._stepper is shipped and not c.network_reading  # a new document: nothing left to read
     c.read("x" * 20_000 + text)
     assert len(c._reading) == cfg.read_chars and c._reading.endswith(text)
     typed = "quokka zebra quokka zebra"
     for i in range(1, len(typed) + 1):
         c.observe(typed[:i])
-    assert c._net_typed >= cfg.segment and c.learn_network() and c._net_typed == 0
+    assert c.network_lesson_due and c.learn_network(read=False) and c._net_typed == 0
     assert c._read_done == cfg.warmup + 1  # the reading waited
     assert c.learn_network() and c._read_done == cfg.warmup + 1 + cfg.segment
     c.read("")  # a new text replaces what was left
-    assert not c.network_lesson_due
+    assert not c.network_reading
     with pytest.raises(TypeError):
         c.read(None)
     off = load_completer(model_with_memory, adapt=False)
     off.read(text)  # --no-adapt: nothing is learned
-    assert not off.network_lesson_due and not off.learn_network()
+    assert not off.network_reading and not off.learn_network()
 
 
 async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_with_memory, tmp_path):
@@ -257,10 +257,10 @@ async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_wi
     cfg = c.net_learn.learn_cfg
     async with app.run_test() as pilot:
         await until(pilot, lambda: c.net_learn.lessons == -(-(13 * 20 - cfg.warmup - 1) // cfg.segment))
-        assert c._reading == "zebra quokka\n" * 20 and c._stepper is not c._network and not c.network_lesson_due
+        assert c._reading == "zebra quokka\n" * 20 and c._stepper is not c._network and not c.network_reading
         other = load_completer(model_with_memory, adapt=AdaptiveModel(AdaptConfig(), None))
         await pilot.press("end", "x")
         app._use_model(other, "")  # a model switched to reads the buffer as it is now
-        await until(pilot, lambda: other.net_learn.lessons > 0 and not other.network_lesson_due)
+        await until(pilot, lambda: other.net_learn.lessons > 0 and not other.network_reading)
         assert other._reading == "zebra quokkax\n" + "zebra quokka\n" * 19
     assert p.read_bytes() == b"zebra quokka\r\n" * 20  # reading never writes the file

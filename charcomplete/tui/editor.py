@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from charcomplete.adapt import BufferLearner
 from charcomplete.document import LONG_LINE
 from charcomplete.tui.indent import detect_indent
-from charcomplete.tui.learning import LEARN_BEFORE, LEARN_IDLE, TYPING_QUIET, BufferLearning
+from charcomplete.tui.learning import LEARN_BEFORE, LEARN_IDLE, READ_QUIET, TYPING_QUIET, BufferLearning
 from charcomplete.tui.messages import SuggestionAccepted, SuggestionFailed, SuggestionReady
 from charcomplete.tui.model import ModelHost
 from charcomplete.tui.rows import KeptRows
@@ -270,7 +270,7 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
             if request is None:
                 if wait < 0.5 and time.monotonic() >= last + TYPING_QUIET:
                     with host.lock:  # between requests: the whole buffer and the neighbours, a step at a time
-                        self._learn(LEARN_IDLE)
+                        self._learn(LEARN_IDLE, read=time.monotonic() >= last + READ_QUIET)
                 continue
             last = time.monotonic()
             try:

@@ -18,6 +18,8 @@ LEARN_GAP = 0.003  # seconds the model thread waits between idle steps: the coun
 #                    so the UI thread is never queued behind it (without it: key -> ghost p50 x2.5 on a 1 MB file)
 READ_KEEP = 1 << 16  # characters of the buffer kept for a network to read (more than it reads: NetLearnConfig.read_chars)
 TYPING_QUIET = 0.15  # no idle steps until this long after the last request: while the user types, only LEARN_BEFORE
+READ_QUIET = 0.5  # the network reads the buffer (a lesson, about 6 ms) only this long after the last request: in a real
+#                   pause, so that a key typed at a typist's pace never waits for one (key -> ghost p99 +3-5 ms at 0.15 s)
 
 
 class BufferLearning:
@@ -100,9 +102,10 @@ class BufferLearning:
         self._to_read = normalize_newlines(text) if "\r" in text else text
         self._read_by = None
 
-    def _learn(self, budget: int, neighbours: bool = True) -> None:
+    def _learn(self, budget: int, neighbours: bool = True, read: bool = False) -> None:
         """In the model thread, holding the model's lock: count a little (neighbours=False: the
-        buffer only), report what was learned."""
+        buffer only), give the network a lesson of what was typed (or, with `read`, of the buffer),
+        report what was learned."""
         completer = self.model.completer
         adapt = getattr(completer, "adapt", None)
         if adapt is None:
@@ -112,8 +115,8 @@ class BufferLearning:
             self._read_by = completer
             completer.read(self._to_read)
         self.learner.work(budget, neighbours)
-        if neighbours and completer.network_lesson_due:  # a pause in typing: the network learns what was typed (about 10 ms)
-            completer.learn_network()
+        if neighbours and (completer.network_lesson_due or read and completer.network_reading):
+            completer.learn_network(read=read)  # a pause in typing: the network learns what was typed, or reads (about 6-10 ms)
         label = self.learner.label()
         if label != self._learned_label:
             self._learned_label = label
@@ -121,9 +124,11 @@ class BufferLearning:
 
     def _learn_wait(self, last_request: float, now: float) -> float:
         """How long the model thread waits for a request before its next idle step of counting."""
-        if not (self._learning() or self._learned_label != self.learner.label()):
-            return 0.5
-        return max(LEARN_GAP, last_request + TYPING_QUIET - now)
+        if self._learning() or self._learned_label != self.learner.label():
+            return max(LEARN_GAP, last_request + TYPING_QUIET - now)
+        if getattr(self.model.completer, "network_reading", False) and getattr(self.model.completer, "adapt", None) is not None:
+            return max(LEARN_GAP, last_request + READ_QUIET - now)
+        return 0.5
 
     def _learning(self) -> bool:
         """Something is left to count, or for the network to learn, for a model that adapts."""
