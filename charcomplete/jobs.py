@@ -74,6 +74,24 @@ def check_writable(path: Path) -> None:
                               f"at most {255 - len(MEMORY_SUFFIX)} bytes before {SUFFIX}")
 
 
+def missing_folders(out: str | None) -> list[Path]:
+    """The folders above `out` that do not exist yet, deepest first (check_writable makes them)."""
+    made, folder = [], Path(out).parent if out else None
+    while folder is not None and not os.path.lexists(folder) and folder != folder.parent:
+        made.append(folder)
+        folder = folder.parent
+    return made
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove those of `folders` (deepest first) that are still empty: a run that failed leaves none behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (a resume file was kept there), or gone
+            return
+
+
 def corpus_stem(path: str) -> str:
     """A model name part from a corpus path: `notes/` -> notes, `a/b.md` -> b, `*.md` -> corpus."""
     stem = Path(path.rstrip("/")).name.split(".")[0][:40]

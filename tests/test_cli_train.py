@@ -176,6 +176,21 @@ def test_read_only_out_folder(tmp_path, corpus_dir):
         ro.chmod(0o700)
 
 
+def test_a_failed_run_leaves_no_out_folder_it_made(tmp_path, corpus_dir):
+    """`--out new/dir/m.safetensors` made new/dir before training; a run that then failed (here:
+    a corpus with no text) left the empty folders behind. One that saves keeps them."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "kept").mkdir()
+    r = run("train", "--model", "lstm", "--corpus", str(empty), "--out", str(tmp_path / "kept" / "new" / "dir" / "m.safetensors"), *TINY)
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert list((tmp_path / "kept").iterdir()) == []  # new/dir removed, the folder that was there stays
+    out = tmp_path / "kept" / "new" / "dir" / "m.safetensors"
+    r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--out", str(out), "--epochs", "0.2", *TINY)
+    assert r.exit_code == 0, r.output
+    assert out.is_file()
+
+
 BAD_OPTIONS = [["--device", "tpu"], ["--epochs", "many"], ["--threads", "-1"], ["--threads", "0"], ["--window", "-3"],
                ["--hidden", "0"], ["--batch-size", "0"], ["--name", ""], ["--seed", "100000000000000000000"], ["--seed", "-1"],
                ["--val-fraction", "0"], ["--val-fraction", "1"]]  # the last two: "val_fraction must be between 0 and 1"

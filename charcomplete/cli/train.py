@@ -87,15 +87,21 @@ def run_train(**options) -> None:
     from charcomplete import distributed
     from charcomplete.device import resolve_device
 
+    from charcomplete.jobs import missing_folders, remove_empty_folders
+
     dist, device = distributed.setup(resolve_device(options.pop("device")))  # a no-op outside torchrun
+    made, finished = missing_folders(options.get("out")), False
     try:
         _run_train(dist, device=device, **options)
+        finished = True
     except Exception as e:
         failure = distributed.failure(dist, e)  # a lost rank or a timeout: one line, not a traceback
         if failure is None:
             raise
         raise failure from None
     finally:
+        if not finished:
+            remove_empty_folders(made)  # --out new/dir/m: a run that saved nothing leaves no new/dir
         distributed.teardown(dist)
 
 
