@@ -263,4 +263,13 @@ async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_wi
         app._use_model(other, "")  # a model switched to reads the buffer as it is now
         await until(pilot, lambda: other.net_learn.lessons > 0 and not other.network_reading)
         assert other._reading == "zebra quokkax\n" + "zebra quokka\n" * 19
+        from charcomplete.tui.learning import READ_QUIET, TYPING_QUIET
+
+        await until(pilot, lambda: not app.editor.learner.busy)
+        with app.model.lock:  # the model thread waits: reading starts only in a real pause, typed lessons sooner
+            other.read("zebra quokka " * 30)
+            assert app.editor._learn_wait(100.0, 100.1) == pytest.approx(READ_QUIET - 0.1)  # (nothing to do: 0.5)
+            other._net_typed = other.net_learn.learn_cfg.segment
+            assert app.editor._learn_wait(100.0, 100.1) == pytest.approx(TYPING_QUIET - 0.1)
+            other._net_typed = 0
     assert p.read_bytes() == b"zebra quokka\r\n" * 20  # reading never writes the file
