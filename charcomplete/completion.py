@@ -148,9 +148,9 @@ class Completer:
         last one. Nothing without network learning (adaptation off, no memory, not the CPU)."""
         if self.net_learn is None:
             return
-        cfg = self.net_learn.learn_cfg
-        text = _text(text)[-2 * cfg.read_chars :] if cfg.read_chars > 0 else ""  # (a line break may be two characters)
-        self._reading = normalize_newlines(text)[-cfg.read_chars :] if cfg.read_chars > 0 else ""
+        cfg, text = self.net_learn.learn_cfg, _text(text)
+        # the end of the text, twice as long as read (a line break may be two characters), its line breaks made "\n"
+        self._reading = normalize_newlines(text[-2 * cfg.read_chars :])[-cfg.read_chars :] if cfg.read_chars > 0 else ""
         n = len(self._reading)  # the first lesson reads warmup + 1 characters for the state, then learns
         self._read_done = cfg.warmup + 1 if n > cfg.warmup + 1 else min(1, n)
 

@@ -98,8 +98,7 @@ class BufferLearning:
     def read_again(self, text: str | None = None) -> None:
         """The model's network is to read the buffer (`text`, or the buffer as it is now): at open
         and when another model is switched to. The model thread hands it over (`_learn`)."""
-        text = (self.text if text is None else text)[-READ_KEEP:]
-        self._to_read = normalize_newlines(text) if "\r" in text else text
+        self._to_read = (self.text if text is None else text)[-READ_KEEP:]  # (Completer.read makes its line breaks "\n")
         self._read_by = None
 
     def _learn(self, budget: int, neighbours: bool = True, read: bool = False) -> None:
@@ -115,8 +114,8 @@ class BufferLearning:
             self._read_by = completer
             completer.read(self._to_read)
         self.learner.work(budget, neighbours)
-        if neighbours and (completer.network_lesson_due or read and completer.network_reading):
-            completer.learn_network(read=read)  # a pause in typing: the network learns what was typed, or reads (about 6-10 ms)
+        if neighbours:  # a pause in typing: the network learns what was typed, or reads (a lesson when one is due, about 6-10 ms)
+            completer.learn_network(read=read)
         label = self.learner.label()
         if label != self._learned_label:
             self._learned_label = label
@@ -126,7 +125,8 @@ class BufferLearning:
         """How long the model thread waits for a request before its next idle step of counting."""
         if self._learning() or self._learned_label != self.learner.label():
             return max(LEARN_GAP, last_request + TYPING_QUIET - now)
-        if getattr(self.model.completer, "network_reading", False) and getattr(self.model.completer, "adapt", None) is not None:
+        completer = self.model.completer
+        if getattr(completer, "network_reading", False) and getattr(completer, "adapt", None) is not None:
             return max(LEARN_GAP, last_request + READ_QUIET - now)
         return 0.5
 
