@@ -535,6 +535,17 @@ async def test_train_on_this_file_names_the_model_after_the_file_and_the_model_i
         assert app.screen.query_one("#train-name").value == "notes-prose"  # not "notes-attention": the kind says less
 
 
+async def test_train_on_a_file_with_nul_characters_says_so_and_trains_nothing(editor):
+    """A buffer with a NUL (past the first 8 KB, which opening sniffs): the trainer skipped its copy
+    as binary and the error named the temporary copy."""
+    app = editor(text=LINE * 200 + "\x00" + LINE * 5, name="dump.txt")
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert not isinstance(app.screen, TrainDialog) and not app.training_running
+        assert [n.message for n in app._notifications][-1].startswith("dump.txt holds NUL characters")
+
+
 async def test_train_on_a_file_with_a_long_name_opens_the_form(editor):
     """A 254-character file name: the buffer's temporary copy took it as its prefix, the name was
     too long, and Ctrl+T said "no room for a copy of the text"."""

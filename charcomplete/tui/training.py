@@ -229,6 +229,10 @@ class EditorTraining:
         if len(text) < 64:
             self.notify("This file is too short to train on; try 'Train model on a folder…'.", severity="warning")
             return
+        if "\x00" in text:  # the trainer skips a file with a NUL as binary, and would name the copy
+            self.notify(f"{self.document.path.name} holds NUL characters (binary data): the trainer reads text only.",
+                        severity="warning")
+            return
         stem = self.document.path.stem[:40]  # of a file name up to 255 bytes: the copy's and the model's names must fit too
         tmp = None
         try:  # a copy of the buffer for the trainer to read
