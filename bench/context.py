@@ -141,7 +141,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
 
 def read_buffer(completer, buffer: str) -> None:
     """The network reads the buffer (Completer.read, the last 16 KB) before typing starts: as the
-    editor's model thread does in the first pauses (256 lessons of 64 characters, about 4 s)."""
+    editor's model thread does in the first pauses (1,024 lessons of 16 characters for 16 KB)."""
     completer.read(buffer)
     while completer.network_reading:
         completer.learn_network()

@@ -9,12 +9,21 @@ Python docs (bench/tuning.py's sets) and the 40 lines of bench/data/tuning-sente
 fresh document; with --code, 3,000 characters of 4 modules of pathspec, platformdirs, dateutil
 and tomlkit (in no corpus). Rate 0 is the network as it ships.
 
+--lesson-time: the time of a lesson (`Completer.learn_network`, the Stepper rebuilt after it
+included) reading rich's README (Completer.read), going on from the state the last lesson
+ended in (as it ships) against one whose state 64 warm-up characters set (as before 2026-12-04),
+the two interleaved lesson by lesson in one process.
+
     python bench/netlearn.py [--model prose] [--rates 0,0.03] [--code]
+    python bench/netlearn.py --lesson-time [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import time
+
+import numpy as np
 
 from common import REPO, command_line, one_thread
 from quality import SITE, readme_text
@@ -38,14 +47,41 @@ def texts(code: bool) -> dict[str, list[str]]:
     return sets
 
 
+def lesson_times(model: str, text: str) -> dict[str, list[float]]:
+    """Seconds per reading lesson of `text`: state carried on, and set by warm-up characters."""
+    carried, warmed = (load_completer(model, adapt=AdaptiveModel()) for _ in range(2))
+    times = {"carried on": [], "64 warm-up characters": []}
+    for c in (carried, warmed):
+        c.read(text)
+    while carried.network_reading:
+        for c, ts in ((carried, times["carried on"]), (warmed, times["64 warm-up characters"])):
+            if c is warmed:
+                c._read_state = None  # the lesson sets its state from warm-up characters, as before
+            t = time.perf_counter()
+            c.learn_network()
+            ts.append(time.perf_counter() - t)
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--rates", default="0,0.03")
     ap.add_argument("--code", action="store_true")
+    ap.add_argument("--lesson-time", action="store_true", help="time a reading lesson, state carried on vs warm-up")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     one_thread()
     model = args.model or ("code" if args.code else "prose")
+    if args.lesson_time:
+        text = readme_text(next(SITE.glob("rich-*.dist-info/METADATA")))[:16384]
+        print(f"`{command_line()}`: ms per lesson, p50 / p90, {len(text)} characters read\n")
+        for r in range(args.repeats):
+            times = lesson_times(model, text)
+            p50 = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+            print(f"repeat {r + 1}: " + ", ".join(f"{k} {p50[k]:.2f} / {np.percentile(v, 90) * 1e3:.2f}" for k, v in times.items())
+                  + f"; ratio of p50s {p50['carried on'] / p50['64 warm-up characters']:.2f}", flush=True)
+        return
     sets = texts(args.code)
     print(f"`{command_line()}`\n")
     print("| rate | " + " | ".join(sets) + " |")

@@ -108,6 +108,8 @@ class Completer:
         self._net_typed = 0  # characters typed in a row since the network's last lesson
         self._reading = ""  # text the network is given to read (`read`: the buffer as opened), lesson by lesson
         self._read_done = 0  # how much of _reading the network has learned (read on while it is shorter)
+        self._read_state = None  # netadapt.LessonState where the last reading lesson ended (the next goes on from it)
+        self._typed_state = None  # (the last warmup characters it followed, LessonState) where the last typed lesson ended
         self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
         self._mix_fresh = False  # the next mix is the prediction for the character after _observed
@@ -127,7 +129,7 @@ class Completer:
     def _restore_network(self) -> None:
         """The network's own weights again (a new document; adaptation switched)."""
         self._stepper, self._net_typed = self._network, 0
-        self._reading, self._read_done = "", 0
+        self._reading, self._read_done, self._read_state, self._typed_state = "", 0, None, None
         if self.net_learn is not None:
             self.net_learn.reset()
 
@@ -153,6 +155,7 @@ class Completer:
         self._reading = normalize_newlines(text[-2 * cfg.read_chars :])[-cfg.read_chars :] if cfg.read_chars > 0 else ""
         n = len(self._reading)  # the first lesson reads warmup + 1 characters for the state, then learns
         self._read_done = cfg.warmup + 1 if n > cfg.warmup + 1 else min(1, n)
+        self._read_state = None
 
     def learn_network(self, read: bool = True) -> bool:
         """The network learns what was typed since its last lesson, once that is a lesson's worth
@@ -163,18 +166,28 @@ class Completer:
         each suggestion. True when it learned."""
         if not (self.network_lesson_due or read and self.network_reading):
             return False
-        cfg = self.net_learn.learn_cfg
-        if self.network_lesson_due:  # what was typed first: the user's own text
-            n, self._net_typed = min(self._net_typed, cfg.max_segment), 0
-            ids = self.vocab.encode(normalize_newlines(self._observed)[-(cfg.warmup + n + 1) :])
-        else:  # the text being read: its next segment characters, after warmup ones for the state
-            done = self._read_done
+        cfg, state = self.net_learn.learn_cfg, None
+        reading = not self.network_lesson_due
+        if not reading:  # what was typed first: the user's own text, going on from the last typed lesson's
+            n, self._net_typed = min(self._net_typed, cfg.max_segment), 0  # state when it follows the same text
+            text = normalize_newlines(self._observed)
+            last = self._typed_state
+            if last is not None and text[: len(text) - n - 1][-cfg.warmup :] == last[0]:
+                state, ids = last[1], self.vocab.encode(text[-(n + 1) :])
+            else:  # (else warmup characters set the state)
+                ids = self.vocab.encode(text[-(cfg.warmup + n + 1) :])
+        else:  # the text being read: its next segment characters, from where the last lesson's state ended
+            done, state = self._read_done, self._read_state  # (the first lesson: warmup characters for the state)
             self._read_done = end = min(len(self._reading), done + cfg.segment)
             n = end - done
-            ids = self.vocab.encode(self._reading[max(0, done - 1 - cfg.warmup) : end])
+            ids = self.vocab.encode(self._reading[max(0, done - 1 - (0 if state else cfg.warmup)) : end])
         if len(ids) < n + 1:
             return False
-        weights = self.net_learn.lesson(ids, n)
+        weights, after = self.net_learn.lesson(ids, n, state)
+        if reading:
+            self._read_state = after
+        else:  # the state after the lesson's inputs, all but the last character of the text
+            self._typed_state = (text[:-1][-cfg.warmup :], after)
         self._stepper = Stepper(NumpyNet(self.net_learn.cfg, weights), self.device)
         return True
 

@@ -88,13 +88,22 @@ class NetLearnConfig:
 
     lr: float = 0.02  # SGD step on the weights per lesson, on the lesson's mean log-loss (0: off)
     segment: int = 16  # typed characters that make a lesson (one SGD step); a text being read (Completer.read), this many at a time too
-    warmup: int = 64  # characters before a lesson's read first, without learning, for the state
+    warmup: int = 64  # characters before a lesson read first, without learning, for the state (when it does not go on
+    #                   from the state the last lesson ended in: a text's first, a typed one after an edit before it)
     max_segment: int = 64  # more typed while the editor was busy: the last this many are learned at once
     read_chars: int = 16384  # `Completer.read` (the buffer as the editor opened it): its last this many characters are learned
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * np.tanh(0.5 * x) + 0.5
+
+
+@dataclass
+class LessonState:
+    """Where a lesson ended: the next one over the text that follows starts here."""
+
+    hc: list  # (h, c) of each LSTM layer, (H,) each
+    outputs: np.ndarray  # (<= window - 1, H) the top layer's last outputs (attention reads them; lstm: none)
 
 
 class NetworkLearner:
@@ -115,20 +124,24 @@ class NetworkLearner:
     def reset(self) -> None:
         self.weights, self.lessons = self.base, 0
 
-    def lesson(self, ids: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    def lesson(self, ids: np.ndarray, n: int, state: "LessonState | None" = None) -> tuple[dict[str, np.ndarray], "LessonState"]:
         """One SGD step on the mean log-loss of predicting the last `n` of `ids` (int, n + 1 or
-        more) from the ones before them; the characters before the last n + 1 only set the state."""
+        more) from the ones before them; the characters before the last n + 1 only set the state,
+        which starts from `state` (the one a previous lesson ended in; None: zeros). Returns the
+        learned weights and the state after the lesson's inputs (a text read lesson by lesson
+        carries it on, as Krause et al. do)."""
         if self.weights is self.base:
             self.weights = {k: v.copy() for k, v in self.base.items()}
-        grads = self.gradients(ids, n)
+        grads, after = self.gradients(ids, n, state)
         lr = np.float32(self.learn_cfg.lr)
         for name, g in grads.items():
             self.weights[name] -= lr * g
         self.lessons += 1
-        return self.weights
+        return self.weights, after
 
-    def gradients(self, ids: np.ndarray, n: int) -> dict[str, np.ndarray]:
-        """d(mean log-loss of the last n predictions)/d(weight) of the weights that learn."""
+    def gradients(self, ids: np.ndarray, n: int, state: "LessonState | None" = None) -> tuple[dict[str, np.ndarray], "LessonState"]:
+        """d(mean log-loss of the last n predictions)/d(weight) of the weights that learn, and the
+        state after the inputs (`lesson`)."""
         w, cfg = self.weights, self.cfg
         H, L, top = cfg.hidden, cfg.layers, cfg.layers - 1
         attention = cfg.kind == "attention"
@@ -139,11 +152,14 @@ class NetworkLearner:
         emb = w["embedding.weight"]
         x = emb[np.concatenate([warm, inputs])]  # (T, E)
         T0 = len(warm)
-        h0 = c0 = None  # the top layer's state before the lesson
+        zero = np.zeros(H, np.float32)
+        start = state.hc if state is not None else [(zero, zero)] * L
+        h0, c0 = start[top]  # the top layer's state before the lesson (replaced after a warm-up)
+        ends = []  # (h, c) of each layer after the inputs: the state the next lesson starts from
         for layer in range(L):
             wi, wh = w[f"lstm.weight_ih_l{layer}"], w[f"lstm.weight_hh_l{layer}"]
             z_in = x @ wi.T + (w[f"lstm.bias_ih_l{layer}"] + w[f"lstm.bias_hh_l{layer}"])  # (T, 4H)
-            h, c = np.zeros(H, np.float32), np.zeros(H, np.float32)
+            h, c = start[layer]
             out = np.empty((len(x), H), np.float32)
             if layer == top:
                 gates = np.empty((n, 4 * H), np.float32)  # i, f, g, o after their nonlinearities
@@ -159,14 +175,16 @@ class NetworkLearner:
                 if layer == top and t >= T0:
                     gates[t - T0] = np.concatenate([i, f, g, o])
                     cs[t - T0] = c
+            ends.append((h, c))
             below = x  # the top layer's inputs
             x = out
-        if T0 == 0:
-            h0, c0 = np.zeros(H, np.float32), np.zeros(H, np.float32)
         hs = x[T0:]  # (n, H) the top layer's outputs of the lesson
+        before = state.outputs if state is not None else np.zeros((0, H), np.float32)  # (P, H) top outputs before ids
+        tops = np.concatenate([before, x]) if len(before) else x  # (P + T, H) the top layer's outputs
+        after = LessonState(ends, tops[-(W - 1) :] if attention and W > 1 else np.zeros((0, H), np.float32))
         # the head: logits of each prediction, and its gradient
         if attention:
-            values = x[max(0, T0 - (W - 1)) :]  # (M + n, H): W - 1 outputs before the lesson, then its own
+            values = tops[max(0, len(tops) - n - (W - 1)) :]  # (M + n, H): W - 1 outputs before the lesson, then its own
             M = len(values) - n
             wk = w["attn_linear.weight"]
             keys = values @ wk.T  # (M + n, H) (the key bias moves every score alike: the softmax ignores it)
@@ -229,4 +247,4 @@ class NetworkLearner:
             de = np.zeros_like(w["embedding.weight"])
             np.add.at(de, inputs, dz_all @ wi)
             grads["embedding.weight"] = de
-        return {k: v.astype(np.float32, copy=False) for k, v in grads.items()}
+        return {k: v.astype(np.float32, copy=False) for k, v in grads.items()}, after

@@ -98,9 +98,12 @@ def test_the_completer_adapts_its_network_only_when_adapting_with_a_memory(model
 
 
 @pytest.mark.parametrize("kind,layers", [("attention", 1), ("lstm", 1), ("attention", 2)])
-def test_network_lesson_gradients_equal_torch_autograd(kind, layers):
+@pytest.mark.parametrize("carried", [0, 5, 8])
+def test_network_lesson_gradients_equal_torch_autograd(kind, layers, carried):
     """The numpy backpropagation of a lesson equals torch's on the same network: the mean
-    log-loss of the last n characters, after a warm-up that only sets the state."""
+    log-loss of the last n characters, after a warm-up that only sets the state — whether the
+    first `carried` characters are stepped in this lesson or carried in as the state an earlier
+    lesson ended in (a text read lesson by lesson)."""
     import torch
 
     from charcomplete.config import ModelConfig
@@ -114,10 +117,15 @@ def test_network_lesson_gradients_equal_torch_autograd(kind, layers):
     ids = np.random.default_rng(1).integers(0, 11, size=15)
     n = 6
     learner = NetworkLearner(cfg, weights)
-    grads = learner.gradients(ids, n)
+    before = learner.gradients(ids[: carried + 1], 1)[1] if carried else None  # the state after ids[:carried]
+    grads, after = learner.gradients(ids[carried:], n, before)
     warm, inputs, targets = ids[: -n - 1], ids[-n - 1 : -1], ids[-n:]
     with torch.no_grad():
         state = net(torch.from_numpy(warm)[None], None)[1]
+        h_end, c_end = net(torch.from_numpy(ids[:-1])[None], None)[1][:2]
+    np.testing.assert_allclose(after.hc[-1][0], h_end[-1, 0].numpy(), atol=1e-6)  # the state the next lesson starts from
+    np.testing.assert_allclose(after.hc[-1][1], c_end[-1, 0].numpy(), atol=1e-6)
+    assert len(after.outputs) == (cfg.window - 1 if kind == "attention" else 0)
     logits, _ = net(torch.from_numpy(inputs)[None], state)
     torch.nn.functional.cross_entropy(logits[0], torch.from_numpy(targets)).backward()
     top = f"l{layers - 1}"
@@ -151,7 +159,7 @@ def test_a_lesson_lowers_the_loss_of_what_was_typed_and_a_reset_restores_the_net
         return float(torch.nn.functional.cross_entropy(logits[0, -5:], torch.from_numpy(ids[-5:])))
 
     start = loss(weights)
-    learned = learner.lesson(ids, 5)
+    learned, _ = learner.lesson(ids, 5)
     assert learner.lessons == 1 and loss(learned) < start
     assert all(np.array_equal(weights[k], before[k]) for k in weights)  # the network's own weights are never written
     learner.reset()
@@ -204,6 +212,31 @@ async def test_the_editor_gives_the_network_its_lessons_in_a_pause_in_typing(mod
         await until(pilot, lambda: c.net_learn.lessons == 1)
         assert c._stepper is not c._network and not c.network_lesson_due
         assert app.editor.text == "zebra quokka zebra quokka"
+
+
+def test_lessons_go_on_from_the_state_the_last_one_ended_in(model_with_memory):
+    """A typed lesson that follows the last one's text starts from the state that lesson ended in
+    (its 16 characters, no warm-up); after an edit before it, warm-up characters set the state
+    again. A text being read goes on from lesson to lesson the same way."""
+    c = load_completer(model_with_memory, adapt=AdaptiveModel())
+    calls, real = [], c.net_learn.lesson
+    c.net_learn.lesson = lambda ids, n, state=None: calls.append((len(ids), n, state is not None)) or real(ids, n, state)
+    typed = "zebra quokka " * 8
+    for i in range(1, 65):
+        c.observe(typed[:i])
+        c.learn_network(read=False)
+    # at 17 typed (the first character only read), 33 and 49: the first from nothing, the next two carried on
+    assert calls == [(17, 16, False), (17, 16, True), (17, 16, True)]
+    edited = "A zebra " + typed[2:64]  # an edit before the cursor, then 16 more typed
+    for i in range(len(edited) + 1, len(edited) + 18):  # (the first: not typed after the last, counts nothing)
+        c.observe((edited + typed)[:i])
+    assert c.learn_network(read=False) and calls[-1] == (81, 16, False)  # warm-up 64 again
+    calls.clear()
+    c.read("quokka zebra " * 20)
+    while c.learn_network():
+        pass
+    assert calls[0] == (c.net_learn.learn_cfg.warmup + 17, 16, False)
+    assert len(calls) > 3 and all(k == n + 1 and carried for k, n, carried in calls[1:])
 
 
 def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_with_memory):
