@@ -165,6 +165,16 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(case, tmp_path, corpus_dir, i
     assert not list(isolated_data_dir.rglob("*.safetensors"))  # nothing was written
 
 
+@pytest.mark.parametrize("case", ["missing path", "max-minutes negative", "lr 0", "unwritable --out"])
+def test_bad_input_to_a_default_fine_tune_is_the_only_line(case, tmp_path, corpus_dir, isolated_data_dir):
+    """Without a model size, train fine-tunes the shipped model and says so, but only once the
+    options and the corpus are good: it said "fine-tuning prose" before the error line."""
+    args, match = _bad_inputs(tmp_path, corpus_dir)[case]
+    r = run("train", *args)
+    assert_one_line_error(r, match)
+    assert r.output.strip().splitlines()[0].startswith("Error:"), r.output
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
 def test_read_only_out_folder(tmp_path, corpus_dir):
     ro = tmp_path / "ro"

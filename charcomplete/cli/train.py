@@ -73,7 +73,6 @@ def command(kind, corpus, data, epochs, max_minutes, batch_size, seq_len, embed,
         init = model_for_corpus(list(corpus))
         if ctx.get_parameter_source("lr").name != "COMMANDLINE":
             lr = FINETUNE_LR
-        click.echo(f"fine-tuning {init} (--from-scratch for a new model)", err=True)
     if epochs is None and max_minutes is None:
         epochs = 1.0
     run_train(kind=kind, corpus=list(corpus), data_dir=data, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
@@ -133,6 +132,8 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
         console.print(f"{unknown_fraction(data):.0%} of the text is outside {init_name}'s characters: training a new model instead")
         data, init_model, init, lr = *load_data(corpus, data_dir, val_fraction, None), None, SCRATCH_LR
         cfg.lr = lr
+    elif default_init:  # said once the options and the corpus are known good (a bad one is the only line)
+        console.print(f"fine-tuning {init_name} (--from-scratch for a new model)", highlight=False)
     console.print(f"corpus: {data.summary()}")
     if dist.active:
         console.print(f"distributed: {dist.world} processes, {batch_size // dist.world} streams each, on {device}")
