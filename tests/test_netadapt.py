@@ -231,6 +231,16 @@ def test_lessons_go_on_from_the_state_the_last_one_ended_in(model_with_memory):
     for i in range(len(edited) + 1, len(edited) + 18):  # (the first: not typed after the last, counts nothing)
         c.observe((edited + typed)[:i])
     assert c.learn_network(read=False) and calls[-1] == (81, 16, False)  # warm-up 64 again
+    # the editor's context window slides forward by whole lines: typing on still carries the state
+    c.new_document()
+    calls.clear()
+    lines = "".join(f"line {i} of the notes, zebra quokka\n" for i in range(6))
+    more = "zebra quokka zebra quokka zebra quokka"
+    for i in range(len(more) + 1):
+        first = len("line 0 of the notes, zebra quokka\n") if i >= 20 else 0  # at 20 typed the first line drops out
+        c.observe((lines + more[:i])[first:])
+        c.learn_network(read=False)
+    assert calls == [(81, 16, False), (17, 16, True)]  # at 16 typed (warm-up 64), at 32 (carried on, across the slide)
     calls.clear()
     c.read("quokka zebra " * 20)
     while c.learn_network():
