@@ -114,7 +114,7 @@ class BufferLearning:
             self._read_by = completer
             completer.read(self._to_read)
         self.learner.work(budget, neighbours)
-        if neighbours:  # a pause in typing: the network learns what was typed, or reads (a lesson when one is due, 3-7 ms)
+        if neighbours:  # a pause in typing: the network learns what was typed, or reads (a lesson when one is due, 5-7 ms)
             completer.learn_network(read=read)
         label = self.learner.label()
         if label != self._learned_label:
