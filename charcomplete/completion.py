@@ -65,12 +65,18 @@ class Suggestion:
     latency_ms: float = 0.0  # time suggest() took
 
 
+def recompute_chars(hidden: int) -> int:
+    """How many characters a recompute reads by default: 192 for a network 256 wide (or less),
+    96 for one 512 wide (its steps cost over twice as much: 4 MB of weights read per step)."""
+    return max(64, 192 * 256 // max(256, hidden))
+
+
 class Completer:
     """Next-character predictions and suggestions from one model (a torch network, or a
     NumpyNet on the CPU: then torch is never imported unless `.model` is asked for)."""
 
     def __init__(self, model, vocab: Vocab, name: str = "", path: Path | None = None, meta=None, device: str = "cpu",
-                 context_chars: int = 192, max_extend: int = 64, policy: Policy | None = None, adapt=False,
+                 context_chars: int | None = None, max_extend: int = 64, policy: Policy | None = None, adapt=False,
                  save_history: bool = False, memory=None):
         from charcomplete.adapt import make_adaptive
 
@@ -80,7 +86,9 @@ class Completer:
         self.meta = meta
         self.device = device
         self.kind = model.cfg.kind
-        self.context_chars = context_chars  # a recompute reads at most this many characters back
+        # a recompute (after a jump) reads at most this many characters back; by default fewer for a
+        # wider network, whose every step costs more, so a jump costs about the same (bench/jump_context.py)
+        self.context_chars = context_chars if context_chars is not None else recompute_chars(model.cfg.hidden)
         self.max_extend = max_extend  # extensions up to this long are stepped, longer ones recompute
         self.policy = policy or Policy()
         self._stepper = Stepper(model, device)  # the network, one character at a time

@@ -420,3 +420,29 @@ def test_states_kept_along_suggestions_give_what_a_fresh_completer_gives(tiny_ch
         reused += bool(typed) and len(steps) == before
         assert np.abs(got - reference_probs(c, ctx)).max() < 1e-5, ctx
     assert reused >= 10  # states were reused
+
+
+def test_a_wider_network_recomputes_from_fewer_characters_after_a_jump():
+    """A jump recomputes from the last context_chars characters: 192 for a network 256 wide or
+    less, fewer for a wider one (each of its steps costs more), never under 64; an explicit value
+    stays; a 512-wide network reads only its last 96 characters, and gives what a recompute of
+    exactly those gives."""
+    from charcomplete.completion import Completer, recompute_chars
+    from charcomplete.models import ModelConfig, build_model
+    from charcomplete.vocab import Vocab
+
+    assert [recompute_chars(h) for h in (8, 256, 384, 512, 4096)] == [192, 192, 128, 96, 64]
+    torch.manual_seed(0)
+    vocab = Vocab.build(CONTEXT)
+    net = build_model(ModelConfig(kind="lstm", vocab_size=len(vocab), embed=4, hidden=512, window=4)).eval()
+    assert Completer(net, vocab, context_chars=300).context_chars == 300
+    c = Completer(net, vocab)
+    assert c.context_chars == 96
+    read = []
+    recompute = c._stepper.recompute
+    c._stepper.recompute = lambda ids: read.append(len(ids)) or recompute(ids)
+    text = (CONTEXT * 20)[:500]
+    got = as_array(c, c.next_char_probs(text))
+    assert read == [96]
+    c.reset()
+    assert np.abs(got - as_array(c, c.next_char_probs(text[-96:]))).max() < 1e-6
