@@ -1,10 +1,10 @@
 """A checkpoint's weights stored as float16: half the size on disk, read back as float32.
 
-    python training/half.py runs/prose-h512.safetensors checkpoints/prose.safetensors
+    python training/half.py runs/prose-h512.safetensors runs/prose-h512-half.safetensors
 
 The loaders (charcomplete/checkpoint.py) accept float16 tensors and run the network in float32;
-the metadata (config, vocabulary, training record) is kept as it was. The shipped `prose`
-network is stored so, to keep network + memory within 40 MB (checkpoints/README.md).
+the metadata (config, vocabulary, training record) is kept as it was. The 512-wide `prose`
+candidate (training/README.md, "On a GPU") fits 40 MB with its memory only so (3.3 MB).
 """
 
 from __future__ import annotations
