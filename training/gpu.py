@@ -27,7 +27,7 @@ from charcomplete.trainer import TrainConfig, train  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path, help="the checkpoint to write (the best by validation)")
-    ap.add_argument("--corpus", action="append", required=True, help="a training folder (repeatable; twice counts twice)")
+    ap.add_argument("--corpus", action="append", required=True, help="a training folder (repeatable; the reader skips a folder given twice: to count one twice, give a copy)")
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--init", help="fine-tune this checkpoint (its size and vocabulary)")
     src.add_argument("--vocab-of", help="a new network in this checkpoint's vocabulary")

@@ -6,6 +6,8 @@
 set -u
 corpus=$1 out=$2 minutes=$3
 export PYTHONUNBUFFERED=1
+# the trainer asks for the data dir (platformdirs, missing on the lent machine): a scratch one
+export CHARCOMPLETE_DATA_DIR=${CHARCOMPLETE_DATA_DIR:-/tmp/charcomplete-data}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
 cp -r "$corpus/shakespeare" "$corpus/shakespeare-again"   # the plays counted twice (the reader skips a folder given twice)
