@@ -171,10 +171,13 @@ def packed_path_for(checkpoint: Path) -> Path:
 
 def memory_file(checkpoint: Path) -> Path | None:
     """The memory file beside `checkpoint` as it is on disk: NAME.memory.safetensors, else
-    NAME.memory.packed, else None."""
-    from charcomplete.registry import memory_path_for
+    NAME.memory.packed, else (a shipped model sharing another's, registry.SHARED_MEMORY) that
+    one's, else None."""
+    from charcomplete.registry import memory_path_for, shared_memory_of
 
-    return next((p for p in (memory_path_for(checkpoint), packed_path_for(checkpoint)) if p.is_file()), None)
+    found = next((p for p in (memory_path_for(checkpoint), packed_path_for(checkpoint)) if p.is_file()), None)
+    other = shared_memory_of(checkpoint) if found is None else None
+    return memory_file(other) if other is not None else found
 
 
 def is_packed(path: Path) -> bool:

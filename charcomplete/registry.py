@@ -18,6 +18,9 @@ RESUME_SUFFIX = ".resume.safetensors"
 MEMORY_SUFFIX = ".memory.safetensors"  # a model's corpus memory (memory.py), beside its checkpoint
 DEFAULT_MODEL = "attention"  # the default when no model for the file's kind is installed
 PROSE_MODEL = "prose"  # `edit` on notes, Markdown, reStructuredText, plain text
+# shipped models that read another shipped model's corpus memory (the same tables and mixer start,
+# one file in the package): `prose-large`, a wider network for faster machines, reads `prose`'s
+SHARED_MEMORY = {"prose-large": PROSE_MODEL}
 CODE_MODEL = "code"  # `edit` on source code
 CODE_SUFFIXES = frozenset(
     ".py .pyi .pyx .js .mjs .cjs .ts .tsx .jsx .c .h .cc .cpp .cxx .hpp .hh .rs .go .java .kt .kts .scala .rb .php .pl .pm "
@@ -133,6 +136,14 @@ def memory_path_for(checkpoint: str | os.PathLike) -> Path:
     """Where the corpus memory of the checkpoint at `checkpoint` is (or goes)."""
     p = Path(checkpoint)
     return p.with_name(model_name(p) + MEMORY_SUFFIX)
+
+
+def shared_memory_of(checkpoint: str | os.PathLike) -> Path | None:
+    """The shipped checkpoint whose corpus memory the shipped `checkpoint` reads (`SHARED_MEMORY`),
+    else None (a user model of such a name has a memory of its own, or none)."""
+    p = Path(checkpoint)
+    other = SHARED_MEMORY.get(model_name(p))
+    return shipped_dir() / (other + SUFFIX) if other is not None and same_file(p.parent, shipped_dir()) else None
 
 
 def model_name(path: Path) -> str:

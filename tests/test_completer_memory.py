@@ -268,3 +268,40 @@ def test_the_memory_command_never_rebuilds_a_shipped_model_in_place(model_with_m
     assert memory_path_for(mine).is_file() and not mine.exists()  # no checkpoint needed at --out: the model's network learns the start
     r = CliRunner().invoke(cli, ["memory", str(shipped / "prose.safetensors"), "--corpus", str(tiny_corpus)])
     assert r.exit_code == 0, r.output
+
+
+def test_a_shipped_model_can_read_another_shipped_models_memory(model_with_memory, tmp_path, monkeypatch):
+    """`prose-large` ships without a memory of its own and reads `prose`'s (registry.SHARED_MEMORY):
+    it loads with it, `models` lists it, a fine-tune of it keeps it; a user model of that name does not."""
+    import charcomplete.registry as reg
+    from charcomplete.memory_pack import memory_file
+    from charcomplete.registry import user_checkpoint_path
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    monkeypatch.setattr(reg, "shipped_dir", lambda: shipped)
+    shutil.copy(model_with_memory, shipped / "prose.safetensors")
+    shutil.copy(memory_path_for(model_with_memory), memory_path_for(shipped / "prose.safetensors"))
+    shutil.copy(model_with_memory, shipped / "prose-large.safetensors")
+    large = shipped / "prose-large.safetensors"
+    assert memory_file(large) == memory_path_for(shipped / "prose.safetensors")
+    c = load_completer("prose-large", adapt=False)
+    assert c.memory is not None and c.name == "prose-large"
+    rows = {r["name"]: r for r in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
+    assert rows["prose-large"]["memory_mb"] == rows["prose"]["memory_mb"] is not None
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "n.txt").write_text(RARE * 150)
+    r = CliRunner().invoke(cli, ["train", "--init", "prose-large", "--corpus", str(notes), "--epochs", "0.05",
+                                 "--batch-size", "4", "--seq-len", "16", "--name", "large-notes", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    tuned = user_checkpoint_path("large-notes")
+    assert memory_path_for(tuned).read_bytes() == memory_path_for(shipped / "prose.safetensors").read_bytes()
+
+    mine = user_checkpoint_path("prose-large")  # the user's own model of that name: no memory it never had
+    shutil.copy(model_with_memory, mine)
+    assert memory_file(mine) is None and load_completer("prose-large", adapt=False).memory is None
+    (shipped / "prose-large.safetensors").unlink()
+    memory_path_for(shipped / "prose.safetensors").unlink()
+    assert memory_file(large) is None  # the one it shares gone: none, not an error

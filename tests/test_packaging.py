@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from charcomplete.registry import SHARED_MEMORY
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -84,7 +86,8 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
         row = rows[name[: -len(".safetensors")]]
         assert row["source"] == "shipped" and row["error"] is None, row
         assert Path(row["path"]).resolve().is_relative_to(site.resolve()), row["path"]
-        memories = [m for m in (name.replace(".safetensors", s) for s in (".memory.safetensors", ".memory.packed")) if m in shipped]
+        owner = SHARED_MEMORY.get(name[: -len(".safetensors")], name[: -len(".safetensors")])  # prose-large reads prose's
+        memories = [m for m in (owner + s for s in (".memory.safetensors", ".memory.packed")) if m in shipped]
         assert (row["memory_mb"] is not None) == bool(memories), row  # the corpus memory ships beside its model
         if memories:  # in MB of 10^6 bytes, as the README and checkpoints/README.md count the 40 MB budget
             size = (Path(row["path"]).parent / memories[0]).stat().st_size
@@ -92,9 +95,10 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
             assert size + (Path(row["path"])).stat().st_size <= 40e6, row  # the budget, network + memory on disk
     # a first line as people type it, and the start of what the shipped model must suggest after it
     first_lines = {"code": ("import numpy as", " np"), "prose": ("To be, or not to b", "e")}
-    for packed in (n for n in shipped if n.endswith(".memory.packed")):  # unpacked into the cache on first use, then read
-        model = packed[: -len(".memory.packed")]
-        text, expected = first_lines.get(model, ("The quick brown fox", ""))
+    packed_models = [n[: -len(".memory.packed")] for n in shipped if n.endswith(".memory.packed")]
+    sharing = [m for m, owner in SHARED_MEMORY.items() if f"{m}.safetensors" in shipped and owner in packed_models]
+    for model in packed_models + sharing:  # unpacked into the cache on first use, then read
+        text, expected = first_lines.get(SHARED_MEMORY.get(model, model), ("The quick brown fox", ""))
         p = subprocess.run([sys.executable, "-m", "charcomplete", "complete", "--model", model, text],
                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
         assert p.returncode == 0, p.stderr
