@@ -21,6 +21,14 @@ PROSE_MODEL = "prose"  # `edit` on notes, Markdown, reStructuredText, plain text
 # shipped models that read another shipped model's corpus memory (the same tables and mixer start,
 # one file in the package): `prose-large`, a wider network for faster machines, reads `prose`'s
 SHARED_MEMORY = {"prose-large": PROSE_MODEL}
+# what each shipped model is for, in a few words (the palette's Switch model and `models` show it)
+SHIPPED_ABOUT = {
+    "prose": "notes, Markdown and text (edit's pick for them)",
+    "code": "source code (edit's pick for it)",
+    "prose-large": "a wider prose network: better ghosts, slower keys",
+    "attention": "the network alone, without a corpus memory",
+    "lstm": "an LSTM alone, without a corpus memory",
+}
 CODE_MODEL = "code"  # `edit` on source code
 CODE_SUFFIXES = frozenset(
     ".py .pyi .pyx .js .mjs .cjs .ts .tsx .jsx .c .h .cc .cpp .cxx .hpp .hh .rs .go .java .kt .kts .scala .rb .php .pl .pm "

@@ -482,6 +482,22 @@ async def test_switch_model_from_the_palette(editor, tiny_checkpoints):
         assert app.query_one("#spark-label").render().plain.startswith("confidence")
 
 
+async def test_the_palette_says_what_each_shipped_model_is_for(editor, tiny_checkpoints):
+    """Switch model's help line: a shipped model's purpose (prose-large: slower keys), a user model's path."""
+    from charcomplete.registry import SHIPPED_ABOUT, list_checkpoints
+    from charcomplete.tui.commands import EditorCommands
+
+    install_user_model(tiny_checkpoints["lstm"], "tiny-lstm")
+    app = editor()
+    async with app.run_test():
+        helps = {title: help for title, _, help in EditorCommands(app.screen)._commands() if title.startswith("Switch model: ")}
+        for e in list_checkpoints():
+            said = helps[f"Switch model: {e.name}"]
+            assert said.startswith(f"{e.source} model")
+            assert said.endswith(SHIPPED_ABOUT[e.name] if e.source == "shipped" else str(e.path)), said
+        assert "slower keys" in helps["Switch model: prose-large"]
+
+
 async def test_ctrl_p_under_a_dialog_opened_from_the_palette_does_not_open_a_second_palette(editor):
     from textual.command import CommandPalette
 
