@@ -23,11 +23,11 @@ PROSE_MODEL = "prose"  # `edit` on notes, Markdown, reStructuredText, plain text
 SHARED_MEMORY = {"prose-large": PROSE_MODEL}
 # what each shipped model is for, in a few words (the palette's Switch model and `models` show it)
 SHIPPED_ABOUT = {
-    "prose": "notes, Markdown and text (edit's pick for them)",
-    "code": "source code (edit's pick for it)",
-    "prose-large": "a wider prose network: better ghosts, slower keys",
-    "attention": "the network alone, without a corpus memory",
-    "lstm": "an LSTM alone, without a corpus memory",
+    "prose": "notes, text (edit's pick)",
+    "code": "source code (edit's pick)",
+    "prose-large": "better prose, slower keys",
+    "attention": "network alone, no memory",
+    "lstm": "LSTM alone, no memory",
 }
 CODE_MODEL = "code"  # `edit` on source code
 CODE_SUFFIXES = frozenset(

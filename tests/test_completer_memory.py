@@ -289,6 +289,9 @@ def test_a_shipped_model_can_read_another_shipped_models_memory(model_with_memor
     assert c.memory is not None and c.name == "prose-large"
     rows = {r["name"]: r for r in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
     assert rows["prose-large"]["memory_mb"] == rows["prose"]["memory_mb"] is not None
+    assert rows["prose-large"]["about"] == reg.SHIPPED_ABOUT["prose-large"]  # what it is for, in the table too
+    table = CliRunner().invoke(cli, ["models"], env={"COLUMNS": "100"}).output
+    assert any("prose-large" in ln and "slower keys" in ln for ln in table.splitlines()), table
 
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -302,6 +305,8 @@ def test_a_shipped_model_can_read_another_shipped_models_memory(model_with_memor
     mine = user_checkpoint_path("prose-large")  # the user's own model of that name: no memory it never had
     shutil.copy(model_with_memory, mine)
     assert memory_file(mine) is None and load_completer("prose-large", adapt=False).memory is None
+    rows = {r["name"]: r for r in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
+    assert rows["prose-large"]["source"] == "user" and rows["prose-large"]["about"] is None
     (shipped / "prose-large.safetensors").unlink()
     memory_path_for(shipped / "prose.safetensors").unlink()
     assert memory_file(large) is None  # the one it shares gone: none, not an error

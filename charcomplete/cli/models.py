@@ -16,11 +16,12 @@ def command(as_json):
     from charcomplete.checkpoint import CheckpointMeta, read_safetensors
     from charcomplete.errors import CheckpointError
     from charcomplete.memory_pack import is_packed, memory_file
-    from charcomplete.registry import list_checkpoints, shipped_hidden_by
+    from charcomplete.registry import SHIPPED_ABOUT, list_checkpoints, shipped_hidden_by
 
     rows = []
     for e in list_checkpoints():
-        row = {"name": e.name, "source": e.source, "path": str(e.path), "kind": "?", "val_bpc": None, "parameters": None, "error": None}
+        row = {"name": e.name, "source": e.source, "path": str(e.path), "kind": "?", "val_bpc": None, "parameters": None, "error": None,
+               "about": SHIPPED_ABOUT.get(e.name) if e.source == "shipped" else None}  # what a shipped model is for
         memory = memory_file(e.path)  # the corpus memory beside it (packed or not), on disk
         row["memory_mb"] = round(memory.stat().st_size / 1e6, 1) if memory is not None else None
         row["memory_packed"] = memory is not None and is_packed(memory)
@@ -45,14 +46,14 @@ def command(as_json):
     if not rows:
         console.print("No models yet: train one with `charcomplete train --corpus PATH`.")
         return
-    columns = ["name", "kind", "source", "val bpc", "params", "memory", "trained on", "path"]
+    columns = ["name", "kind", "source", "val bpc", "params", "memory", "for", "trained on", "path"]
     cells = [[r["name"], "unreadable" if r["error"] else r["kind"], r["source"],
               f"{r['val_bpc']:.3f}" if isinstance(r["val_bpc"], (int, float)) else "-",
               f"{r['parameters']:,}" if isinstance(r["parameters"], int) else "-",
-              f"{r['memory_mb']:.1f} MB" if r["memory_mb"] is not None else "-",
+              f"{r['memory_mb']:.1f} MB" if r["memory_mb"] is not None else "-", r["about"] or "-",
               str(r.get("corpus", ""))[:40], r["path"]] for r in rows]
     cells = [[printable(x) for x in c] for c in cells]  # a name given by hand may hold an escape code
-    for optional in ("trained on", "path"):  # one line per model: drop these before cutting a name
+    for optional in ("trained on", "path", "for"):  # one line per model: drop these before cutting a name
         widths = [max(len(c[i]) for c in [columns, *cells]) + 3 for i in range(len(columns))]
         if sum(widths) + 1 <= console.width:
             break
