@@ -43,6 +43,11 @@ class ModelEntry:
     path: Path  # the checkpoint file
     source: str  # "shipped" or "user"
 
+    @property
+    def about(self) -> str | None:
+        """What a shipped model is for (SHIPPED_ABOUT); None for the user's own."""
+        return SHIPPED_ABOUT.get(self.name) if self.source == "shipped" else None
+
 
 def list_checkpoints() -> list[ModelEntry]:
     """Shipped then user checkpoints; a user model shadows a shipped one of the same name."""

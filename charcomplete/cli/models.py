@@ -16,12 +16,12 @@ def command(as_json):
     from charcomplete.checkpoint import CheckpointMeta, read_safetensors
     from charcomplete.errors import CheckpointError
     from charcomplete.memory_pack import is_packed, memory_file
-    from charcomplete.registry import SHIPPED_ABOUT, list_checkpoints, shipped_hidden_by
+    from charcomplete.registry import list_checkpoints, shipped_hidden_by
 
     rows = []
     for e in list_checkpoints():
         row = {"name": e.name, "source": e.source, "path": str(e.path), "kind": "?", "val_bpc": None, "parameters": None, "error": None,
-               "about": SHIPPED_ABOUT.get(e.name) if e.source == "shipped" else None}  # what a shipped model is for
+               "about": e.about}  # what a shipped model is for
         memory = memory_file(e.path)  # the corpus memory beside it (packed or not), on disk
         row["memory_mb"] = round(memory.stat().st_size / 1e6, 1) if memory is not None else None
         row["memory_packed"] = memory is not None and is_packed(memory)

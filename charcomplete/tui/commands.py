@@ -13,16 +13,15 @@ class EditorCommands(Provider):
     """Switch model, train, toggles, save."""
 
     def _commands(self) -> list[tuple[str, object, str]]:
-        from charcomplete.registry import SHIPPED_ABOUT, list_checkpoints
+        from charcomplete.registry import list_checkpoints
 
         app = self.app
         current = app.model.completer.name if app.model.completer is not None else None
         out = []
         for e in list_checkpoints():
             mark = " (current)" if e.name == current else ""
-            about = SHIPPED_ABOUT.get(e.name) if e.source == "shipped" else None
             out.append((f"Switch model: {name_shown(e.name)}", partial(app.action_switch_model, e.name),
-                        f"{e.source} model{mark}: {about or name_shown(str(e.path))}"))
+                        f"{e.source} model{mark}: {e.about or name_shown(str(e.path))}"))
         out += [
             ("Train model on this file", app.action_train_file, "train a model on this buffer, then switch to it"),
             ("Train model on a folder…", app.action_train_folder, "train a model on a folder of text, then switch to it"),
