@@ -18,18 +18,21 @@ RESUME_SUFFIX = ".resume.safetensors"
 MEMORY_SUFFIX = ".memory.safetensors"  # a model's corpus memory (memory.py), beside its checkpoint
 DEFAULT_MODEL = "attention"  # the default when no model for the file's kind is installed
 PROSE_MODEL = "prose"  # `edit` on notes, Markdown, reStructuredText, plain text
+CODE_MODEL = "code"  # `edit` on source code
+# the wider network of each kind, for a fast machine (`edit --large`; never picked by itself)
+LARGE_MODELS = {PROSE_MODEL: "prose-large", CODE_MODEL: "code-large"}
 # shipped models that read another shipped model's corpus memory (the same tables and mixer start,
-# one file in the package): `prose-large`, a wider network for faster machines, reads `prose`'s
-SHARED_MEMORY = {"prose-large": PROSE_MODEL}
+# one file in the package): each wider network reads its narrower one's
+SHARED_MEMORY = {large: small for small, large in LARGE_MODELS.items()}
 # what each shipped model is for, in a few words (the palette's Switch model and `models` show it)
 SHIPPED_ABOUT = {
     "prose": "notes, text (edit's pick)",
     "code": "source code (edit's pick)",
     "prose-large": "better prose, slower keys",
+    "code-large": "better code, slower keys",
     "attention": "network alone, no memory",
     "lstm": "LSTM alone, no memory",
 }
-CODE_MODEL = "code"  # `edit` on source code
 CODE_SUFFIXES = frozenset(
     ".py .pyi .pyx .js .mjs .cjs .ts .tsx .jsx .c .h .cc .cpp .cxx .hpp .hh .rs .go .java .kt .kts .scala .rb .php .pl .pm "
     ".lua .sh .bash .zsh .fish .ps1 .swift .m .mm .cs .fs .r .jl .hs .ml .ex .exs .erl .clj .dart .sql .vim .el .lisp .scm "
@@ -113,16 +116,19 @@ def file_kind(path: str | os.PathLike) -> str:
     return "code" if p.suffix.lower() in CODE_SUFFIXES or p.name in CODE_NAMES else "prose"
 
 
-def model_for_kind(kind: str) -> str:
-    """The code model for "code", the prose model for "prose"; the default model when that one is
-    not installed (a user model of that name counts)."""
+def model_for_kind(kind: str, large: bool = False) -> str:
+    """The code model for "code", the prose model for "prose" (with `large`, its wider network when
+    that is installed); the default model when neither is (a user model of that name counts)."""
     wanted = CODE_MODEL if kind == "code" else PROSE_MODEL
-    return wanted if any(e.name == wanted for e in list_checkpoints()) else DEFAULT_MODEL
+    installed = {e.name for e in list_checkpoints()}
+    if large and LARGE_MODELS[wanted] in installed:
+        return LARGE_MODELS[wanted]
+    return wanted if wanted in installed else DEFAULT_MODEL
 
 
-def model_for_file(path: str | os.PathLike) -> str:
+def model_for_file(path: str | os.PathLike, large: bool = False) -> str:
     """The model `edit` opens a file with: `model_for_kind` of the file's kind."""
-    return model_for_kind(file_kind(path))
+    return model_for_kind(file_kind(path), large)
 
 
 def model_for_corpus(paths: list[str]) -> str:

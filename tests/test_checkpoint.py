@@ -337,6 +337,10 @@ def test_the_model_for_a_file_follows_its_kind_and_falls_back_to_the_default(tmp
     _save(shipped / "code.safetensors")
     _save(shipped / "prose.safetensors")
     assert reg.model_for_file("a.py") == "code" and reg.model_for_file("n.md") == "prose" and reg.model_for_file("n") == "prose"
+    assert reg.model_for_file("a.py", large=True) == "code"  # no wider network installed: the usual one
+    _save(shipped / "code-large.safetensors")
+    assert reg.model_for_file("a.py", large=True) == "code-large" and reg.model_for_file("n.md", large=True) == "prose"
+    assert reg.model_for_file("a.py") == "code"  # never picked without asking
 
 
 def test_a_config_claiming_100000_layers_is_refused_in_one_line_at_once(tmp_path):

@@ -270,9 +270,11 @@ def test_the_memory_command_never_rebuilds_a_shipped_model_in_place(model_with_m
     assert r.exit_code == 0, r.output
 
 
-def test_a_shipped_model_can_read_another_shipped_models_memory(model_with_memory, tmp_path, monkeypatch):
-    """`prose-large` ships without a memory of its own and reads `prose`'s (registry.SHARED_MEMORY):
-    it loads with it, `models` lists it, a fine-tune of it keeps it; a user model of that name does not."""
+@pytest.mark.parametrize("large,owner", [("prose-large", "prose"), ("code-large", "code")])
+def test_a_shipped_model_can_read_another_shipped_models_memory(model_with_memory, tmp_path, monkeypatch, large, owner):
+    """`prose-large` and `code-large` ship without a memory of their own and read `prose`'s and `code`'s
+    (registry.SHARED_MEMORY): each loads with it, `models` lists it, a fine-tune of it keeps it; a user
+    model of that name does not."""
     import charcomplete.registry as reg
     from charcomplete.memory_pack import memory_file
     from charcomplete.registry import user_checkpoint_path
@@ -280,33 +282,33 @@ def test_a_shipped_model_can_read_another_shipped_models_memory(model_with_memor
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     monkeypatch.setattr(reg, "shipped_dir", lambda: shipped)
-    shutil.copy(model_with_memory, shipped / "prose.safetensors")
-    shutil.copy(memory_path_for(model_with_memory), memory_path_for(shipped / "prose.safetensors"))
-    shutil.copy(model_with_memory, shipped / "prose-large.safetensors")
-    large = shipped / "prose-large.safetensors"
-    assert memory_file(large) == memory_path_for(shipped / "prose.safetensors")
-    c = load_completer("prose-large", adapt=False)
-    assert c.memory is not None and c.name == "prose-large"
+    shutil.copy(model_with_memory, shipped / f"{owner}.safetensors")
+    shutil.copy(memory_path_for(model_with_memory), memory_path_for(shipped / f"{owner}.safetensors"))
+    shutil.copy(model_with_memory, shipped / f"{large}.safetensors")
+    large_path = shipped / f"{large}.safetensors"
+    assert memory_file(large_path) == memory_path_for(shipped / f"{owner}.safetensors")
+    c = load_completer(large, adapt=False)
+    assert c.memory is not None and c.name == large
     rows = {r["name"]: r for r in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
-    assert rows["prose-large"]["memory_mb"] == rows["prose"]["memory_mb"] is not None
-    assert rows["prose-large"]["about"] == reg.SHIPPED_ABOUT["prose-large"]  # what it is for, in the table too
+    assert rows[large]["memory_mb"] == rows[owner]["memory_mb"] is not None
+    assert rows[large]["about"] == reg.SHIPPED_ABOUT[large]  # what it is for, in the table too
     table = CliRunner().invoke(cli, ["models"], env={"COLUMNS": "100"}).output
-    assert any("prose-large" in ln and "slower keys" in ln for ln in table.splitlines()), table
+    assert any(large in ln and "slower keys" in ln for ln in table.splitlines()), table
 
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "n.txt").write_text(RARE * 150)
-    r = CliRunner().invoke(cli, ["train", "--init", "prose-large", "--corpus", str(notes), "--epochs", "0.05",
+    r = CliRunner().invoke(cli, ["train", "--init", large, "--corpus", str(notes), "--epochs", "0.05",
                                  "--batch-size", "4", "--seq-len", "16", "--name", "large-notes", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     tuned = user_checkpoint_path("large-notes")
-    assert memory_path_for(tuned).read_bytes() == memory_path_for(shipped / "prose.safetensors").read_bytes()
+    assert memory_path_for(tuned).read_bytes() == memory_path_for(shipped / f"{owner}.safetensors").read_bytes()
 
-    mine = user_checkpoint_path("prose-large")  # the user's own model of that name: no memory it never had
+    mine = user_checkpoint_path(large)  # the user's own model of that name: no memory it never had
     shutil.copy(model_with_memory, mine)
-    assert memory_file(mine) is None and load_completer("prose-large", adapt=False).memory is None
+    assert memory_file(mine) is None and load_completer(large, adapt=False).memory is None
     rows = {r["name"]: r for r in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)}
-    assert rows["prose-large"]["source"] == "user" and rows["prose-large"]["about"] is None
-    (shipped / "prose-large.safetensors").unlink()
-    memory_path_for(shipped / "prose.safetensors").unlink()
-    assert memory_file(large) is None  # the one it shares gone: none, not an error
+    assert rows[large]["source"] == "user" and rows[large]["about"] is None
+    (shipped / f"{large}.safetensors").unlink()
+    memory_path_for(shipped / f"{owner}.safetensors").unlink()
+    assert memory_file(large_path) is None  # the one it shares gone: none, not an error

@@ -203,6 +203,32 @@ def test_edit_errors_are_one_line(tmp_path, tiny_checkpoints, case):
     assert r.output.startswith("Error: ") and len(r.output.strip().splitlines()) == 1, r.output
 
 
+def test_edit_large_opens_the_wider_network_of_the_files_kind(tmp_path, tiny_checkpoints, monkeypatch):
+    """`edit --large`: prose-large for notes, code-large for source, the usual model where no wider
+    one is installed; with --model it is one line of error."""
+    import shutil
+
+    import charcomplete.cli.edit as edit_cli
+    import charcomplete.registry as reg
+    from charcomplete.tui.app import EditorApp
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    monkeypatch.setattr(reg, "shipped_dir", lambda: shipped)
+    for name in ("prose", "code", "code-large"):
+        shutil.copy(tiny_checkpoints["lstm"], shipped / f"{name}.safetensors")
+    opened = []
+    monkeypatch.setattr(edit_cli, "has_terminal", lambda: True)
+    monkeypatch.setattr(EditorApp, "run", lambda self: opened.append(self._loading))
+    for args in (["a.py", "--large"], ["a.py"], ["n.md", "--large"], ["n.md"]):
+        r = _edit(tmp_path / args[0], *args[1:], "--device", "cpu")
+        assert r.exit_code == 0, r.output
+    assert opened == ["code-large", "code", "prose", "prose"]  # no prose-large installed: prose
+    r = _edit(tmp_path / "a.py", "--large", "--model", "code")
+    assert r.exit_code == 1 and r.output.strip().splitlines() == ["Error: --model and --large both name a model: give one of them"]
+    assert not list(tmp_path.glob("*.py")) and not list(tmp_path.glob("*.md"))  # nothing written
+
+
 def test_edit_unusable_model_file(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a checkpoint")

@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED=1
 export CHARCOMPLETE_DATA_DIR=${CHARCOMPLETE_DATA_DIR:-/tmp/charcomplete-data}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
-cp -r "$corpus/shakespeare" "$corpus/shakespeare-again"   # the plays counted twice (the reader skips a folder given twice)
+[ -d "$corpus/shakespeare-again" ] || cp -r "$corpus/shakespeare" "$corpus/shakespeare-again"   # the plays counted twice (a rerun on a warm machine used to copy them a third time)
 folders=()
 for f in shakespeare shakespeare-again python-docs tech-prose novels gov-blogs sentences; do
   folders+=(--corpus "$corpus/$f")

@@ -16,13 +16,15 @@ from charcomplete.cli.options import device_option, fail
 @device_option("auto", help="Where the model runs.")
 @click.option("--encoding", default="utf-8", show_default=True, help="The file's text encoding (e.g. latin-1); saved back in it.")
 @click.option("--no-adapt", is_flag=True, help="Do not learn from what you type (and do not use what was learned before).")
+@click.option("--large", is_flag=True, help="On a fast machine: the wider network of the file's kind (prose-large, code-large): better suggestions, slower keys.")
 @click.option("--no-neighbours", is_flag=True, help="Do not learn from the files beside FILE (its repository's tracked files, or its folder). Nothing leaves the machine either way.")
-def command(file, model, device, encoding, no_adapt, no_neighbours):
+def command(file, model, device, encoding, no_adapt, large, no_neighbours):
     """Edit FILE with model suggestions as ghost text (Tab accepts). FILE is created on the first save.
 
     \b
     charcomplete edit notes.txt
     charcomplete edit notes.txt --model my-notes --device cpu
+    charcomplete edit script.py --large
     charcomplete edit old.txt --encoding latin-1
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one step is small: BLAS threads only contend (2x slower)
@@ -31,10 +33,12 @@ def command(file, model, device, encoding, no_adapt, no_neighbours):
     from charcomplete.document import Document
     from charcomplete.registry import model_for_file, model_name, resolve_model
 
+    if model and large:
+        raise fail("--model and --large both name a model: give one of them")
     document = Document.open(file, encoding=encoding)
     # bad --model / --device fail here, in one line, before the UI: the model's name, header and
     # metadata are checked without reading the weights; the weights load after the first paint
-    path = resolve_model(str(model or model_for_file(file)))  # the prose or the code model, by the file's kind
+    path = resolve_model(str(model or model_for_file(file, large)))  # the prose or the code model by the file's kind (--large: its wider one)
     try:
         inspect_checkpoint(path)
     except OSError as e:
