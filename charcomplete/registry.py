@@ -57,7 +57,7 @@ def list_checkpoints() -> list[ModelEntry]:
     entries: dict[str, ModelEntry] = {}
     for source, folder in (("shipped", shipped_dir()), ("user", models_dir())):
         if folder.is_dir():
-            for p in sorted(folder.glob("*" + SUFFIX)):
+            for p in sorted(folder.glob("*" + SUFFIX), key=lambda p: p.name.removesuffix(SUFFIX)):  # code before code-large
                 if not p.name.endswith((RESUME_SUFFIX, MEMORY_SUFFIX)):
                     name = p.name[: -len(SUFFIX)]
                     entries[name] = ModelEntry(name, p, source)
