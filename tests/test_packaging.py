@@ -71,6 +71,7 @@ def test_the_wheel_contains_the_shipped_checkpoints(wheel):
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "charcomplete = charcomplete.cli:cli" in zipfile.ZipFile(whl).read(entry_points).decode()
+    assert whl.stat().st_size < 100e6  # PyPI's default limit per file: one more model's memory would pass it
 
 
 def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
