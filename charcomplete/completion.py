@@ -554,7 +554,7 @@ def load_completer(model: str | Path | None = None, device: str = "cpu", **kwarg
     opens notes with, `prose`; `attention` when that one is not installed).
     kwargs go to Completer (adapt=True for adaptation, save_history=True to keep what it learns).
     The model's corpus memory (`NAME.memory.safetensors` beside it, or `NAME.memory.packed`:
-    memory_pack.py; `prose-large` reads `prose`'s, registry.SHARED_MEMORY) is loaded when there
+    memory_pack.py; a shipped wider network reads its narrower one's, registry.SHARED_MEMORY) is loaded when there
     is one, unless memory=False."""
     from charcomplete.checkpoint import load_checkpoint, load_weights
     from charcomplete.device import resolve_device, resolve_device_cheaply
