@@ -152,6 +152,8 @@ def train(
     resume: str | Path | None = None,
     init_model=None,
     dist: Dist | None = None,
+    teacher=None,
+    teacher_weight: float = 0.5,
 ) -> TrainResult:
     """Train a model on `corpus`, writing the best one to `out` (atomically).
 
@@ -165,6 +167,9 @@ def train(
     init_model: a loaded model to start from (fine-tuning); its config and vocabulary are kept.
     dist: this process's place in a torchrun run (see distributed.py); None: a single process.
         Each rank trains its share of the B streams under DDP; only rank 0 writes files.
+    teacher: a loaded model in the same vocabulary to distil (training/gpu.py --teacher): the loss
+        is (1 - teacher_weight) x cross-entropy on the text + teacher_weight x cross-entropy on
+        the teacher's predicted distribution (its KL divergence plus a constant). Not resumable.
     """
     from charcomplete.distributed import Dist
 
@@ -181,6 +186,8 @@ def train(
         )
     if cfg.batch_size % dist.world:
         raise TrainingError(f"--batch-size {cfg.batch_size} does not split evenly over {dist.world} processes")
+    if teacher is not None and (teacher.cfg.vocab_size != len(corpus.vocab) or resume is not None):
+        raise TrainingError("a teacher must read the corpus's vocabulary, and a distilling run cannot be resumed")
     if init_model is not None and init_model.cfg.vocab_size != len(corpus.vocab):
         raise TrainingError(f"the model to fine-tune knows {init_model.cfg.vocab_size} ids, the corpus has {len(corpus.vocab)}: "
                             "load the corpus with the model's vocabulary")
@@ -201,7 +208,9 @@ def train(
     if len(val_ids) and int(val_ids.max()) >= model_cfg.vocab_size:
         raise TrainingError(_bad_id(int(val_ids.max()), "validation", model_cfg.vocab_size))
 
-    step, elapsed_before, state = 0, 0.0, None
+    step, elapsed_before, state, teacher_state = 0, 0.0, None, None
+    if teacher is not None:
+        teacher.to(device).eval()
     best_bpc, best_acc, history = None, None, []
     if resume is not None:
         step, elapsed_before, state, best_bpc, best_acc, history = restore_run_state(resume, model, opt, cfg, model_cfg, corpus, device)
@@ -330,7 +339,7 @@ def train(
             raise TrainingInterrupted(path, step)
         k = step % spe
         if k == 0:
-            state = None  # a new pass over the text starts with a fresh state
+            state = teacher_state = None  # a new pass over the text starts with a fresh state
         chunk = streams[:, k * cfg.seq_len : (k + 1) * cfg.seq_len + 1]  # (B, T+1) view: only this chunk is read
         if chunk.size and int(chunk.max()) >= model_cfg.vocab_size:
             raise TrainingError(_bad_id(int(chunk.max()), f"training (step {step})", model_cfg.vocab_size))
@@ -340,7 +349,12 @@ def train(
         for g in opt.param_groups:
             g["lr"] = lr
         logits, state = net(inputs, state)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        hard = loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        if teacher is not None:
+            with torch.no_grad():
+                t_logits, teacher_state = teacher(inputs, teacher_state)  # (B, T, V)
+            soft = -(F.softmax(t_logits, -1) * F.log_softmax(logits, -1)).sum(-1).mean()
+            loss = (1 - teacher_weight) * hard + teacher_weight * soft
         if not torch.isfinite(loss):
             raise diverged(f"loss became {loss.item()}")
         opt.zero_grad(set_to_none=True)
@@ -350,7 +364,7 @@ def train(
         state = detach_state(state)
         step += 1
         chars_this_run += inputs.numel() * dist.world
-        recent.append(loss.item())
+        recent.append(hard.item())  # the text's cross-entropy, distilling or not
         progress("step")
         if step % cfg.eval_every == 0:
             validate_and_save()

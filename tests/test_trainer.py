@@ -262,3 +262,25 @@ def test_validation_of_a_large_held_out_set_is_spread_over_all_of_it():
     sample = validation_sample(val, 160, pieces=16)
     assert len(sample) == 160 and sample[0] == 0 and sample[-1] == 999  # from the first to the last folder's tail
     assert len(set(sample // 100)) == 10  # every tenth of it is represented
+
+
+def _kl_from(teacher, student, ids) -> float:
+    """Mean KL(teacher || student) in nats over the text `ids`."""
+    x = torch.from_numpy(ids[None, :200].astype(np.int64))
+    with torch.no_grad():
+        t, _ = teacher.eval()(x, None)
+        s, _ = student.eval()(x, None)
+    return float((t.softmax(-1) * (t.log_softmax(-1) - s.log_softmax(-1))).sum(-1).mean())
+
+
+def test_a_student_learns_its_teachers_predictions(rep_corpus, tmp_path):
+    torch.manual_seed(1)
+    teacher = build_model(ModelConfig(kind="attention", vocab_size=len(rep_corpus.vocab), embed=16, hidden=48, window=6))
+    plain = train(_mcfg(), _cfg(rep_corpus, 60), rep_corpus, tmp_path / "plain.safetensors")
+    taught = train(_mcfg(), _cfg(rep_corpus, 60), rep_corpus, tmp_path / "taught.safetensors", teacher=teacher, teacher_weight=1.0)
+    kl_plain = _kl_from(teacher, load_checkpoint(plain.path)[0], rep_corpus.val)
+    kl_taught = _kl_from(teacher, load_checkpoint(taught.path)[0], rep_corpus.val)
+    assert kl_taught < 0.5 * kl_plain, (kl_taught, kl_plain)  # a random teacher: only distilling can match it
+    other = build_model(ModelConfig(kind="lstm", vocab_size=len(rep_corpus.vocab) + 1, embed=8, hidden=16))
+    with pytest.raises(TrainingError, match="teacher"):
+        train(_mcfg(), _cfg(rep_corpus, 5), rep_corpus, tmp_path / "m.safetensors", teacher=other)

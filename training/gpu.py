@@ -3,7 +3,8 @@
 The project's own trainer (`charcomplete.trainer.train`), as `charcomplete train` runs it, with
 one thing the command line does not offer: a network of a new size that reads the characters
 of an existing model (`--vocab-of`), so that model's corpus memory (built in its vocabulary)
-fits the new network unchanged. `--init` fine-tunes a model instead (its size and vocabulary).
+fits the new network unchanged. `--init` fine-tunes a model instead (its size and vocabulary);
+with `--teacher` it learns from a larger model's predictions as well as from the text (distils it).
 
     python training/gpu.py --out runs/prose-512.safetensors --vocab-of checkpoints/prose.safetensors \
         --hidden 512 --corpus ../shared/corpus/shakespeare ... --minutes 8 --batch-size 256 --device cuda
@@ -40,6 +41,8 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=128, help="characters per chunk")
     ap.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (cosine decay to 10%%)")
     ap.add_argument("--eval-every", type=int, default=2000, help="steps between validations")
+    ap.add_argument("--teacher", help="a model in the same vocabulary whose predicted distributions the network learns too")
+    ap.add_argument("--teacher-weight", type=float, default=0.5, help="the teacher's share of the loss (the text has the rest)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -51,6 +54,7 @@ def main() -> None:
     else:
         init_model = None
         model_cfg = ModelConfig(kind="attention", embed=args.embed, hidden=args.hidden, layers=args.layers, window=args.window)
+    teacher = load_checkpoint(args.teacher, device="cpu")[0] if args.teacher else None
     t0 = time.perf_counter()
     corpus = load_corpus(args.corpus, vocab=vocab)
     print(f"{corpus.description}: {len(corpus.train):,} training, {len(corpus.val):,} held-out characters "
@@ -66,7 +70,8 @@ def main() -> None:
             print(f"step {p.step} {p.elapsed:.1f}s {p.chars_per_s:,.0f} chars/s", flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    r = train(model_cfg, cfg, corpus, args.out, callback=report, init_model=init_model)
+    r = train(model_cfg, cfg, corpus, args.out, callback=report, init_model=init_model,
+              teacher=teacher, teacher_weight=args.teacher_weight)
     print(f"done: {r.steps} steps, {r.chars:,} chars, {r.seconds:.0f} s, {r.chars_per_s:,.0f} chars/s, "
           f"{r.parameters:,} parameters, best val {r.best_val_bpc:.4f}", flush=True)
 
