@@ -1,5 +1,5 @@
 #!/bin/bash
-# The third lent-GPU session (2026-12-04, training/README.md "Distilled"): the shipped 256-wide
+# The third lent-GPU session (2026-12-04, training/README.md "On a GPU, a third time"): the shipped 256-wide
 # networks taught by the 512-wide ones (training/gpu.py --teacher), three runs at once on the card.
 # From the repository root:  bash training/gpu_distil.sh PROSE_CORPUS CODE_CORPUS OUT MINUTES
 # PROSE_CORPUS holds the six prose folders (as in gpu_runs.sh), CODE_CORPUS python-src and python-pkgs.
