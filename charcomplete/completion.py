@@ -67,7 +67,7 @@ class Suggestion:
 
 def recompute_chars(hidden: int) -> int:
     """How many characters a recompute reads by default: 160 for a network 256 wide (or less;
-    192 gives 0.4 % fewer bits over the 16 characters after a jump for 17 % more time, where a
+    192 gives 0.4 % fewer bits over the 16 characters after a jump for 21 % more time, where a
     jump has a 5 ms target: bench/jump_context.py), 96 for one 512 wide (its steps cost over
     twice as much: 4 MB of weights read per step)."""
     return min(160, max(64, 192 * 256 // max(256, hidden)))
