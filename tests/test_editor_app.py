@@ -321,8 +321,10 @@ async def test_garbage_is_collected_in_typing_pauses_and_the_collector_restored_
         freed = weakref.ref(node)
         del node
         await type_at_end(pilot, "the q")
-        await until(pilot, lambda: freed() is None, timeout=10)  # collected in the pause after typing
-        assert gc.get_threshold() == was[1]
+        # the pause brings Python's own thresholds back; the cycle is freed by then or in the pause
+        # (a young pass while typing may free it first: FORCE allocations can come from the keys alone)
+        await until(pilot, lambda: gc.get_threshold() == was[1], timeout=10)
+        await until(pilot, lambda: freed() is None, timeout=10)
         monkeypatch.setattr(collect, "PAUSE", 60.0)
         await pilot.press("u")
         assert gc.get_threshold()[2] == collect.NEVER  # a key: typing thresholds again
