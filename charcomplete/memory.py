@@ -211,6 +211,7 @@ class CorpusMemory:
         self._recent_words: dict[str, tuple | None] = {}  # word_counts' latest answers by partial word
         self._views: list | None = None  # per order (keys, starts, syms, cnts) as memoryviews: match's and predict's lookups
         self._short: dict[tuple[int, int], int] = {}  # (key, order index) -> context index or -1: match's lookups of the orders <= SHORT_ORDER
+        self._native = False  # native.NativeMemory once asked for (None: the Python code answers)
 
     def __repr__(self) -> str:
         return f"CorpusMemory(orders={self.orders}, contexts={self.contexts():,}, bytes={self.nbytes():,})"
@@ -253,7 +254,18 @@ class CorpusMemory:
     def predict(self, ids_tail) -> tuple[np.ndarray, dict]:
         """(probs (V,) float64 summing to 1, info) for the character after `ids_tail` (ids, its
         last max_order matter). info: "order" the longest matched context's length (0: none),
-        "level" its index in cfg.orders (-1: none), "count" how often it was seen (scaled)."""
+        "level" its index in cfg.orders (-1: none), "count" how often it was seen (scaled).
+        Answered by the compiled memory.c when it could be built (native.py), else by `predict_python`."""
+        if self._native is False:
+            from charcomplete.native import NativeMemory
+
+            self._native = NativeMemory.create(self)
+        if self._native is not None:
+            return self._native.predict(ids_tail)
+        return self.predict_python(ids_tail)
+
+    def predict_python(self, ids_tail) -> tuple[np.ndarray, dict]:
+        """`predict` in Python: what memory.c does, the same numbers (tests/test_native.py)."""
         cfg = self.cfg
         hits = self.match(ids_tail[-self.max_order :])
         views = self._views
