@@ -257,9 +257,12 @@ class CorpusMemory:
         "level" its index in cfg.orders (-1: none), "count" how often it was seen (scaled).
         Answered by the compiled memory.c when it could be built (native.py), else by `predict_python`."""
         if self._native is False:
-            from charcomplete.native import NativeMemory
-
-            self._native = NativeMemory.create(self)
+            try:
+                from charcomplete.native import NativeMemory
+            except ImportError:  # a Python without ctypes
+                self._native = None
+            else:
+                self._native = NativeMemory.create(self)
         if self._native is not None:
             return self._native.predict(ids_tail)
         return self.predict_python(ids_tail)

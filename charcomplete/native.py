@@ -6,7 +6,7 @@ slowest keys' time (bench/slow_keys.py). charcomplete/memory.c does the same loo
 arithmetic in the same order (the same doubles: tests/test_native.py), in about 2 µs.
 
 The first time a process needs it, the C file shipped in the package is compiled with the
-machine's C compiler (`$CC`, else `cc`) into the cache folder, named by the source's SHA-256 and
+machine's C compiler (`$CC`, which may hold flags or a wrapper such as ccache, else `cc`) into the cache folder, named by the source's SHA-256 and
 the platform, and loaded with ctypes; later processes load that file. Without a compiler, or if
 anything fails, the memory answers in Python as before (nothing else changes).
 CHARCOMPLETE_NO_NATIVE=1 turns it off. Nothing is downloaded: the library is built from the
@@ -20,9 +20,11 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +61,7 @@ def _compile(out: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".charcomplete-tmp-", suffix=".so", dir=out.parent)
     os.close(fd)
     try:
-        subprocess.run([os.environ.get("CC") or "cc", *FLAGS, "-o", tmp, str(SOURCE)], check=True,
+        subprocess.run([*shlex.split(os.environ.get("CC") or "cc"), *FLAGS, "-o", tmp, str(SOURCE)], check=True,
                        capture_output=True, timeout=COMPILE_TIMEOUT_S)
         os.replace(tmp, out)
     finally:
@@ -89,7 +91,7 @@ def library() -> ctypes.PyDLL | None:
                 lib.memory_predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_void_p] * 4
                 lib.memory_predict.restype = None
                 _library = lib
-            except (OSError, subprocess.SubprocessError, AttributeError):
+            except (OSError, ValueError, subprocess.SubprocessError, AttributeError):  # ValueError: an unparsable $CC
                 _library = None
     return _library
 
@@ -122,6 +124,7 @@ class NativeMemory:
         self._few = np.empty(memory.V)
         self._mark = np.empty(memory.V, np.uint8)
         self._call = lib.memory_predict
+        self._lock = threading.Lock()  # the scratch arrays are this memory's: one answer at a time
         self._pointers = (ctypes.addressof(m), self._out.ctypes.data, self._info.ctypes.data,
                           self._few.ctypes.data, self._mark.ctypes.data)
 
@@ -129,6 +132,7 @@ class NativeMemory:
         """CorpusMemory.predict's (probs, info) for the ids before the cursor."""
         ids = array.array("i", ids_tail[-self.max_order :])
         m, out, info, few, mark = self._pointers
-        self._call(m, ids.buffer_info()[0], len(ids), out, info, few, mark)
-        order, level, count = self._info.tolist()
-        return self._out.copy(), {"order": order, "level": level, "count": count}
+        with self._lock:
+            self._call(m, ids.buffer_info()[0], len(ids), out, info, few, mark)
+            order, level, count = self._info.tolist()
+            return self._out.copy(), {"order": order, "level": level, "count": count}

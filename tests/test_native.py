@@ -124,3 +124,11 @@ def test_a_library_others_may_write_to_is_not_loaded(monkeypatch):
     assert native.library() is None
     assert memory().predict(VOCAB.encode("the qu").tolist())[0].sum() > 0.99  # Python answers
 
+
+@pytest.mark.skipif(not HAS_CC, reason="no C compiler")
+def test_cc_may_hold_a_wrapper_and_flags(monkeypatch, tmp_path):
+    wrapper = tmp_path / "wrap"
+    wrapper.write_text(f"#!/bin/sh\necho called > {tmp_path / 'called'}\nexec \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", f"{wrapper} {shutil.which(os.environ.get('CC') or 'cc')} -Wall")
+    assert native.library() is not None and (tmp_path / "called").exists()
