@@ -1,14 +1,16 @@
-"""The corpus memory's lookups in C, compiled on first use: the same answers, about eight times faster.
+"""The corpus memory's lookups in C, compiled on first use: the same answers, three to eight times faster.
 
 A suggestion asks the corpus memory about every character it grows, and at a word's first letter
-most of those questions are new: in Python each answer takes 20-55 µs, about a third of the
+most of those questions are new: in Python each answer takes 20-55 µs, a fifth to a third of the
 slowest keys' time (bench/slow_keys.py). charcomplete/memory.c does the same lookups and the same
-arithmetic in the same order (the same doubles: tests/test_native.py), in about 2 µs.
+arithmetic in the same order (the same doubles: tests/test_native.py), in 2-17 µs (warm or cold
+caches).
 
 The first time a process needs it, the C file shipped in the package is compiled with the
-machine's C compiler (`$CC`, which may hold flags or a wrapper such as ccache, else `cc`) into the cache folder, named by the source's SHA-256 and
-the platform, and loaded with ctypes; later processes load that file. Without a compiler, or if
-anything fails, the memory answers in Python as before (nothing else changes).
+machine's C compiler (`$CC`, which may hold a wrapper such as ccache and flags, else `cc`) into
+the cache folder, named by the source's SHA-256 and the platform, and loaded with ctypes; later
+processes load that file. Without a compiler, or if anything fails, the memory answers in
+Python as before (nothing else changes).
 CHARCOMPLETE_NO_NATIVE=1 turns it off. Nothing is downloaded: the library is built from the
 package's own source, on this machine.
 """
