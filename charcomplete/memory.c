@@ -1,7 +1,9 @@
 /* CorpusMemory.predict (charcomplete/memory.py) in C: the same lookups and the same arithmetic in
  * the same order, so the same doubles come out (tests/test_native.py checks it bit for bit).
  * Compiled on first use by charcomplete/native.py with the machine's C compiler; without one the
- * Python code runs. Standard C only, no Python headers: loaded with ctypes.
+ * Python code runs. Standard C only, no Python headers: loaded with ctypes. It trusts what
+ * memory_file.py checks before a memory is used (every next-character id < V, each table's starts
+ * the running sum of its counts of next characters): its indices stay in bounds.
  */
 #include <stdint.h>
 #include <string.h>
