@@ -356,5 +356,8 @@ class CorpusMemory:
 
 def load_memory(path: str | os.PathLike) -> "CorpusMemory":
     """The memory in the file at `path`, validated and memory-mapped (memory_file.py);
-    MemoryFileError, one line, for anything else."""
-    return CorpusMemory(*read_memory(path))
+    MemoryFileError, one line, for anything else. Its C lookups (native.py) are readied now, with
+    the loading (the editor's is in a worker), rather than on the first question."""
+    memory = CorpusMemory(*read_memory(path))
+    memory.predict([])
+    return memory
