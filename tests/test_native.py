@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
 import shutil
 from dataclasses import replace
 
@@ -19,7 +20,7 @@ TEXT = ("the quick brown fox jumps over the lazy dog. " * 3 + "a stitch in time 
         "to be or not to be, that is the question. " * 2 + "def main():\n    return 0\n"
         + "".join(f"{w} {x}{y}. " for w in ("then", "there", "these") for x in "abcdefghijkl" for y in "mnop"))  # contexts with many next characters
 VOCAB = Vocab.build(TEXT + "Z")
-HAS_CC = shutil.which(os.environ.get("CC") or "cc") is not None
+HAS_CC = shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]) is not None
 
 
 @pytest.fixture(autouse=True)
@@ -130,5 +131,5 @@ def test_cc_may_hold_a_wrapper_and_flags(monkeypatch, tmp_path):
     wrapper = tmp_path / "wrap"
     wrapper.write_text(f"#!/bin/sh\necho called > {tmp_path / 'called'}\nexec \"$@\"\n")
     wrapper.chmod(0o755)
-    monkeypatch.setenv("CC", f"{wrapper} {shutil.which(os.environ.get('CC') or 'cc')} -Wall")
+    monkeypatch.setenv("CC", f"{wrapper} {os.environ.get('CC') or 'cc'} -Wall")
     assert native.library() is not None and (tmp_path / "called").exists()

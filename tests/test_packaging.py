@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -106,7 +107,7 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
         assert p.returncode == 0, p.stderr
         assert p.stdout.startswith(expected), (model, text, p.stdout)
         assert list((tmp_path / "data" / "cache" / "memories").glob("*.memory.safetensors")), model
-    if shutil.which(os.environ.get("CC") or "cc"):  # with a C compiler the memory's C code was built from the wheel's source
+    if shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]):  # with a C compiler the memory's C code was built from the wheel's source
         assert list((tmp_path / "data" / "cache" / "native").glob("memory-*.so"))
     # the Python API's default is the model `edit` opens notes with, its corpus memory included
     p = subprocess.run([sys.executable, "-c", "from charcomplete import load_completer; c = load_completer(); "
