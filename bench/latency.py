@@ -83,9 +83,7 @@ def main() -> None:
 
     c = load_completer(args.model, adapt=AdaptiveModel() if args.adapt else False)
     mode = "adapting, " if args.adapt else ""
-    if c.memory is not None:
-        c.memory.predict([])  # its C code built or found (charcomplete/native.py), or not
-    memory = f", corpus memory ({'C' if c.memory._native is not None else 'Python'})" if c.memory else ""
+    memory = f", corpus memory ({'C' if c.memory._native is not None else 'Python'})" if c.memory else ""  # load_memory readied it
     print(f"# suggestion latency, model {c.name} ({c.kind}{memory}), {mode}1 thread, {len(text):,} characters typed, "
           f"{args.repeats} repeats\n\n`{command_line()}`\n")
     print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms | Backspace p50 / p99 ms "

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from charcomplete.fileio import TEMP_PREFIX, remove_stale_temps
 from charcomplete.paths import cache_dir, make_folder
 
 SOURCE = Path(__file__).with_name("memory.c")
@@ -60,7 +61,8 @@ def _compile(out: Path) -> None:
     """Compile SOURCE into `out` (a temp file beside it, then a rename: another process may be
     doing the same). Raises OSError or subprocess errors."""
     make_folder(out.parent, private=True)
-    fd, tmp = tempfile.mkstemp(prefix=".charcomplete-tmp-", suffix=".so", dir=out.parent)
+    remove_stale_temps(out.parent)  # a build killed midway left its temp file
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".so", dir=out.parent)
     os.close(fd)
     try:
         subprocess.run([*shlex.split(os.environ.get("CC") or "cc"), *FLAGS, "-o", tmp, str(SOURCE)], check=True,
