@@ -1,18 +1,19 @@
-"""The corpus memory's lookups in C, compiled on first use: the same answers, three to eight times faster.
+"""Two hot loops in C, compiled on first use: the corpus memory's lookups and the network's step.
 
 A suggestion asks the corpus memory about every character it grows, and at a word's first letter
 most of those questions are new: in Python each answer takes 20-55 µs, a fifth to a third of the
 slowest keys' time (bench/slow_keys.py). charcomplete/memory.c does the same lookups and the same
 arithmetic in the same order (the same doubles: tests/test_native.py), in 2-17 µs (warm or cold
-caches).
+caches). charcomplete/network.c steps the network (stepper.py) with its weights in float16 where
+the CPU converts them in hardware: a step's time is the time to read its weights.
 
-The first time a process needs it, the C file shipped in the package is compiled with the
+The first time a process needs one, the C file shipped in the package is compiled with the
 machine's C compiler (`$CC`, which may hold a wrapper such as ccache and flags, else `cc`) into
-the cache folder, named by the source's SHA-256 and the platform, and loaded with ctypes; later
-processes load that file. Without a compiler, or if anything fails, the memory answers in
-Python as before (nothing else changes).
-CHARCOMPLETE_NO_NATIVE=1 turns it off. Nothing is downloaded: the library is built from the
-package's own source, on this machine.
+the cache folder, named by the source's SHA-256, its flags and the platform (and the CPU, for a
+build with -march=native), and loaded with ctypes; later processes load that file. Without a
+compiler, or if anything fails, Python and numpy answer as before (nothing else changes).
+CHARCOMPLETE_NO_NATIVE=1 turns both off (=memory or =network one of them). Nothing is
+downloaded: the libraries are built from the package's own source, on this machine.
 """
 
 from __future__ import annotations
@@ -37,8 +38,19 @@ from charcomplete.paths import cache_dir, make_folder
 SOURCE = Path(__file__).with_name("memory.c")
 MAX_ORDERS = 16  # memory.c's MAX_ORDERS
 FLAGS = ["-O2", "-ffp-contract=off", "-shared", "-fPIC"]  # no fused multiply-adds: the same rounding as numpy's
+# network.c: this CPU's vector instructions (its float16 weights need AVX2 and F16C, or AVX-512),
+# else whatever the compiler targets by default (float32 weights, plain C)
+NETWORK_FLAGS = (["-O3", "-march=native", "-shared", "-fPIC"], ["-O3", "-shared", "-fPIC"])
+SOURCES = {"memory": (SOURCE, (FLAGS,)), "network": (SOURCE.with_name("network.c"), NETWORK_FLAGS)}
 COMPILE_TIMEOUT_S = 60
-_library: ctypes.PyDLL | None | bool = False  # False: not tried yet in this process; None: unavailable
+_loaded: dict[str, ctypes.PyDLL | None] = {}  # per library: loaded, or None (unavailable); absent: not tried yet in this process
+_P, _I = ctypes.c_void_p, ctypes.c_int64
+SIGNATURES = {  # each library's functions: (argument types, result type)
+    "memory": {"memory_predict": ([_P, _P, _I, _P, _P, _P, _P], None)},
+    "network": {"net_half": ([], ctypes.c_int), "net_convert": ([_I, _P, _P], None), "net_cell": ([_I] + [_P] * 9, None),
+                "net_layer": ([_I, _I, _P, _I] + [_P] * 7, None),
+                "net_head": ([_I, _I, _I, _P, _P, _P, ctypes.c_float, _P, _P, _P, _P, _P], None)},
+}
 
 
 class _Memory(ctypes.Structure):
@@ -51,21 +63,36 @@ class _Memory(ctypes.Structure):
                 ("discount", ctypes.c_double), ("strength", ctypes.c_double), ("cutoff", ctypes.c_double)]
 
 
-def library_path() -> Path:
-    """Where the compiled library is kept: the cache folder, named by the source and the platform."""
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
-    return cache_dir() / "native" / f"memory-{digest}-{sys.platform}-{platform.machine()}.so"
+def _cpu() -> str:
+    """This CPU's model and features, for a library built with -march=native (a cache folder that
+    machines with other CPUs share then holds one library each)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            lines = [line for line in f.read(1 << 20).splitlines()[:64] if line.split(":")[0].strip() in
+                     ("vendor_id", "model name", "flags", "Features", "CPU implementer", "CPU part")]
+    except OSError:
+        lines = []
+    return "\n".join(lines) or f"{platform.processor()} {platform.machine()}"
 
 
-def _compile(out: Path) -> None:
-    """Compile SOURCE into `out` (a temp file beside it, then a rename: another process may be
+def library_path(name: str = "memory", flags: list[str] | None = None) -> Path:
+    """Where a library is kept: the cache folder, named by its source, its flags and the platform
+    (and this CPU, when compiled for it)."""
+    source, options = SOURCES[name]
+    flags = options[0] if flags is None else flags
+    key = source.read_bytes() + " ".join(flags).encode() + (_cpu().encode() if "-march=native" in flags else b"")
+    return cache_dir() / "native" / f"{name}-{hashlib.sha256(key).hexdigest()[:16]}-{sys.platform}-{platform.machine()}.so"
+
+
+def _compile(out: Path, source: Path = SOURCE, flags: list[str] = FLAGS) -> None:
+    """Compile `source` into `out` (a temp file beside it, then a rename: another process may be
     doing the same). Raises OSError or subprocess errors."""
     make_folder(out.parent, private=True)
     remove_stale_temps(out.parent)  # a build killed midway left its temp file
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".so", dir=out.parent)
     os.close(fd)
     try:
-        subprocess.run([*shlex.split(os.environ.get("CC") or "cc"), *FLAGS, "-o", tmp, str(SOURCE)], check=True,
+        subprocess.run([*shlex.split(os.environ.get("CC") or "cc"), *flags, "-o", tmp, str(source)], check=True,
                        capture_output=True, timeout=COMPILE_TIMEOUT_S)
         os.replace(tmp, out)
     finally:
@@ -80,24 +107,45 @@ def _check_owner(path: Path) -> None:
         raise OSError(f"{path}: not this user's own file")
 
 
-def library() -> ctypes.PyDLL | None:
-    """The compiled memory.c (built the first time), or None: turned off, no compiler, or it failed."""
-    global _library
-    if _library is False:
-        _library = None
-        if os.environ.get("CHARCOMPLETE_NO_NATIVE", "") in ("", "0"):
+def turned_off(name: str) -> bool:
+    """CHARCOMPLETE_NO_NATIVE: 1 turns every library off; "memory", "network" or both (a comma
+    list) only those."""
+    value = os.environ.get("CHARCOMPLETE_NO_NATIVE", "").strip()
+    names = {part.strip() for part in value.split(",")}
+    return value not in ("", "0") and (name in names or not names <= set(SOURCES))
+
+
+def _load(name: str) -> ctypes.PyDLL:
+    """Load a library, built the first time (with each set of its flags in turn until one compiles)."""
+    source, options = SOURCES[name]
+    paths = [library_path(name, flags) for flags in options]
+    path = next((p for p in paths if p.exists()), None)  # built before (the first flags first)
+    for i, flags in enumerate(options if path is None else ()):
+        try:
+            _compile(paths[i], source, flags)
+            path = paths[i]
+            break
+        except (OSError, subprocess.SubprocessError):
+            if i == len(options) - 1:
+                raise
+    _check_owner(path)
+    lib = ctypes.PyDLL(str(path))  # PyDLL: the GIL is kept (callers' scratch arrays are shared; 2 µs a call)
+    for fn, (argtypes, restype) in SIGNATURES[name].items():
+        getattr(lib, fn).argtypes, getattr(lib, fn).restype = argtypes, restype
+    return lib
+
+
+def library(name: str = "memory") -> ctypes.PyDLL | None:
+    """A compiled library, memory.c or network.c (built the first time), or None: turned off, no
+    compiler, or it failed."""
+    if name not in _loaded:
+        _loaded[name] = None
+        if not turned_off(name):
             try:
-                path = library_path()
-                if not path.exists():
-                    _compile(path)
-                _check_owner(path)
-                lib = ctypes.PyDLL(str(path))  # PyDLL: the GIL is kept (the scratch arrays are shared; 2 µs a call)
-                lib.memory_predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_void_p] * 4
-                lib.memory_predict.restype = None
-                _library = lib
+                _loaded[name] = _load(name)
             except (OSError, ValueError, subprocess.SubprocessError, AttributeError):  # ValueError: an unparsable $CC
-                _library = None
-    return _library
+                pass
+    return _loaded[name]
 
 
 class NativeMemory:
@@ -109,7 +157,7 @@ class NativeMemory:
         ok = len(memory.orders) <= MAX_ORDERS and all(
             t.keys.dtype == np.uint32 and t.starts.dtype == np.int64 and t.syms.dtype == np.uint8 and t.cnts.dtype == np.uint8
             and all(a.flags.c_contiguous for a in (t.keys, t.starts, t.syms, t.cnts)) for t in memory.tables)
-        lib = library() if ok else None
+        lib = library("memory") if ok else None
         return cls(memory, lib) if lib is not None else None
 
     def __init__(self, memory, lib: ctypes.PyDLL):

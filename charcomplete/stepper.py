@@ -39,14 +39,15 @@ class OutputBuffer:
         n, H = values.shape
         self.values = np.empty((max(capacity, 2 * n + 2), H), np.float32)  # (C, H) outputs h_j
         self.values[:n] = values
+        self.address = self.values.ctypes.data  # for network.c
 
 
 class StepState:
     """The model's state after some text: h and c per layer, recent outputs, next logits."""
 
-    __slots__ = ("h", "c", "buf", "end", "logits", "attn", "probs")
+    __slots__ = ("h", "c", "buf", "end", "logits", "attn", "probs", "addresses")
 
-    def __init__(self, h, c, buf, end, logits, attn):
+    def __init__(self, h, c, buf, end, logits, attn, addresses=None):
         self.h = h  # list of (H,) per layer
         self.c = c  # list of (H,) per layer
         self.buf = buf  # OutputBuffer of the top layer's outputs (attention only)
@@ -54,6 +55,7 @@ class StepState:
         self.logits = logits  # (V,) next-character logits
         self.attn = attn  # (M,) attention weights of the last step over its M <= W outputs
         self.probs = None  # (V,) softmax(logits), read-only, once a caller has asked (Completer._probs: a state is asked again on later keys)
+        self.addresses = addresses  # where h and c lie, layer by layer, for network.c (None: not known yet)
 
 
 class NumpyNet:
@@ -81,9 +83,10 @@ class NumpyNet:
 
 
 class Stepper:
-    """A model's numpy step and recompute (the weights of a torch network or a NumpyNet)."""
+    """A model's step and recompute (the weights of a torch network or a NumpyNet): in C
+    (charcomplete/network.c, when it could be built; `native` False: never), else numpy."""
 
-    def __init__(self, model, device: str = "cpu"):
+    def __init__(self, model, device: str = "cpu", native: bool = True):
         self.net = model.eval()  # a NumpyNet (CPU, no torch) or a torch network
         self.device = device
         self.kind = model.cfg.kind
@@ -106,6 +109,17 @@ class Stepper:
         if self.kind == "attention":
             self._w_k = np.ascontiguousarray(sd["attn_linear.weight"])  # (H, H): out @ W_k = W_k^T out, the query
         self._inv_sqrt_h = np.float32(1.0 / math.sqrt(self.H))
+        self._c = None
+        if native and device == "cpu":
+            from charcomplete.native import library
+
+            lib = library("network")
+            self._c = _NativeNet(self, lib) if lib is not None else None
+
+    @property
+    def native(self) -> bool:
+        """Whether network.c steps this network."""
+        return self._c is not None
 
     @property
     def model(self):
@@ -116,6 +130,8 @@ class Stepper:
 
     def step(self, st: StepState, i: int) -> StepState:
         """The state after reading character id `i` in state `st`."""
+        if self._c is not None:
+            return self._c.step(st, i)
         H = self.H
         hs, cs = [], []
         x = None
@@ -199,6 +215,8 @@ class Stepper:
         h = [np.zeros(H, np.float32) for _ in range(self.layers)]
         c = [np.zeros(H, np.float32) for _ in range(self.layers)]
         out = np.zeros((n, H), np.float32)
+        if self._c is not None and n:
+            return self._c.recompute(ids, h, c, out)
         g, s, tmp = np.empty(4 * H, np.float32), np.empty(4 * H, np.float32), np.empty(H, np.float32)
         s_i, s_f, g_g, s_o = s[:H], s[H : 2 * H], g[2 * H : 3 * H], s[3 * H :]  # views, made once
         for layer in range(self.layers):
@@ -226,5 +244,95 @@ class Stepper:
         buf, m = None, 0
         if self.kind == "attention":
             values = out[-(self.W - 1) :] if self.W > 1 else out[:0]  # the last W - 1 outputs, as models.advance
+            buf, m = OutputBuffer(values), len(values)
+        return self.step(StepState(h, c, buf, m, None, None), int(ids[-1]))
+
+
+class _NativeNet:
+    """A Stepper's step and recompute through network.c: its weights as the library reads them
+    (float16 where it converts them in hardware, else float32), laid out for x @ W."""
+
+    def __init__(self, stepper: Stepper, lib):
+        self.s = stepper
+        H, L = stepper.H, stepper.layers
+        dtype = np.float16 if lib.net_half() else np.float32
+
+        def as_c(a: np.ndarray) -> np.ndarray:  # float32 -> the library's weights (its conversion: 50x numpy's)
+            a = np.ascontiguousarray(a, dtype=np.float32)
+            out = np.empty(a.shape, dtype)
+            lib.net_convert(a.size, a.ctypes.data, out.ctypes.data)
+            return out
+
+        self._w_hh = [as_c(w) for w in stepper._w_hh_ts]  # (H, 4H) per layer
+        self._w_ih = [None] + [as_c(w.T) for w in stepper._w_ih[1:]]  # (H, 4H) above layer 0
+        self._b = [None] + [np.ascontiguousarray(b, dtype=np.float32) for b in stepper._b[1:]]  # (4H,)
+        self._w_k = as_c(stepper._w_k) if stepper.kind == "attention" else None  # (H, H)
+        self.V = V = len(stepper._b_out)
+        Vp = -(-V // 16) * 16  # V padded with zero columns: whole vectors (the logits past V are never read)
+        self._w_out = as_c(np.pad(stepper._w_out.T, ((0, 0), (0, Vp - V))))  # (H or 2H, Vp)
+        self._b_out = np.pad(stepper._b_out, (0, Vp - V)).astype(np.float32)  # (Vp,)
+        self._x_table = np.ascontiguousarray(stepper._x_table, dtype=np.float32)  # (V, 4H)
+        self.Vp = Vp
+        self._scratch = np.empty(4 * H + 3 * H, np.float32)  # the cell's gates (4H,), the head's (3H,)
+        a = lambda x: None if x is None else x.ctypes.data  # noqa: E731
+        self._p_w_hh, self._p_w_ih, self._p_b = [a(w) for w in self._w_hh], [a(w) for w in self._w_ih], [a(b) for b in self._b]
+        self._p_w_k, self._p_w_out, self._p_b_out = a(self._w_k), a(self._w_out), a(self._b_out)
+        self._p_x = a(self._x_table)
+        self._p_g = a(self._scratch)
+        self._p_head = self._p_g + 4 * 4 * H
+        self._cell, self._layer, self._head = lib.net_cell, lib.net_layer, lib.net_head
+        self._size = 2 * L * H + Vp + stepper.W  # a step's new arrays in one block: h, c (L, H), logits (Vp,), attn (<= W,)
+
+    def step(self, st: StepState, i: int) -> StepState:
+        s, H, L, V, Vp = self.s, self.s.H, self.s.layers, self.V, self.Vp
+        if st.addresses is None:
+            st.addresses = ([h.ctypes.data for h in st.h], [c.ctypes.data for c in st.c])
+        hp, cp = st.addresses
+        block = np.empty(self._size, np.float32)
+        a = block.ctypes.data
+        hs, cs = [a + 4 * H * j for j in range(L)], [a + 4 * H * (L + j) for j in range(L)]
+        x = None
+        for j in range(L):
+            base = self._p_x + 4 * 4 * H * i if j == 0 else self._p_b[j]
+            self._cell(H, base, self._p_w_ih[j], x, self._p_w_hh[j], hp[j], cp[j], hs[j], cs[j], self._p_g)
+            x = hs[j]
+        logits = block[2 * L * H : 2 * L * H + V]
+        h = [block[H * j : H * (j + 1)] for j in range(L)]
+        c = [block[H * (L + j) : H * (L + j + 1)] for j in range(L)]
+        pl, pa = a + 4 * 2 * L * H, a + 4 * (2 * L * H + Vp)
+        if s.kind != "attention":
+            self._head(H, Vp, 1, None, x, None, 0.0, self._p_w_out, self._p_b_out, pl, None, self._p_head)
+            return StepState(h, c, None, 0, logits, None, (hs, cs))
+        buf, end = st.buf, st.end
+        if end >= len(buf.values):  # full: carry the last W - 1 rows into a new buffer
+            buf = OutputBuffer(buf.values[end - (s.W - 1) : end])
+            end = s.W - 1
+        lo = max(0, end + 1 - s.W)
+        M = end + 1 - lo
+        self._head(H, Vp, M, buf.address + 4 * H * lo, x, self._p_w_k, s._inv_sqrt_h, self._p_w_out, self._p_b_out,
+                   pl, pa, self._p_head)
+        attn = block[2 * L * H + Vp : 2 * L * H + Vp + M]
+        return StepState(h, c, buf, end + 1, logits, attn, (hs, cs))
+
+    def recompute(self, ids: np.ndarray, h: list, c: list, out: np.ndarray) -> StepState:
+        """Stepper._recompute_numpy's recurrence, each layer in one call (h zeros, c zeros, out
+        (n, H) for the outputs), then the last id stepped."""
+        s, H = self.s, self.s.H
+        n = len(ids) - 1
+        bases = np.ascontiguousarray(self._x_table[ids[:-1]])  # (n, 4H) layer 0's input projections
+        xs = None
+        for j in range(s.layers):
+            cl = c[j]
+            if j == 0:
+                self._layer(H, n, bases.ctypes.data, 4 * H, None, None, self._p_w_hh[0], h[0].ctypes.data,
+                            cl.ctypes.data, out.ctypes.data, self._p_g)
+            else:
+                xs, out = out, np.empty((n, H), np.float32)
+                self._layer(H, n, self._p_b[j], 0, self._p_w_ih[j], xs.ctypes.data, self._p_w_hh[j],
+                            h[j].ctypes.data, cl.ctypes.data, out.ctypes.data, self._p_g)
+            h[j] = out[-1].copy()
+        buf, m = None, 0
+        if s.kind == "attention":
+            values = out[-(s.W - 1) :] if s.W > 1 else out[:0]  # the last W - 1 outputs, as models.advance
             buf, m = OutputBuffer(values), len(values)
         return self.step(StepState(h, c, buf, m, None, None), int(ids[-1]))

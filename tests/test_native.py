@@ -26,7 +26,7 @@ HAS_CC = shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]) is not None
 @pytest.fixture(autouse=True)
 def fresh_library(monkeypatch):
     """Each test looks for the library afresh (in its own data folder's cache)."""
-    monkeypatch.setattr(native, "_library", False)
+    monkeypatch.setattr(native, "_loaded", {})
     monkeypatch.delenv("CHARCOMPLETE_NO_NATIVE", raising=False)
 
 
@@ -67,7 +67,7 @@ def test_the_library_is_built_once_in_the_cache_and_reused(monkeypatch):
     path = native.library_path()
     assert not path.exists()
     assert native.library() is not None and path.exists()
-    monkeypatch.setattr(native, "_library", False)  # another process: the file is there, nothing is compiled
+    monkeypatch.setattr(native, "_loaded", {})  # another process: the file is there, nothing is compiled
 
     def no_compiler(out):
         raise AssertionError("compiled again")
@@ -121,7 +121,7 @@ def test_a_library_others_may_write_to_is_not_loaded(monkeypatch):
     path = native.library_path()
     assert native.library() is not None
     path.chmod(0o777)  # as if another user could have replaced it
-    monkeypatch.setattr(native, "_library", False)
+    monkeypatch.setattr(native, "_loaded", {})
     assert native.library() is None
     assert memory().predict(VOCAB.encode("the qu").tolist())[0].sum() > 0.99  # Python answers
 

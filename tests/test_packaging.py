@@ -69,7 +69,7 @@ def test_the_wheel_contains_the_shipped_checkpoints(wheel):
     for name in shipped:
         assert f"charcomplete/checkpoints/{name}" in names, names
     assert "charcomplete/cli/__init__.py" in names and "charcomplete/__main__.py" in names
-    assert "charcomplete/memory.c" in names  # the corpus memory's C code, compiled on first use (native.py)
+    assert "charcomplete/memory.c" in names and "charcomplete/network.c" in names  # C code compiled on first use (native.py)
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "charcomplete = charcomplete.cli:cli" in zipfile.ZipFile(whl).read(entry_points).decode()
@@ -107,8 +107,9 @@ def test_an_installed_wheel_lists_and_loads_its_shipped_models(wheel, tmp_path):
         assert p.returncode == 0, p.stderr
         assert p.stdout.startswith(expected), (model, text, p.stdout)
         assert list((tmp_path / "data" / "cache" / "memories").glob("*.memory.safetensors")), model
-    if shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]):  # with a C compiler the memory's C code was built from the wheel's source
+    if shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]):  # with a C compiler the C code was built from the wheel's source
         assert list((tmp_path / "data" / "cache" / "native").glob("memory-*.so"))
+        assert list((tmp_path / "data" / "cache" / "native").glob("network-*.so"))
     # the Python API's default is the model `edit` opens notes with, its corpus memory included
     p = subprocess.run([sys.executable, "-c", "from charcomplete import load_completer; c = load_completer(); "
                         "print(c.name, c.memory is not None)"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)

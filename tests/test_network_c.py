@@ -1,0 +1,120 @@
+"""The network's step in C (charcomplete/network.c through stepper.py): what numpy computes, to
+float16 weights' precision; a recompute equal to stepping; built with this CPU's instructions or,
+when the compiler refuses them, plain C; turned off alone by CHARCOMPLETE_NO_NATIVE=network."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import charcomplete.native as native
+from charcomplete.models import ModelConfig, build_model
+from charcomplete.stepper import Stepper
+
+HAS_CC = shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]) is not None
+pytestmark = pytest.mark.skipif(not HAS_CC, reason="no C compiler")
+
+
+@pytest.fixture(autouse=True)
+def fresh_library(monkeypatch):
+    """Each test looks for the libraries afresh (in its own data folder's cache)."""
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.delenv("CHARCOMPLETE_NO_NATIVE", raising=False)
+
+
+def network(kind: str, hidden: int, layers: int, vocab: int = 37):
+    torch.manual_seed(hidden + layers)
+    cfg = ModelConfig(kind=kind, vocab_size=vocab, embed=8, hidden=hidden, layers=layers, window=6)
+    return build_model(cfg).eval()
+
+
+def run(stepper: Stepper, ids) -> list:
+    """The states after each of ids[1:], stepped one at a time from the first."""
+    st = stepper.recompute(np.array(ids[:1], np.int64))
+    states = [st]
+    for i in ids[1:]:
+        st = stepper.step(st, int(i))
+        states.append(st)
+    return states
+
+
+@pytest.mark.parametrize("kind,hidden,layers", [("attention", 64, 1), ("attention", 40, 2), ("lstm", 48, 1), ("lstm", 20, 2)])
+def test_the_c_step_computes_what_numpy_does(kind, hidden, layers):
+    net = network(kind, hidden, layers)
+    c, ref = Stepper(net), Stepper(net, native=False)
+    assert c.native and not ref.native
+    ids = np.random.default_rng(0).integers(0, 37, 300)  # past the window: the attention buffer slides
+    for a, b in zip(run(c, ids), run(ref, ids)):
+        pa, pb = torch.softmax(torch.from_numpy(a.logits.copy()), -1), torch.softmax(torch.from_numpy(b.logits.copy()), -1)
+        assert (pa - pb).abs().max() < 1e-3
+        assert all(np.abs(x - y).max() < 2e-3 for x, y in zip(a.h + a.c, b.h + b.c))
+        if kind == "attention":
+            assert len(a.attn) == len(b.attn) and np.abs(a.attn - b.attn).max() < 1e-3
+    assert np.abs(a.logits - b.logits).max() > 0 or not native.library("network").net_half()  # float16 differs a little
+
+
+@pytest.mark.parametrize("kind,layers", [("attention", 1), ("attention", 2), ("lstm", 2)])
+def test_a_recompute_in_c_equals_stepping_in_c(kind, layers):
+    """After a jump the state is recomputed (net_layer); typing steps it (net_cell): the same cell,
+    the same numbers, so a ghost does not change with how the state was reached."""
+    c = Stepper(network(kind, 32, layers))
+    ids = np.random.default_rng(1).integers(0, 37, 50)
+    stepped = run(c, ids)[-1]
+    recomputed = c.recompute(ids)
+    assert np.array_equal(stepped.logits, recomputed.logits)
+    assert all(np.array_equal(x, y) for x, y in zip(stepped.h + stepped.c, recomputed.h + recomputed.c))
+
+
+def test_a_branch_stepped_from_a_kept_state_leaves_the_other_branches_alone():
+    """A suggestion's branches fork the attention buffer; the C step writes only its own row."""
+    c = Stepper(network("attention", 32, 1))
+    st = c.recompute(np.arange(20, dtype=np.int64) % 37)
+    first = c.step(st, 3)
+    want = first.logits.copy()
+    c.step(c.fork(st), 4)
+    again = c.step(st, 3)
+    assert np.array_equal(again.logits, want) and np.array_equal(first.logits, want)
+
+
+def test_a_compiler_that_refuses_this_cpus_instructions_builds_plain_c(monkeypatch, tmp_path):
+    wrapper = tmp_path / "cc"
+    real = os.environ.get("CC") or "cc"
+    wrapper.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = -march=native ] && exit 1; done\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", str(wrapper))
+    lib = native.library("network")
+    assert lib is not None and lib.net_half() == 0  # float32 weights, plain C
+    assert native.library_path("network", native.NETWORK_FLAGS[1]).exists()
+    assert not native.library_path("network").exists()
+    net = network("attention", 40, 1)
+    c, ref = Stepper(net), Stepper(net, native=False)
+    ids = np.random.default_rng(2).integers(0, 37, 100)
+    for a, b in zip(run(c, ids), run(ref, ids)):
+        assert np.abs(a.logits - b.logits).max() < 1e-4
+
+
+def test_no_native_network_turns_off_the_network_alone(monkeypatch):
+    monkeypatch.setenv("CHARCOMPLETE_NO_NATIVE", "network")
+    assert not Stepper(network("lstm", 16, 1)).native
+    assert native.library("memory") is not None
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setenv("CHARCOMPLETE_NO_NATIVE", "memory")
+    assert native.library("memory") is None and Stepper(network("lstm", 16, 1)).native
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setenv("CHARCOMPLETE_NO_NATIVE", "1")
+    assert native.library("memory") is None and not Stepper(network("lstm", 16, 1)).native
+
+
+def test_a_library_for_this_cpu_is_named_by_it(monkeypatch):
+    """A cache folder shared by machines with different CPUs holds a -march=native build for each."""
+    mine, plain, memory = (native.library_path("network"), native.library_path("network", native.NETWORK_FLAGS[1]),
+                           native.library_path("memory"))
+    monkeypatch.setattr(native, "_cpu", lambda: "another cpu")
+    assert native.library_path("network") != mine
+    assert native.library_path("network", native.NETWORK_FLAGS[1]) == plain  # plain C runs on any CPU of the platform
+    assert native.library_path("memory") == memory
