@@ -65,11 +65,15 @@ class Suggestion:
     latency_ms: float = 0.0  # time suggest() took
 
 
-def recompute_chars(hidden: int) -> int:
-    """How many characters a recompute reads by default: 160 for a network 256 wide (or less;
-    192 gives 0.4 % fewer bits over the 16 characters after a jump for 21 % more time, where a
-    jump has a 5 ms target: bench/jump_context.py), 96 for one 512 wide (its steps cost over
-    twice as much: 4 MB of weights read per step)."""
+def recompute_chars(hidden: int, native: bool = False) -> int:
+    """How many characters a recompute reads by default. In numpy: 160 for a network 256 wide (or
+    less; 192 gives 0.4 % fewer bits over the 16 characters after a jump for 21 % more time, where
+    a jump has a 5 ms target: bench/jump_context.py), 96 for one 512 wide (its steps cost over
+    twice as much: 4 MB of weights read per step). Stepped by network.c (`native`), 256 for a
+    network 256 wide or less (1.5 % fewer bits than 160, in 1.4 ms: less than 160 take in numpy);
+    a wider one's weights spill out of the core's cache, so it reads what it would in numpy."""
+    if native and hidden <= 256:
+        return 256
     return min(160, max(64, 192 * 256 // max(256, hidden)))
 
 
@@ -90,10 +94,10 @@ class Completer:
         self.kind = model.cfg.kind
         # a recompute (after a jump) reads at most this many characters back; by default fewer for a
         # wider network, whose every step costs more, so a jump costs about the same (bench/jump_context.py)
-        self.context_chars = context_chars if context_chars is not None else recompute_chars(model.cfg.hidden)
+        self._stepper = Stepper(model, device)  # the network, one character at a time
+        self.context_chars = context_chars if context_chars is not None else recompute_chars(model.cfg.hidden, self._stepper.native)
         self.max_extend = max_extend  # extensions up to this long are stepped, longer ones recompute
         self.policy = policy or Policy()
-        self._stepper = Stepper(model, device)  # the network, one character at a time
         self._network = self._stepper  # ... with its own weights (_stepper runs learned ones after a lesson)
         self.H, self.W, self.layers = self._stepper.H, self._stepper.W, self._stepper.layers
         self._ctx: str | None = None  # the context the cached state belongs to

@@ -1,11 +1,14 @@
-"""The network, one character at a time, in numpy: what the Completer runs on every keystroke.
+"""The network, one character at a time: what the Completer runs on every keystroke.
 
 `Stepper` holds a checkpoint's weights as float32 arrays (named by `config.param_shapes`) and
 steps the LSTM (and the attention head) by hand — one matrix-vector product and the gates per
-character, no framework overhead — or recomputes the state after a text (a numpy recurrence on
-the CPU, one torch call on a GPU). Either way the result equals running the torch model over
-the same text in one call (tests/test_completion.py, to 1e-5). Torch is imported only for a
-device other than the CPU, or when a caller asks for the torch network (`Stepper.model`).
+character, no framework overhead — or recomputes the state after a text (a recurrence on the
+CPU, one torch call on a GPU). On the CPU the step runs in C when network.c could be built
+(native.py; `_NativeNet`: its weights in float16 where the CPU converts them in hardware, half
+the bytes a step reads), else in numpy. Either way the result equals running the torch model
+over the same text in one call (tests/test_completion.py: numpy to 1e-5, the C step to 1e-3 in
+probability; a C recompute equals C steps exactly). Torch is imported only for a device other
+than the CPU, or when a caller asks for the torch network (`Stepper.model`).
 """
 
 from __future__ import annotations
@@ -250,7 +253,8 @@ class Stepper:
 
 class _NativeNet:
     """A Stepper's step and recompute through network.c: its weights as the library reads them
-    (float16 where it converts them in hardware, else float32), laid out for x @ W."""
+    (float16 where it converts them in hardware, else float32), laid out for x @ W. The scratch
+    arrays are shared by calls: each call holds the GIL (ctypes.PyDLL) until it returns."""
 
     def __init__(self, stepper: Stepper, lib):
         self.s = stepper

@@ -439,15 +439,16 @@ def test_states_kept_along_suggestions_give_what_a_fresh_completer_gives(tiny_ch
 
 
 def test_a_wider_network_recomputes_from_fewer_characters_after_a_jump():
-    """A jump recomputes from the last context_chars characters: 160 for a network 256 wide or
-    less, fewer for a wider one (each of its steps costs more), never under 64; an explicit value
-    stays; a 512-wide network reads only its last 96 characters, and gives what a recompute of
-    exactly those gives."""
+    """A jump recomputes from the last context_chars characters: in numpy 160 for a network 256
+    wide or less, fewer for a wider one (each of its steps costs more), never under 64; with
+    network.c 256 up to 256 wide; an explicit value stays; a 512-wide network reads only its last
+    96 characters, and gives what a recompute of exactly those gives."""
     from charcomplete.completion import Completer, recompute_chars
     from charcomplete.models import ModelConfig, build_model
     from charcomplete.vocab import Vocab
 
     assert [recompute_chars(h) for h in (8, 256, 384, 512, 4096)] == [160, 160, 128, 96, 64]
+    assert [recompute_chars(h, native=True) for h in (8, 256, 384, 512, 4096)] == [256, 256, 128, 96, 64]
     torch.manual_seed(0)
     vocab = Vocab.build(CONTEXT)
     net = build_model(ModelConfig(kind="lstm", vocab_size=len(vocab), embed=4, hidden=512, window=4)).eval()
