@@ -257,7 +257,7 @@ class _NativeNet:
     arrays are shared by calls: each call holds the GIL (ctypes.PyDLL) until it returns."""
 
     def __init__(self, stepper: Stepper, lib):
-        self.s = stepper
+        self.stepper = stepper
         H, L = stepper.H, stepper.layers
         dtype = np.float16 if lib.net_half() else np.float32
 
@@ -288,7 +288,9 @@ class _NativeNet:
         self._size = 2 * L * H + Vp + stepper.W  # a step's new arrays in one block: h, c (L, H), logits (Vp,), attn (<= W,)
 
     def step(self, st: StepState, i: int) -> StepState:
-        s, H, L, V, Vp = self.s, self.s.H, self.s.layers, self.V, self.Vp
+        s, H, L, V, Vp = self.stepper, self.stepper.H, self.stepper.layers, self.V, self.Vp
+        if not 0 <= i < V:  # the C code reads row i of the input table: never past it
+            raise IndexError(f"character id {i} outside the vocabulary of {V}")
         if st.addresses is None:
             st.addresses = ([h.ctypes.data for h in st.h], [c.ctypes.data for c in st.c])
         hp, cp = st.addresses
@@ -321,7 +323,7 @@ class _NativeNet:
     def recompute(self, ids: np.ndarray, h: list, c: list, out: np.ndarray) -> StepState:
         """Stepper._recompute_numpy's recurrence, each layer in one call (h zeros, c zeros, out
         (n, H) for the outputs), then the last id stepped."""
-        s, H = self.s, self.s.H
+        s, H = self.stepper, self.stepper.H
         n = len(ids) - 1
         bases = np.ascontiguousarray(self._x_table[ids[:-1]])  # (n, 4H) layer 0's input projections
         xs = None

@@ -118,3 +118,11 @@ def test_a_library_for_this_cpu_is_named_by_it(monkeypatch):
     assert native.library_path("network") != mine
     assert native.library_path("network", native.NETWORK_FLAGS[1]) == plain  # plain C runs on any CPU of the platform
     assert native.library_path("memory") == memory
+
+
+def test_a_character_id_outside_the_vocabulary_is_refused_not_read():
+    c = Stepper(network("attention", 16, 1))
+    st = c.recompute(np.array([1, 2, 3], np.int64))
+    for bad in (37, -1, 10**9):
+        with pytest.raises(IndexError):
+            c.step(st, bad)
