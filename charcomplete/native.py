@@ -44,6 +44,7 @@ NETWORK_FLAGS = (["-O3", "-march=native", "-shared", "-fPIC"], ["-O3", "-shared"
 SOURCES = {"memory": (SOURCE, (FLAGS,)), "network": (SOURCE.with_name("network.c"), NETWORK_FLAGS)}
 COMPILE_TIMEOUT_S = 60
 _loaded: dict[str, ctypes.PyDLL | None] = {}  # per library: loaded, or None (unavailable); absent: not tried yet in this process
+_building = threading.Lock()
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 SIGNATURES = {  # each library's functions: (argument types, result type)
     "memory": {"memory_predict": ([_P, _P, _I, _P, _P, _P, _P], None)},
@@ -138,14 +139,15 @@ def _load(name: str) -> ctypes.PyDLL:
 def library(name: str = "memory") -> ctypes.PyDLL | None:
     """A compiled library, memory.c or network.c (built the first time), or None: turned off, no
     compiler, or it failed."""
-    if name not in _loaded:
-        _loaded[name] = None
-        if not turned_off(name):
-            try:
-                _loaded[name] = _load(name)
-            except (OSError, ValueError, subprocess.SubprocessError, AttributeError):  # ValueError: an unparsable $CC
-                pass
-    return _loaded[name]
+    with _building:  # a thread that asks while another builds waits for that build, not numpy for good
+        if name not in _loaded:
+            _loaded[name] = None
+            if not turned_off(name):
+                try:
+                    _loaded[name] = _load(name)
+                except (OSError, ValueError, subprocess.SubprocessError, AttributeError):  # ValueError: an unparsable $CC
+                    pass
+        return _loaded[name]
 
 
 class NativeMemory:
