@@ -38,9 +38,9 @@ from charcomplete.paths import cache_dir, make_folder
 SOURCE = Path(__file__).with_name("memory.c")
 MAX_ORDERS = 16  # memory.c's MAX_ORDERS
 FLAGS = ["-O2", "-ffp-contract=off", "-shared", "-fPIC"]  # no fused multiply-adds: the same rounding as numpy's
-# network.c: this CPU's vector instructions (its float16 weights need AVX2 and F16C, or AVX-512),
-# else whatever the compiler targets by default (float32 weights, plain C)
-NETWORK_FLAGS = (["-O3", "-march=native", "-shared", "-fPIC"], ["-O3", "-shared", "-fPIC"])
+# network.c: this CPU's vector instructions (its float16 weights need AVX2 and F16C, or AVX-512;
+# without them it compiles to float32 C, which stepper.py leaves to numpy)
+NETWORK_FLAGS = (["-O3", "-march=native", "-shared", "-fPIC"],)
 SOURCES = {"memory": (SOURCE, (FLAGS,)), "network": (SOURCE.with_name("network.c"), NETWORK_FLAGS)}
 COMPILE_TIMEOUT_S = 60
 _loaded: dict[str, ctypes.PyDLL | None] = {}  # per library: loaded, or None (unavailable); absent: not tried yet in this process

@@ -5,7 +5,8 @@
  * a core's L2 cache holds: its time is the time to read them. Here they are kept as float16
  * (half the bytes, converted to float32 as they are read; every sum is float32) and read with
  * AVX-512 or AVX2 when the compiler targets them (native.py compiles with -march=native);
- * elsewhere the weights stay float32 and the loops are plain C. net_half() says which.
+ * elsewhere the weights stay float32 and the loops are plain C, which measured no faster than
+ * numpy: net_half() says which, and stepper.py steps in C only with float16.
  * The gates' tanh is a rational approximation (Eigen's, a few float32 ulp), the same on every path.
  * Compiled on first use by charcomplete/native.py with the machine's C compiler; without one,
  * stepper.py's numpy code runs. Standard C and the compiler's intrinsics only: loaded with ctypes.

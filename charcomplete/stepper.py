@@ -3,9 +3,9 @@
 `Stepper` holds a checkpoint's weights as float32 arrays (named by `config.param_shapes`) and
 steps the LSTM (and the attention head) by hand — one matrix-vector product and the gates per
 character, no framework overhead — or recomputes the state after a text (a recurrence on the
-CPU, one torch call on a GPU). On the CPU the step runs in C when network.c could be built
-(native.py; `_NativeNet`: its weights in float16 where the CPU converts them in hardware, half
-the bytes a step reads), else in numpy. Either way the result equals running the torch model
+CPU, one torch call on a GPU). On the CPU the step runs in C when network.c could be built for
+a CPU that converts float16 in hardware (native.py; `_NativeNet`: half the bytes a step reads),
+else in numpy. Either way the result equals running the torch model
 over the same text in one call (tests/test_completion.py: numpy to 1e-5, the C step to 1e-3 in
 probability; a C recompute equals C steps exactly). Torch is imported only for a device other
 than the CPU, or when a caller asks for the torch network (`Stepper.model`).
@@ -87,7 +87,8 @@ class NumpyNet:
 
 class Stepper:
     """A model's step and recompute (the weights of a torch network or a NumpyNet): in C
-    (charcomplete/network.c, when it could be built; `native` False: never), else numpy."""
+    (charcomplete/network.c, when it could be built for a CPU that converts float16 in hardware;
+    `native` False: never), else numpy."""
 
     def __init__(self, model, device: str = "cpu", native: bool = True):
         self.net = model.eval()  # a NumpyNet (CPU, no torch) or a torch network
@@ -116,8 +117,8 @@ class Stepper:
         if native and device == "cpu":
             from charcomplete.native import library
 
-            lib = library("network")
-            self._c = _NativeNet(self, lib) if lib is not None else None
+            lib = library("network")  # used where it reads float16 weights: its float32 build is no faster than numpy
+            self._c = _NativeNet(self, lib) if lib is not None and lib.net_half() else None
 
     @property
     def native(self) -> bool:
