@@ -44,7 +44,8 @@ def as_array(c, probs: dict) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["lstm", "attention"])
 def test_incremental_equals_full_recompute(tiny_checkpoints, kind, step_path):
     inc = load_completer(tiny_checkpoints[kind])
-    assert inc._stepper.native == (step_path == "c" and native.library("network") is not None)
+    lib = native.library("network")
+    assert inc._stepper.native == (step_path == "c" and lib is not None and lib.net_half() == 1)  # C where it reads float16
     for i in range(1, len(CONTEXT) + 1):  # typed one character at a time
         inc.suggest(CONTEXT[:i])
     fresh = load_completer(tiny_checkpoints[kind])
