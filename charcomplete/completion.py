@@ -92,9 +92,9 @@ class Completer:
         self.meta = meta
         self.device = device
         self.kind = model.cfg.kind
+        self._stepper = Stepper(model, device)  # the network, one character at a time
         # a recompute (after a jump) reads at most this many characters back; by default fewer for a
         # wider network, whose every step costs more, so a jump costs about the same (bench/jump_context.py)
-        self._stepper = Stepper(model, device)  # the network, one character at a time
         self.context_chars = context_chars if context_chars is not None else recompute_chars(model.cfg.hidden, self._stepper.native)
         self.max_extend = max_extend  # extensions up to this long are stepped, longer ones recompute
         self.policy = policy or Policy()

@@ -212,26 +212,32 @@ class Stepper:
         return self.step(StepState(h, c, buf, 0 if buf is None else len(values), None, None), int(ids[-1]))
 
     def _recompute_numpy(self, ids: np.ndarray) -> StepState:
-        """`_recompute` in numpy: the recurrence over all but the last id, layer by layer (the
-        input projections batched), then the last id stepped by `_step` as the torch path does."""
+        """`_recompute` on the CPU: the recurrence over all but the last id, layer by layer (in
+        numpy the input projections batched; with network.c one call a layer, the cell that steps,
+        so a recompute equals stepping), then the last id stepped by `step` as the torch path does."""
         H = self.H
         n = len(ids) - 1
         h = [np.zeros(H, np.float32) for _ in range(self.layers)]
         c = [np.zeros(H, np.float32) for _ in range(self.layers)]
         out = np.zeros((n, H), np.float32)
-        if self._c is not None and n:
-            return self._c.recompute(ids, h, c, out)
         g, s, tmp = np.empty(4 * H, np.float32), np.empty(4 * H, np.float32), np.empty(H, np.float32)
         s_i, s_f, g_g, s_o = s[:H], s[H : 2 * H], g[2 * H : 3 * H], s[3 * H :]  # views, made once
         for layer in range(self.layers):
             if n == 0:
                 break
+            below = out  # (n, H) the outputs of the layer below (layer 0: unused)
+            if layer:
+                out = np.empty((n, H), np.float32)
+            cl = c[layer].copy()
+            if self._c is not None:
+                self._c.layer(layer, ids[:-1], below, h[layer], cl, out)
+                h[layer], c[layer] = out[-1].copy(), cl
+                continue
             if layer == 0:
                 xs = self._x_table[ids[:-1]]  # (n, 4H), biases folded in, scaled
             else:
-                xs = out @ self._w_ih[layer].T + self._b[layer]
-                out = np.empty((n, H), np.float32)
-            w, hl, cl = self._w_hh_ts[layer], h[layer], c[layer].copy()
+                xs = below @ self._w_ih[layer].T + self._b[layer]
+            w, hl = self._w_hh_ts[layer], h[layer]
             for t, x in enumerate(xs):  # in place, no temporaries: half the time of the plain expressions (bench/startup.py)
                 np.dot(hl, w, out=g)
                 g += x
@@ -321,25 +327,15 @@ class _NativeNet:
         attn = block[2 * L * H + Vp : 2 * L * H + Vp + M]
         return StepState(h, c, buf, end + 1, logits, attn, (hs, cs))
 
-    def recompute(self, ids: np.ndarray, h: list, c: list, out: np.ndarray) -> StepState:
-        """Stepper._recompute_numpy's recurrence, each layer in one call (h zeros, c zeros, out
-        (n, H) for the outputs), then the last id stepped."""
-        s, H = self.stepper, self.stepper.H
-        n = len(ids) - 1
-        bases = np.ascontiguousarray(self._x_table[ids[:-1]])  # (n, 4H) layer 0's input projections
-        xs = None
-        for j in range(s.layers):
-            cl = c[j]
-            if j == 0:
-                self._layer(H, n, bases.ctypes.data, 4 * H, None, None, self._p_w_hh[0], h[0].ctypes.data,
-                            cl.ctypes.data, out.ctypes.data, self._p_g)
-            else:
-                xs, out = out, np.empty((n, H), np.float32)
-                self._layer(H, n, self._p_b[j], 0, self._p_w_ih[j], xs.ctypes.data, self._p_w_hh[j],
-                            h[j].ctypes.data, cl.ctypes.data, out.ctypes.data, self._p_g)
-            h[j] = out[-1].copy()
-        buf, m = None, 0
-        if s.kind == "attention":
-            values = out[-(s.W - 1) :] if s.W > 1 else out[:0]  # the last W - 1 outputs, as models.advance
-            buf, m = OutputBuffer(values), len(values)
-        return self.step(StepState(h, c, buf, m, None, None), int(ids[-1]))
+    def layer(self, j: int, ids: np.ndarray, below: np.ndarray, h: np.ndarray, c: np.ndarray, out: np.ndarray) -> None:
+        """Layer j's recurrence over n characters in one call: layer 0 reads the input rows of
+        `ids` (n,), a layer above the outputs `below` (n, H) of the one under it; h (H,) the state
+        before, c (H,) updated in place, out (n, H) the outputs."""
+        H, n = self.stepper.H, len(ids)
+        if j == 0:
+            bases = np.ascontiguousarray(self._x_table[ids])  # (n, 4H) the input projections, biases folded in
+            self._layer(H, n, bases.ctypes.data, 4 * H, None, None, self._p_w_hh[0], h.ctypes.data, c.ctypes.data,
+                        out.ctypes.data, self._p_g)
+        else:
+            self._layer(H, n, self._p_b[j], 0, self._p_w_ih[j], below.ctypes.data, self._p_w_hh[j], h.ctypes.data,
+                        c.ctypes.data, out.ctypes.data, self._p_g)
