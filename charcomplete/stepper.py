@@ -4,9 +4,9 @@
 steps the LSTM (and the attention head) by hand — one matrix-vector product and the gates per
 character, no framework overhead — or recomputes the state after a text (a recurrence on the
 CPU, one torch call on a GPU). On the CPU the step runs in C when network.c could be built for
-a CPU that converts float16 in hardware (native.py; `_NativeNet`: half the bytes a step reads),
-else in numpy. Either way the result equals running the torch model
-over the same text in one call (tests/test_completion.py: numpy to 1e-5, the C step to 1e-3 in
+a CPU with AVX2 or AVX-512 (native.py; `_NativeNet`: the weights in int8, a quarter of the bytes
+a step reads), else in numpy. Either way the result equals running the torch model
+over the same text in one call (tests/test_completion.py: numpy to 1e-5, the C step to 2e-3 in
 probability; a C recompute equals C steps exactly). Torch is imported only for a device other
 than the CPU, or when a caller asks for the torch network (`Stepper.model`).
 """
@@ -87,7 +87,7 @@ class NumpyNet:
 
 class Stepper:
     """A model's step and recompute (the weights of a torch network or a NumpyNet): in C
-    (charcomplete/network.c, when it could be built for a CPU that converts float16 in hardware;
+    (charcomplete/network.c, when it could be built for a CPU with AVX2 or AVX-512, int8 weights;
     `native` False: never), else numpy."""
 
     def __init__(self, model, device: str = "cpu", native: bool = True):
@@ -117,8 +117,8 @@ class Stepper:
         if native and device == "cpu":
             from charcomplete.native import library
 
-            lib = library("network")  # used where it reads float16 weights: its float32 build is no faster than numpy
-            self._c = _NativeNet(self, lib) if lib is not None and lib.net_half() else None
+            lib = library("network")  # used where it reads int8 weights: its float32 build is no faster than numpy
+            self._c = _NativeNet(self, lib) if lib is not None and lib.net_int8() else None
 
     @property
     def native(self) -> bool:
@@ -259,19 +259,19 @@ class Stepper:
 
 
 class _NativeNet:
-    """A Stepper's step and recompute through network.c: its weights as the library reads them
-    (float16 where it converts them in hardware, else float32), laid out for x @ W. The scratch
-    arrays are shared by calls: each call holds the GIL (ctypes.PyDLL) until it returns."""
+    """A Stepper's step and recompute through network.c: its weight matrices as the library reads
+    them (int8 and a scale per column where it has AVX2 or AVX-512, else float32; net_quantize),
+    laid out for x @ W. The scratch arrays are shared by calls: each call holds the GIL
+    (ctypes.PyDLL) until it returns."""
 
     def __init__(self, stepper: Stepper, lib):
         self.stepper = stepper
         H, L = stepper.H, stepper.layers
-        dtype = np.float16 if lib.net_half() else np.float32
 
-        def as_c(a: np.ndarray) -> np.ndarray:  # float32 -> the library's weights (its conversion: 50x numpy's)
+        def as_c(a: np.ndarray) -> np.ndarray:  # (K, N) float32 -> the library's matrix block (bytes)
             a = np.ascontiguousarray(a, dtype=np.float32)
-            out = np.empty(a.shape, dtype)
-            lib.net_convert(a.size, a.ctypes.data, out.ctypes.data)
+            out = np.empty(lib.net_matrix_bytes(*a.shape), np.uint8)
+            lib.net_quantize(*a.shape, a.ctypes.data, out.ctypes.data)
             return out
 
         self._w_hh = [as_c(w) for w in stepper._w_hh_ts]  # (H, 4H) per layer
@@ -284,13 +284,13 @@ class _NativeNet:
         self._b_out = np.pad(stepper._b_out, (0, Vp - V)).astype(np.float32)  # (Vp,)
         self._x_table = np.ascontiguousarray(stepper._x_table, dtype=np.float32)  # (V, 4H)
         self.Vp = Vp
-        self._scratch = np.empty(4 * H + 3 * H, np.float32)  # the cell's gates (4H,), the head's (3H,)
+        self._scratch = np.empty(8 * H + 3 * H + max(H, Vp), np.float32)  # the cell's (8H,), the head's (3H + max(H, Vp),)
         a = lambda x: None if x is None else x.ctypes.data  # noqa: E731
         self._p_w_hh, self._p_w_ih, self._p_b = [a(w) for w in self._w_hh], [a(w) for w in self._w_ih], [a(b) for b in self._b]
         self._p_w_k, self._p_w_out, self._p_b_out = a(self._w_k), a(self._w_out), a(self._b_out)
         self._p_x = a(self._x_table)
         self._p_g = a(self._scratch)
-        self._p_head = self._p_g + 4 * 4 * H
+        self._p_head = self._p_g + 4 * 8 * H
         self._cell, self._layer, self._head = lib.net_cell, lib.net_layer, lib.net_head
         self._size = 2 * L * H + Vp + stepper.W  # a step's new arrays in one block: h, c (L, H), logits (Vp,), attn (<= W,)
 

@@ -25,8 +25,9 @@ def reference_probs(c, text: str) -> np.ndarray:
 
 def tol(c) -> float:
     """How close a Completer's probabilities come to the torch network's: 1e-5 in numpy (float32,
-    as torch), 1e-3 through network.c, whose weights may be float16 (tests/test_network_c.py)."""
-    return 1e-3 if c._stepper.native else 1e-5
+    as torch), 1e-2 through network.c, whose weights are int8 (tests/test_network_c.py: what numpy computes with
+    the same weights, to 1e-6; here, tiny networks trained a few steps, a few 1e-3 from their float32 weights)."""
+    return 1e-2 if c._stepper.native else 1e-5
 
 
 @pytest.fixture(params=["c", "numpy"])
@@ -45,7 +46,7 @@ def as_array(c, probs: dict) -> np.ndarray:
 def test_incremental_equals_full_recompute(tiny_checkpoints, kind, step_path):
     inc = load_completer(tiny_checkpoints[kind])
     lib = native.library("network")
-    assert inc._stepper.native == (step_path == "c" and lib is not None and lib.net_half() == 1)  # C where it reads float16
+    assert inc._stepper.native == (step_path == "c" and lib is not None and lib.net_int8() == 1)  # C where it reads int8
     for i in range(1, len(CONTEXT) + 1):  # typed one character at a time
         inc.suggest(CONTEXT[:i])
     fresh = load_completer(tiny_checkpoints[kind])
