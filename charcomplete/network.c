@@ -1,8 +1,8 @@
 /* The network's step (charcomplete/stepper.py) in C: the LSTM cell, the attention head and the
  * output layer, one character at a time, and the recurrence over a text after a jump.
  *
- * A step of the shipped networks reads their weight matrices whole (1 M weights 256 wide, 3 M 512
- * wide), more than a core's L2 cache keeps between keys: its time is the time to read them. Here
+ * A step of the shipped networks reads their weight matrices whole (0.4 M weights 256 wide, 1.4 M
+ * 512 wide), more than a core's L2 cache keeps between keys: its time is the time to read them. Here
  * they are kept as int8, a float scale per column (the largest |w| of the column / 127; a
  * network's bits per character move by under 0.1 %: docs/benchmarks.md), converted to float32
  * as they are read, every sum float32, and read with AVX-512 or AVX2 + FMA when the compiler
@@ -49,13 +49,13 @@ typedef float weight_t;
 /* 1 if the weights are int8 (net_quantize makes them so), 0 if float32. */
 int net_int8(void) { return INT8; }
 
+static int64_t padded(int64_t K, int64_t N) { return (K * N * (int64_t)sizeof(weight_t) + 63) / 64 * 64; }
+
 /* Bytes of a (K, N) matrix block: the weights, padded to 64 bytes, then N float32 scales. */
-int64_t net_matrix_bytes(int64_t K, int64_t N) {
-    return (K * N * (int64_t)sizeof(weight_t) + 63) / 64 * 64 + N * (int64_t)sizeof(float);
-}
+int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + N * (int64_t)sizeof(float); }
 
 static const float *scales(int64_t K, int64_t N, const weight_t *w) {
-    return (const float *)((const char *)w + (K * N * (int64_t)sizeof(weight_t) + 63) / 64 * 64);
+    return (const float *)((const char *)w + padded(K, N));
 }
 
 /* dst (a block of net_matrix_bytes) = src (K, N) float32 as weights: int8 rounded to nearest
@@ -72,9 +72,8 @@ void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
     for (int64_t j = 0; j < N; j++) scale[j] /= 127.0f;
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++) {
-            float q = scale[j] > 0.0f ? nearbyintf(src[k * N + j] / scale[j]) : 0.0f;
-            q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
-            dst[k * N + j] = (weight_t)q;
+            const float q = scale[j] > 0.0f ? nearbyintf(src[k * N + j] / scale[j]) : 0.0f;
+            dst[k * N + j] = (weight_t)fminf(fmaxf(q, -127.0f), 127.0f);  /* (fmaxf: a NaN becomes -127, never undefined) */
         }
 #else
     memcpy(dst, src, sizeof(float) * K * N);
