@@ -6,8 +6,9 @@ character, no framework overhead — or recomputes the state after a text (a rec
 CPU, one torch call on a GPU). On the CPU the step runs in C when network.c could be built for
 a CPU with AVX2 or AVX-512 (native.py; `_NativeNet`: the weights in int8, a quarter of the bytes
 a step reads), else in numpy. Either way the result equals running the torch model
-over the same text in one call (tests/test_completion.py: numpy to 1e-5, the C step to 2e-3 in
-probability; a C recompute equals C steps exactly). Torch is imported only for a device other
+over the same text in one call (tests/test_completion.py: numpy to 1e-5 in probability; the C step
+equals numpy with the same int8 weights to 1e-6, tests/test_network_c.py; a C recompute equals C
+steps exactly). Torch is imported only for a device other
 than the CPU, or when a caller asks for the torch network (`Stepper.model`).
 """
 
