@@ -40,8 +40,8 @@ MAX_ORDERS = 16  # memory.c's MAX_ORDERS
 FLAGS = ["-O2", "-ffp-contract=off", "-shared", "-fPIC"]  # no fused multiply-adds: the same rounding as numpy's
 # network.c: this CPU's vector instructions (its int8 weights need AVX2 and FMA, or AVX-512;
 # without them it compiles to float32 C, which stepper.py leaves to numpy)
-NETWORK_FLAGS = (["-O3", "-march=native", "-shared", "-fPIC"],)
-SOURCES = {"memory": (SOURCE, (FLAGS,)), "network": (SOURCE.with_name("network.c"), NETWORK_FLAGS)}
+NETWORK_FLAGS = ["-O3", "-march=native", "-shared", "-fPIC"]
+SOURCES = {"memory": (SOURCE, FLAGS), "network": (SOURCE.with_name("network.c"), NETWORK_FLAGS)}  # each library's source and flags
 COMPILE_TIMEOUT_S = 60
 _loaded: dict[str, ctypes.PyDLL | None] = {}  # per library: loaded, or None (unavailable); absent: not tried yet in this process
 _building = threading.Lock()
@@ -80,8 +80,8 @@ def _cpu() -> str:
 def library_path(name: str = "memory", flags: list[str] | None = None) -> Path:
     """Where a library is kept: the cache folder, named by its source, its flags and the platform
     (and this CPU, when compiled for it)."""
-    source, options = SOURCES[name]
-    flags = options[0] if flags is None else flags
+    source, default = SOURCES[name]
+    flags = default if flags is None else flags
     key = source.read_bytes() + " ".join(flags).encode() + (_cpu().encode() if "-march=native" in flags else b"")
     return cache_dir() / "native" / f"{name}-{hashlib.sha256(key).hexdigest()[:16]}-{sys.platform}-{platform.machine()}.so"
 
@@ -118,18 +118,11 @@ def turned_off(name: str) -> bool:
 
 
 def _load(name: str) -> ctypes.PyDLL:
-    """Load a library, built the first time (with each set of its flags in turn until one compiles)."""
-    source, options = SOURCES[name]
-    paths = [library_path(name, flags) for flags in options]
-    path = next((p for p in paths if p.exists()), None)  # built before (the first flags first)
-    for i, flags in enumerate(options if path is None else ()):
-        try:
-            _compile(paths[i], source, flags)
-            path = paths[i]
-            break
-        except (OSError, subprocess.SubprocessError):
-            if i == len(options) - 1:
-                raise
+    """Load a library, built the first time."""
+    source, flags = SOURCES[name]
+    path = library_path(name)
+    if not path.exists():
+        _compile(path, source, flags)
     _check_owner(path)
     lib = ctypes.PyDLL(str(path))  # PyDLL: the GIL is kept (callers' scratch arrays are shared; 2 µs a call)
     for fn, (argtypes, restype) in SIGNATURES[name].items():
