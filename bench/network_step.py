@@ -2,7 +2,8 @@
 
 Times `Stepper.step` (a character stepped from a kept state, as a suggestion grows its ghost) and
 `Stepper.recompute` over the last N characters of a text (a jump), for the C step (the weights as
-network.c reads them: int8 and a scale per column with AVX-512 or AVX2, else float32) and the numpy step of
+network.c reads them: int8 and a scale per column with AVX-512 or AVX2, the vectors they multiply
+int8 too with VNNI; else float32) and the numpy step of
 the same network, alternating; medians over repeats. Also how far the C step's next-character
 probabilities are from numpy's along the text.
 
@@ -21,6 +22,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one thread, as the editor'
 import numpy as np  # noqa: E402
 from common import REPO, command_line  # noqa: E402
 
+from charcomplete import native  # noqa: E402
 from charcomplete.completion import load_completer  # noqa: E402
 from charcomplete.stepper import Stepper  # noqa: E402
 
@@ -62,7 +64,9 @@ def main() -> None:
         pa, pb = softmax(a.logits), softmax(b.logits)
         diffs.append(float(np.abs(pa - pb).max()))
         same += int(np.argmax(pa) == np.argmax(pb))
-    print(f"`{command_line()}` (network {c.H} wide, {c.layers} layer(s))\n")
+    lib = native.library("network")
+    build = f"int8 weights and vectors, VNNI {32 * lib.net_vnni()}-bit" if lib.net_vnni() else "int8 weights, float32 vectors"
+    print(f"`{command_line()}` (network {c.H} wide, {c.layers} layer(s); network.c: {build})\n")
     print(f"| step | a step, µs (median of {args.repeats}) | a recompute of {args.chars} characters, ms |\n|---|---|---|")
     for name, (step, rec) in times.items():
         print(f"| {name} | {statistics.median(step):.2f} | {statistics.median(rec):.3f} |")

@@ -4,13 +4,18 @@
  * A step of the shipped networks reads their weight matrices whole (0.4 M weights 256 wide, 1.4 M
  * 512 wide), more than a core's L2 cache keeps between keys: its time is the time to read them. Here
  * they are kept as int8, a float scale per column (the largest |w| of the column / 127; a
- * network's bits per character move by under 0.1 %: docs/benchmarks.md), converted to float32
- * as they are read, every sum float32, and read with AVX-512 or AVX2 + FMA when the compiler
- * targets them (native.py compiles with -march=native); elsewhere the weights stay float32 and
- * the loops are plain C, which measured no faster than numpy: net_int8() says which, and
- * stepper.py steps in C only with int8.
- * A matrix (K, N) for x @ W is one block: its K * N weights, padded to 64 bytes, then its N
- * column scales (float32; all 1 for float32 weights): net_matrix_bytes, net_quantize.
+ * network's bits per character move by under 0.1 %: docs/benchmarks.md). Three builds, by what
+ * the compiler targets (native.py compiles with -march=native):
+ * - VNNI (AVX-512 VNNI, or AVX-VNNI): the vector a matrix multiplies is rounded to int8 too (its
+ *   largest |x| / 127), the products summed exactly in int32 four bytes at a time (vpdpbusd),
+ *   each column's sum times the two scales at the end; the weights lie in blocks of columns, as
+ *   vpdpbusd reads them;
+ * - AVX-512 or AVX2 + FMA: the weights converted to float32 as they are read, every sum float32;
+ * - elsewhere the weights stay float32 and the loops are plain C, which measured no faster than
+ *   numpy: net_int8() says which, and stepper.py steps in C only with int8.
+ * A matrix (K, N) for x @ W is one block: its weights, padded to 64 bytes, then its column scales
+ * (float32; all 1 for float32 weights), and with VNNI the columns' sums: net_matrix_bytes,
+ * net_quantize.
  * The gates' tanh is a rational approximation (Eigen's, a few float32 ulp), the same on every path.
  * Compiled on first use by charcomplete/native.py with the machine's C compiler; without one,
  * stepper.py's numpy code runs. Standard C and the compiler's intrinsics only: loaded with ctypes.
@@ -19,11 +24,29 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
 #include <immintrin.h>
-#define INT8 1
+#define VNNI 16  /* int8 weights times int8 activations, 16 columns a vector (AVX-512 VNNI) */
+typedef __m512i ivec;
+#define ILOAD(p) _mm512_loadu_si512((const void *)(p))
+#define ISET(x) _mm512_set1_epi32(x)
+#define IZERO() _mm512_setzero_si512()
+#define IADD(a, b) _mm512_add_epi32(a, b)
+#define DPBUSD(acc, u, w) _mm512_dpbusd_epi32(acc, u, w)
+#define ISTORE(p, v) _mm512_storeu_si512((void *)(p), v)
+#elif defined(__AVXVNNI__)
+#include <immintrin.h>
+#define VNNI 8  /* the same, 8 columns a vector (AVX-VNNI) */
+typedef __m256i ivec;
+#define ILOAD(p) _mm256_loadu_si256((const __m256i *)(p))
+#define ISET(x) _mm256_set1_epi32(x)
+#define IZERO() _mm256_setzero_si256()
+#define IADD(a, b) _mm256_add_epi32(a, b)
+#define DPBUSD(acc, u, w) _mm256_dpbusd_avx_epi32(acc, u, w)
+#define ISTORE(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+#elif defined(__AVX512F__)
+#include <immintrin.h>
 #define LANES 16
-typedef int8_t weight_t;
 typedef __m512 vec;
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSTORE(p, v) _mm512_storeu_ps(p, v)
@@ -32,27 +55,50 @@ typedef __m512 vec;
 #define WLOAD(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#define INT8 1
 #define LANES 8
-typedef int8_t weight_t;
 typedef __m256 vec;
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps(p, v)
 #define VSET(x) _mm256_set1_ps(x)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define WLOAD(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#endif
+
+#if defined(VNNI) || defined(LANES)
+#define INT8 1
+typedef int8_t weight_t;
 #else
 #define INT8 0
 typedef float weight_t;
+#endif
+#ifndef VNNI
+#define VNNI 0
 #endif
 
 /* 1 if the weights are int8 (net_quantize makes them so), 0 if float32. */
 int net_int8(void) { return INT8; }
 
-static int64_t padded(int64_t K, int64_t N) { return (K * N * (int64_t)sizeof(weight_t) + 63) / 64 * 64; }
+/* How many columns a vector holds when the activations are int8 too (VNNI's dot products of four
+ * bytes), else 0. */
+int net_vnni(void) { return VNNI; }
 
-/* Bytes of a (K, N) matrix block: the weights, padded to 64 bytes, then N float32 scales. */
-int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + N * (int64_t)sizeof(float); }
+#if VNNI
+/* With VNNI a (K, N) matrix's weights lie in blocks of VNNI columns: block b, rows 4r..4r+3 are
+ * 4 * VNNI bytes, column c's four rows together (byte 4c + i: row 4r + i), rows and columns past
+ * K and N zero. After the scales, each column's sum of its int8 weights (int32). */
+static int64_t cols(int64_t N) { return (N + VNNI - 1) / VNNI * VNNI; }
+static int64_t weight_bytes(int64_t K, int64_t N) { return (K + 3) / 4 * 4 * cols(N); }
+#define SCALES(N) cols(N)
+#else
+static int64_t weight_bytes(int64_t K, int64_t N) { return K * N * (int64_t)sizeof(weight_t); }
+#define SCALES(N) (N)
+#endif
+
+static int64_t padded(int64_t K, int64_t N) { return (weight_bytes(K, N) + 63) / 64 * 64; }
+
+/* Bytes of a (K, N) matrix block: the weights, padded to 64 bytes, then the float32 scales (and
+ * with VNNI the int32 column sums). */
+int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + SCALES(N) * (int64_t)(VNNI ? 8 : 4); }
 
 static const float *scales(int64_t K, int64_t N, const weight_t *w) {
     return (const float *)((const char *)w + padded(K, N));
@@ -63,17 +109,28 @@ static const float *scales(int64_t K, int64_t N, const weight_t *w) {
 void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
     float *scale = (float *)scales(K, N, dst);
 #if INT8
-    for (int64_t j = 0; j < N; j++) scale[j] = 0.0f;
+    for (int64_t j = 0; j < SCALES(N); j++) scale[j] = 0.0f;
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++) {
             const float a = fabsf(src[k * N + j]);
             scale[j] = a > scale[j] ? a : scale[j];
         }
     for (int64_t j = 0; j < N; j++) scale[j] /= 127.0f;
+    memset(dst, 0, (size_t)weight_bytes(K, N));
+#if VNNI
+    int32_t *sum = (int32_t *)(scale + SCALES(N));
+    for (int64_t j = 0; j < SCALES(N); j++) sum[j] = 0;
+#endif
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++) {
             const float q = scale[j] > 0.0f ? nearbyintf(src[k * N + j] / scale[j]) : 0.0f;
-            dst[k * N + j] = (weight_t)fminf(fmaxf(q, -127.0f), 127.0f);  /* (fmaxf: a NaN becomes -127, never undefined) */
+            const weight_t v = (weight_t)fminf(fmaxf(q, -127.0f), 127.0f);  /* (fmaxf: a NaN becomes -127, never undefined) */
+#if VNNI
+            dst[((j / VNNI) * ((K + 3) / 4) + k / 4) * 4 * VNNI + (j % VNNI) * 4 + k % 4] = v;
+            sum[j] += v;
+#else
+            dst[k * N + j] = v;
+#endif
         }
 #else
     memcpy(dst, src, sizeof(float) * K * N);
@@ -81,6 +138,68 @@ void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
 #endif
 }
 
+#if VNNI
+/* The largest |x[k]| of x (K,) (a NaN is passed over). */
+static float largest(int64_t K, const float *x) {
+    float top = 0.0f;
+    int64_t k = 0;
+#if VNNI == 16
+    __m512 m = _mm512_setzero_ps();
+    for (; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);  /* (m when |x| is NaN) */
+    top = _mm512_reduce_max_ps(m);
+#endif
+    for (; k < K; k++) top = fabsf(x[k]) > top ? fabsf(x[k]) : top;
+    return top;
+}
+
+/* Row r's four bytes as one int32 (little-endian, as vpdpbusd reads them). */
+static int32_t word(const uint8_t *xq, int64_t r) {
+    int32_t v;
+    memcpy(&v, xq + 4 * r, 4);
+    return v;
+}
+
+/* g (N,) += x (K,) @ w (K, N) with x rounded to int8 too, by its largest |x| / 127 (as the
+ * weights' columns are): the bytes x / s + 128 (unsigned, as vpdpbusd reads them) times the
+ * weights summed exactly in int32, less 128 times the column's sum, times s and the column's
+ * scale. acc: scratch of (K / 4 + 1 + cols(N),) floats. */
+static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, float *g, float *acc) {
+    const float *scale = scales(K, N, w);
+    const int32_t *sum = (const int32_t *)(scale + SCALES(N));
+    const int64_t R = (K + 3) / 4;
+    uint8_t *xq = (uint8_t *)acc;  /* (4R,) the bytes of x, four to a row of blocks */
+    int32_t *dot = (int32_t *)acc + R + 1;  /* (cols(N),) */
+    const float top = largest(K, x), s = top / 127.0f, inv = top > 0.0f ? 127.0f / top : 0.0f;
+    int64_t k = 0;
+#if VNNI == 16
+    const __m512 vinv = _mm512_set1_ps(inv);
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
+    for (; k + 16 <= K; k += 16) {  /* round to nearest even (the default rounding), clamp, + 128 */
+        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + k), vinv));
+        q = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
+        _mm_storeu_si128((__m128i *)(xq + k), _mm512_cvtepi32_epi8(q));
+    }
+#endif
+    for (; k < 4 * R; k++) {
+        const float q = k < K ? nearbyintf(x[k] * inv) : 0.0f;
+        xq[k] = (uint8_t)((int32_t)fminf(fmaxf(q, -127.0f), 127.0f) + 128);
+    }
+    for (int64_t b = 0; b < cols(N); b += VNNI) {
+        const weight_t *blk = w + b * 4 * R;
+        ivec a0 = IZERO(), a1 = IZERO(), a2 = IZERO(), a3 = IZERO();
+        int64_t r = 0;
+        for (; r + 4 <= R; r += 4) {  /* four sums at once: vpdpbusd's latency */
+            a0 = DPBUSD(a0, ISET(word(xq, r)), ILOAD(blk + r * 4 * VNNI));
+            a1 = DPBUSD(a1, ISET(word(xq, r + 1)), ILOAD(blk + (r + 1) * 4 * VNNI));
+            a2 = DPBUSD(a2, ISET(word(xq, r + 2)), ILOAD(blk + (r + 2) * 4 * VNNI));
+            a3 = DPBUSD(a3, ISET(word(xq, r + 3)), ILOAD(blk + (r + 3) * 4 * VNNI));
+        }
+        for (; r < R; r++) a0 = DPBUSD(a0, ISET(word(xq, r)), ILOAD(blk + r * 4 * VNNI));
+        ISTORE(dot + b, IADD(IADD(a0, a1), IADD(a2, a3)));
+    }
+    for (int64_t j = 0; j < N; j++) g[j] += s * scale[j] * (float)(dot[j] - 128 * sum[j]);
+}
+#else
 /* g (N,) += x (K,) @ w (K, N), each column times its scale: the products summed in acc (N,), row
  * by row, four at a time (the weights streamed in order). */
 static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, float *g, float *acc) {
@@ -111,6 +230,7 @@ static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, floa
     }
     for (j = 0; j < N; j++) g[j] += scale[j] * acc[j];
 }
+#endif
 
 /* a (n,) . b (n,), in 16 partial sums (which the compiler vectorises). */
 static float dot(int64_t n, const float *a, const float *b) {
@@ -145,7 +265,7 @@ static void tanh_all(int64_t n, float *a) {
 
 /* One LSTM cell. g (4H,) = base + x @ w_ih (when w_ih) + h @ w_hh: the gates i, f, g, o, their
  * pre-activations scaled by 1/2 for i, f, o (sigmoid(v) = tanh(v/2)/2 + 1/2; stepper.py folds
- * the scale into the weights); g is scratch of (8H,), the products' sums after the gates.
+ * the scale into the weights); g is scratch of (9H + 16,), the products' sums after the gates.
  * h_out, c_out (H,) may not alias h, c; c_out may alias c. */
 void net_cell(int64_t H, const float *base, const weight_t *w_ih, const float *x, const weight_t *w_hh,
               const float *h, const float *c, float *h_out, float *c_out, float *g) {
@@ -177,7 +297,7 @@ void net_layer(int64_t H, int64_t n, const float *bases, int64_t stride, const w
 /* The output layer: logits (V,) = b + z (K,) @ w_out (K, V), z = out (H,) without attention
  * (values null). With it, z = [out, ctx]: out is written to values[M - 1] (the buffer of recent
  * outputs, (M, H)), scored against all M rows by out @ w_k (scaled by inv_sqrt_h, softmax into
- * attn (M,)), ctx = attn @ values. scratch: (3H + max(H, V),). */
+ * attn (M,)), ctx = attn @ values. scratch: (4H + max(H, V) + 16,). */
 void net_head(int64_t H, int64_t V, int64_t M, float *values, const float *out, const weight_t *w_k, float inv_sqrt_h,
               const weight_t *w_out, const float *b_out, float *logits, float *attn, float *scratch) {
     float *z = scratch, *q = scratch + 2 * H, *acc = scratch + 3 * H;  /* z = [out, ctx]; acc: the products' sums */

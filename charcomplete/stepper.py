@@ -5,10 +5,10 @@ steps the LSTM (and the attention head) by hand — one matrix-vector product an
 character, no framework overhead — or recomputes the state after a text (a recurrence on the
 CPU, one torch call on a GPU). On the CPU the step runs in C when network.c could be built for
 a CPU with AVX2 or AVX-512 (native.py; `_NativeNet`: the weights in int8, a quarter of the bytes
-a step reads), else in numpy. Either way the result equals running the torch model
-over the same text in one call (tests/test_completion.py: numpy to 1e-5 in probability; the C step
-equals numpy with the same int8 weights to 1e-6, tests/test_network_c.py; a C recompute equals C
-steps exactly). Torch is imported only for a device other
+a step reads; with VNNI the vectors they multiply in int8 too), else in numpy. Either way the
+result equals running the torch model over the same text in one call (tests/test_completion.py:
+numpy to 1e-5 in probability; the C step equals numpy multiplying in int8 as it does to 1e-6,
+tests/test_network_c.py; a C recompute equals C steps exactly). Torch is imported only for a device other
 than the CPU, or when a caller asks for the torch network (`Stepper.model`).
 """
 
@@ -285,13 +285,13 @@ class _NativeNet:
         self._b_out = np.pad(stepper._b_out, (0, Vp - V)).astype(np.float32)  # (Vp,)
         self._x_table = np.ascontiguousarray(stepper._x_table, dtype=np.float32)  # (V, 4H)
         self.Vp = Vp
-        self._scratch = np.empty(8 * H + 3 * H + max(H, Vp), np.float32)  # the cell's (8H,), the head's (3H + max(H, Vp),)
+        self._scratch = np.empty(9 * H + 16 + 4 * H + max(H, Vp) + 16, np.float32)  # the cell's (9H + 16,), the head's (4H + max(H, Vp) + 16,)
         a = lambda x: None if x is None else x.ctypes.data  # noqa: E731
         self._p_w_hh, self._p_w_ih, self._p_b = [a(w) for w in self._w_hh], [a(w) for w in self._w_ih], [a(b) for b in self._b]
         self._p_w_k, self._p_w_out, self._p_b_out = a(self._w_k), a(self._w_out), a(self._b_out)
         self._p_x = a(self._x_table)
         self._p_g = a(self._scratch)
-        self._p_head = self._p_g + 4 * 8 * H
+        self._p_head = self._p_g + 4 * (9 * H + 16)
         self._cell, self._layer, self._head = lib.net_cell, lib.net_layer, lib.net_head
         self._size = 2 * L * H + Vp + stepper.W  # a step's new arrays in one block: h, c (L, H), logits (Vp,), attn (<= W,)
 

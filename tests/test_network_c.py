@@ -1,7 +1,8 @@
-"""The network's step in C (charcomplete/network.c through stepper.py): what numpy computes with
-the same int8 weights, and close to it with the float32 ones; a recompute equal to stepping; built
-with this CPU's instructions, and numpy stepping where they are refused or lack AVX2; turned off
-alone by CHARCOMPLETE_NO_NATIVE=network."""
+"""The network's step in C (charcomplete/network.c through stepper.py): what numpy computes
+multiplying in int8 as it does (the weights; with VNNI the vectors too), in each build this CPU
+can run, and close to numpy with the float32 weights; a recompute equal to stepping; built with
+this CPU's instructions, and numpy stepping where they are refused or lack AVX2; turned off alone
+by CHARCOMPLETE_NO_NATIVE=network."""
 
 from __future__ import annotations
 
@@ -52,22 +53,40 @@ def run(stepper: Stepper, ids) -> list:
     return states
 
 
-def as_int8(w: np.ndarray) -> np.ndarray:
-    """(K, N) float32 weights for x @ W as network.c keeps them, back in float32: each column
-    rounded to a multiple of its scale, the column's largest |w| / 127 (net_quantize)."""
-    scale = np.abs(w).max(axis=0) / np.float32(127)
-    q = np.rint(np.divide(w, scale, out=np.zeros_like(w), where=scale > 0))
-    return (q * scale).astype(np.float32)
+class Int8Matrix:
+    """A weight matrix as network.c multiplies by it: int8, each column of W in x @ W rounded to a
+    multiple of its scale, the column's largest |w| / 127 (net_quantize); with VNNI the vector x
+    rounded to int8 too, by its largest |x| / 127, and the integer products summed exactly."""
+
+    __array_ufunc__ = None  # numpy leaves `x @ this` to __rmatmul__
+
+    def __init__(self, w: np.ndarray, vnni: bool, transposed: bool = False):
+        w = w.T if transposed else w  # (K, N) for x @ W; transposed: given as (N, K), used as W @ x
+        self.scale = np.abs(w).max(axis=0) / np.float32(127)  # (N,)
+        self.q = np.rint(np.divide(w, self.scale, out=np.zeros_like(w), where=self.scale > 0))  # (K, N) whole numbers
+        self.vnni, self.transposed = vnni, transposed
+
+    def __rmatmul__(self, x: np.ndarray) -> np.ndarray:  # x (K,) @ W
+        if not self.vnni:
+            return x @ (self.q * self.scale).astype(np.float32)
+        top = np.abs(x).max()
+        inv = np.float32(127) / top if top > 0 else np.float32(0)
+        qx = np.clip(np.rint(x * inv), -127, 127)
+        return (top / np.float32(127) * self.scale) * (qx.astype(np.float64) @ self.q).astype(np.float32)
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:  # W @ x, for a matrix given transposed
+        assert self.transposed
+        return self.__rmatmul__(x)
 
 
-def int8_numpy(net) -> Stepper:
-    """A numpy Stepper with the weights network.c steps with (as_int8 of each matrix it reads)."""
+def int8_numpy(net, vnni: bool) -> Stepper:
+    """A numpy Stepper that multiplies as network.c does (Int8Matrix for each matrix it reads)."""
     ref = Stepper(net, native=False)
-    ref._w_hh_ts = [as_int8(w) for w in ref._w_hh_ts]
-    ref._w_ih = [None] + [as_int8(w.T).T.copy() for w in ref._w_ih[1:]]
-    ref._w_out = as_int8(ref._w_out.T).T.copy()
+    ref._w_hh_ts = [Int8Matrix(w, vnni) for w in ref._w_hh_ts]
+    ref._w_ih = [None] + [Int8Matrix(w, vnni, transposed=True) for w in ref._w_ih[1:]]
+    ref._w_out = Int8Matrix(ref._w_out, vnni, transposed=True)
     if net.cfg.kind == "attention":
-        ref._w_k = as_int8(ref._w_k)
+        ref._w_k = Int8Matrix(ref._w_k, vnni)
     return ref
 
 
@@ -75,11 +94,42 @@ def probs(st) -> np.ndarray:
     return torch.softmax(torch.from_numpy(st.logits.copy()), -1).numpy()
 
 
-@pytest.mark.parametrize("kind,hidden,layers", [("attention", 64, 1), ("attention", 40, 2), ("lstm", 48, 1), ("lstm", 18, 2)])
-def test_the_c_step_computes_what_numpy_does_with_its_int8_weights(kind, hidden, layers):
+def cpu_flags() -> set[str]:
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return set()
+    return set(next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []))
+
+
+# network.c's int8 code built for other CPUs than this one: -march=native replaced by these flags
+# (name: flags, the CPU flags they need, what net_vnni() says)
+BUILDS = {"this CPU": None,
+          "AVX2 without VNNI": ("-mavx2 -mfma", {"avx2", "fma"}, 0),
+          "AVX-VNNI (256-bit)": ("-mavx2 -mfma -mavxvnni", {"avx2", "fma", "avx_vnni"}, 8),
+          "AVX-512 without VNNI": ("-mavx512f -mavx512bw -mfma", {"avx512f", "avx512bw", "fma"}, 0)}
+
+
+def build_for(build: str, monkeypatch, tmp_path):
+    """network.c as built for `build` (skipped where this CPU cannot run it)."""
+    if BUILDS[build] is not None:
+        flags, needs, vnni = BUILDS[build]
+        if not needs <= cpu_flags():
+            pytest.skip(f"this CPU cannot run a build for {build}")
+        swap = f'for a in "$@"; do shift; if [ "$a" = -march=native ]; then set -- "$@" {flags}; else set -- "$@" "$a"; fi; done'
+        monkeypatch.setenv("CC", _wrapper(tmp_path, swap))
+        lib = native.library("network")
+        assert lib is not None and lib.net_int8() == 1 and lib.net_vnni() == vnni
     c_step_or_skip()
+    return native.library("network")
+
+
+@pytest.mark.parametrize("build", list(BUILDS))
+@pytest.mark.parametrize("kind,hidden,layers", [("attention", 64, 1), ("attention", 40, 2), ("lstm", 48, 1), ("lstm", 18, 2)])
+def test_the_c_step_computes_what_numpy_does_multiplying_as_it_does(kind, hidden, layers, build, monkeypatch, tmp_path):
+    lib = build_for(build, monkeypatch, tmp_path)
     net = network(kind, hidden, layers)
-    c, ref, exact = Stepper(net), int8_numpy(net), Stepper(net, native=False)
+    c, ref, exact = Stepper(net), int8_numpy(net, lib.net_vnni() > 0), Stepper(net, native=False)
     assert c.native and not ref.native
     ids = np.random.default_rng(0).integers(0, 37, 300)  # past the window: the attention buffer slides
     worst = 0.0
@@ -89,7 +139,7 @@ def test_the_c_step_computes_what_numpy_does_with_its_int8_weights(kind, hidden,
         if kind == "attention":
             assert len(a.attn) == len(b.attn) and np.abs(a.attn - b.attn).max() < 1e-5
         worst = max(worst, np.abs(probs(a) - probs(e)).max())
-    assert 0 < worst < 1e-3  # against the float32 weights: int8 differs, a little (the shipped networks: docs/benchmarks.md)
+    assert 0 < worst < 1e-3  # against float32: int8 differs, a little (the shipped networks: docs/benchmarks.md)
 
 
 @pytest.mark.parametrize("kind,layers", [("attention", 1), ("attention", 2), ("lstm", 2)])
