@@ -147,6 +147,13 @@ static float largest(int64_t K, const float *x) {
     __m512 m = _mm512_setzero_ps();
     for (; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);  /* (m when |x| is NaN) */
     top = _mm512_reduce_max_ps(m);
+#elif VNNI == 8
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (; k + 8 <= K; k += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)), m);  /* (m when |x| is NaN) */
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    for (int i = 0; i < 8; i++) top = lanes[i] > top ? lanes[i] : top;
 #endif
     for (; k < K; k++) top = fabsf(x[k]) > top ? fabsf(x[k]) : top;
     return top;
@@ -178,6 +185,19 @@ static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, floa
         __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + k), vinv));
         q = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
         _mm_storeu_si128((__m128i *)(xq + k), _mm512_cvtepi32_epi8(q));
+    }
+#elif VNNI == 8
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (; k + 32 <= K; k += 32) {  /* 32 at a time: the packs work within 128-bit lanes, a permute puts them in order */
+        __m256i q[4];
+        for (int i = 0; i < 4; i++) {
+            q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8 * i), vinv));
+            q[i] = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q[i], lo), hi), off);
+        }
+        const __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        _mm256_storeu_si256((__m256i *)(xq + k), _mm256_permutevar8x32_epi32(bytes, order));
     }
 #endif
     for (; k < 4 * R; k++) {
