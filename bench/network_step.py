@@ -2,8 +2,8 @@
 
 Times `Stepper.step` (a character stepped from a kept state, as a suggestion grows its ghost) and
 `Stepper.recompute` over the last N characters of a text (a jump), for the C step (the weights as
-network.c reads them: int8 and a scale per column with AVX-512 or AVX2, the vectors they multiply
-int8 too with VNNI; else float32) and the numpy step of
+network.c reads them: int8 and a scale per column with AVX2 or AVX-512, the vectors they multiply
+rounded to int8 with VNNI, else int16; without AVX2 float32) and the numpy step of
 the same network, alternating; medians over repeats. Also how far the C step's next-character
 probabilities are from numpy's along the text.
 
@@ -65,7 +65,7 @@ def main() -> None:
         diffs.append(float(np.abs(pa - pb).max()))
         same += int(np.argmax(pa) == np.argmax(pb))
     lib = native.library("network")
-    build = f"int8 weights and vectors, VNNI {32 * lib.net_vnni()}-bit" if lib.net_vnni() else "int8 weights, float32 vectors"
+    build = f"int8 weights, the vectors rounded to int{lib.net_vector_bits()}"
     print(f"`{command_line()}` (network {c.H} wide, {c.layers} layer(s); network.c: {build})\n")
     print(f"| step | a step, µs (median of {args.repeats}) | a recompute of {args.chars} characters, ms |\n|---|---|---|")
     for name, (step, rec) in times.items():

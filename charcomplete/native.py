@@ -48,7 +48,7 @@ _building = threading.Lock()
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 SIGNATURES = {  # each library's functions: (argument types, result type)
     "memory": {"memory_predict": ([_P, _P, _I, _P, _P, _P, _P], None)},
-    "network": {"net_int8": ([], ctypes.c_int), "net_vnni": ([], ctypes.c_int), "net_matrix_bytes": ([_I, _I], _I), "net_quantize": ([_I, _I, _P, _P], None),
+    "network": {"net_int8": ([], ctypes.c_int), "net_vector_bits": ([], ctypes.c_int), "net_matrix_bytes": ([_I, _I], _I), "net_quantize": ([_I, _I, _P, _P], None),
                 "net_cell": ([_I] + [_P] * 9, None),
                 "net_layer": ([_I, _I, _P, _I] + [_P] * 7, None),
                 "net_head": ([_I, _I, _I, _P, _P, _P, ctypes.c_float, _P, _P, _P, _P, _P], None)},

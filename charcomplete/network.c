@@ -4,18 +4,18 @@
  * A step of the shipped networks reads their weight matrices whole (0.4 M weights 256 wide, 1.4 M
  * 512 wide), more than a core's L2 cache keeps between keys: its time is the time to read them. Here
  * they are kept as int8, a float scale per column (the largest |w| of the column / 127; a
- * network's bits per character move by under 0.1 %: docs/benchmarks.md). Three builds, by what
- * the compiler targets (native.py compiles with -march=native):
- * - VNNI (AVX-512 VNNI, or AVX-VNNI): the vector a matrix multiplies is rounded to int8 too (its
- *   largest |x| / 127), the products summed exactly in int32 four bytes at a time (vpdpbusd),
- *   each column's sum times the two scales at the end; the weights lie in blocks of columns, as
- *   vpdpbusd reads them;
- * - AVX-512 or AVX2 + FMA: the weights converted to float32 as they are read, every sum float32;
+ * network's bits per character move by under 0.1 %: docs/benchmarks.md), and the vector each
+ * matrix multiplies is rounded to whole numbers too, by its own largest |x|, so that the products
+ * are summed exactly in int32; each column's sum times the two scales at the end. By what the
+ * compiler targets (native.py compiles with -march=native):
+ * - VNNI (AVX-512 VNNI, or AVX-VNNI): the vector in int8, four bytes' products at a time
+ *   (vpdpbusd, whose unsigned bytes hold x + 128: 128 times each column's weight sum taken off);
+ * - AVX2 without VNNI: the vector in int16, the weights widened to int16 as read (vpmaddwd);
  * - elsewhere the weights stay float32 and the loops are plain C, which measured no faster than
  *   numpy: net_int8() says which, and stepper.py steps in C only with int8.
- * A matrix (K, N) for x @ W is one block: its weights, padded to 64 bytes, then its column scales
- * (float32; all 1 for float32 weights), and with VNNI the columns' sums: net_matrix_bytes,
- * net_quantize.
+ * A matrix (K, N) for x @ W is one block: its weights, padded to 64 bytes (int8: in blocks of
+ * columns, as the instructions read them), then its column scales (float32; all 1 for float32
+ * weights) and for int8 its columns' sums: net_matrix_bytes, net_quantize.
  * The gates' tanh is a rational approximation (Eigen's, a few float32 ulp), the same on every path.
  * Compiled on first use by charcomplete/native.py with the machine's C compiler; without one,
  * stepper.py's numpy code runs. Standard C and the compiler's intrinsics only: loaded with ctypes.
@@ -26,7 +26,8 @@
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
 #include <immintrin.h>
-#define VNNI 16  /* int8 weights times int8 activations, 16 columns a vector (AVX-512 VNNI) */
+#define BLOCK 16  /* columns a vector holds */
+#define VECTOR_BITS 8  /* the vector rounded to int8: vpdpbusd, its unsigned bytes times the signed weights */
 typedef __m512i ivec;
 #define ILOAD(p) _mm512_loadu_si512((const void *)(p))
 #define ISET(x) _mm512_set1_epi32(x)
@@ -36,7 +37,8 @@ typedef __m512i ivec;
 #define ISTORE(p, v) _mm512_storeu_si512((void *)(p), v)
 #elif defined(__AVXVNNI__)
 #include <immintrin.h>
-#define VNNI 8  /* the same, 8 columns a vector (AVX-VNNI) */
+#define BLOCK 8
+#define VECTOR_BITS 8
 typedef __m256i ivec;
 #define ILOAD(p) _mm256_loadu_si256((const __m256i *)(p))
 #define ISET(x) _mm256_set1_epi32(x)
@@ -44,49 +46,34 @@ typedef __m256i ivec;
 #define IADD(a, b) _mm256_add_epi32(a, b)
 #define DPBUSD(acc, u, w) _mm256_dpbusd_avx_epi32(acc, u, w)
 #define ISTORE(p, v) _mm256_storeu_si256((__m256i *)(p), v)
-#elif defined(__AVX512F__)
+#elif defined(__AVX2__)
 #include <immintrin.h>
-#define LANES 16
-typedef __m512 vec;
-#define VLOAD(p) _mm512_loadu_ps(p)
-#define VSTORE(p, v) _mm512_storeu_ps(p, v)
-#define VSET(x) _mm512_set1_ps(x)
-#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define WLOAD(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
-#elif defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define LANES 8
-typedef __m256 vec;
-#define VLOAD(p) _mm256_loadu_ps(p)
-#define VSTORE(p, v) _mm256_storeu_ps(p, v)
-#define VSET(x) _mm256_set1_ps(x)
-#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define WLOAD(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define BLOCK 8
+#define VECTOR_BITS 16  /* the vector rounded to int16: vpmaddwd, the weights widened to int16 as read */
+#else
+#define BLOCK 0  /* float32 weights, plain C */
+#define VECTOR_BITS 32
 #endif
 
-#if defined(VNNI) || defined(LANES)
+#if BLOCK
 #define INT8 1
 typedef int8_t weight_t;
 #else
 #define INT8 0
 typedef float weight_t;
 #endif
-#ifndef VNNI
-#define VNNI 0
-#endif
 
 /* 1 if the weights are int8 (net_quantize makes them so), 0 if float32. */
 int net_int8(void) { return INT8; }
 
-/* How many columns a vector holds when the activations are int8 too (VNNI's dot products of four
- * bytes), else 0. */
-int net_vnni(void) { return VNNI; }
+/* The vector a matrix multiplies: 8 (rounded to int8), 16 (int16) or 32 (float32). */
+int net_vector_bits(void) { return VECTOR_BITS; }
 
-#if VNNI
-/* With VNNI a (K, N) matrix's weights lie in blocks of VNNI columns: block b, rows 4r..4r+3 are
- * 4 * VNNI bytes, column c's four rows together (byte 4c + i: row 4r + i), rows and columns past
+#if INT8
+/* A (K, N) matrix's int8 weights lie in blocks of BLOCK columns: block b, rows 4r..4r+3 are
+ * 4 * BLOCK bytes, column c's four rows together (byte 4c + i: row 4r + i), rows and columns past
  * K and N zero. After the scales, each column's sum of its int8 weights (int32). */
-static int64_t cols(int64_t N) { return (N + VNNI - 1) / VNNI * VNNI; }
+static int64_t cols(int64_t N) { return (N + BLOCK - 1) / BLOCK * BLOCK; }
 static int64_t weight_bytes(int64_t K, int64_t N) { return (K + 3) / 4 * 4 * cols(N); }
 #define SCALES(N) cols(N)
 #else
@@ -97,8 +84,8 @@ static int64_t weight_bytes(int64_t K, int64_t N) { return K * N * (int64_t)size
 static int64_t padded(int64_t K, int64_t N) { return (weight_bytes(K, N) + 63) / 64 * 64; }
 
 /* Bytes of a (K, N) matrix block: the weights, padded to 64 bytes, then the float32 scales (and
- * with VNNI the int32 column sums). */
-int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + SCALES(N) * (int64_t)(VNNI ? 8 : 4); }
+ * for int8 weights the int32 column sums). */
+int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + SCALES(N) * (int64_t)(INT8 ? 8 : 4); }
 
 static const float *scales(int64_t K, int64_t N, const weight_t *w) {
     return (const float *)((const char *)w + padded(K, N));
@@ -109,7 +96,8 @@ static const float *scales(int64_t K, int64_t N, const weight_t *w) {
 void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
     float *scale = (float *)scales(K, N, dst);
 #if INT8
-    for (int64_t j = 0; j < SCALES(N); j++) scale[j] = 0.0f;
+    int32_t *sum = (int32_t *)(scale + SCALES(N));
+    for (int64_t j = 0; j < SCALES(N); j++) scale[j] = 0.0f, sum[j] = 0;
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++) {
             const float a = fabsf(src[k * N + j]);
@@ -117,20 +105,12 @@ void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
         }
     for (int64_t j = 0; j < N; j++) scale[j] /= 127.0f;
     memset(dst, 0, (size_t)weight_bytes(K, N));
-#if VNNI
-    int32_t *sum = (int32_t *)(scale + SCALES(N));
-    for (int64_t j = 0; j < SCALES(N); j++) sum[j] = 0;
-#endif
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++) {
             const float q = scale[j] > 0.0f ? nearbyintf(src[k * N + j] / scale[j]) : 0.0f;
             const weight_t v = (weight_t)fminf(fmaxf(q, -127.0f), 127.0f);  /* (fmaxf: a NaN becomes -127, never undefined) */
-#if VNNI
-            dst[((j / VNNI) * ((K + 3) / 4) + k / 4) * 4 * VNNI + (j % VNNI) * 4 + k % 4] = v;
+            dst[((j / BLOCK) * ((K + 3) / 4) + k / 4) * 4 * BLOCK + (j % BLOCK) * 4 + k % 4] = v;
             sum[j] += v;
-#else
-            dst[k * N + j] = v;
-#endif
         }
 #else
     memcpy(dst, src, sizeof(float) * K * N);
@@ -138,16 +118,16 @@ void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
 #endif
 }
 
-#if VNNI
+#if INT8
 /* The largest |x[k]| of x (K,) (a NaN is passed over). */
 static float largest(int64_t K, const float *x) {
     float top = 0.0f;
     int64_t k = 0;
-#if VNNI == 16
+#if defined(__AVX512F__)
     __m512 m = _mm512_setzero_ps();
     for (; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);  /* (m when |x| is NaN) */
     top = _mm512_reduce_max_ps(m);
-#elif VNNI == 8
+#else
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 m = _mm256_setzero_ps();
     for (; k + 8 <= K; k += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)), m);  /* (m when |x| is NaN) */
@@ -159,34 +139,57 @@ static float largest(int64_t K, const float *x) {
     return top;
 }
 
-/* Row r's four bytes as one int32 (little-endian, as vpdpbusd reads them). */
+/* The whole numbers x (K,) is rounded to lie in [-A, A]: 127 for int8; for int16 as large as a
+ * sum of K products with int8 weights allows in int32. */
+static int32_t whole_max(int64_t K) {
+#if VECTOR_BITS == 8
+    (void)K;
+    return 127;
+#else
+    const int64_t a = 2147483647 / (127 * (K > 0 ? K : 1));
+    return a < 32767 ? (int32_t)a : 32767;
+#endif
+}
+
+/* q = x * inv rounded to nearest (even; the default rounding), clamped to [-A, A], + offset. */
+static int32_t round_one(float x, float inv, int32_t A, int32_t offset) {
+    const float q = nearbyintf(x * inv);
+    return (int32_t)fminf(fmaxf(q, (float)-A), (float)A) + offset;
+}
+
+#if VECTOR_BITS == 8
+/* Rows 4r..4r+3 of the rounded vector as one int32 (little-endian, as vpdpbusd reads them). */
 static int32_t word(const uint8_t *xq, int64_t r) {
     int32_t v;
     memcpy(&v, xq + 4 * r, 4);
     return v;
 }
+#endif
 
-/* g (N,) += x (K,) @ w (K, N) with x rounded to int8 too, by its largest |x| / 127 (as the
- * weights' columns are): the bytes x / s + 128 (unsigned, as vpdpbusd reads them) times the
- * weights summed exactly in int32, less 128 times the column's sum, times s and the column's
- * scale. acc: scratch of (K / 4 + 1 + cols(N),) floats. */
+/* g (N,) += x (K,) @ w (K, N), x rounded to whole numbers in [-A, A] by its largest |x| / A (s),
+ * the products with the int8 weights summed exactly in int32, each column's sum times s and the
+ * column's scale. With int8 (vpdpbusd, unsigned bytes) x is stored + 128 and 128 times the
+ * column's weight sum taken off after. acc: scratch of (K / 2 + 2 + cols(N),) floats. */
 static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, float *g, float *acc) {
     const float *scale = scales(K, N, w);
     const int32_t *sum = (const int32_t *)(scale + SCALES(N));
     const int64_t R = (K + 3) / 4;
-    uint8_t *xq = (uint8_t *)acc;  /* (4R,) the bytes of x, four to a row of blocks */
-    int32_t *dot = (int32_t *)acc + R + 1;  /* (cols(N),) */
-    const float top = largest(K, x), s = top / 127.0f, inv = top > 0.0f ? 127.0f / top : 0.0f;
+    const int32_t A = whole_max(K);
+    const float top = largest(K, x), s = top / (float)A, inv = top > 0.0f ? (float)A / top : 0.0f;
     int64_t k = 0;
-#if VNNI == 16
+#if VECTOR_BITS == 8
+    const int32_t offset = 128;
+    uint8_t *xq = (uint8_t *)acc;  /* (4R,) x's bytes, four to a row of blocks */
+    int32_t *dot = (int32_t *)acc + R + 1;  /* (cols(N),) */
+#if defined(__AVX512F__)
     const __m512 vinv = _mm512_set1_ps(inv);
     const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
-    for (; k + 16 <= K; k += 16) {  /* round to nearest even (the default rounding), clamp, + 128 */
+    for (; k + 16 <= K; k += 16) {
         __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + k), vinv));
         q = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
         _mm_storeu_si128((__m128i *)(xq + k), _mm512_cvtepi32_epi8(q));
     }
-#elif VNNI == 8
+#else
     const __m256 vinv = _mm256_set1_ps(inv);
     const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -200,55 +203,71 @@ static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, floa
         _mm256_storeu_si256((__m256i *)(xq + k), _mm256_permutevar8x32_epi32(bytes, order));
     }
 #endif
-    for (; k < 4 * R; k++) {
-        const float q = k < K ? nearbyintf(x[k] * inv) : 0.0f;
-        xq[k] = (uint8_t)((int32_t)fminf(fmaxf(q, -127.0f), 127.0f) + 128);
-    }
-    for (int64_t b = 0; b < cols(N); b += VNNI) {
+    for (; k < 4 * R; k++) xq[k] = (uint8_t)(k < K ? round_one(x[k], inv, A, offset) : offset);
+    for (int64_t b = 0; b < cols(N); b += BLOCK) {
         const weight_t *blk = w + b * 4 * R;
         ivec a0 = IZERO(), a1 = IZERO(), a2 = IZERO(), a3 = IZERO();
         int64_t r = 0;
         for (; r + 4 <= R; r += 4) {  /* four sums at once: vpdpbusd's latency */
-            a0 = DPBUSD(a0, ISET(word(xq, r)), ILOAD(blk + r * 4 * VNNI));
-            a1 = DPBUSD(a1, ISET(word(xq, r + 1)), ILOAD(blk + (r + 1) * 4 * VNNI));
-            a2 = DPBUSD(a2, ISET(word(xq, r + 2)), ILOAD(blk + (r + 2) * 4 * VNNI));
-            a3 = DPBUSD(a3, ISET(word(xq, r + 3)), ILOAD(blk + (r + 3) * 4 * VNNI));
+            a0 = DPBUSD(a0, ISET(word(xq, r)), ILOAD(blk + r * 4 * BLOCK));
+            a1 = DPBUSD(a1, ISET(word(xq, r + 1)), ILOAD(blk + (r + 1) * 4 * BLOCK));
+            a2 = DPBUSD(a2, ISET(word(xq, r + 2)), ILOAD(blk + (r + 2) * 4 * BLOCK));
+            a3 = DPBUSD(a3, ISET(word(xq, r + 3)), ILOAD(blk + (r + 3) * 4 * BLOCK));
         }
-        for (; r < R; r++) a0 = DPBUSD(a0, ISET(word(xq, r)), ILOAD(blk + r * 4 * VNNI));
+        for (; r < R; r++) a0 = DPBUSD(a0, ISET(word(xq, r)), ILOAD(blk + r * 4 * BLOCK));
         ISTORE(dot + b, IADD(IADD(a0, a1), IADD(a2, a3)));
     }
-    for (int64_t j = 0; j < N; j++) g[j] += s * scale[j] * (float)(dot[j] - 128 * sum[j]);
+#else
+    const int32_t offset = 0;
+    int16_t *xq = (int16_t *)acc;  /* (4R,) x as int16 */
+    int32_t *dot = (int32_t *)acc + 2 * R + 1;  /* (cols(N),) */
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i lo = _mm256_set1_epi32(-A), hi = _mm256_set1_epi32(A);
+    for (; k + 16 <= K; k += 16) {  /* the pack works within 128-bit lanes, a permute puts them in order */
+        const __m256i q0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv)), lo), hi);
+        const __m256i q1 = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vinv)), lo), hi);
+        _mm256_storeu_si256((__m256i *)(xq + k), _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8));
+    }
+    for (; k < 4 * R; k++) xq[k] = (int16_t)(k < K ? round_one(x[k], inv, A, offset) : 0);
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    for (int64_t b = 0; b < cols(N); b += BLOCK) {
+        const weight_t *blk = w + b * 4 * R;
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();  /* columns 0-3 and 4-7, two sums each */
+        __m256i b0 = _mm256_setzero_si256(), b1 = _mm256_setzero_si256();  /* the same, odd rows of blocks */
+        int64_t r = 0;
+        for (; r + 2 <= R; r += 2) {
+            int64_t four[2];
+            memcpy(four, xq + 4 * r, 16);
+            const __m256i xr = _mm256_set1_epi64x(four[0]), xs = _mm256_set1_epi64x(four[1]);  /* x's rows 4r..4r+7 */
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32))), xr));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32 + 16))), xr));
+            b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32 + 32))), xs));
+            b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32 + 48))), xs));
+        }
+        for (; r < R; r++) {
+            int64_t four;
+            memcpy(&four, xq + 4 * r, 8);
+            const __m256i xr = _mm256_set1_epi64x(four);
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32))), xr));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32 + 16))), xr));
+        }
+        a0 = _mm256_add_epi32(a0, b0);
+        a1 = _mm256_add_epi32(a1, b1);
+        /* a0: column 0's two sums, column 1's | 2's, 3's; hadd: 0, 1, 4, 5 | 2, 3, 6, 7 */
+        _mm256_storeu_si256((__m256i *)(dot + b), _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(a0, a1), order));
+    }
+#endif
+    for (int64_t j = 0; j < N; j++) g[j] += s * scale[j] * (float)(dot[j] - offset * sum[j]);
 }
 #else
-/* g (N,) += x (K,) @ w (K, N), each column times its scale: the products summed in acc (N,), row
- * by row, four at a time (the weights streamed in order). */
+/* g (N,) += x (K,) @ w (K, N), float32 weights (scales all 1), in plain C: row by row. */
 static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, float *g, float *acc) {
-    const float *scale = scales(K, N, w);
-    int64_t k = 0, j;
-    memset(acc, 0, sizeof(float) * N);
-    for (; k + 4 <= K; k += 4) {
-        const float x0 = x[k], x1 = x[k + 1], x2 = x[k + 2], x3 = x[k + 3];
-        const weight_t *r0 = w + k * N, *r1 = r0 + N, *r2 = r1 + N, *r3 = r2 + N;
-        j = 0;
-#if INT8
-        const vec v0 = VSET(x0), v1 = VSET(x1), v2 = VSET(x2), v3 = VSET(x3);
-        for (; j + LANES <= N; j += LANES) {
-            vec a = VLOAD(acc + j);
-            a = VFMA(v0, WLOAD(r0 + j), a);
-            a = VFMA(v1, WLOAD(r1 + j), a);
-            a = VFMA(v2, WLOAD(r2 + j), a);
-            a = VFMA(v3, WLOAD(r3 + j), a);
-            VSTORE(acc + j, a);
-        }
-#endif
-        for (; j < N; j++) acc[j] += x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j];
-    }
-    for (; k < K; k++) {
+    (void)acc;
+    for (int64_t k = 0; k < K; k++) {
         const float xk = x[k];
         const weight_t *r = w + k * N;
-        for (j = 0; j < N; j++) acc[j] += xk * r[j];
+        for (int64_t j = 0; j < N; j++) g[j] += xk * r[j];
     }
-    for (j = 0; j < N; j++) g[j] += scale[j] * acc[j];
 }
 #endif
 
