@@ -91,8 +91,15 @@ static const float *scales(int64_t K, int64_t N, const weight_t *w) {
     return (const float *)((const char *)w + padded(K, N));
 }
 
-/* dst (a block of net_matrix_bytes) = src (K, N) float32 as weights: int8 rounded to nearest
- * (even) with each column's scale, or float32 and scales 1. */
+/* q clamped to [-A, A], a NaN to -A (no library call: the loops stay inline; never an undefined cast). */
+static float clamp(float q, float A) {
+    q = q > -A ? q : -A;
+    return q < A ? q : A;
+}
+
+/* dst (a block of net_matrix_bytes) = src (K, N) float32 as weights: int8, each column's weights
+ * times 127 / its largest |w| rounded to nearest (even), the scale that largest |w| / 127; or
+ * float32 and scales 1. Written block by block, in the order the weights lie. */
 void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
     float *scale = (float *)scales(K, N, dst);
 #if INT8
@@ -103,15 +110,19 @@ void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
             const float a = fabsf(src[k * N + j]);
             scale[j] = a > scale[j] ? a : scale[j];
         }
+    weight_t *out = dst;
+    for (int64_t b = 0; b < cols(N); b += BLOCK) {
+        float inv[BLOCK];  /* the block's columns: 127 / largest |w| (0 past N or for a column of zeros) */
+        for (int c = 0; c < BLOCK; c++) inv[c] = b + c < N && scale[b + c] > 0.0f ? 127.0f / scale[b + c] : 0.0f;
+        for (int64_t k0 = 0; k0 < K; k0 += 4)
+            for (int c = 0; c < BLOCK; c++)
+                for (int64_t k = k0; k < k0 + 4; k++) {
+                    const weight_t v = k < K && b + c < N ? (weight_t)clamp(nearbyintf(src[k * N + b + c] * inv[c]), 127.0f) : 0;
+                    *out++ = v;
+                    if (b + c < N) sum[b + c] += v;
+                }
+    }
     for (int64_t j = 0; j < N; j++) scale[j] /= 127.0f;
-    memset(dst, 0, (size_t)weight_bytes(K, N));
-    for (int64_t k = 0; k < K; k++)
-        for (int64_t j = 0; j < N; j++) {
-            const float q = scale[j] > 0.0f ? nearbyintf(src[k * N + j] / scale[j]) : 0.0f;
-            const weight_t v = (weight_t)fminf(fmaxf(q, -127.0f), 127.0f);  /* (fmaxf: a NaN becomes -127, never undefined) */
-            dst[((j / BLOCK) * ((K + 3) / 4) + k / 4) * 4 * BLOCK + (j % BLOCK) * 4 + k % 4] = v;
-            sum[j] += v;
-        }
 #else
     memcpy(dst, src, sizeof(float) * K * N);
     for (int64_t j = 0; j < N; j++) scale[j] = 1.0f;
@@ -153,8 +164,7 @@ static int32_t whole_max(int64_t K) {
 
 /* q = x * inv rounded to nearest (even; the default rounding), clamped to [-A, A], + offset. */
 static int32_t round_one(float x, float inv, int32_t A, int32_t offset) {
-    const float q = nearbyintf(x * inv);
-    return (int32_t)fminf(fmaxf(q, (float)-A), (float)A) + offset;
+    return (int32_t)clamp(nearbyintf(x * inv), (float)A) + offset;
 }
 
 #if VECTOR_BITS == 8

@@ -54,8 +54,8 @@ def run(stepper: Stepper, ids) -> list:
 
 
 class Int8Matrix:
-    """A weight matrix as network.c multiplies by it: int8, each column of W in x @ W rounded to a
-    multiple of its scale, the column's largest |w| / 127 (net_quantize); the vector x rounded to
+    """A weight matrix as network.c multiplies by it: int8, each column of W in x @ W times 127 /
+    its largest |w|, rounded (net_quantize), the scale that largest |w| / 127; the vector x rounded to
     whole numbers in [-A, A] by its largest |x| / A (A 127 for `bits` 8; for 16 as large as K sums
     of products with int8 weights allow in int32), the integer products summed exactly."""
 
@@ -63,8 +63,9 @@ class Int8Matrix:
 
     def __init__(self, w: np.ndarray, bits: int, transposed: bool = False):
         w = w.T if transposed else w  # (K, N) for x @ W; transposed: given as (N, K), used as W @ x
-        self.scale = np.abs(w).max(axis=0) / np.float32(127)  # (N,)
-        self.q = np.rint(np.divide(w, self.scale, out=np.zeros_like(w), where=self.scale > 0))  # (K, N) whole numbers
+        top = np.abs(w).max(axis=0)  # (N,)
+        inv = np.divide(np.float32(127), top, out=np.zeros_like(top), where=top > 0)
+        self.q, self.scale = np.rint(w * inv), top / np.float32(127)  # (K, N) whole numbers, (N,)
         self.A = 127 if bits == 8 else min(32767, (2**31 - 1) // (127 * len(w)))
         self.transposed = transposed
 
