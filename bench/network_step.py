@@ -3,7 +3,7 @@
 Times `Stepper.step` (a character stepped from a kept state, as a suggestion grows its ghost) and
 `Stepper.recompute` over the last N characters of a text (a jump), for the C step (the weights as
 network.c reads them: int8 and a scale per column with AVX2 or AVX-512, the vectors they multiply
-rounded to int8 with VNNI, else int16; without AVX2 float32) and the numpy step of
+rounded to int16; without AVX2 float32) and the numpy step of
 the same network, alternating; medians over repeats. Also how far the C step's next-character
 probabilities are from numpy's along the text.
 

@@ -5,17 +5,16 @@
  * 512 wide), more than a core's L2 cache keeps between keys: its time is the time to read them. Here
  * they are kept as int8, a float scale per column (the largest |w| of the column / 127; a
  * network's bits per character move by under 0.1 %: docs/benchmarks.md), and the vector each
- * matrix multiplies is rounded to whole numbers too, by its own largest |x|, so that the products
- * are summed exactly in int32; each column's sum times the two scales at the end. By what the
- * compiler targets (native.py compiles with -march=native):
- * - VNNI (AVX-512 VNNI, or AVX-VNNI): the vector in int8, four bytes' products at a time
- *   (vpdpbusd, whose unsigned bytes hold x + 128: 128 times each column's weight sum taken off);
- * - AVX2 without VNNI: the vector in int16, the weights widened to int16 as read (vpmaddwd);
- * - elsewhere the weights stay float32 and the loops are plain C, which measured no faster than
- *   numpy: net_int8() says which, and stepper.py steps in C only with int8.
+ * matrix multiplies is rounded to int16, by its own largest |x|, the weights widened to int16 as
+ * they are read and each pair of products summed exactly in int32 (vpdpwssd with VNNI, else
+ * vpmaddwd); each column's sum times the two scales at the end. 16 columns at a time with
+ * AVX-512BW, 8 with AVX2 (native.py compiles with -march=native); elsewhere the weights stay
+ * float32 and the loops are plain C, which measured no faster than numpy: net_int8() says
+ * which, and stepper.py steps in C only with int8. (int8 vectors, vpdpbusd, were tried: no
+ * faster here, the steps being bound by reading the weights, and they moved the ghosts.)
  * A matrix (K, N) for x @ W is one block: its weights, padded to 64 bytes (int8: in blocks of
  * columns, as the instructions read them), then its column scales (float32; all 1 for float32
- * weights) and for int8 its columns' sums: net_matrix_bytes, net_quantize.
+ * weights): net_matrix_bytes, net_quantize.
  * The gates' tanh is a rational approximation (Eigen's, a few float32 ulp), the same on every path.
  * Compiled on first use by charcomplete/native.py with the machine's C compiler; without one,
  * stepper.py's numpy code runs. Standard C and the compiler's intrinsics only: loaded with ctypes.
@@ -24,35 +23,24 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
-#define BLOCK 16  /* columns a vector holds */
-#define VECTOR_BITS 8  /* the vector rounded to int8: vpdpbusd, its unsigned bytes times the signed weights */
-typedef __m512i ivec;
-#define ILOAD(p) _mm512_loadu_si512((const void *)(p))
-#define ISET(x) _mm512_set1_epi32(x)
-#define IZERO() _mm512_setzero_si512()
-#define IADD(a, b) _mm512_add_epi32(a, b)
-#define DPBUSD(acc, u, w) _mm512_dpbusd_epi32(acc, u, w)
-#define ISTORE(p, v) _mm512_storeu_si512((void *)(p), v)
-#elif defined(__AVXVNNI__)
-#include <immintrin.h>
-#define BLOCK 8
-#define VECTOR_BITS 8
-typedef __m256i ivec;
-#define ILOAD(p) _mm256_loadu_si256((const __m256i *)(p))
-#define ISET(x) _mm256_set1_epi32(x)
-#define IZERO() _mm256_setzero_si256()
-#define IADD(a, b) _mm256_add_epi32(a, b)
-#define DPBUSD(acc, u, w) _mm256_dpbusd_avx_epi32(acc, u, w)
-#define ISTORE(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+#define BLOCK 16  /* columns a vector's sums hold */
+#if defined(__AVX512VNNI__)
+#define DPWSSD(acc, w, x) _mm512_dpwssd_epi32(acc, w, x)  /* acc + each pair of int16 products, in int32 */
+#else
+#define DPWSSD(acc, w, x) _mm512_add_epi32(acc, _mm512_madd_epi16(w, x))
+#endif
 #elif defined(__AVX2__)
 #include <immintrin.h>
 #define BLOCK 8
-#define VECTOR_BITS 16  /* the vector rounded to int16: vpmaddwd, the weights widened to int16 as read */
+#if defined(__AVXVNNI__)
+#define DPWSSD(acc, w, x) _mm256_dpwssd_avx_epi32(acc, w, x)
+#else
+#define DPWSSD(acc, w, x) _mm256_add_epi32(acc, _mm256_madd_epi16(w, x))
+#endif
 #else
 #define BLOCK 0  /* float32 weights, plain C */
-#define VECTOR_BITS 32
 #endif
 
 #if BLOCK
@@ -66,13 +54,13 @@ typedef float weight_t;
 /* 1 if the weights are int8 (net_quantize makes them so), 0 if float32. */
 int net_int8(void) { return INT8; }
 
-/* The vector a matrix multiplies: 8 (rounded to int8), 16 (int16) or 32 (float32). */
-int net_vector_bits(void) { return VECTOR_BITS; }
+/* The vector a matrix multiplies: 16 (rounded to int16) with int8 weights, else 32 (float32). */
+int net_vector_bits(void) { return INT8 ? 16 : 32; }
 
 #if INT8
 /* A (K, N) matrix's int8 weights lie in blocks of BLOCK columns: block b, rows 4r..4r+3 are
  * 4 * BLOCK bytes, column c's four rows together (byte 4c + i: row 4r + i), rows and columns past
- * K and N zero. After the scales, each column's sum of its int8 weights (int32). */
+ * K and N zero. */
 static int64_t cols(int64_t N) { return (N + BLOCK - 1) / BLOCK * BLOCK; }
 static int64_t weight_bytes(int64_t K, int64_t N) { return (K + 3) / 4 * 4 * cols(N); }
 #define SCALES(N) cols(N)
@@ -83,19 +71,20 @@ static int64_t weight_bytes(int64_t K, int64_t N) { return K * N * (int64_t)size
 
 static int64_t padded(int64_t K, int64_t N) { return (weight_bytes(K, N) + 63) / 64 * 64; }
 
-/* Bytes of a (K, N) matrix block: the weights, padded to 64 bytes, then the float32 scales (and
- * for int8 weights the int32 column sums). */
-int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + SCALES(N) * (int64_t)(INT8 ? 8 : 4); }
+/* Bytes of a (K, N) matrix block: the weights, padded to 64 bytes, then the float32 scales. */
+int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + SCALES(N) * (int64_t)sizeof(float); }
 
 static const float *scales(int64_t K, int64_t N, const weight_t *w) {
     return (const float *)((const char *)w + padded(K, N));
 }
 
+#if INT8
 /* q clamped to [-A, A], a NaN to -A (no library call: the loops stay inline; never an undefined cast). */
 static float clamp(float q, float A) {
     q = q > -A ? q : -A;
     return q < A ? q : A;
 }
+#endif
 
 /* dst (a block of net_matrix_bytes) = src (K, N) float32 as weights: int8, each column's weights
  * times 127 / its largest |w| rounded to nearest (even), the scale that largest |w| / 127; or
@@ -103,8 +92,7 @@ static float clamp(float q, float A) {
 void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
     float *scale = (float *)scales(K, N, dst);
 #if INT8
-    int32_t *sum = (int32_t *)(scale + SCALES(N));
-    for (int64_t j = 0; j < SCALES(N); j++) scale[j] = 0.0f, sum[j] = 0;
+    for (int64_t j = 0; j < SCALES(N); j++) scale[j] = 0.0f;
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++) {
             const float a = fabsf(src[k * N + j]);
@@ -116,11 +104,8 @@ void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
         for (int c = 0; c < BLOCK; c++) inv[c] = b + c < N && scale[b + c] > 0.0f ? 127.0f / scale[b + c] : 0.0f;
         for (int64_t k0 = 0; k0 < K; k0 += 4)
             for (int c = 0; c < BLOCK; c++)
-                for (int64_t k = k0; k < k0 + 4; k++) {
-                    const weight_t v = k < K && b + c < N ? (weight_t)clamp(nearbyintf(src[k * N + b + c] * inv[c]), 127.0f) : 0;
-                    *out++ = v;
-                    if (b + c < N) sum[b + c] += v;
-                }
+                for (int64_t k = k0; k < k0 + 4; k++)
+                    *out++ = k < K && b + c < N ? (weight_t)clamp(nearbyintf(src[k * N + b + c] * inv[c]), 127.0f) : 0;
     }
     for (int64_t j = 0; j < N; j++) scale[j] /= 127.0f;
 #else
@@ -130,6 +115,13 @@ void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
 }
 
 #if INT8
+/* x's four int16 of rows 4r..4r+3 as one int64 (to broadcast to every column). */
+static int64_t four(const int16_t *xq, int64_t r) {
+    int64_t v;
+    memcpy(&v, xq + 4 * r, 8);
+    return v;
+}
+
 /* The largest |x[k]| of x (K,) (a NaN is passed over). */
 static float largest(int64_t K, const float *x) {
     float top = 0.0f;
@@ -150,124 +142,76 @@ static float largest(int64_t K, const float *x) {
     return top;
 }
 
-/* The whole numbers x (K,) is rounded to lie in [-A, A]: 127 for int8; for int16 as large as a
- * sum of K products with int8 weights allows in int32. */
+/* The largest whole number A the vector is rounded to lie in [-A, A]: 32,767 (int16), less where a
+ * sum of K products with int8 weights could pass int32. */
 static int32_t whole_max(int64_t K) {
-#if VECTOR_BITS == 8
-    (void)K;
-    return 127;
-#else
     const int64_t a = 2147483647 / (127 * (K > 0 ? K : 1));
     return a < 32767 ? (int32_t)a : 32767;
-#endif
 }
 
-/* q = x * inv rounded to nearest (even; the default rounding), clamped to [-A, A], + offset. */
-static int32_t round_one(float x, float inv, int32_t A, int32_t offset) {
-    return (int32_t)clamp(nearbyintf(x * inv), (float)A) + offset;
-}
-
-#if VECTOR_BITS == 8
-/* Rows 4r..4r+3 of the rounded vector as one int32 (little-endian, as vpdpbusd reads them). */
-static int32_t word(const uint8_t *xq, int64_t r) {
-    int32_t v;
-    memcpy(&v, xq + 4 * r, 4);
-    return v;
-}
-#endif
-
-/* g (N,) += x (K,) @ w (K, N), x rounded to whole numbers in [-A, A] by its largest |x| / A (s),
- * the products with the int8 weights summed exactly in int32, each column's sum times s and the
- * column's scale. With int8 (vpdpbusd, unsigned bytes) x is stored + 128 and 128 times the
- * column's weight sum taken off after. acc: scratch of (K / 2 + 2 + cols(N),) floats. */
+/* g (N,) += x (K,) @ w (K, N): x rounded to whole numbers in [-A, A] by its largest |x| / A (s),
+ * stored as int16; the weights widened to int16 as read and each pair of products summed in int32
+ * (vpdpwssd or vpmaddwd), exactly; each column's sum times s and the column's scale at the end.
+ * acc: scratch of (K / 2 + 2 + cols(N),) floats. */
 static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, float *g, float *acc) {
     const float *scale = scales(K, N, w);
-    const int32_t *sum = (const int32_t *)(scale + SCALES(N));
     const int64_t R = (K + 3) / 4;
     const int32_t A = whole_max(K);
     const float top = largest(K, x), s = top / (float)A, inv = top > 0.0f ? (float)A / top : 0.0f;
-    int64_t k = 0;
-#if VECTOR_BITS == 8
-    const int32_t offset = 128;
-    uint8_t *xq = (uint8_t *)acc;  /* (4R,) x's bytes, four to a row of blocks */
-    int32_t *dot = (int32_t *)acc + R + 1;  /* (cols(N),) */
-#if defined(__AVX512F__)
-    const __m512 vinv = _mm512_set1_ps(inv);
-    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127), off = _mm512_set1_epi32(128);
-    for (; k + 16 <= K; k += 16) {
-        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + k), vinv));
-        q = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), off);
-        _mm_storeu_si128((__m128i *)(xq + k), _mm512_cvtepi32_epi8(q));
-    }
-#else
-    const __m256 vinv = _mm256_set1_ps(inv);
-    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), off = _mm256_set1_epi32(128);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    for (; k + 32 <= K; k += 32) {  /* 32 at a time: the packs work within 128-bit lanes, a permute puts them in order */
-        __m256i q[4];
-        for (int i = 0; i < 4; i++) {
-            q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8 * i), vinv));
-            q[i] = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q[i], lo), hi), off);
-        }
-        const __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-        _mm256_storeu_si256((__m256i *)(xq + k), _mm256_permutevar8x32_epi32(bytes, order));
-    }
-#endif
-    for (; k < 4 * R; k++) xq[k] = (uint8_t)(k < K ? round_one(x[k], inv, A, offset) : offset);
-    for (int64_t b = 0; b < cols(N); b += BLOCK) {
-        const weight_t *blk = w + b * 4 * R;
-        ivec a0 = IZERO(), a1 = IZERO(), a2 = IZERO(), a3 = IZERO();
-        int64_t r = 0;
-        for (; r + 4 <= R; r += 4) {  /* four sums at once: vpdpbusd's latency */
-            a0 = DPBUSD(a0, ISET(word(xq, r)), ILOAD(blk + r * 4 * BLOCK));
-            a1 = DPBUSD(a1, ISET(word(xq, r + 1)), ILOAD(blk + (r + 1) * 4 * BLOCK));
-            a2 = DPBUSD(a2, ISET(word(xq, r + 2)), ILOAD(blk + (r + 2) * 4 * BLOCK));
-            a3 = DPBUSD(a3, ISET(word(xq, r + 3)), ILOAD(blk + (r + 3) * 4 * BLOCK));
-        }
-        for (; r < R; r++) a0 = DPBUSD(a0, ISET(word(xq, r)), ILOAD(blk + r * 4 * BLOCK));
-        ISTORE(dot + b, IADD(IADD(a0, a1), IADD(a2, a3)));
-    }
-#else
-    const int32_t offset = 0;
-    int16_t *xq = (int16_t *)acc;  /* (4R,) x as int16 */
-    int32_t *dot = (int32_t *)acc + 2 * R + 1;  /* (cols(N),) */
+    int16_t *xq = (int16_t *)acc;  /* (4R,) x as int16, zeros past K */
+    int32_t *dot = (int32_t *)acc + 2 * R + 1;  /* (cols(N),) the columns' sums */
     const __m256 vinv = _mm256_set1_ps(inv);
     const __m256i lo = _mm256_set1_epi32(-A), hi = _mm256_set1_epi32(A);
-    for (; k + 16 <= K; k += 16) {  /* the pack works within 128-bit lanes, a permute puts them in order */
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {  /* round (to nearest even, the default), clamp, pack: the pack works within 128-bit lanes, a permute puts them in order */
         const __m256i q0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv)), lo), hi);
         const __m256i q1 = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vinv)), lo), hi);
         _mm256_storeu_si256((__m256i *)(xq + k), _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8));
     }
-    for (; k < 4 * R; k++) xq[k] = (int16_t)(k < K ? round_one(x[k], inv, A, offset) : 0);
-    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    for (; k < 4 * R; k++) xq[k] = (int16_t)(k < K ? clamp(nearbyintf(x[k] * inv), (float)A) : 0.0f);
     for (int64_t b = 0; b < cols(N); b += BLOCK) {
-        const weight_t *blk = w + b * 4 * R;
-        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();  /* columns 0-3 and 4-7, two sums each */
-        __m256i b0 = _mm256_setzero_si256(), b1 = _mm256_setzero_si256();  /* the same, odd rows of blocks */
+        const weight_t *blk = w + b * 4 * R;  /* rows 4r..4r+3 of each column together: 4 * BLOCK bytes a row of blocks */
+#if BLOCK == 16
+        /* columns 0-7 and 8-15, even and odd rows of blocks: column c's two sums (rows 4r, 4r+1 and 4r+2, 4r+3) in lanes 2c, 2c + 1 */
+        __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512(), b0 = _mm512_setzero_si512(), b1 = _mm512_setzero_si512();
+#define ROWS(v0, v1, r, x4) do { \
+            v0 = DPWSSD(v0, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(blk + (r) * 64))), x4); \
+            v1 = DPWSSD(v1, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(blk + (r) * 64 + 32))), x4); \
+        } while (0)
+#define BROADCAST(r) _mm512_set1_epi64(four(xq, r))
+#else
+        /* columns 0-3 and 4-7, even and odd rows of blocks: column c's two sums in lanes 2c, 2c + 1 */
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256(), b0 = _mm256_setzero_si256(), b1 = _mm256_setzero_si256();
+#define ROWS(v0, v1, r, x4) do { \
+            v0 = DPWSSD(v0, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + (r) * 32))), x4); \
+            v1 = DPWSSD(v1, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + (r) * 32 + 16))), x4); \
+        } while (0)
+#define BROADCAST(r) _mm256_set1_epi64x(four(xq, r))
+#endif
         int64_t r = 0;
         for (; r + 2 <= R; r += 2) {
-            int64_t four[2];
-            memcpy(four, xq + 4 * r, 16);
-            const __m256i xr = _mm256_set1_epi64x(four[0]), xs = _mm256_set1_epi64x(four[1]);  /* x's rows 4r..4r+7 */
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32))), xr));
-            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32 + 16))), xr));
-            b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32 + 32))), xs));
-            b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32 + 48))), xs));
+            ROWS(a0, a1, r, BROADCAST(r));
+            ROWS(b0, b1, r + 1, BROADCAST(r + 1));
         }
-        for (; r < R; r++) {
-            int64_t four;
-            memcpy(&four, xq + 4 * r, 8);
-            const __m256i xr = _mm256_set1_epi64x(four);
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32))), xr));
-            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + r * 32 + 16))), xr));
-        }
+        if (r < R) ROWS(a0, a1, r, BROADCAST(r));
+#undef ROWS
+#undef BROADCAST
+#if BLOCK == 16
+        a0 = _mm512_add_epi32(a0, b0);
+        a1 = _mm512_add_epi32(a1, b1);
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        _mm512_storeu_si512((void *)(dot + b), _mm512_add_epi32(_mm512_permutex2var_epi32(a0, even, a1),
+                                                                 _mm512_permutex2var_epi32(a0, odd, a1)));
+#else
         a0 = _mm256_add_epi32(a0, b0);
         a1 = _mm256_add_epi32(a1, b1);
-        /* a0: column 0's two sums, column 1's | 2's, 3's; hadd: 0, 1, 4, 5 | 2, 3, 6, 7 */
-        _mm256_storeu_si256((__m256i *)(dot + b), _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(a0, a1), order));
-    }
+        /* hadd within 128-bit lanes: columns 0, 1, 4, 5 | 2, 3, 6, 7; the permute puts them in order */
+        _mm256_storeu_si256((__m256i *)(dot + b),
+                            _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(a0, a1), _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7)));
 #endif
-    for (int64_t j = 0; j < N; j++) g[j] += s * scale[j] * (float)(dot[j] - offset * sum[j]);
+    }
+    for (int64_t j = 0; j < N; j++) g[j] += s * scale[j] * (float)dot[j];
 }
 #else
 /* g (N,) += x (K,) @ w (K, N), float32 weights (scales all 1), in plain C: row by row. */

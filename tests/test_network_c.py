@@ -1,5 +1,5 @@
 """The network's step in C (charcomplete/network.c through stepper.py): what numpy computes
-multiplying as it does (int8 weights, the vectors rounded to int8 or int16), in each build this CPU
+multiplying as it does (int8 weights, the vectors rounded to int16), in each build this CPU
 can run, and close to numpy with the float32 weights; a recompute equal to stepping; built with
 this CPU's instructions, and numpy stepping where they are refused or lack AVX2; turned off alone
 by CHARCOMPLETE_NO_NATIVE=network."""
@@ -56,17 +56,17 @@ def run(stepper: Stepper, ids) -> list:
 class Int8Matrix:
     """A weight matrix as network.c multiplies by it: int8, each column of W in x @ W times 127 /
     its largest |w|, rounded (net_quantize), the scale that largest |w| / 127; the vector x rounded to
-    whole numbers in [-A, A] by its largest |x| / A (A 127 for `bits` 8; for 16 as large as K sums
-    of products with int8 weights allow in int32), the integer products summed exactly."""
+    whole numbers in [-A, A] (int16) by its largest |x| / A (A 32,767, or as large as K sums of
+    products with int8 weights allow in int32), the integer products summed exactly."""
 
     __array_ufunc__ = None  # numpy leaves `x @ this` to __rmatmul__
 
-    def __init__(self, w: np.ndarray, bits: int, transposed: bool = False):
+    def __init__(self, w: np.ndarray, transposed: bool = False):
         w = w.T if transposed else w  # (K, N) for x @ W; transposed: given as (N, K), used as W @ x
         top = np.abs(w).max(axis=0)  # (N,)
         inv = np.divide(np.float32(127), top, out=np.zeros_like(top), where=top > 0)
         self.q, self.scale = np.rint(w * inv), top / np.float32(127)  # (K, N) whole numbers, (N,)
-        self.A = 127 if bits == 8 else min(32767, (2**31 - 1) // (127 * len(w)))
+        self.A = min(32767, (2**31 - 1) // (127 * len(w)))
         self.transposed = transposed
 
     def __rmatmul__(self, x: np.ndarray) -> np.ndarray:  # x (K,) @ W
@@ -80,14 +80,14 @@ class Int8Matrix:
         return self.__rmatmul__(x)
 
 
-def int8_numpy(net, bits: int) -> Stepper:
+def int8_numpy(net) -> Stepper:
     """A numpy Stepper that multiplies as network.c does (Int8Matrix for each matrix it reads)."""
     ref = Stepper(net, native=False)
-    ref._w_hh_ts = [Int8Matrix(w, bits) for w in ref._w_hh_ts]
-    ref._w_ih = [None] + [Int8Matrix(w, bits, transposed=True) for w in ref._w_ih[1:]]
-    ref._w_out = Int8Matrix(ref._w_out, bits, transposed=True)
+    ref._w_hh_ts = [Int8Matrix(w) for w in ref._w_hh_ts]
+    ref._w_ih = [None] + [Int8Matrix(w, transposed=True) for w in ref._w_ih[1:]]
+    ref._w_out = Int8Matrix(ref._w_out, transposed=True)
     if net.cfg.kind == "attention":
-        ref._w_k = Int8Matrix(ref._w_k, bits)
+        ref._w_k = Int8Matrix(ref._w_k)
     return ref
 
 
@@ -104,23 +104,24 @@ def cpu_flags() -> set[str]:
 
 
 # network.c's int8 code built for other CPUs than this one: -march=native replaced by these flags
-# (name: flags, the CPU flags they need, what net_vector_bits() says)
+# (name: flags, the CPU flags they need)
 BUILDS = {"this CPU": None,
-          "AVX2 without VNNI": ("-mavx2 -mfma", {"avx2", "fma"}, 16),
-          "AVX-VNNI (256-bit)": ("-mavx2 -mfma -mavxvnni", {"avx2", "fma", "avx_vnni"}, 8),
-          "AVX-512 without VNNI": ("-mavx512f -mavx512bw -mfma", {"avx512f", "avx512bw", "fma"}, 16)}
+          "AVX2 without VNNI": ("-mavx2 -mfma", {"avx2", "fma"}),
+          "AVX-VNNI (256-bit)": ("-mavx2 -mfma -mavxvnni", {"avx2", "fma", "avx_vnni"}),
+          "AVX-512 without VNNI": ("-mavx512f -mavx512bw -mfma", {"avx512f", "avx512bw", "fma"}),
+          "AVX-512 VNNI": ("-mavx512f -mavx512bw -mavx512vnni -mfma", {"avx512f", "avx512bw", "avx512_vnni", "fma"})}
 
 
 def build_for(build: str, monkeypatch, tmp_path):
     """network.c as built for `build` (skipped where this CPU cannot run it)."""
     if BUILDS[build] is not None:
-        flags, needs, bits = BUILDS[build]
+        flags, needs = BUILDS[build]
         if not needs <= cpu_flags():
             pytest.skip(f"this CPU cannot run a build for {build}")
         swap = f'for a in "$@"; do shift; if [ "$a" = -march=native ]; then set -- "$@" {flags}; else set -- "$@" "$a"; fi; done'
         monkeypatch.setenv("CC", _wrapper(tmp_path, swap))
         lib = native.library("network")
-        assert lib is not None and lib.net_int8() == 1 and lib.net_vector_bits() == bits
+        assert lib is not None and lib.net_int8() == 1 and lib.net_vector_bits() == 16
     c_step_or_skip()
     return native.library("network")
 
@@ -128,16 +129,16 @@ def build_for(build: str, monkeypatch, tmp_path):
 @pytest.mark.parametrize("build", list(BUILDS))
 @pytest.mark.parametrize("kind,hidden,layers", [("attention", 64, 1), ("attention", 40, 2), ("lstm", 48, 1), ("lstm", 18, 2)])
 def test_the_c_step_computes_what_numpy_does_multiplying_as_it_does(kind, hidden, layers, build, monkeypatch, tmp_path):
-    lib = build_for(build, monkeypatch, tmp_path)
+    assert build_for(build, monkeypatch, tmp_path).net_vector_bits() == 16
     net = network(kind, hidden, layers)
-    c, ref, exact = Stepper(net), int8_numpy(net, lib.net_vector_bits()), Stepper(net, native=False)
+    c, ref, exact = Stepper(net), int8_numpy(net), Stepper(net, native=False)
     assert c.native and not ref.native
     ids = np.random.default_rng(0).integers(0, 37, 300)  # past the window: the attention buffer slides
     worst = 0.0
     for a, b, e in zip(run(c, ids), run(ref, ids), run(exact, ids)):
         assert np.abs(probs(a) - probs(b)).max() < 1e-6
-        # the states to 1e-5: int16's finer grid lets numpy's and network.c's float32 differences of a few
-        # ulp flip an element's rounding now and then (measured: up to 3e-6 over 300 steps; int8 under 1e-6)
+        # the states to 1e-5: numpy's and network.c's float32 differences of a few ulp flip an element's
+        # rounding to int16 now and then (measured: up to 3e-6 over 300 steps)
         assert all(np.abs(x - y).max() < 1e-5 for x, y in zip(a.h + a.c, b.h + b.c))
         if kind == "attention":
             assert len(a.attn) == len(b.attn) and np.abs(a.attn - b.attn).max() < 1e-5
