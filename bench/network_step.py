@@ -2,12 +2,13 @@
 
 Times `Stepper.step` (a character stepped from a kept state, as a suggestion grows its ghost) and
 `Stepper.recompute` over the last N characters of a text (a jump), for the C step (the weights as
-network.c reads them: int8 and a scale per column with AVX2 or AVX-512, the vectors they multiply
-rounded to int16; without AVX2 float32) and the numpy step of
-the same network, alternating; medians over repeats. Also how far the C step's next-character
-probabilities are from numpy's along the text.
+network.c reads them: int8 and a scale per column, the vectors they multiply rounded to int16;
+the build it names: AVX2, AVX-512, NEON or plain C) and the numpy step of the same network,
+alternating; medians over repeats. Also how far the C step's next-character probabilities are
+from numpy's along the text. A plain C build (no vector instructions), which the editor leaves to
+numpy, is timed with --plain-c too.
 
-    python bench/network_step.py [--model prose] [--repeats 5] [--chars 160]
+    python bench/network_step.py [--model prose] [--repeats 5] [--chars 160] [--plain-c]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from common import REPO, command_line  # noqa: E402
 
 from charcomplete import native  # noqa: E402
 from charcomplete.completion import load_completer  # noqa: E402
-from charcomplete.stepper import Stepper  # noqa: E402
+from charcomplete.stepper import Stepper, _NativeNet  # noqa: E402
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -37,12 +38,17 @@ def main() -> None:
     ap.add_argument("--model", default="prose")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--chars", type=int, default=160, help="characters a recompute reads")
+    ap.add_argument("--plain-c", action="store_true", help="time a plain C build too (which the editor leaves to numpy)")
     args = ap.parse_args()
     c = load_completer(args.model)
     net = c._network.net
     steppers = {"C (network.c)": Stepper(net), "numpy": Stepper(net, native=False)}
+    lib = native.library("network")
     if not steppers["C (network.c)"].native:
-        raise SystemExit("network.c could not be built here (no C compiler, or CHARCOMPLETE_NO_NATIVE)")
+        if lib is None or not args.plain_c:
+            raise SystemExit("network.c does not step here (no C compiler, a build without vector instructions "
+                             "(--plain-c times it), or CHARCOMPLETE_NO_NATIVE)")
+        steppers["C (network.c)"]._c = _NativeNet(steppers["C (network.c)"], lib)  # by hand, as the editor would not
     text = (REPO / "bench" / "data" / "modern-prose.txt").read_text(encoding="utf-8")
     ids = np.array([c.vocab._index.get(ch, 0) for ch in text], dtype=np.int64)
     times = {name: ([], []) for name in steppers}
@@ -64,8 +70,7 @@ def main() -> None:
         pa, pb = softmax(a.logits), softmax(b.logits)
         diffs.append(float(np.abs(pa - pb).max()))
         same += int(np.argmax(pa) == np.argmax(pb))
-    lib = native.library("network")
-    build = f"int8 weights, the vectors rounded to int{lib.net_vector_bits()}"
+    build = f"int8 weights, int16 vectors; {lib.net_build().decode()}"
     print(f"`{command_line()}` (network {c.H} wide, {c.layers} layer(s); network.c: {build})\n")
     print(f"| step | a step, µs (median of {args.repeats}) | a recompute of {args.chars} characters, ms |\n|---|---|---|")
     for name, (step, rec) in times.items():

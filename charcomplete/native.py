@@ -5,7 +5,7 @@ most of those questions are new: in Python each answer takes 20-55 µs, a fifth 
 slowest keys' time (bench/slow_keys.py). charcomplete/memory.c does the same lookups and the same
 arithmetic in the same order (the same doubles: tests/test_native.py), in 2-17 µs (warm or cold
 caches). charcomplete/network.c steps the network (stepper.py) with its weights in int8 where the
-CPU has AVX2 or AVX-512: a step's time is the time to read its weights.
+CPU has AVX2 or AVX-512 (x86) or NEON (64-bit ARM): a step's time is the time to read its weights.
 
 The first time a process needs one, the C file shipped in the package is compiled with the
 machine's C compiler (`$CC`, which may hold a wrapper such as ccache and flags, else `cc`) into
@@ -38,9 +38,17 @@ from charcomplete.paths import cache_dir, make_folder
 SOURCE = Path(__file__).with_name("memory.c")
 MAX_ORDERS = 16  # memory.c's MAX_ORDERS
 FLAGS = ["-O2", "-ffp-contract=off", "-shared", "-fPIC"]  # no fused multiply-adds: the same rounding as numpy's
-# network.c: this CPU's vector instructions (its int8 weights need AVX2 and FMA, or AVX-512;
-# without them it compiles to float32 C, which stepper.py leaves to numpy)
-NETWORK_FLAGS = ["-O3", "-march=native", "-shared", "-fPIC"]
+
+
+def network_flags(machine: str) -> list[str]:
+    """network.c's flags: on x86 this CPU's vector instructions (AVX2 or AVX-512; without them it is
+    plain C, which stepper.py leaves to numpy); on 64-bit ARM none, NEON being in every such CPU
+    (and some of Apple's compilers refusing -march=native)."""
+    arm = machine.lower() in ("arm64", "aarch64")
+    return ["-O3"] + ([] if arm else ["-march=native"]) + ["-shared", "-fPIC"]
+
+
+NETWORK_FLAGS = network_flags(platform.machine())
 SOURCES = {"memory": (SOURCE, FLAGS), "network": (SOURCE.with_name("network.c"), NETWORK_FLAGS)}  # each library's source and flags
 COMPILE_TIMEOUT_S = 60
 _loaded: dict[str, ctypes.PyDLL | None] = {}  # per library: loaded, or None (unavailable); absent: not tried yet in this process
@@ -48,7 +56,7 @@ _building = threading.Lock()
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 SIGNATURES = {  # each library's functions: (argument types, result type)
     "memory": {"memory_predict": ([_P, _P, _I, _P, _P, _P, _P], None)},
-    "network": {"net_int8": ([], ctypes.c_int), "net_vector_bits": ([], ctypes.c_int), "net_matrix_bytes": ([_I, _I], _I), "net_quantize": ([_I, _I, _P, _P], None),
+    "network": {"net_build": ([], ctypes.c_char_p), "net_vectorised": ([], ctypes.c_int), "net_matrix_bytes": ([_I, _I], _I), "net_quantize": ([_I, _I, _P, _P], None),
                 "net_cell": ([_I] + [_P] * 9, None),
                 "net_layer": ([_I, _I, _P, _I] + [_P] * 7, None),
                 "net_head": ([_I, _I, _I, _P, _P, _P, ctypes.c_float, _P, _P, _P, _P, _P], None)},

@@ -6,15 +6,16 @@
  * they are kept as int8, a float scale per column (the largest |w| of the column / 127; a
  * network's bits per character move by under 0.1 %: docs/benchmarks.md), and the vector each
  * matrix multiplies is rounded to int16, by its own largest |x|, the weights widened to int16 as
- * they are read and each pair of products summed exactly in int32 (vpdpwssd with VNNI, else
- * vpmaddwd); each column's sum times the two scales at the end. 16 columns at a time with
- * AVX-512BW, 8 with AVX2 (native.py compiles with -march=native); elsewhere the weights stay
- * float32 and the loops are plain C, which measured no faster than numpy: net_int8() says
- * which, and stepper.py steps in C only with int8. (int8 vectors, vpdpbusd, were tried: no
- * faster here, the steps being bound by reading the weights, and they moved the ghosts.)
- * A matrix (K, N) for x @ W is one block: its weights, padded to 64 bytes (int8: in blocks of
- * columns, as the instructions read them), then its column scales (float32; all 1 for float32
- * weights): net_matrix_bytes, net_quantize.
+ * they are read and the products summed exactly in int32; each column's sum times the two scales
+ * at the end. On x86 each pair of products at once (vpdpwssd with VNNI, else vpmaddwd), 16 columns
+ * at a time with AVX-512BW, 8 with AVX2 (native.py compiles with -march=native); on 64-bit ARM
+ * with NEON (smlal), 16 columns a row; elsewhere in plain C, the same layout and arithmetic as
+ * NEON's, which stepper.py leaves to numpy (slower here: net_vectorised() says which). Every build
+ * gives the same numbers (tests/test_network_c.py; ARM's under qemu). (int8 vectors, vpdpbusd,
+ * were tried: no faster here, the steps being bound by reading the weights, and they moved the
+ * ghosts.)
+ * A matrix (K, N) for x @ W is one block: its int8 weights in blocks of columns, as the instructions
+ * read them, padded to 64 bytes, then its column scales (float32): net_matrix_bytes, net_quantize.
  * The gates' tanh is a rational approximation (Eigen's, a few float32 ulp), the same on every path.
  * Compiled on first use by charcomplete/native.py with the machine's C compiler; without one,
  * stepper.py's numpy code runs. Standard C and the compiler's intrinsics only: loaded with ctypes.
@@ -26,6 +27,7 @@
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
 #define BLOCK 16  /* columns a vector's sums hold */
+#define X86 1
 #if defined(__AVX512VNNI__)
 #define DPWSSD(acc, w, x) _mm512_dpwssd_epi32(acc, w, x)  /* acc + each pair of int16 products, in int32 */
 #else
@@ -34,65 +36,76 @@
 #elif defined(__AVX2__)
 #include <immintrin.h>
 #define BLOCK 8
+#define X86 1
 #if defined(__AVXVNNI__)
 #define DPWSSD(acc, w, x) _mm256_dpwssd_avx_epi32(acc, w, x)
 #else
 #define DPWSSD(acc, w, x) _mm256_add_epi32(acc, _mm256_madd_epi16(w, x))
 #endif
 #else
-#define BLOCK 0  /* float32 weights, plain C */
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+#define BLOCK 16  /* NEON (64-bit ARM), or plain C */
+#define X86 0
 #endif
 
-#if BLOCK
-#define INT8 1
 typedef int8_t weight_t;
+
+/* Which code multiplies: its instructions and how many columns a block holds. */
+const char *net_build(void) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+    return "AVX-512 VNNI, 16 columns";
+#elif defined(__AVX512F__) && defined(__AVX512BW__)
+    return "AVX-512, 16 columns";
+#elif defined(__AVX2__) && defined(__AVXVNNI__)
+    return "AVX-VNNI, 8 columns";
+#elif defined(__AVX2__)
+    return "AVX2, 8 columns";
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    return "NEON, 16 columns";
 #else
-#define INT8 0
-typedef float weight_t;
+    return "plain C, 16 columns";
 #endif
+}
 
-/* 1 if the weights are int8 (net_quantize makes them so), 0 if float32. */
-int net_int8(void) { return INT8; }
+/* 1 if the products run in vector instructions (AVX2, AVX-512, NEON): stepper.py steps in C then;
+ * 0 for plain C, which numpy outpaces. */
+int net_vectorised(void) {
+#if X86 || (defined(__ARM_NEON) && defined(__aarch64__))
+    return 1;
+#else
+    return 0;
+#endif
+}
 
-/* The vector a matrix multiplies: 16 (rounded to int16) with int8 weights, else 32 (float32). */
-int net_vector_bits(void) { return INT8 ? 16 : 32; }
-
-#if INT8
-/* A (K, N) matrix's int8 weights lie in blocks of BLOCK columns: block b, rows 4r..4r+3 are
- * 4 * BLOCK bytes, column c's four rows together (byte 4c + i: row 4r + i), rows and columns past
- * K and N zero. */
+/* A (K, N) matrix's int8 weights lie in blocks of BLOCK columns, rows and columns past K (to a
+ * multiple of 4) and N zero. x86: rows 4r..4r+3 of a block are 4 * BLOCK bytes, column c's four
+ * rows together (byte 4c + i: row 4r + i), as vpmaddwd reads pairs; plain C: row k's BLOCK bytes,
+ * column by column, as a loop over the columns vectorises. */
 static int64_t cols(int64_t N) { return (N + BLOCK - 1) / BLOCK * BLOCK; }
 static int64_t weight_bytes(int64_t K, int64_t N) { return (K + 3) / 4 * 4 * cols(N); }
-#define SCALES(N) cols(N)
-#else
-static int64_t weight_bytes(int64_t K, int64_t N) { return K * N * (int64_t)sizeof(weight_t); }
-#define SCALES(N) (N)
-#endif
-
 static int64_t padded(int64_t K, int64_t N) { return (weight_bytes(K, N) + 63) / 64 * 64; }
 
 /* Bytes of a (K, N) matrix block: the weights, padded to 64 bytes, then the float32 scales. */
-int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + SCALES(N) * (int64_t)sizeof(float); }
+int64_t net_matrix_bytes(int64_t K, int64_t N) { return padded(K, N) + cols(N) * (int64_t)sizeof(float); }
 
 static const float *scales(int64_t K, int64_t N, const weight_t *w) {
     return (const float *)((const char *)w + padded(K, N));
 }
 
-#if INT8
 /* q clamped to [-A, A], a NaN to -A (no library call: the loops stay inline; never an undefined cast). */
 static float clamp(float q, float A) {
     q = q > -A ? q : -A;
     return q < A ? q : A;
 }
-#endif
 
-/* dst (a block of net_matrix_bytes) = src (K, N) float32 as weights: int8, each column's weights
- * times 127 / its largest |w| rounded to nearest (even), the scale that largest |w| / 127; or
- * float32 and scales 1. Written block by block, in the order the weights lie. */
+/* dst (a block of net_matrix_bytes) = src (K, N) float32 as int8 weights: each column's weights
+ * times 127 / its largest |w| rounded to nearest (even), the scale that largest |w| / 127.
+ * Written block by block, in the order the weights lie. */
 void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
     float *scale = (float *)scales(K, N, dst);
-#if INT8
-    for (int64_t j = 0; j < SCALES(N); j++) scale[j] = 0.0f;
+    for (int64_t j = 0; j < cols(N); j++) scale[j] = 0.0f;
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++) {
             const float a = fabsf(src[k * N + j]);
@@ -102,24 +115,18 @@ void net_quantize(int64_t K, int64_t N, const float *src, weight_t *dst) {
     for (int64_t b = 0; b < cols(N); b += BLOCK) {
         float inv[BLOCK];  /* the block's columns: 127 / largest |w| (0 past N or for a column of zeros) */
         for (int c = 0; c < BLOCK; c++) inv[c] = b + c < N && scale[b + c] > 0.0f ? 127.0f / scale[b + c] : 0.0f;
+#define Q(k, c) ((k) < K && b + (c) < N ? (weight_t)clamp(nearbyintf(src[(k) * N + b + (c)] * inv[c]), 127.0f) : 0)
+#if X86
         for (int64_t k0 = 0; k0 < K; k0 += 4)
             for (int c = 0; c < BLOCK; c++)
-                for (int64_t k = k0; k < k0 + 4; k++)
-                    *out++ = k < K && b + c < N ? (weight_t)clamp(nearbyintf(src[k * N + b + c] * inv[c]), 127.0f) : 0;
+                for (int64_t k = k0; k < k0 + 4; k++) *out++ = Q(k, c);
+#else
+        for (int64_t k = 0; k < (K + 3) / 4 * 4; k++)
+            for (int c = 0; c < BLOCK; c++) *out++ = Q(k, c);
+#endif
+#undef Q
     }
     for (int64_t j = 0; j < N; j++) scale[j] /= 127.0f;
-#else
-    memcpy(dst, src, sizeof(float) * K * N);
-    for (int64_t j = 0; j < N; j++) scale[j] = 1.0f;
-#endif
-}
-
-#if INT8
-/* x's four int16 of rows 4r..4r+3 as one int64 (to broadcast to every column). */
-static int64_t four(const int16_t *xq, int64_t r) {
-    int64_t v;
-    memcpy(&v, xq + 4 * r, 8);
-    return v;
 }
 
 /* The largest |x[k]| of x (K,) (a NaN is passed over). */
@@ -130,7 +137,7 @@ static float largest(int64_t K, const float *x) {
     __m512 m = _mm512_setzero_ps();
     for (; k + 16 <= K; k += 16) m = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + k)), m);  /* (m when |x| is NaN) */
     top = _mm512_reduce_max_ps(m);
-#else
+#elif X86
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 m = _mm256_setzero_ps();
     for (; k + 8 <= K; k += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)), m);  /* (m when |x| is NaN) */
@@ -149,26 +156,17 @@ static int32_t whole_max(int64_t K) {
     return a < 32767 ? (int32_t)a : 32767;
 }
 
-/* g (N,) += x (K,) @ w (K, N): x rounded to whole numbers in [-A, A] by its largest |x| / A (s),
- * stored as int16; the weights widened to int16 as read and each pair of products summed in int32
- * (vpdpwssd or vpmaddwd), exactly; each column's sum times s and the column's scale at the end.
- * acc: scratch of (K / 2 + 2 + cols(N),) floats. */
-static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, float *g, float *acc) {
-    const float *scale = scales(K, N, w);
-    const int64_t R = (K + 3) / 4;
-    const int32_t A = whole_max(K);
-    const float top = largest(K, x), s = top / (float)A, inv = top > 0.0f ? (float)A / top : 0.0f;
-    int16_t *xq = (int16_t *)acc;  /* (4R,) x as int16, zeros past K */
-    int32_t *dot = (int32_t *)acc + 2 * R + 1;  /* (cols(N),) the columns' sums */
-    const __m256 vinv = _mm256_set1_ps(inv);
-    const __m256i lo = _mm256_set1_epi32(-A), hi = _mm256_set1_epi32(A);
-    int64_t k = 0;
-    for (; k + 16 <= K; k += 16) {  /* round (to nearest even, the default), clamp, pack: the pack works within 128-bit lanes, a permute puts them in order */
-        const __m256i q0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv)), lo), hi);
-        const __m256i q1 = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vinv)), lo), hi);
-        _mm256_storeu_si256((__m256i *)(xq + k), _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8));
-    }
-    for (; k < 4 * R; k++) xq[k] = (int16_t)(k < K ? clamp(nearbyintf(x[k] * inv), (float)A) : 0.0f);
+#if X86
+/* x's four int16 of rows 4r..4r+3 as one int64 (to broadcast to every column). */
+static int64_t four(const int16_t *xq, int64_t r) {
+    int64_t v;
+    memcpy(&v, xq + 4 * r, 8);
+    return v;
+}
+
+/* dot (cols(N),) = the columns' sums of xq (4R,) int16 times the int8 weights w, exactly in int32:
+ * the weights widened to int16 as read, each pair of products summed (vpdpwssd or vpmaddwd). */
+static void sums(int64_t R, int64_t N, const int16_t *xq, const weight_t *w, int32_t *dot) {
     for (int64_t b = 0; b < cols(N); b += BLOCK) {
         const weight_t *blk = w + b * 4 * R;  /* rows 4r..4r+3 of each column together: 4 * BLOCK bytes a row of blocks */
 #if BLOCK == 16
@@ -211,19 +209,69 @@ static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, floa
                             _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(a0, a1), _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7)));
 #endif
     }
-    for (int64_t j = 0; j < N; j++) g[j] += s * scale[j] * (float)dot[j];
+}
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+/* The same with NEON (every 64-bit ARM CPU): row by row, the block's 16 int8 weights widened to
+ * int16 and multiplied by the row's int16 into the columns' int32 sums (smlal, smlal2); two rows
+ * at a time into two sets of sums, so that the additions do not wait on each other. */
+static void sums(int64_t R, int64_t N, const int16_t *xq, const weight_t *w, int32_t *dot) {
+    for (int64_t b = 0; b < cols(N); b += BLOCK) {
+        const weight_t *row = w + b * 4 * R;  /* row k of the block: BLOCK bytes */
+        int32x4_t a[8];
+        for (int i = 0; i < 8; i++) a[i] = vdupq_n_s32(0);
+        for (int64_t k = 0; k < 4 * R; k += 2, row += 2 * BLOCK) {  /* 4R rows: even */
+            for (int t = 0; t < 2; t++) {
+                const int8x16_t v = vld1q_s8(row + t * BLOCK);
+                const int16x8_t lo = vmovl_s8(vget_low_s8(v)), hi = vmovl_high_s8(v);
+                const int16_t xk = xq[k + t];
+                a[4 * t] = vmlal_n_s16(a[4 * t], vget_low_s16(lo), xk);
+                a[4 * t + 1] = vmlal_high_n_s16(a[4 * t + 1], lo, xk);
+                a[4 * t + 2] = vmlal_n_s16(a[4 * t + 2], vget_low_s16(hi), xk);
+                a[4 * t + 3] = vmlal_high_n_s16(a[4 * t + 3], hi, xk);
+            }
+        }
+        for (int i = 0; i < 4; i++) vst1q_s32(dot + b + 4 * i, vaddq_s32(a[i], a[4 + i]));
+    }
 }
 #else
-/* g (N,) += x (K,) @ w (K, N), float32 weights (scales all 1), in plain C: row by row. */
-static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, float *g, float *acc) {
-    (void)acc;
-    for (int64_t k = 0; k < K; k++) {
-        const float xk = x[k];
-        const weight_t *r = w + k * N;
-        for (int64_t j = 0; j < N; j++) g[j] += xk * r[j];
+/* The same in plain C, row by row (on this project's x86 machine slower than numpy: stepper.py
+ * steps in numpy then; tests/test_network_c.py checks it as NEON's layout and arithmetic). */
+static void sums(int64_t R, int64_t N, const int16_t *xq, const weight_t *w, int32_t *dot) {
+    for (int64_t b = 0; b < cols(N); b += BLOCK) {
+        const weight_t *row = w + b * 4 * R;  /* row k of the block: BLOCK bytes */
+        int32_t acc[BLOCK] = {0};
+        for (int64_t k = 0; k < 4 * R; k++, row += BLOCK)
+            for (int c = 0; c < BLOCK; c++) acc[c] += (int32_t)row[c] * (int32_t)xq[k];
+        memcpy(dot + b, acc, sizeof acc);
     }
 }
 #endif
+
+/* g (N,) += x (K,) @ w (K, N): x rounded to whole numbers in [-A, A] by its largest |x| / A (s),
+ * stored as int16; the weights widened to int16 as read and each product summed in int32,
+ * exactly; each column's sum times s and the column's scale at the end.
+ * acc: scratch of (2 * ((K + 3) / 4) + 1 + cols(N),) floats. */
+static void vecmat(int64_t K, int64_t N, const float *x, const weight_t *w, float *g, float *acc) {
+    const float *scale = scales(K, N, w);
+    const int64_t R = (K + 3) / 4;
+    const int32_t A = whole_max(K);
+    const float top = largest(K, x), s = top / (float)A, inv = top > 0.0f ? (float)A / top : 0.0f;
+    int16_t *xq = (int16_t *)acc;  /* (4R,) x as int16, zeros past K */
+    int32_t *dot = (int32_t *)acc + 2 * R + 1;  /* (cols(N),) the columns' sums */
+    int64_t k = 0;
+#if X86
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i lo = _mm256_set1_epi32(-A), hi = _mm256_set1_epi32(A);
+    for (; k + 16 <= K; k += 16) {  /* round (to nearest even, the default), clamp, pack: the pack works within 128-bit lanes, a permute puts them in order */
+        const __m256i q0 = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv)), lo), hi);
+        const __m256i q1 = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vinv)), lo), hi);
+        _mm256_storeu_si256((__m256i *)(xq + k), _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xD8));
+    }
+#endif
+    for (; k < 4 * R; k++) xq[k] = (int16_t)(k < K ? clamp(nearbyintf(x[k] * inv), (float)A) : 0.0f);
+    sums(R, N, xq, w, dot);
+    for (int64_t j = 0; j < N; j++) g[j] += s * scale[j] * (float)dot[j];
+}
 
 /* a (n,) . b (n,), in 16 partial sums (which the compiler vectorises). */
 static float dot(int64_t n, const float *a, const float *b) {

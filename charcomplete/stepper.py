@@ -4,7 +4,7 @@
 steps the LSTM (and the attention head) by hand — one matrix-vector product and the gates per
 character, no framework overhead — or recomputes the state after a text (a recurrence on the
 CPU, one torch call on a GPU). On the CPU the step runs in C when network.c could be built for
-a CPU with AVX2 or AVX-512 (native.py; `_NativeNet`: the weights in int8, a quarter of the bytes
+a CPU with AVX2 or AVX-512, or NEON (64-bit ARM) (native.py; `_NativeNet`: the weights in int8, a quarter of the bytes
 a step reads; the vectors they multiply rounded to int16, the sums int32), else in numpy. Either way the
 result equals running the torch model over the same text in one call (tests/test_completion.py:
 numpy to 1e-5 in probability; the C step equals numpy rounding and multiplying as it does to 1e-6,
@@ -88,8 +88,7 @@ class NumpyNet:
 
 class Stepper:
     """A model's step and recompute (the weights of a torch network or a NumpyNet): in C
-    (charcomplete/network.c, when it could be built for a CPU with AVX2 or AVX-512, int8 weights;
-    `native` False: never), else numpy."""
+    (charcomplete/network.c, int8 weights, when it could be built; `native` False: never), else numpy."""
 
     def __init__(self, model, device: str = "cpu", native: bool = True):
         self.net = model.eval()  # a NumpyNet (CPU, no torch) or a torch network
@@ -118,8 +117,8 @@ class Stepper:
         if native and device == "cpu":
             from charcomplete.native import library
 
-            lib = library("network")  # used where it reads int8 weights: its float32 build is no faster than numpy
-            self._c = _NativeNet(self, lib) if lib is not None and lib.net_int8() else None
+            lib = library("network")  # used where it multiplies in vector instructions: plain C is slower than numpy
+            self._c = _NativeNet(self, lib) if lib is not None and lib.net_vectorised() else None
 
     @property
     def native(self) -> bool:
@@ -261,7 +260,7 @@ class Stepper:
 
 class _NativeNet:
     """A Stepper's step and recompute through network.c: its weight matrices as the library reads
-    them (int8 and a scale per column where it has AVX2 or AVX-512, else float32; net_quantize),
+    them (int8 and a scale per column; net_quantize),
     laid out for x @ W. The scratch arrays are shared by calls: each call holds the GIL
     (ctypes.PyDLL) until it returns."""
 

@@ -46,7 +46,7 @@ def as_array(c, probs: dict) -> np.ndarray:
 def test_incremental_equals_full_recompute(tiny_checkpoints, kind, step_path):
     inc = load_completer(tiny_checkpoints[kind])
     lib = native.library("network")
-    assert inc._stepper.native == (step_path == "c" and lib is not None and lib.net_int8() == 1)  # C where it reads int8
+    assert inc._stepper.native == (step_path == "c" and lib is not None and lib.net_vectorised() == 1)  # C where it vectorises
     for i in range(1, len(CONTEXT) + 1):  # typed one character at a time
         inc.suggest(CONTEXT[:i])
     fresh = load_completer(tiny_checkpoints[kind])

@@ -1,14 +1,17 @@
 """The network's step in C (charcomplete/network.c through stepper.py): what numpy computes
 multiplying as it does (int8 weights, the vectors rounded to int16), in each build this CPU
-can run, and close to numpy with the float32 weights; a recompute equal to stepping; built with
-this CPU's instructions, and numpy stepping where they are refused or lack AVX2; turned off alone
-by CHARCOMPLETE_NO_NATIVE=network."""
+can run (and its product in a 64-bit ARM build, under qemu, where the cross compiler and qemu are
+installed), and close to numpy with the float32 weights; a recompute equal to stepping; built with
+this CPU's instructions, and numpy stepping where they are refused or lack vector instructions;
+turned off alone by CHARCOMPLETE_NO_NATIVE=network."""
 
 from __future__ import annotations
 
 import os
 import shlex
 import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +19,7 @@ import torch
 
 import charcomplete.native as native
 from charcomplete.models import ModelConfig, build_model
-from charcomplete.stepper import Stepper
+from charcomplete.stepper import Stepper, _NativeNet
 
 HAS_CC = shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]) is not None
 pytestmark = pytest.mark.skipif(not HAS_CC, reason="no C compiler")
@@ -30,10 +33,10 @@ def fresh_library(monkeypatch):
 
 
 def c_step_or_skip() -> None:
-    """Skip where network.c does not step (a CPU without AVX2 or AVX-512, or a compiler that
+    """Skip where network.c does not step (a CPU without AVX2, AVX-512 or NEON, or a compiler that
     refuses -march=native: numpy steps there, as the other tests check)."""
     lib = native.library("network")
-    if lib is None or not lib.net_int8():
+    if lib is None or not lib.net_vectorised():
         pytest.skip("network.c does not step on this CPU")
 
 
@@ -104,8 +107,9 @@ def cpu_flags() -> set[str]:
 
 
 # network.c's int8 code built for other CPUs than this one: -march=native replaced by these flags
-# (name: flags, the CPU flags they need)
+# (name: flags, the CPU flags they need); plain C has NEON's layout and arithmetic
 BUILDS = {"this CPU": None,
+          "plain C (no vector instructions)": ("", set()),
           "AVX2 without VNNI": ("-mavx2 -mfma", {"avx2", "fma"}),
           "AVX-VNNI (256-bit)": ("-mavx2 -mfma -mavxvnni", {"avx2", "fma", "avx_vnni"}),
           "AVX-512 without VNNI": ("-mavx512f -mavx512bw -mfma", {"avx512f", "avx512bw", "fma"}),
@@ -123,7 +127,8 @@ def build_for(build: str, monkeypatch, tmp_path):
         lib = native.library("network")
         if lib is None:
             pytest.skip(f"this compiler cannot build for {build}")
-        assert lib.net_int8() == 1 and lib.net_vector_bits() == 16
+        assert (lib.net_build().decode() == "plain C, 16 columns") == (flags == "")
+        return lib
     c_step_or_skip()
     return native.library("network")
 
@@ -131,10 +136,12 @@ def build_for(build: str, monkeypatch, tmp_path):
 @pytest.mark.parametrize("build", list(BUILDS))
 @pytest.mark.parametrize("kind,hidden,layers", [("attention", 64, 1), ("attention", 40, 2), ("lstm", 48, 1), ("lstm", 18, 2)])
 def test_the_c_step_computes_what_numpy_does_multiplying_as_it_does(kind, hidden, layers, build, monkeypatch, tmp_path):
-    assert build_for(build, monkeypatch, tmp_path).net_vector_bits() == 16
+    lib = build_for(build, monkeypatch, tmp_path)
     net = network(kind, hidden, layers)
     c, ref, exact = Stepper(net), int8_numpy(net), Stepper(net, native=False)
-    assert c.native and not ref.native
+    assert c.native == bool(lib.net_vectorised()) and not ref.native
+    if not c.native:
+        c._c = _NativeNet(c, lib)  # plain C, which the Stepper leaves to numpy: by hand
     ids = np.random.default_rng(0).integers(0, 37, 300)  # past the window: the attention buffer slides
     worst = 0.0
     for a, b, e in zip(run(c, ids), run(ref, ids), run(exact, ids)):
@@ -187,24 +194,54 @@ def test_a_compiler_that_refuses_this_cpus_instructions_leaves_numpy_stepping(mo
     assert not native.library_path("network").exists()
 
 
-def test_a_cpu_without_avx2_leaves_numpy_stepping_and_the_float32_c_is_still_right(monkeypatch, tmp_path):
-    """Built without -march=native (as for a CPU without AVX2 or AVX-512), network.c keeps float32
-    weights in plain C, measured no faster than numpy: the Stepper keeps numpy. That code still
-    computes what numpy does."""
-    from charcomplete.stepper import _NativeNet
-
+def test_a_build_without_vector_instructions_leaves_numpy_stepping(monkeypatch, tmp_path):
+    """Built without -march=native (as for an x86 CPU without AVX2 or AVX-512), network.c is plain C,
+    slower than numpy (docs/benchmarks.md): the Stepper keeps numpy. (Its arithmetic: the test above.)"""
     drop = 'for a in "$@"; do shift; [ "$a" = -march=native ] || set -- "$@" "$a"; done'  # the flag removed
     monkeypatch.setenv("CC", _wrapper(tmp_path, drop))
     lib = native.library("network")
-    assert lib is not None and lib.net_int8() == 0
-    net = network("attention", 40, 2)
-    ref = Stepper(net)
-    assert not ref.native
-    ref._c = _NativeNet(ref, lib)  # the float32 C code, by hand
-    numpy_only = Stepper(net, native=False)
-    ids = np.random.default_rng(2).integers(0, 37, 100)
-    for a, b in zip(run(ref, ids), run(numpy_only, ids)):
-        assert np.abs(a.logits - b.logits).max() < 1e-4
+    assert lib is not None and lib.net_vectorised() == 0 and not Stepper(network("attention", 40, 2)).native
+
+
+# the driver's builds (name: compiler and flags, the program that runs it or None); ARM's where
+# Debian's gcc-aarch64-linux-gnu and qemu-user are installed
+DRIVER = Path(__file__).with_name("network_driver.c")
+TOOLCHAINS = {"this CPU": ([os.environ.get("CC") or "cc", "-march=native"], None),
+              "plain C": ([os.environ.get("CC") or "cc"], None),
+              "64-bit ARM (NEON), under qemu": (["aarch64-linux-gnu-gcc", "-static"], "qemu-aarch64")}
+SHAPES = [(1, 1), (3, 5), (16, 16), (37, 100), (256, 1024), (512, 112), (20_000, 3)]  # (K, N); K = 20,000: A = 845
+
+
+@pytest.mark.parametrize("toolchain", list(TOOLCHAINS))
+def test_each_build_multiplies_exactly_as_numpy_rounding_as_it_does(toolchain, tmp_path):
+    """x @ W for matrices of every shape the step reads and odd ones (rows not a multiple of 4,
+    columns not of a block, a column of zeros, a vector of zeros, a K so large that the vector is
+    rounded to fewer than 16 bits) equals Int8Matrix's, float32 bit for bit."""
+    cc, runner = TOOLCHAINS[toolchain]
+    if shutil.which(shlex.split(cc[0])[0]) is None or (runner and shutil.which(runner) is None):
+        pytest.skip(f"{cc[0]} or {runner} not installed")
+    exe = tmp_path / "driver"
+    subprocess.run([*shlex.split(cc[0]), *cc[1:], "-O3", "-I", str(Path(native.__file__).parent), "-o", str(exe), str(DRIVER), "-lm"],
+                   check=True, capture_output=True, timeout=120)
+    rng = np.random.default_rng(3)
+    cases = []
+    for k, n in SHAPES:
+        w = rng.standard_normal((k, n)).astype(np.float32) * rng.uniform(0.01, 3, n).astype(np.float32)
+        w[:, n // 2] = 0  # a column of zeros: scale 0
+        cases += [(w, rng.standard_normal(k).astype(np.float32) * 4), (w, np.zeros(k, np.float32))]
+    data = b"".join(np.array(w.shape, np.int64).tobytes() + w.tobytes() + x.tobytes() for w, x in cases)
+    out = subprocess.run(([runner] if runner else []) + [str(exe)], input=data, capture_output=True, timeout=300, check=True)
+    got, at = [], 0
+    for w, _ in cases:
+        got.append(np.frombuffer(out.stdout[at : at + 4 * w.shape[1]], np.float32))
+        at += 4 * w.shape[1]
+    assert at == len(out.stdout)
+    if runner:
+        assert out.stderr.decode().strip() == "NEON, 16 columns"
+    for (w, x), g in zip(cases, got):
+        want = x @ Int8Matrix(w)
+        assert np.array_equal(g, want), (w.shape, np.abs(g - want).max())
+        assert g[w.shape[1] // 2] == 0 and (x.any() or not g.any())  # the column of zeros; the vector of zeros
 
 
 def test_no_native_network_turns_off_the_network_alone(monkeypatch):
@@ -238,3 +275,10 @@ def test_a_character_id_outside_the_vocabulary_is_refused_not_read():
     for bad in (37, -1, 10**9):
         with pytest.raises(IndexError):
             c.step(st, bad)
+
+
+def test_64_bit_arm_builds_without_march_native():
+    """NEON is in every 64-bit ARM CPU, and some of Apple's compilers refuse -march=native."""
+    for machine in ("arm64", "aarch64"):
+        assert "-march=native" not in native.network_flags(machine) and "-O3" in native.network_flags(machine)
+    assert "-march=native" in native.network_flags("x86_64")
