@@ -9,8 +9,10 @@
  * they are read and the products summed exactly in int32; each column's sum times the two scales
  * at the end. On x86 each pair of products at once (vpdpwssd with VNNI, else vpmaddwd), 16 columns
  * at a time with AVX-512BW, 8 with AVX2 (native.py compiles with -march=native); on 64-bit ARM
- * with NEON (smlal), 16 columns a row; elsewhere in plain C, the same layout and arithmetic as
- * NEON's, which stepper.py leaves to numpy (slower here: net_vectorised() says which). Every build
+ * with NEON (smlal), 16 columns a row, the int8 values stored as int16 (NEON has no widening
+ * multiply-add of int8 by int16: twice the bytes, half the instructions); elsewhere in plain C,
+ * the same layout and arithmetic as NEON's, which stepper.py leaves to numpy (slower here:
+ * net_vectorised() says which). Every build
  * gives the same numbers (tests/test_network_c.py; ARM's under qemu). (int8 vectors, vpdpbusd,
  * were tried: no faster here, the steps being bound by reading the weights, and they moved the
  * ghosts.)
@@ -50,7 +52,11 @@
 #define X86 0
 #endif
 
-typedef int8_t weight_t;
+#if X86
+typedef int8_t weight_t;  /* widened to int16 as read (vpmovsxbw) */
+#else
+typedef int16_t weight_t;  /* int8's values, stored widened: NEON multiplies int16 by int16 without a widening step */
+#endif
 
 /* Which code multiplies: its instructions and how many columns a block holds. */
 const char *net_build(void) {
@@ -81,10 +87,10 @@ int net_vectorised(void) {
 
 /* A (K, N) matrix's int8 weights lie in blocks of BLOCK columns, rows and columns past K (to a
  * multiple of 4) and N zero. x86: rows 4r..4r+3 of a block are 4 * BLOCK bytes, column c's four
- * rows together (byte 4c + i: row 4r + i), as vpmaddwd reads pairs; plain C: row k's BLOCK bytes,
- * column by column, as a loop over the columns vectorises. */
+ * rows together (byte 4c + i: row 4r + i), as vpmaddwd reads pairs; NEON and plain C: row k's
+ * BLOCK weights (int16), column by column, as smlal reads them. */
 static int64_t cols(int64_t N) { return (N + BLOCK - 1) / BLOCK * BLOCK; }
-static int64_t weight_bytes(int64_t K, int64_t N) { return (K + 3) / 4 * 4 * cols(N); }
+static int64_t weight_bytes(int64_t K, int64_t N) { return (K + 3) / 4 * 4 * cols(N) * (int64_t)sizeof(weight_t); }
 static int64_t padded(int64_t K, int64_t N) { return (weight_bytes(K, N) + 63) / 64 * 64; }
 
 /* Bytes of a (K, N) matrix block: the weights, padded to 64 bytes, then the float32 scales. */
@@ -211,24 +217,28 @@ static void sums(int64_t R, int64_t N, const int16_t *xq, const weight_t *w, int
     }
 }
 #elif defined(__ARM_NEON) && defined(__aarch64__)
-/* The same with NEON (every 64-bit ARM CPU): row by row, the block's 16 int8 weights widened to
- * int16 and multiplied by the row's int16 into the columns' int32 sums (smlal, smlal2); two rows
- * at a time into two sets of sums, so that the additions do not wait on each other. */
+/* The same with NEON (every 64-bit ARM CPU): row by row, the block's 16 weights (int8's values,
+ * stored as int16) multiplied by the row's int16 into the columns' int32 sums (smlal, smlal2);
+ * even and odd rows into two sets of sums, so that the additions do not wait on each other. */
 static void sums(int64_t R, int64_t N, const int16_t *xq, const weight_t *w, int32_t *dot) {
     for (int64_t b = 0; b < cols(N); b += BLOCK) {
-        const weight_t *row = w + b * 4 * R;  /* row k of the block: BLOCK bytes */
+        const weight_t *row = w + b * 4 * R;  /* row k of the block: BLOCK weights */
         int32x4_t a[8];
         for (int i = 0; i < 8; i++) a[i] = vdupq_n_s32(0);
-        for (int64_t k = 0; k < 4 * R; k += 2, row += 2 * BLOCK) {  /* 4R rows: even */
-            for (int t = 0; t < 2; t++) {
-                const int8x16_t v = vld1q_s8(row + t * BLOCK);
-                const int16x8_t lo = vmovl_s8(vget_low_s8(v)), hi = vmovl_high_s8(v);
-                const int16_t xk = xq[k + t];
-                a[4 * t] = vmlal_n_s16(a[4 * t], vget_low_s16(lo), xk);
-                a[4 * t + 1] = vmlal_high_n_s16(a[4 * t + 1], lo, xk);
-                a[4 * t + 2] = vmlal_n_s16(a[4 * t + 2], vget_low_s16(hi), xk);
-                a[4 * t + 3] = vmlal_high_n_s16(a[4 * t + 3], hi, xk);
-            }
+        for (int64_t k = 0; k < 4 * R; k += 4, row += 4 * BLOCK) {  /* four rows at a time, their x in one register */
+            const int16x4_t x4 = vld1_s16(xq + k);
+#define ROW(t, set, lane) do { \
+                const int16x8_t lo = vld1q_s16(row + (t) * BLOCK), hi = vld1q_s16(row + (t) * BLOCK + 8); \
+                a[set] = vmlal_lane_s16(a[set], vget_low_s16(lo), x4, lane); \
+                a[set + 1] = vmlal_high_lane_s16(a[set + 1], lo, x4, lane); \
+                a[set + 2] = vmlal_lane_s16(a[set + 2], vget_low_s16(hi), x4, lane); \
+                a[set + 3] = vmlal_high_lane_s16(a[set + 3], hi, x4, lane); \
+            } while (0)
+            ROW(0, 0, 0);
+            ROW(1, 4, 1);
+            ROW(2, 0, 2);
+            ROW(3, 4, 3);
+#undef ROW
         }
         for (int i = 0; i < 4; i++) vst1q_s32(dot + b + 4 * i, vaddq_s32(a[i], a[4 + i]));
     }
@@ -238,7 +248,7 @@ static void sums(int64_t R, int64_t N, const int16_t *xq, const weight_t *w, int
  * steps in numpy then; tests/test_network_c.py checks it as NEON's layout and arithmetic). */
 static void sums(int64_t R, int64_t N, const int16_t *xq, const weight_t *w, int32_t *dot) {
     for (int64_t b = 0; b < cols(N); b += BLOCK) {
-        const weight_t *row = w + b * 4 * R;  /* row k of the block: BLOCK bytes */
+        const weight_t *row = w + b * 4 * R;  /* row k of the block: BLOCK weights */
         int32_t acc[BLOCK] = {0};
         for (int64_t k = 0; k < 4 * R; k++, row += BLOCK)
             for (int c = 0; c < BLOCK; c++) acc[c] += (int32_t)row[c] * (int32_t)xq[k];

@@ -5,7 +5,7 @@ steps the LSTM (and the attention head) by hand — one matrix-vector product an
 character, no framework overhead — or recomputes the state after a text (a recurrence on the
 CPU, one torch call on a GPU). On the CPU the step runs in C when network.c could be built for
 a CPU with AVX2 or AVX-512, or NEON (64-bit ARM) (native.py; `_NativeNet`: the weights in int8, a quarter of the bytes
-a step reads; the vectors they multiply rounded to int16, the sums int32), else in numpy. Either way the
+a step reads (NEON: int8's values in int16, half); the vectors they multiply rounded to int16, the sums int32), else in numpy. Either way the
 result equals running the torch model over the same text in one call (tests/test_completion.py:
 numpy to 1e-5 in probability; the C step equals numpy rounding and multiplying as it does to 1e-6,
 tests/test_network_c.py; a C recompute equals C steps exactly). Torch is imported only for a device other
