@@ -28,7 +28,7 @@ from charcomplete.match import match_expert
 from charcomplete.mixer import Mixer, MixerConfig, default_keys, doc_match_order
 from charcomplete.netadapt import NetAdapter, NetLearnConfig, NetworkLearner
 from charcomplete.stepper import NumpyNet, Stepper, StepState
-from charcomplete.vocab import Vocab, normalize_newlines
+from charcomplete.vocab import FOLD, Vocab, curly_quotes, normalize_newlines, quote_fold
 from charcomplete.words import blend, partial_word
 
 WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
@@ -108,6 +108,12 @@ class Completer:
         # the user's history, read; saved at exit only with save_history, as `edit` does), or an AdaptiveModel
         self.adapt = make_adaptive(adapt, save=save_history)
         self._index = dict(vocab._index)  # char -> id, for the adaptive model's counts
+        # curly quotes: the network and the memory read the ASCII ones (vocab.CURLY), their predictions
+        # given back in the document's quotes (_unfold)
+        self._fold = quote_fold(vocab).tolist()  # id -> the id the network reads
+        self._quotes = (False, False)  # the context's single and double quotes curly (curly_quotes), set per question
+        self._curly = False  # either
+        self._quote_ids = [vocab.id(c) for c in "'‘’\"“”"]
         # the corpus memory (memory.py: part of the model, shipped beside it) and the mixer that
         # weighs it against the network and the document cache; the mixer learns from what is
         # typed only when adapting (with adaptation off nothing is learned from the user)
@@ -187,14 +193,14 @@ class Completer:
             text = normalize_newlines(self._observed)
             last = self._typed_state
             if last is not None and text[: len(text) - n - 1][-cfg.warmup :] == last[0]:
-                state, ids = last[1], self.vocab.encode(text[-(n + 1) :])
+                state, ids = last[1], self._ids(text[-(n + 1) :])
             else:  # (else warmup characters set the state)
-                ids = self.vocab.encode(text[-(cfg.warmup + n + 1) :])
+                ids = self._ids(text[-(cfg.warmup + n + 1) :])
         else:  # the text being read: its next segment characters, from where the last lesson's state ended
             done, state = self._read_done, self._read_state  # (the first lesson: warmup characters for the state)
             self._read_done = end = min(len(self._reading), done + cfg.segment)
             n = end - done
-            ids = self.vocab.encode(self._reading[max(0, done - 1 - (0 if state else cfg.warmup)) : end])
+            ids = self._ids(self._reading[max(0, done - 1 - (0 if state else cfg.warmup)) : end])
         if len(ids) < n + 1:
             return False
         weights, after = self.net_learn.lesson(ids, n, state)
@@ -212,9 +218,48 @@ class Completer:
         network as loaded, never the weights a document taught it (learn_network)."""
         return self._network.model
 
+    def _ids(self, text: str) -> np.ndarray:
+        """The ids the network reads for `text` (int64): curly quotes as ASCII ones."""
+        return self.vocab.encode(text if text.isascii() else text.translate(FOLD))
+
+    def _unfold(self, p: np.ndarray, tail: str) -> np.ndarray:
+        """A distribution of the network or the memory (read with ASCII quotes) after `tail`, in the
+        document's quotes: where it writes them curly, the ASCII quote's probability (but 1 %) goes
+        to the opening one after a space or a bracket (or at the start), else to the closing one."""
+        if not self._curly:
+            return p
+        single, double = self._quotes
+        p = p.copy()
+        opening = not tail or tail[-1].isspace() or tail[-1] in "([{<-–—"
+        a, lo, lc, d, do, dc = self._quote_ids
+        for curly, src, dst in ((single, a, lo if opening else lc), (double, d, do if opening else dc)):
+            if curly and src and dst:
+                p[dst] += 0.99 * p[src]
+                p[src] *= 0.01
+        return p
+
+    def _unfold_counts(self, ids: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The memory's counts of the next characters after a partial word (distinct ids), in the
+        document's quotes: after a word's letters the closing one."""
+        if not self._curly:
+            return ids, counts
+        single, double = self._quotes
+        a, _, lc, d, _, dc = self._quote_ids
+        for curly, src, dst in ((single, a, lc), (double, d, dc)):
+            if curly and src and dst and src in ids:
+                at, ids, counts = ids == src, ids.copy(), counts.copy()
+                if dst in ids:  # both counted: the ASCII quote's count goes to the curly one
+                    counts[ids == dst] += counts[at]
+                    ids, counts = ids[~at], counts[~at]
+                else:
+                    ids[at] = dst
+        return ids, counts
+
     def _state_for(self, context: str) -> StepState:
         if "\r" in context:
             context = normalize_newlines(context)
+        self._quotes = curly_quotes(context)
+        self._curly = self._quotes != (False, False)
         last = self._ctx
         if last is not None and context == last:
             return self._state
@@ -236,7 +281,7 @@ class Completer:
                 trail[known + len(used)] = self._ahead[used]
             if used:
                 st = self._ahead[used]
-            for k, i in enumerate(self.vocab.encode(new[len(used) :]), known + len(used) + 1):
+            for k, i in enumerate(self._ids(new[len(used) :]), known + len(used) + 1):
                 st = trail[k] = self._stepper.step(st, int(i))
             while len(trail) > TRAIL:
                 del trail[next(iter(trail))]  # the oldest
@@ -245,7 +290,7 @@ class Completer:
             ahead = {} if len(used) < len(new) or not used else {
                 path[len(used) :]: s for path, s in self._ahead.items() if len(path) > len(used) and path.startswith(used)}
         else:
-            st, ahead = self._stepper.recompute(self.vocab.encode(_tail(context, self.context_chars)).astype(np.int64)), {}
+            st, ahead = self._stepper.recompute(self._ids(_tail(context, self.context_chars)).astype(np.int64)), {}
             trail = {n: st}
         self._ctx, self._state, self._ahead, self._trail = context, st, ahead, trail
         return st
@@ -304,10 +349,12 @@ class Completer:
             if root:
                 self.net_adapt.remember(st.h[-1], p_net)
         short = normalize_newlines(tail[-64:])
+        p_net = self._unfold(p_net, short)
         p = p_net if self.adapt is None else self.adapt.mix(p_net, short, self._index)
         if self.memory is None or not memory:
             return p
-        p_mem, info = self.memory.predict_text(short)
+        p_mem, info = self.memory.predict_text(short if short.isascii() else short.translate(FOLD))
+        p_mem = self._unfold(p_mem, short)
         doc = 0 if self.adapt is None else self._doc_match(short)
         p_word, seen = self._words(p, short)
         learner = self.adapt.learner if self.adapt is not None else None
@@ -327,7 +374,7 @@ class Completer:
         levels, seen = [], 0
         corpus = self.memory.word_counts(prefix)
         if corpus is not None:
-            levels.append(corpus)
+            levels.append(self._unfold_counts(*corpus))
         if self.adapt is not None:
             learner = self.adapt.learner
             near = learner.neighbour_words() if learner is not None else None
@@ -362,9 +409,10 @@ class Completer:
             # one character typed after the text predicted for: learn from it (not after a ghost taken:
             # learning there too made the mixer surer of itself, precision 0.35 -> 0.31 on the plays)
             typed = root is not None and len(context) == len(root) + 1 and context.startswith(root)
+            i = self._index.get(normalize_newlines(context[-1]), 0) if typed else 0
             for m in learners:
-                if typed:
-                    m.update(self._index.get(normalize_newlines(context[-1]), 0))
+                if typed:  # (the network's output layer learns the id it reads: a curly quote as ASCII)
+                    m.update(self._fold[i] if m is self.net_adapt else i)
                 else:
                     m.discard()
             self._observed, self._mix_root, self._mix_fresh = context, None, True
@@ -501,7 +549,7 @@ class Completer:
                 if pol.lookahead and len(text) - own[2] >= pol.lookahead:
                     break
             if len(text) < limit:
-                st = self._step(st, path, i, ch) if path is not None else self._stepper.step(st, i)
+                st = self._step(st, path, i, ch) if path is not None else self._stepper.step(st, self._fold[i])
                 path = None if path is None else path + ch
                 tail += ch
         if savings and text:
@@ -522,7 +570,7 @@ class Completer:
         if nxt is None:
             if any(len(p) > len(path) and p.startswith(path) for p in self._ahead):
                 st = self._stepper.fork(st)  # another branch was stepped from st: keep its rows
-            nxt = self._ahead[path + ch] = self._stepper.step(st, i)
+            nxt = self._ahead[path + ch] = self._stepper.step(st, self._fold[i])
         return nxt
 
 

@@ -97,3 +97,28 @@ class Vocab:
         if not isinstance(chars, str):
             raise ValueError("vocabulary must be a JSON string of characters")
         return cls(tuple(chars))
+
+
+# Typographic quotes and the ASCII ones the models read instead: the shipped models' training text
+# holds few of the former (the novels' and sentences' quotes were typed as ASCII), so a document
+# written with curly quotes is read with ASCII ones by the network and the corpus memory, and what
+# they predict is given back in the document's own quotes (completion.Completer).
+CURLY = {"‘": "'", "’": "'", "“": '"', "”": '"'}
+FOLD = str.maketrans(CURLY)
+
+
+def quote_fold(vocab: Vocab) -> np.ndarray:
+    """(V,) each id, or for a curly quote the id of its ASCII one (both in `vocab`)."""
+    fold = np.arange(len(vocab), dtype=np.int64)
+    for curly, ascii_ in CURLY.items():
+        if vocab.id(curly) and vocab.id(ascii_):
+            fold[vocab.id(curly)] = vocab.id(ascii_)
+    return fold
+
+
+def curly_quotes(text: str) -> tuple[bool, bool]:
+    """Whether `text` writes its single quotes (apostrophes) and its double quotes curly: more of
+    ‘’ than of ', more of “” than of "."""
+    single = ("’" in text or "‘" in text) and text.count("’") + text.count("‘") > text.count("'")
+    double = ("“" in text or "”" in text) and text.count("“") + text.count("”") > text.count('"')
+    return single, double
