@@ -28,7 +28,7 @@ from charcomplete.match import match_expert
 from charcomplete.mixer import Mixer, MixerConfig, default_keys, doc_match_order
 from charcomplete.netadapt import NetAdapter, NetLearnConfig, NetworkLearner
 from charcomplete.stepper import NumpyNet, Stepper, StepState
-from charcomplete.vocab import FOLD, Vocab, curly_quotes, normalize_newlines, quote_fold
+from charcomplete.vocab import Vocab, curly_quotes, fold_quotes, normalize_newlines, quote_fold
 from charcomplete.words import blend, partial_word
 
 WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
@@ -220,7 +220,7 @@ class Completer:
 
     def _ids(self, text: str) -> np.ndarray:
         """The ids the network reads for `text` (int64): curly quotes as ASCII ones."""
-        return self.vocab.encode(text if text.isascii() else text.translate(FOLD))
+        return self.vocab.encode(fold_quotes(text))
 
     def _unfold(self, p: np.ndarray, tail: str) -> np.ndarray:
         """A distribution of the network or the memory (read with ASCII quotes) after `tail`, in the
@@ -353,7 +353,7 @@ class Completer:
         p = p_net if self.adapt is None else self.adapt.mix(p_net, short, self._index)
         if self.memory is None or not memory:
             return p
-        p_mem, info = self.memory.predict_text(short if short.isascii() else short.translate(FOLD))
+        p_mem, info = self.memory.predict_text(fold_quotes(short))
         p_mem = self._unfold(p_mem, short)
         doc = 0 if self.adapt is None else self._doc_match(short)
         p_word, seen = self._words(p, short)

@@ -18,7 +18,7 @@ import numpy as np
 
 from charcomplete.errors import CorpusError
 from charcomplete.fileio import SNIFF_BYTES, looks_binary
-from charcomplete.vocab import Vocab, codepoints, normalize_newlines
+from charcomplete.vocab import Vocab, codepoints, fold_quotes, normalize_newlines
 
 MAX_FILE_BYTES = 1 << 30  # a corpus file above 1 GiB is skipped (and counted) before it is read: split it
 # bytes that no text holds in bulk: C0 controls and DEL, less tab, newline, form feed and carriage return
@@ -281,8 +281,9 @@ def load_corpus(
         raise CorpusError(f"the corpus is too small to train on ({files.summary()})")
     if vocab is None:
         vocab = Vocab.from_counts(char_counts(t for t, _ in parts), min_count=min_count)
-    train = np.concatenate([vocab.encode(t) for t, _ in parts])
-    val = np.concatenate([vocab.encode(v) for _, v in parts])
+    # the vocabulary keeps the curly quotes the text has; the network reads and learns them as ASCII (vocab.CURLY)
+    train = np.concatenate([vocab.encode(fold_quotes(t)) for t, _ in parts])
+    val = np.concatenate([vocab.encode(fold_quotes(v)) for _, v in parts])
     return Corpus(
         vocab=vocab,
         train=train,

@@ -39,7 +39,7 @@ from bisect import bisect_left
 import numpy as np
 
 from charcomplete.memory_file import MAX_ORDER, MemoryConfig, MemoryFileError, _Table, read_memory, write_memory  # noqa: F401 (MemoryFileError, MAX_ORDER: the memory's API)
-from charcomplete.vocab import Vocab
+from charcomplete.vocab import Vocab, fold_quotes
 from charcomplete.words import WORD_MAX, is_word
 
 _P = 0x9E3779B97F4A7C15  # the hash polynomial's base (odd)
@@ -164,8 +164,9 @@ def _word_table(ids: np.ndarray, vocab: Vocab, sym_dtype) -> _Table:
 
 
 def build_memory(text: str, vocab: Vocab, cfg: MemoryConfig | None = None, description: str = "") -> "CorpusMemory":
-    """The memory of `text` (its training text only: never what it will be evaluated on)."""
-    return build_memory_ids(vocab.encode(text), vocab, cfg, description)
+    """The memory of `text` (its training text only: never what it will be evaluated on), its
+    curly quotes ASCII ones, as the Completer asks it (vocab.CURLY)."""
+    return build_memory_ids(vocab.encode(fold_quotes(text)), vocab, cfg, description)
 
 
 def build_memory_ids(ids: np.ndarray, vocab: Vocab, cfg: MemoryConfig | None = None, description: str = "") -> "CorpusMemory":

@@ -30,7 +30,7 @@ import numpy as np
 
 from charcomplete.corpus import Corpus, CorpusError, CorpusFiles, Document, expand_paths, no_text_in, read_document, split_index
 from charcomplete.fileio import atomic_write
-from charcomplete.vocab import Vocab, codepoints
+from charcomplete.vocab import Vocab, codepoints, fold_quotes
 
 FORMAT = "charcomplete-prepared"
 FORMAT_VERSION = 1
@@ -133,10 +133,10 @@ def _encode(lengths, vocab, val_fraction, dtype, parts, files, on_file) -> tuple
                 raise CorpusError(f"{f} changed while preparing; run prepare again")
             cut = split_index(n, val_fraction)
             span = {"path": str(f), "train": [n_train, n_train + cut], "val": [n_val, n_val + n - cut]}
-            for piece in _slices(text, 0, cut):
-                vocab.encode(piece).astype(dtype).tofile(ft)
+            for piece in _slices(text, 0, cut):  # curly quotes as ASCII, as load_corpus
+                vocab.encode(fold_quotes(piece)).astype(dtype).tofile(ft)
             for piece in _slices(text, cut, n):
-                vocab.encode(piece).astype(dtype).tofile(fv)
+                vocab.encode(fold_quotes(piece)).astype(dtype).tofile(fv)
             n_train, n_val = n_train + cut, n_val + n - cut
             files.documents.append(Document(str(f), ""))
             files.spans.append(span)

@@ -49,8 +49,10 @@ class Vocab:
 
     @classmethod
     def from_counts(cls, counts: dict[str, int], min_count: int = 1) -> "Vocab":
-        """The characters counted at least `min_count` times."""
-        return cls(tuple(c for c, k in counts.items() if k >= min_count))
+        """The characters counted at least `min_count` times, and the ASCII quote of each curly one
+        kept (what the networks read it as: CURLY)."""
+        kept = {c for c, k in counts.items() if k >= min_count}
+        return cls(tuple(kept | {CURLY[c] for c in kept if c in CURLY}))
 
     def __len__(self) -> int:
         return len(self.chars) + 1
@@ -105,6 +107,12 @@ class Vocab:
 # they predict is given back in the document's own quotes (completion.Completer).
 CURLY = {"‘": "'", "’": "'", "“": '"', "”": '"'}
 FOLD = str.maketrans(CURLY)
+
+
+def fold_quotes(text: str) -> str:
+    """`text` with its curly quotes ASCII ones: what the networks and the corpus memory read (and
+    learn: corpus.load_corpus, prepare.py, memory.build_memory)."""
+    return text if text.isascii() else text.translate(FOLD)
 
 
 def quote_fold(vocab: Vocab) -> np.ndarray:

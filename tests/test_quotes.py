@@ -86,3 +86,25 @@ def test_curly_quotes_counts_which_the_text_writes_more():
     assert curly_quotes("don’t, it’s, \"x\"") == (True, False)
     assert curly_quotes("don't, it’s “x”") == (False, True)
     assert curly_quotes("plain text") == (False, False)
+
+
+def test_training_text_and_the_memory_are_read_with_ascii_quotes_the_vocabulary_keeps_curly_ones(tmp_path):
+    """A model trained on curly text learns it as the Completer will read it: ASCII quotes (the
+    corpus, a prepared corpus and the corpus memory alike), its vocabulary still holding the
+    curly ones to give them back."""
+    from charcomplete.corpus import load_corpus
+    from charcomplete.prepare import load_prepared, prepare_corpus
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text(curl(ASCII + "'t say. ") * 40)
+    corpus = load_corpus([str(tmp_path / "notes")])
+    v = corpus.vocab
+    assert v.id("’") and v.id("“") and v.id("'")
+    ids = np.concatenate([corpus.train, corpus.val])
+    assert not np.isin(ids, [v.id("’"), v.id("“"), v.id("”")]).any() and (ids == v.id("'")).any()
+    prepare_corpus([str(tmp_path / "notes")], tmp_path / "prepared")
+    prepared = load_prepared(tmp_path / "prepared")
+    assert np.array_equal(prepared.train, corpus.train) and prepared.vocab == v
+    memory = build_memory(curl(ASCII) * 20, v, MemoryConfig(orders=(1, 2, 3, 4), min_count=(1, 1, 1, 1)))
+    p, _ = memory.predict_text("you don")
+    assert p[v.id("'")] > 0.5 and p[v.id("’")] < 0.01
