@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charcomplete.vocab import normalize_newlines
+from charcomplete.vocab import fold_quotes, normalize_newlines
 
 WORD = re.compile(r"\w+")
 
@@ -26,10 +26,11 @@ WORD = re.compile(r"\w+")
 
 def score_text(model, vocab, text: str, streams: int = 16, seq_len: int = 256, device: str = "cpu") -> dict:
     """bpc, top-1 and top-3 accuracy of `model` predicting every next character of `text` (the
-    network alone), read as `streams` contiguous pieces in parallel (trainer.score_ids)."""
+    network alone, curly quotes read as ASCII as it learned them: vocab.fold_quotes), read as
+    `streams` contiguous pieces in parallel (trainer.score_ids)."""
     from charcomplete.trainer import score_ids
 
-    ids = vocab.encode(text)
+    ids = vocab.encode(fold_quotes(text))
     n = len(ids)
     return score_ids(model, ids, max(1, min(streams, (n - 1) // 64 or 1)), seq_len, device)
 
