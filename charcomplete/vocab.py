@@ -126,7 +126,11 @@ def quote_fold(vocab: Vocab) -> np.ndarray:
 
 def curly_quotes(text: str) -> tuple[bool, bool]:
     """Whether `text` writes its single quotes (apostrophes) and its double quotes curly: more of
-    ‘’ than of ', more of “” than of "."""
-    single = ("’" in text or "‘" in text) and text.count("’") + text.count("‘") > text.count("'")
-    double = ("“" in text or "”" in text) and text.count("“") + text.count("”") > text.count('"')
-    return single, double
+    ‘’ than of ', more of “” than of "; a kind it has none of yet goes by the other (smart quotes
+    are switched on for both)."""
+    if text.isascii():
+        return False, False
+    sc, sa = text.count("’") + text.count("‘"), text.count("'")
+    dc, da = text.count("“") + text.count("”"), text.count('"')
+    single, double = sc > sa, dc > da
+    return (single if sc + sa else double), (double if dc + da else single)

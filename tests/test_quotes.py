@@ -82,10 +82,18 @@ def test_with_adaptation_typing_a_curly_text_learns_and_stays_right(model):
     assert c.suggest(text).text.startswith("’")
 
 
-def test_curly_quotes_counts_which_the_text_writes_more():
+def test_curly_quotes_counts_which_the_text_writes_more_and_a_kind_not_seen_goes_by_the_other():
     assert curly_quotes("don’t, it’s, \"x\"") == (True, False)
     assert curly_quotes("don't, it’s “x”") == (False, True)
-    assert curly_quotes("plain text") == (False, False)
+    assert curly_quotes("plain text") == (False, False) and curly_quotes("naïve café") == (False, False)
+    assert curly_quotes("“Hello,” she said") == (True, True) and curly_quotes("I don’t") == (True, True)
+    assert curly_quotes("\"Hello,\" she said") == (False, False)
+
+
+def test_a_fresh_document_with_curly_double_quotes_gets_a_curly_apostrophe_first(model):
+    c = load_completer(model, adapt=False)
+    ctx = "he said “yes” and “no”. you don"  # no apostrophe yet
+    assert c.suggest(ctx).text.startswith("’")
 
 
 def test_training_text_and_the_memory_are_read_with_ascii_quotes_the_vocabulary_keeps_curly_ones(tmp_path):
