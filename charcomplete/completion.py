@@ -31,7 +31,7 @@ from charcomplete.stepper import NumpyNet, Stepper, StepState
 from charcomplete.vocab import Vocab, curly_quotes, fold_quotes, normalize_newlines, quote_fold
 from charcomplete.words import blend, partial_word
 
-WORD_END = set(" \t\n.,;:!?)]}\"'")  # characters that end a word
+WORD_END = set(" \t\n.,;:!?)]}\"'‘’“”")  # characters that end a word
 START = "\n\n"  # what a document's first characters are read after (_tail)
 TAIL = 64  # characters before the cursor that the adaptive model, the memory and the mixer's keys read
 TRAIL = 64  # states kept for the last characters stepped through (Backspace goes back to one: no recompute)
@@ -219,7 +219,7 @@ class Completer:
         return self._network.model
 
     def _ids(self, text: str) -> np.ndarray:
-        """The ids the network reads for `text` (int64): curly quotes as ASCII ones."""
+        """The ids the network reads for `text`: curly quotes as ASCII ones."""
         return self.vocab.encode(fold_quotes(text))
 
     def _unfold(self, p: np.ndarray, tail: str) -> np.ndarray:
