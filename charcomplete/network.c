@@ -45,11 +45,14 @@
 #define DPWSSD(acc, w, x) _mm256_add_epi32(acc, _mm256_madd_epi16(w, x))
 #endif
 #else
-#if defined(__ARM_NEON) && defined(__aarch64__)
-#include <arm_neon.h>
-#endif
 #define BLOCK 16  /* NEON (64-bit ARM), or plain C */
 #define X86 0
+#endif
+#if !X86 && defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define NEON 1
+#else
+#define NEON 0
 #endif
 
 #if X86
@@ -68,7 +71,7 @@ const char *net_build(void) {
     return "AVX-VNNI, 8 columns";
 #elif defined(__AVX2__)
     return "AVX2, 8 columns";
-#elif defined(__ARM_NEON) && defined(__aarch64__)
+#elif NEON
     return "NEON, 16 columns";
 #else
     return "plain C, 16 columns";
@@ -78,7 +81,7 @@ const char *net_build(void) {
 /* 1 if the products run in vector instructions (AVX2, AVX-512, NEON): stepper.py steps in C then;
  * 0 for plain C, which numpy outpaces. */
 int net_vectorised(void) {
-#if X86 || (defined(__ARM_NEON) && defined(__aarch64__))
+#if X86 || NEON
     return 1;
 #else
     return 0;
@@ -216,7 +219,7 @@ static void sums(int64_t R, int64_t N, const int16_t *xq, const weight_t *w, int
 #endif
     }
 }
-#elif defined(__ARM_NEON) && defined(__aarch64__)
+#elif NEON
 /* The same with NEON (every 64-bit ARM CPU): row by row, the block's 16 weights (int8's values,
  * stored as int16) multiplied by the row's int16 into the columns' int32 sums (smlal, smlal2);
  * even and odd rows into two sets of sums, so that the additions do not wait on each other. */
