@@ -116,3 +116,23 @@ def test_training_text_and_the_memory_are_read_with_ascii_quotes_the_vocabulary_
     memory = build_memory(curl(ASCII) * 20, v, MemoryConfig(orders=(1, 2, 3, 4), min_count=(1, 1, 1, 1)))
     p, _ = memory.predict_text("you don")
     assert p[v.id("'")] > 0.5 and p[v.id("’")] < 0.01
+
+
+async def test_in_the_editor_a_curly_document_gets_a_curly_ghost_and_tab_saves_it(model, tmp_path):
+    """The real editor on a file written with curly quotes: the ghost after "you don" is "’t…",
+    Tab takes it, and the file saved holds the curly apostrophe."""
+    from charcomplete.document import Document
+    from charcomplete.tui.app import EditorApp
+    from pilot_helpers import until
+    from tests.test_editor_app import type_at_end
+
+    path = tmp_path / "notes.txt"
+    path.write_text(curl(ASCII[: ASCII.index("you don")]))
+    app = EditorApp(Document.open(path), load_completer(model, adapt=False))
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "you don")
+        await until(pilot, lambda: app.editor.suggestion != "")
+        assert app.editor.suggestion.startswith("’")
+        await pilot.press("tab")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "you don’" in path.read_text())
