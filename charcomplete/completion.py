@@ -29,11 +29,12 @@ from charcomplete.mixer import Mixer, MixerConfig, default_keys, doc_match_order
 from charcomplete.netadapt import NetAdapter, NetLearnConfig, NetworkLearner
 from charcomplete.stepper import NumpyNet, Stepper, StepState
 from charcomplete.vocab import Vocab, curly_quotes, fold_quotes, normalize_newlines, quote_fold
-from charcomplete.words import blend, partial_word
+from charcomplete.words import blend, partial_word, prepared
 
 WORD_END = set(" \t\n.,;:!?)]}\"'‘’“”")  # characters that end a word
 START = "\n\n"  # what a document's first characters are read after (_tail)
 TAIL = 64  # characters before the cursor that the adaptive model, the memory and the mixer's keys read
+WORD_LEVELS = 1024  # the corpus memory's partial-word answers kept, ready to blend (the latest)
 TRAIL = 64  # states kept for the last characters stepped through (Backspace goes back to one: no recompute)
 
 
@@ -122,6 +123,7 @@ class Completer:
         if self.memory is not None:  # its starting weights, when the memory's file holds ones of this mixer's shape
             start = self.memory.mixer[0] if self.memory.mixer is not None else None
             self.mixer = Mixer(start=start if start is not None and start.fits(MixerConfig()) else None)
+        self._word_levels: dict[str, tuple | None] = {}  # partial word -> the memory's answer, prepared for blend (words.prepared)
         self._flat = np.ones(len(vocab))  # the match model's distribution when it has no match (mixer.py ignores it)
         self.net_adapt = None  # the output layer's adaptation (netadapt.py; set_adaptive)
         self.net_learn: NetworkLearner | None = None  # the whole network learning the document (netadapt.py; set_adaptive)
@@ -281,7 +283,9 @@ class Completer:
                 trail[known + len(used)] = self._ahead[used]
             if used:
                 st = self._ahead[used]
-            for k, i in enumerate(self._ids(new[len(used) :]), known + len(used) + 1):
+            rest = new[len(used) :]  # (one character, mostly: looked up in Python, not encoded in numpy; the same ids)
+            ids = [self._index.get(ch, 0) for ch in fold_quotes(rest)] if len(rest) <= 8 and "\r" not in rest else self._ids(rest)
+            for k, i in enumerate(ids, known + len(used) + 1):
                 st = trail[k] = self._stepper.step(st, int(i))
             while len(trail) > TRAIL:
                 del trail[next(iter(trail))]  # the oldest
@@ -372,9 +376,19 @@ class Completer:
         if not prefix:
             return base, 0
         levels, seen = [], 0
-        corpus = self.memory.word_counts(prefix)
-        if corpus is not None:
-            levels.append(self._unfold_counts(*corpus))
+        if self._curly:
+            corpus = self.memory.word_counts(prefix)
+            if corpus is not None:
+                levels.append(prepared(*self._unfold_counts(*corpus)))
+        else:  # the memory's answers as blend reads them, kept (the memory never changes)
+            corpus = self._word_levels.get(prefix, False)
+            if corpus is False:
+                corpus = self.memory.word_counts(prefix)
+                corpus = self._word_levels[prefix] = None if corpus is None else prepared(*corpus)
+                if len(self._word_levels) > WORD_LEVELS:
+                    del self._word_levels[next(iter(self._word_levels))]  # the oldest
+            if corpus is not None:
+                levels.append(corpus)
         if self.adapt is not None:
             learner = self.adapt.learner
             near = learner.neighbour_words() if learner is not None else None
@@ -462,7 +476,7 @@ class Completer:
         cannot beat the best)."""
         pol = self.policy
         limit = pol.max_chars if max_chars is None else max_chars
-        greedy = int(np.argmax(p0[1:])) + 1  # the first character `best` grew from (whether or not it kept a ghost)
+        greedy = int(p0[1:].argmax()) + 1  # the first character `best` grew from (whether or not it kept a ghost)
         score = self._savings(best)
         for i in np.argsort(-p0[1:])[: pol.first_chars] + 1:
             p = float(p0[i])
@@ -521,7 +535,7 @@ class Completer:
         show = pol.show_threshold if show_threshold is None else show_threshold
         while len(text) < limit:
             p = p0 if p0 is not None and not text else self._probs(st, tail, memory=len(text) < pol.memory_chars)
-            i = int(np.argmax(p[1:])) + 1 if first is None or text else first  # never <unk> (id 0)
+            i = int(p[1:].argmax()) + 1 if first is None or text else first  # never <unk> (id 0)
             p_true = float(p[i])
             if conf * p_true < threshold:
                 break
@@ -554,9 +568,12 @@ class Completer:
                 tail += ch
         if savings and text:
             # keep the length k that saves most keystrokes on average, less reading it: (P(first k right) - read_cost) * (k - 1)
-            cum = np.cumprod(probs)
-            k = int(np.argmax((cum - pol.read_cost) * np.arange(len(probs)))) + 1
-            text, probs, conf = text[:k], probs[:k], float(cum[k - 1])
+            k, conf, value, cum = 1, probs[0], 0.0, 1.0  # (in floats, as np.cumprod and np.argmax would: the first of equals)
+            for j, q in enumerate(probs):
+                cum *= q
+                if (cum - pol.read_cost) * j > value:
+                    k, conf, value = j + 1, cum, (cum - pol.read_cost) * j
+            text, probs = text[:k], probs[:k]
             if conf < show:
                 return Suggestion("", 0.0)
         if len(text) < pol.min_chars:

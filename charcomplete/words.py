@@ -21,14 +21,11 @@ has seen the prefix. Numpy and the standard library only.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 WORD_MAX = 40  # longer partial words are not looked up (nor counted)
 DISCOUNT = 0.05  # d (chosen by measurement: docs/benchmarks.md "The partial-word model"; 0.3 -> 0.05)
 STRENGTH = 0.05  # b (0.5 -> 0.05: the counts are trusted, the mixer weighs them)
-_TAIL = re.compile(r"\w+\Z")
 
 
 def is_word(ch: str) -> bool:
@@ -39,12 +36,14 @@ def partial_word(tail: str) -> str:
     """The word being typed at the end of `tail` ("" when none, or when longer than WORD_MAX). A
     word reaching tail's start is taken to begin there: pass the text's start, or more than
     WORD_MAX characters."""
-    if not tail or not is_word(tail[-1]):
-        return ""  # (most keys: no regex)
-    m = _TAIL.search(tail, max(0, len(tail) - WORD_MAX - 1))
-    if m is None or m.end() - m.start() > WORD_MAX:
-        return ""
-    return m.group()
+    j = n = len(tail)
+    stop = max(0, n - WORD_MAX - 1)  # a run that reaches this far back is too long
+    while j > stop:  # (a loop back over the few letters typed: a third of a regex search's time, the same answer)
+        ch = tail[j - 1]
+        if not (ch.isalnum() or ch == "_"):
+            break
+        j -= 1
+    return tail[j:] if n - j <= WORD_MAX else ""
 
 
 def count_words(table: dict, text: str, start: int, end: int, sign: int = 1) -> None:
@@ -77,24 +76,31 @@ def count_words(table: dict, text: str, start: int, end: int, sign: int = 1) -> 
         run = run + 1 if is_word(ch) else 0
 
 
+def prepared(ids: np.ndarray, cnts: np.ndarray) -> tuple:
+    """The memory's (distinct ids, counts) after a partial word as `blend` reads them, computed
+    once for a level asked again and again: (ids, total, counts - DISCOUNT), as lists when few."""
+    if len(ids) <= 8:  # a few: cheaper in Python than in numpy
+        ids, cnts = ids.tolist(), cnts.tolist()
+        return ids, float(sum(cnts)), [n - DISCOUNT for n in cnts]
+    return ids, float(cnts.sum()), cnts - DISCOUNT
+
+
 def blend(base: np.ndarray, levels: list, index: dict) -> np.ndarray:
     """`base` (V,) with the word counts of `levels` on top, lowest first, each either a node
-    [total, {char: count}] (unknown characters count for <unk>, id 0) or (ids, counts) arrays
-    (the memory's table). Walked from the top down, as adapt.py's cache: what each level adds,
-    and the mass left for the levels below it (a few small operations: this runs on every key)."""
+    [total, {char: count}] (unknown characters count for <unk>, id 0), (ids, counts) arrays
+    (the memory's table) or those `prepared`. Walked from the top down, as adapt.py's cache: what
+    each level adds, and the mass left for the levels below it (a few small operations: this runs
+    on every key)."""
     d, b = DISCOUNT, STRENGTH
     scale, adds = 1.0, []  # mass left below the levels walked; (ids, values) each level adds
     for level in reversed(levels):
         if isinstance(level, list):
             total, counts = level
-            ids, cnts = [index.get(ch, 0) for ch in counts], list(counts.values())
+            ids, less = [index.get(ch, 0) for ch in counts], [n - d for n in counts.values()]
         else:
-            ids, cnts = level  # the memory's: distinct ids
-            if len(ids) <= 8:  # a few: cheaper in Python than in numpy
-                ids, cnts = ids.tolist(), cnts.tolist()
-            total = float(sum(cnts)) if isinstance(cnts, list) else float(cnts.sum())
+            ids, total, less = level if len(level) == 3 else prepared(*level)  # the memory's: distinct ids
         w = scale / (total + b)
-        adds.append((ids, [w * (n - d) for n in cnts] if isinstance(cnts, list) else w * (cnts - d)))
+        adds.append((ids, [w * x for x in less] if isinstance(less, list) else w * less))
         scale *= (b + d * len(ids)) / (total + b)
     p = base * scale  # (V,) float64
     for ids, vals in adds:

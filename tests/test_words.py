@@ -5,6 +5,7 @@ using it — a memory built before it still loads and works."""
 from __future__ import annotations
 
 import random
+import re
 import shutil
 
 import numpy as np
@@ -17,7 +18,7 @@ from charcomplete.memory_file import write_memory
 from charcomplete.ngram import CharCounts
 from charcomplete.registry import memory_path_for
 from charcomplete.vocab import Vocab
-from charcomplete.words import WORD_MAX, blend, count_words, partial_word
+from charcomplete.words import WORD_MAX, blend, count_words, partial_word, prepared
 
 
 def test_partial_word():
@@ -27,6 +28,17 @@ def test_partial_word():
     assert partial_word("élan") == "élan"  # letters beyond ASCII are letters
     assert partial_word("a " + "x" * WORD_MAX) == "x" * WORD_MAX
     assert partial_word("a " + "x" * (WORD_MAX + 1)) == ""  # too long to look up
+
+
+def test_partial_word_is_the_regex_word_at_the_end():
+    """The loop back over the letters gives what `\\w+\\Z` (Unicode words) found from WORD_MAX + 1 back."""
+    rng = random.Random(7)
+    pieces = ["a", "Z", "_", "9", "é", "ß", "٣", "\u0301", "²", " ", ".", "-", "\n", "’", "x" * 39, "y" * 41]
+    for _ in range(3000):
+        tail = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 8)))
+        m = re.compile(r"\w+\Z").search(tail, max(0, len(tail) - WORD_MAX - 1))
+        want = "" if m is None or m.end() - m.start() > WORD_MAX else m.group()
+        assert partial_word(tail) == want, repr(tail)
 
 
 def _recount(text: str) -> dict:
@@ -83,6 +95,18 @@ def test_blend_is_a_distribution_that_follows_the_counts():
     assert p[2] > p[3] and p[1] > p[3]  # "b" (top level) and "a" lead the uncounted "c"
     assert p[0] > 0.25 * 0.1  # a character outside the vocabulary counts for <unk>
     np.testing.assert_array_equal(blend(base, [], index), base)
+
+
+@pytest.mark.parametrize("n", [1, 8, 9, 40])
+def test_a_prepared_level_blends_as_the_counts_do(n):
+    """The Completer keeps the memory's answers prepared (words.prepared): the very same numbers."""
+    rng = np.random.default_rng(n)
+    index = {chr(97 + i): i + 1 for i in range(50)}
+    base = rng.dirichlet(np.ones(51))
+    ids = rng.choice(np.arange(1, 51), n, replace=False)
+    cnts = rng.integers(1, 256, n).astype(np.uint8)
+    node = [9, {"a": 4, "b": 5}]
+    np.testing.assert_array_equal(blend(base, [prepared(ids, cnts), node], index), blend(base, [(ids, cnts), node], index))
 
 
 TEXT = "the zanzibarqux rests. the zanzibarqux eats. a zanzibarquux is rare. " * 8 + "def main():\n    return 0\n"
