@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -30,6 +32,18 @@ def test_complete_text_and_stdin(tiny_checkpoints):
     assert r2.output == r.output
     r3 = run("complete", "--model", m, "-", input="\ufeffthe quick br".encode("utf-8"))  # a byte order mark: dropped
     assert r3.output == r.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX")
+def test_complete_without_text_at_a_terminal_says_what_to_give(tiny_checkpoints):
+    """No TEXT and nothing piped in (stdin a terminal): a one-line error, not a wait for Ctrl+D."""
+    import pty
+
+    _, terminal = pty.openpty()
+    r = subprocess.run([sys.executable, "-m", "charcomplete", "complete", "--model", str(tiny_checkpoints["attention"])],
+                       stdin=terminal, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and r.stderr.startswith("Error: give the text to complete")
 
 
 def test_complete_stdin_that_is_not_utf8_is_a_one_line_error(tiny_checkpoints):

@@ -30,6 +30,8 @@ def command(text, model, max_chars, k, as_json, device, no_adapt):
     from charcomplete.completion import load_completer
     from charcomplete.registry import model_for_file
 
+    if text is None and stdin_is_terminal():  # nothing piped in: waiting for Ctrl+D would look like a hang
+        raise fail('give the text to complete: charcomplete complete "To be, or not to b" (or pipe it in: ... | charcomplete complete -)')
     if text is None or text == "-":
         text = read_stdin()
     c = load_completer(model or model_for_file("text"), device=device, adapt=not no_adapt, save_history=False)  # reads your history, never writes it
@@ -47,6 +49,10 @@ def command(text, model, max_chars, k, as_json, device, no_adapt):
             click.echo(f"{s.confidence:.3f}\t{printable(s.text.replace(chr(92), chr(92) * 2))}")
     else:  # a model trained on text holding escape codes may suggest them: written as escapes, never sent to the terminal
         click.echo(printable(c.suggest(text, max_chars=max_chars).text, keep="\n\t"))
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def read_stdin() -> str:
