@@ -512,7 +512,7 @@ class Completer:
     def _attach_attention(self, s: Suggestion, st: StepState, context: str) -> None:
         if st.attn is not None:
             n = len(st.attn)
-            s.attention = [float(a) for a in st.attn]
+            s.attention = st.attn.tolist()  # (float32 to float: the same numbers)
             s.attention_text = _tail(normalize_newlines(context), n).rjust(n)[-n:]  # the line break before a short context too
 
     def _continue(self, st: StepState, context: str, first: int | None, max_chars: int | None,

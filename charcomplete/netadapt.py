@@ -72,8 +72,8 @@ class NetAdapter:
         g = p.astype(np.float32)  # (V,) d loss / d logits = p - onehot(actual)
         g[actual] -= 1.0
         g *= -self.cfg.lr
-        rows = np.flatnonzero(np.abs(g) >= self.cfg.min_step)  # (R,) the characters the step moves (a few)
-        self.dW[rows] += np.outer(g[rows], h)  # (R, H)
+        rows = (np.abs(g) >= self.cfg.min_step).nonzero()[0]  # (R,) the characters the step moves (a few)
+        self.dW[rows] += g[rows, None] * h  # (R, H): their outer product with h
         self.db += g
         self.steps += 1
 
