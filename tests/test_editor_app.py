@@ -296,6 +296,56 @@ async def test_kept_rows_are_what_textarea_itself_renders(editor):
         assert ed.scroll_offset.x == 8
 
 
+async def test_rows_of_the_cursor_line_before_the_cursor_are_kept_as_textarea_renders_them(editor):
+    """tui/rows.py: a paragraph that wraps over many rows, typed at its end, in the middle, with a
+    tab, a bracket matched rows back, line numbers and a find pattern: every visible row is TextArea's own rendering of it now, and rows before the cursor
+    on its own line were kept."""
+    import re
+
+    para = "(the quick\tbrown fox [jumps] over the lazy dog, again and again, "
+    app = editor(text=para * 3 + "\nsecond line\n")
+    async with app.run_test(size=(40, 16)) as pilot:
+        ed = app.editor
+
+        async def same() -> None:
+            await settle(pilot)
+            rows = range(ed.size.height)
+            assert [ed.render_line(y) for y in rows] == [ed._render_line(y) for y in rows]
+
+        def kept_on_cursor_line() -> int:
+            return sum(1 for key in ed._kept.keys() if key[1] == "cursor line")
+
+        ed.move_cursor((0, len(para) * 3))
+        await same()
+        await type_text(pilot, "and on it goes")
+        await same()
+        assert kept_on_cursor_line() > 0
+        await type_text(pilot, ")")
+        await pilot.press("left")  # the cursor on it: its partner, the last repeat's first character, is rows back
+        assert ed._matching_bracket_location == (0, 2 * len(para))
+        await same()
+        await pilot.press("end", "backspace", "backspace")
+        await same()
+        ed.show_line_numbers = True
+        await same()
+        ed.move_cursor((0, 70))  # the middle of the paragraph: the rows after it are TextArea's
+        await type_text(pilot, "XY ")
+        await same()
+        await pilot.press("left")  # the cursor moves within its row: that row is TextArea's
+        await same()
+        ed.move_cursor((0, 5))
+        await pilot.press("shift+right")
+        await pilot.press("Q")  # "quick" -> "Quick": the first row's text changes, its wrapping does not
+        ed.move_cursor((0, len(ed.document[0])))
+        await same()
+        ed.highlight_matches(re.compile("fox"))
+        await type_text(pilot, "fo")
+        await same()
+        ed.highlight_matches(None)
+        ed.move_cursor((1, 3))  # the cursor leaves the paragraph: its rows are ordinary rows again
+        await same()
+
+
 async def test_garbage_is_collected_in_typing_pauses_and_the_collector_restored_after(editor, monkeypatch):
     """tui/collect.py: no full pass while keys come, Python's own thresholds in a pause; as before after."""
     import gc

@@ -7,9 +7,13 @@ screen full of text (bench/editor_latency.py on a 200 x 60 terminal: key -> ghos
 8.2-8.7 ms with rows kept). Here a row that neither the cursor, the selection nor a matched
 bracket is on is kept under everything it shows: its line's text, index and wrapped section, the
 line's wrap offsets, tab widths and syntax highlights, and what holds for the whole frame (theme,
-style, sizes, scroll, wrapping, line numbers, the find pattern). Any other row is TextArea's.
-tests/test_editor_app.py checks every row against TextArea's own rendering through edits,
-selections, find highlights, line numbers, scrolling and a theme change.
+style, sizes, scroll, wrapping, line numbers, the find pattern). So is a row of the cursor's own
+line that ends before the cursor (a long paragraph, typed at its end, wraps over many rows, each
+of which TextArea drew from the whole line on every frame), under its line's text up to its end,
+its wrap offsets up to there, the cursor line's style and the matched bracket. Any other row is
+TextArea's. tests/test_editor_app.py checks every row against TextArea's own rendering through
+edits, selections, find highlights, line numbers, scrolling, a theme change and typing at the end
+of a wrapped paragraph with brackets and tabs.
 """
 
 from __future__ import annotations
@@ -39,13 +43,22 @@ class KeptRows:
         if row >= len(rows):
             return super().render_line(y)
         index, section = rows[row]
-        (start_row, _), (end_row, _) = self.selection
+        start, end = self.selection
         bracket = self._matching_bracket_location
-        if min(start_row, end_row) <= index <= max(start_row, end_row) or (bracket is not None and bracket[0] == index):
-            return super().render_line(y)  # the cursor's, the selection's or a matched bracket's row
         highlights = self._highlights.get(index)
-        key = (self._frame_key, self.document[index], index, section, tuple(wrapped.get_offsets(index)),
-               tuple(wrapped.get_tab_widths(index)), tuple(highlights) if highlights else ())
+        if min(start[0], end[0]) <= index <= max(start[0], end[0]) or (bracket is not None and bracket[0] == index):
+            offsets = wrapped.get_offsets(index)
+            if (start != end or end[0] != index or section >= len(offsets) or offsets[section] >= end[1]
+                    or getattr(self, "find_pattern", None) is not None):
+                return super().render_line(y)  # the cursor's row and after, a selection's, a matched bracket's elsewhere
+            # a row of the cursor's line that ends before the cursor: drawn from the line's text up to its end
+            # (the ghost and the cursor come later), in the cursor line's style, with the matched bracket
+            key = (self._frame_key, "cursor line", self.highlight_cursor_line, self._has_cursor, bracket, self.match_cursor_bracket,
+                   self.document[index][: offsets[section]], index, section, tuple(offsets[: section + 1]),
+                   tuple(wrapped.get_tab_widths(index)), tuple(highlights) if highlights else ())
+        else:
+            key = (self._frame_key, self.document[index], index, section, tuple(wrapped.get_offsets(index)),
+                   tuple(wrapped.get_tab_widths(index)), tuple(highlights) if highlights else ())
         if self._kept is None:
             self._kept = LRUCache(KEPT_ROWS)
         strip = self._kept.get(key)
