@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -39,9 +40,13 @@ def test_complete_without_text_at_a_terminal_says_what_to_give(tiny_checkpoints)
     """No TEXT and nothing piped in (stdin a terminal): a one-line error, not a wait for Ctrl+D."""
     import pty
 
-    _, terminal = pty.openpty()
-    r = subprocess.run([sys.executable, "-m", "charcomplete", "complete", "--model", str(tiny_checkpoints["attention"])],
-                       stdin=terminal, capture_output=True, text=True, timeout=120)
+    master, terminal = pty.openpty()
+    try:
+        r = subprocess.run([sys.executable, "-m", "charcomplete", "complete", "--model", str(tiny_checkpoints["attention"])],
+                           stdin=terminal, capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(master)
+        os.close(terminal)
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and r.stderr.startswith("Error: give the text to complete")
 
