@@ -123,7 +123,7 @@ class Completer:
         if self.memory is not None:  # its starting weights, when the memory's file holds ones of this mixer's shape
             start = self.memory.mixer[0] if self.memory.mixer is not None else None
             self.mixer = Mixer(start=start if start is not None and start.fits(MixerConfig()) else None)
-        self._word_levels: dict[str, tuple | None] = {}  # partial word -> the memory's answer, prepared for blend (words.prepared)
+        self._word_levels: dict[tuple, tuple | None] = {}  # (partial word, quotes) -> the memory's answer, prepared for blend (words.prepared)
         self._flat = np.ones(len(vocab))  # the match model's distribution when it has no match (mixer.py ignores it)
         self.net_adapt = None  # the output layer's adaptation (netadapt.py; set_adaptive)
         self.net_learn: NetworkLearner | None = None  # the whole network learning the document (netadapt.py; set_adaptive)
@@ -284,7 +284,7 @@ class Completer:
             if used:
                 st = self._ahead[used]
             rest = new[len(used) :]  # (one character, mostly: looked up in Python, not encoded in numpy; the same ids)
-            ids = [self._index.get(ch, 0) for ch in fold_quotes(rest)] if len(rest) <= 8 and "\r" not in rest else self._ids(rest)
+            ids = [self._index.get(ch, 0) for ch in fold_quotes(rest)] if len(rest) <= 8 else self._ids(rest)
             for k, i in enumerate(ids, known + len(used) + 1):
                 st = trail[k] = self._stepper.step(st, int(i))
             while len(trail) > TRAIL:
@@ -376,19 +376,15 @@ class Completer:
         if not prefix:
             return base, 0
         levels, seen = [], 0
-        if self._curly:
+        key = (prefix, self._quotes)  # the memory's answer in the document's quotes, as blend reads it, kept (the memory never changes)
+        corpus = self._word_levels.get(key, False)
+        if corpus is False:
             corpus = self.memory.word_counts(prefix)
-            if corpus is not None:
-                levels.append(prepared(*self._unfold_counts(*corpus)))
-        else:  # the memory's answers as blend reads them, kept (the memory never changes)
-            corpus = self._word_levels.get(prefix, False)
-            if corpus is False:
-                corpus = self.memory.word_counts(prefix)
-                corpus = self._word_levels[prefix] = None if corpus is None else prepared(*corpus)
-                if len(self._word_levels) > WORD_LEVELS:
-                    del self._word_levels[next(iter(self._word_levels))]  # the oldest
-            if corpus is not None:
-                levels.append(corpus)
+            corpus = self._word_levels[key] = None if corpus is None else prepared(*self._unfold_counts(*corpus))
+            if len(self._word_levels) > WORD_LEVELS:
+                del self._word_levels[next(iter(self._word_levels))]  # the oldest
+        if corpus is not None:
+            levels.append(corpus)
         if self.adapt is not None:
             learner = self.adapt.learner
             near = learner.neighbour_words() if learner is not None else None
