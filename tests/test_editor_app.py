@@ -31,6 +31,7 @@ async def settle(pilot) -> None:
     await until(pilot, lambda: app.model.idle)
     await pilot.pause()
     await pilot.pause()
+    await until(pilot, lambda: app._figures is None)  # the status bar and the sparkline drawn (app.FIGURES_AFTER)
 
 
 def install_user_model(checkpoint, name: str) -> None:
@@ -84,6 +85,7 @@ async def test_typing_shows_the_models_suggestion_and_tab_inserts_exactly_it(edi
         assert app.status.shown >= 1 and app.status.latency_ms is not None
         await pilot.press("tab")
         assert app.editor.text == LINE + "the qu" + ghost
+        await settle(pilot)
         assert app.status.accepted == 1
 
 
@@ -405,6 +407,35 @@ async def test_young_garbage_is_collected_while_typing_even_if_the_pause_never_c
         kept = [[] for _ in range(2 * collect.FORCE * (collect.TYPING_GEN1 + 1))]
         assert freed() is None
         del kept
+
+
+async def test_the_figures_are_drawn_after_the_ghost_and_while_keys_keep_coming(editor, monkeypatch):
+    """app.FIGURES_AFTER: the status bar's per-key figures (Ln:Col, latency, acc) and the sparkline
+    are drawn after the key's ghost, not in its frame; typing on, they are still drawn that often."""
+    import charcomplete.tui.app as app_module
+
+    monkeypatch.setattr(app_module, "FIGURES_AFTER", 1.0)
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the q")
+        (row, col), bars = app.status.cursor, app.query_one("#spark-chars").render().plain
+        app.status.latency_ms = None
+        await pilot.press("u")
+        await until(pilot, lambda: app.model.idle and app.editor.suggestion == expected(app))
+        await pilot.pause()
+        assert app.status.cursor == (row, col) and app.status.latency_ms is None  # the ghost is here, the figures not yet
+        assert app.query_one("#spark-chars").render().plain == bars
+        await until(pilot, lambda: app._figures is None)
+        assert app.status.cursor == (row, col + 1) and app.status.latency_ms is not None
+        assert app.query_one("#spark-chars").render().plain.endswith("the·qu")
+
+        monkeypatch.setattr(app_module, "FIGURES_AFTER", 0.2)
+        seen = {app.status.cursor}
+        for ch in "ick brown fox":  # 1.3 s of keys, 0.1 s apart: the figures are not put off until the last
+            await pilot.press(ch if ch != " " else "space")
+            await pilot.pause(0.1)
+            seen.add(app.status.cursor)
+        assert len(seen) >= 4
 
 
 async def test_a_stale_answer_is_dropped(editor):

@@ -27,6 +27,7 @@ async def settle(pilot) -> None:
     await until(pilot, lambda: pilot.app.model.idle)
     await pilot.pause()
     await pilot.pause()
+    await until(pilot, lambda: pilot.app._figures is None)  # the status bar drawn (app.FIGURES_AFTER)
 
 
 def bar(app) -> FindBar:

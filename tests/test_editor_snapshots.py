@@ -46,6 +46,8 @@ async def type_the_qu(pilot):
         await pilot.pause()
     await pilot.pause()
     await pilot.pause()
+    while app._figures is not None:  # the status bar and the sparkline drawn (app.FIGURES_AFTER after the ghost)
+        await pilot.pause()
     assert app.editor.suggestion  # the picture shows a ghost
 
 

@@ -33,6 +33,10 @@ from charcomplete.tui.signals import SignalSafety
 from charcomplete.tui.safe_text import controls_in, name_shown
 from charcomplete.tui.training import EditorTraining, TrainingPanel
 
+FIGURES_AFTER = 0.02  # s: the per-key figures (Ln:Col, latency, conf, acc) and the sparkline are drawn this long after
+#                      a key, in a frame of their own: the key's ghost does not wait for them (editor_latency.py: key -> ghost
+#                      p50 1.5 ms sooner, docs/benchmarks.md "The status bar in a frame of its own")
+
 LANGUAGES = {".py": "python", ".md": "markdown", ".markdown": "markdown", ".json": "json", ".toml": "toml",
              ".yaml": "yaml", ".yml": "yaml", ".html": "html", ".htm": "html", ".css": "css", ".js": "javascript",
              ".rs": "rust", ".go": "go", ".sh": "bash", ".bash": "bash", ".sql": "sql", ".java": "java", ".xml": "xml"}
@@ -69,6 +73,9 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         self._restored = False
         self._trained_from = None  # the completer a training run started from (EditorTraining)
         self._counted_accept = True
+        self._figures = None  # the timer that draws the per-key figures (_figures_later), while one is due
+        self._last_shown = None  # (suggestion, the model's kind) the sparkline and the status bar show next
+        self._shown = self._accepted = 0  # ghosts shown and taken in this session (drawn by _show_figures)
 
     # --- layout -------------------------------------------------------------------------
 
@@ -138,6 +145,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             return
         self.status.model = self.model.label
         self.status.device = c.device
+        self._last_shown = None  # the previous model's last ghost is not drawn after this
         self._spark.update([], "", "attention" if c.kind == "attention" else "confidence (lstm)")
 
     def buffer_text(self) -> str:
@@ -155,18 +163,34 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
     # --- what the widgets report ----------------------------------------------------------
 
     def on_suggestion_ready(self, message: SuggestionReady) -> None:
-        s = message.suggestion
-        self._spark.show(s, self.model.completer.kind)
-        self.status.latency_ms = s.latency_ms
-        self.status.confidence = s.confidence if s.text else None
+        self._last_shown = (message.suggestion, self.model.completer.kind)
         if message.new:
-            self.status.shown += 1
+            self._shown += 1
             self._counted_accept = False
+        self._figures_later()
 
     def on_suggestion_accepted(self, message: SuggestionAccepted) -> None:
         if not self._counted_accept:  # one acceptance per suggestion shown (Ctrl+→ may take it word by word)
-            self.status.accepted += 1
+            self._accepted += 1
             self._counted_accept = True
+            self._figures_later()
+
+    def _figures_later(self) -> None:
+        """Draw the per-key figures FIGURES_AFTER from now (from the first change since they were
+        last drawn: typing faster than that, they are drawn that often)."""
+        if self._figures is None:
+            self._figures = self.set_timer(FIGURES_AFTER, self._show_figures, name="figures")
+
+    def _show_figures(self) -> None:
+        self._figures = None
+        if self._last_shown is not None:
+            s, kind = self._last_shown
+            self._last_shown = None
+            self._spark.show(s, kind)
+            self.status.latency_ms = s.latency_ms
+            self.status.confidence = s.confidence if s.text else None
+        self.status.shown, self.status.accepted = self._shown, self._accepted
+        self.status.cursor = self.editor.cursor_location
 
     def on_suggestion_failed(self, message: SuggestionFailed) -> None:
         self.editor.suggestions_enabled = False
@@ -178,11 +202,11 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
 
     def on_text_area_changed(self, message: TextArea.Changed) -> None:
         self._dirty = True
-        self.status.modified = True
-        self.status.cursor = self.editor.cursor_location
+        self.status.modified = True  # (drawn once: a reactive set to the value it has is not drawn again)
+        self._figures_later()
 
     def on_text_area_selection_changed(self, message: TextArea.SelectionChanged) -> None:
-        self.status.cursor = self.editor.cursor_location
+        self._figures_later()
 
     # --- saving and quitting --------------------------------------------------------------
 

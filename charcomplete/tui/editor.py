@@ -302,7 +302,7 @@ class GhostEditor(KeptRows, BufferLearning, TextArea):
         if message.generation != self._generation or not self._may_suggest():
             message.stop()  # stale: the text or the cursor changed since it was asked
             return
-        self._release_screen()  # painted with the ghost (the app's handler, next, updates the sparkline and status first)
+        self._release_screen()  # painted with the ghost (the sparkline and the status bar a frame later: app.py, FIGURES_AFTER)
         if message.alternatives is not None:
             self._alternatives = [s for s in message.alternatives if s.text.strip()]
             if not self._alternatives:
