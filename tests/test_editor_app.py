@@ -414,7 +414,7 @@ async def test_the_figures_are_drawn_after_the_ghost_and_while_keys_keep_coming(
     are drawn after the key's ghost, not in its frame; typing on, they are still drawn that often."""
     import charcomplete.tui.app as app_module
 
-    monkeypatch.setattr(app_module, "FIGURES_AFTER", 1.0)
+    monkeypatch.setattr(app_module, "FIGURES_AFTER", 3.0)  # (a ghost comes in milliseconds: a slow machine too)
     app = editor()
     async with app.run_test() as pilot:
         await type_at_end(pilot, "the q")

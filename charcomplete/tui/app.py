@@ -182,6 +182,7 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
             self._figures = self.set_timer(FIGURES_AFTER, self._show_figures, name="figures")
 
     def _show_figures(self) -> None:
+        """The latest ghost's figures and attention, the counts and Ln:Col, drawn in the next frame."""
         self._figures = None
         if self._last_shown is not None:
             s, kind = self._last_shown
