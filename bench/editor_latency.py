@@ -80,6 +80,7 @@ async def run(args) -> dict:
 
     Screen._on_timer_update = timed_update  # measuring only: the app itself is unchanged
     events_seen: list[tuple[str, float, float]] = []  # (edit|ghost, key time, when applied)
+    model_ms: list[float] = []  # Completer.suggest's time of each answer the editor got
     key_time: list[float | None] = [None]  # when the editor got the last key
     on_key, update_suggestion, on_ready = GhostEditor._on_key, GhostEditor.update_suggestion, GhostEditor.on_suggestion_ready
 
@@ -93,6 +94,7 @@ async def run(args) -> dict:
         update_suggestion(self)
 
     def timed_ready(self, message) -> None:
+        model_ms.append(message.suggestion.latency_ms)  # every answer's own time (the status bar draws it 20 ms later)
         on_ready(self, message)
         if key_time[0] is not None and self.suggestion:
             events_seen.append(("ghost", key_time[0], time.perf_counter()))
@@ -109,7 +111,6 @@ async def run(args) -> dict:
         before = before[: before.rfind("\n") + 1]
         path.write_text(before)
     app = EditorApp(Document.open(path), completer)
-    model_ms: list[float] = []
     async with app.run_test(size=args.size) as pilot:
         ed = app.editor
         while not app.model.idle:
@@ -127,8 +128,6 @@ async def run(args) -> dict:
             while not app.model.idle and time.perf_counter() - typed < 1.0:
                 await asyncio.sleep(0.001)
             await asyncio.sleep(max(0.0, args.gap / 1000 - (time.perf_counter() - typed)))  # a typist's gap between keys
-            if app.status.latency_ms is not None:
-                model_ms.append(app.status.latency_ms)
         assert ed.text == before + text, "the typed text did not arrive intact"
         learned, still = app.status.learned, ed.learner.busy  # what was learned by the last key
     Screen._on_timer_update = update
