@@ -86,6 +86,18 @@ def test_train_a_few_steps_then_models_lists_it(corpus_dir, isolated_data_dir):
     assert rows["tiny-cli"]["kind"] == "attention"
 
 
+def test_the_progress_line_fits_an_80_column_terminal(corpus_dir, isolated_data_dir, monkeypatch):
+    """Its bar, percentage, step, losses and ETA whole, nothing cut with an ellipsis (it was: the bar
+    two cells wide, the time so far and the ETA cut to "0:0…")."""
+    monkeypatch.setenv("COLUMNS", "80")
+    r = run("train", "--model", "attention", "--from-scratch", "--corpus", str(corpus_dir), "--epochs", "0.5",
+            "--name", "tiny-bar", *TINY)
+    assert r.exit_code == 0, r.output
+    line = next(ln for ln in r.output.splitlines() if ln.startswith("attention "))
+    assert len(line) <= 80 and "…" not in line, line
+    assert re.fullmatch(r"attention ━{12} 100% step \d+ · val [0-9.]+ bpc ETA 0:00:00", line), line
+
+
 def test_out_path_and_init_fine_tuning(corpus_dir, tmp_path):
     out = tmp_path / "models" / "base"  # the suffix is added
     r = run("train", "--model", "lstm", "--corpus", str(corpus_dir), "--epochs", "0.3", "--out", str(out), *TINY)

@@ -198,19 +198,19 @@ def _run_train(dist, *, kind, corpus, data_dir, epochs, max_minutes, batch_size,
 
 
 def _train_with_progress(console, train, model_cfg, cfg, data, target, dist, stop, resume, init_model):
-    """The run, with a rich progress bar and one line per validation."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    """The run, with a rich progress bar and one line per validation. The bar's line fits an
+    80-column terminal (its speed is in the last line, the time so far in each validation's)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-               TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(bar_width=12), TextColumn("{task.percentage:>3.0f}%"),
+               TextColumn("{task.fields[info]}"), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(f"train {model_cfg.kind}", total=1000, info="")
+        task = bar.add_task(model_cfg.kind, total=1000, info="")
 
         def on_progress(p):
-            loss = f"loss {p.train_bpc:.3f} bpc" if p.train_bpc is not None else ""
-            val = f" val {p.best_val_bpc:.3f} bpc" if p.best_val_bpc is not None else ""
-            bar.update(task, completed=int(p.fraction * 1000),
-                       info=f"step {p.step} · {p.chars_per_s:,.0f} chars/s · {loss}{val}")
+            loss = f" · loss {p.train_bpc:.3f}" if p.train_bpc is not None else ""
+            val = f" · val {p.best_val_bpc:.3f}" if p.best_val_bpc is not None else ""
+            bar.update(task, completed=int(p.fraction * 1000), info=f"step {p.step}{loss}{val}{' bpc' if loss or val else ''}")
             if p.kind == "eval" and p.val_bpc is not None:
                 trained = f"{p.train_bpc:.3f}" if p.train_bpc is not None else "  -  "  # no step this run (a budget spent before the resume)
                 bar.console.print(f"step {p.step:>6}  epoch {p.epoch:6.2f}  train {trained} bpc  "
