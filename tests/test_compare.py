@@ -92,8 +92,14 @@ def test_compare_prints_the_table_and_both_plots_and_saves(tiny_corpus, tmp_path
     for text in ("best val bpc", "KSR", "precision", "latency p50/p99", "Training loss", "Validation accuracy", "plots written to"):
         assert text in out
     assert out.count("step ") >= 4  # validations of both models, one line each
-    table_rows = [line for line in out.splitlines() if line.startswith("│")]
-    assert [row.split("│")[1].strip() for row in table_rows] == ["lstm", "attention"]
+    table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    header = [cell.strip() for cell in table[1].split("┃")[1:-1]]
+    rows = {row.split("│")[1].strip(): [cell.strip() for cell in row.split("│")[2:-1]] for row in table if row.startswith("│")}
+    assert header == ["", "lstm", "attention"]  # a column per model, a row per measure
+    assert list(rows) == ["best val bpc", "val acc", "parameters", "train time", "chars/s", "latency p50/p99", "KSR", "precision"]
+    assert all(len(cells) == 2 and all(cells) for cells in rows.values())
+    validations = [line for line in out.splitlines() if " step " in line]
+    assert all(len(line) <= 80 and "…" not in line for line in table + validations)  # an 80-column terminal holds them
     assert png.stat().st_size > 1000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     from charcomplete import load_completer
@@ -155,7 +161,10 @@ def test_compare_json_is_strict_json_when_a_number_is_undefined(tiny_corpus):
 def test_compare_notebook_prints_the_leak_and_the_leaky_column(tmp_path):
     r = invoke("--corpus", PARAGRAPH, "--notebook", "--epochs", 1, *TINY, "--ksr-chars", 0)
     assert r.exit_code == 0, r.output
-    assert "leaky val acc" in r.output and "notebook's split" in r.output and "leaks into validation" in r.output
+    assert "leaky val acc" in r.output and "the notebook's method; its own split" in r.output and "leaks into validation" in r.output
+    table = [line for line in r.output.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and all(len(line) <= 80 for line in table)  # four runs' columns still fit 80 columns
+    assert "notebook's" in table[2] and table[2].count("notebook's") == 2
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "epochs0", "plot_under_file", "plot_no_folder", "no_corpus"])

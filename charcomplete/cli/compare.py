@@ -130,33 +130,42 @@ def _f(x, fmt: str = ".3f", none: str = "-") -> str:
 
 
 def eval_line(label: str, row: dict) -> str:
-    """One validation, as the notebook printed its epochs (losses in nats, plus bpc)."""
-    line = (f"{label:<22} step {row['step']:>6}  epoch {row['epoch']:7.2f}  train loss {_f(row.get('train_loss'))}  "
-            f"val loss {_f(row.get('val_loss'))}  val {_f(row.get('val_bpc'))} bpc  acc {_f(row.get('val_acc'))}  "
-            f"{row['elapsed']:7.1f}s")
-    if "leaky_val_acc" in row:
-        line += f"  | notebook's split: val loss {_f(row.get('leaky_val_loss'))} acc {_f(row.get('leaky_val_acc'))}"
+    """One validation, as `train` prints its own (bits per character; the losses in nats are in
+    --json): a line that fits an 80-column terminal; a notebook run's ("lstm (notebook)") says so
+    on a second, with its own split's numbers."""
+    model = label.removesuffix(" (notebook)")
+    line = (f"{model:<9} step {row['step']:>5} epoch {row['epoch']:5.2f}  train {_f(row.get('train_bpc'))} "
+            f"val {_f(row.get('val_bpc'))} bpc  acc {_f(row.get('val_acc'))} {row['elapsed']:6.1f}s")
+    if model != label or "leaky_val_acc" in row:
+        line += (f"\n{'':<9} (the notebook's method; its own split: val loss {_f(row.get('leaky_val_loss'))} nats, "
+                 f"acc {_f(row.get('leaky_val_acc'))})")
     return line
 
 
+MEASURES = [  # the summary table's rows: (name, the value shown from a run's summary)
+    ("best val bpc", lambda s: _f(s["best_val_bpc"])),
+    ("val acc", lambda s: _f(s["val_acc"])),
+    ("parameters", lambda s: f"{s['parameters']:,}"),
+    ("train time", lambda s: f"{s['seconds']:.1f}s"),
+    ("chars/s", lambda s: f"{s['chars_per_s']:,.0f}"),
+    ("latency p50/p99", lambda s: "-" if s.get("latency_p50_ms") is None else f"{s['latency_p50_ms']:.2f}/{s['latency_p99_ms']:.2f} ms"),
+    ("KSR", lambda s: _f(s.get("ksr"))),
+    ("precision", lambda s: _f(s.get("precision"))),
+]
+
+
 def summary_table(result, notebook: bool):
+    """One column per run, one row per measure: it fits an 80-column terminal, the notebook's two
+    runs included (a column per measure did not: its numbers were cut)."""
     from rich.table import Table
 
-    table = Table(title="lstm vs attention  (val = the contiguous held-out tail)")
-    cols = ["model", "method", "best val bpc", "val acc", "params", "train time", "chars/s", "latency p50/p99", "KSR", "precision"]
-    if notebook:
-        cols.append("leaky val acc")
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("model", "method") else "right")
+    table = Table(title="lstm vs attention (val: the held-out tail)")
+    table.add_column("")
     for run in result.runs:
-        s = run.summary
-        latency = "-" if s.get("latency_p50_ms") is None else f"{s['latency_p50_ms']:.2f}/{s['latency_p99_ms']:.2f} ms"
-        row = [run.model, "ours" if run.method == "ours" else "notebook's", _f(s["best_val_bpc"]), _f(s["val_acc"]),
-               f"{s['parameters']:,}", f"{s['seconds']:.1f}s", f"{s['chars_per_s']:,.0f}", latency, _f(s.get("ksr")),
-               _f(s.get("precision"))]
-        if notebook:
-            row.append(_f(s.get("leaky_val_acc")))
-        table.add_row(*row)
+        table.add_column(run.model if run.method == "ours" else f"{run.model}\nnotebook's", justify="right")
+    measures = MEASURES + ([("leaky val acc", lambda s: _f(s.get("leaky_val_acc")))] if notebook else [])
+    for name, shown in measures:
+        table.add_row(name, *(shown(run.summary) for run in result.runs))
     return table
 
 

@@ -46,8 +46,8 @@ from charcomplete.trainer import LN2
 LEAK_NOTE = (
     "the notebook's validation is a random 10% of overlapping windows: each shares 19 of its "
     "characters with training windows (and its target is one of their inputs), so training text "
-    "leaks into validation and its val loss/accuracy are optimistic; the tail columns score both "
-    "methods on the same contiguous held-out tail, never trained on"
+    "leaks into validation and its own val loss/accuracy are optimistic; the table's val figures "
+    "score both methods on the same contiguous held-out tail, never trained on"
 )
 
 
