@@ -95,7 +95,7 @@ def test_the_progress_line_fits_an_80_column_terminal(corpus_dir, isolated_data_
     assert r.exit_code == 0, r.output
     line = next(ln for ln in r.output.splitlines() if ln.startswith("attention "))
     assert len(line) <= 80 and "…" not in line, line
-    assert re.fullmatch(r"attention ━{12} 100% step \d+ · val [0-9.]+ bpc ETA 0:00:00", line), line
+    assert re.fullmatch(r"attention ━{12} 100% step \d+( · loss [0-9.]+)? · val [0-9.]+ bpc ETA 0:00:00", line), line
 
 
 def test_out_path_and_init_fine_tuning(corpus_dir, tmp_path):
