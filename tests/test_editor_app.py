@@ -438,6 +438,21 @@ async def test_the_figures_are_drawn_after_the_ghost_and_while_keys_keep_coming(
         assert len(seen) >= 4
 
 
+async def test_figures_due_as_the_app_closes_draw_nothing_and_raise_nothing(editor, monkeypatch):
+    import charcomplete.tui.app as app_module
+
+    monkeypatch.setattr(app_module, "FIGURES_AFTER", 0.3)
+    app = editor()
+    async with app.run_test() as pilot:
+        await type_at_end(pilot, "the qu")
+        await pilot.press("left")
+        assert app._figures is not None  # due when the app exits
+        app.exit()
+    app._last_shown = (app._fresh.suggest("the qu"), "attention")
+    app._show_figures()  # a timer that fires after the widgets are gone (the sparkline's bars raised NoMatches)
+    assert app.return_code == 0
+
+
 async def test_a_stale_answer_is_dropped(editor):
     from charcomplete.completion import Suggestion
 

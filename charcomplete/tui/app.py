@@ -187,7 +187,8 @@ class EditorApp(QuietCollection, SignalSafety, EditorTraining, App):
         if self._last_shown is not None:
             s, kind = self._last_shown
             self._last_shown = None
-            self._spark.show(s, kind)
+            if self._spark.is_attached:  # (a timer that fires as the app closes: its bars are gone)
+                self._spark.show(s, kind)
             self.status.latency_ms = s.latency_ms
             self.status.confidence = s.confidence if s.text else None
         self.status.shown, self.status.accepted = self._shown, self._accepted
