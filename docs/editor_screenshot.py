@@ -52,12 +52,14 @@ async def shoot(model: str, out: str, typed: str) -> str:
 
 
 async def settle(app, pilot) -> None:
-    """Until the ghost for the last key is on screen."""
+    """Until the ghost for the last key is on screen, and the status bar and sparkline after it."""
     await pilot.pause()
     while not app.model.idle:
         await pilot.pause()
     await pilot.pause()
     await pilot.pause()
+    while app._figures is not None:  # drawn 20 ms after the ghost (app.FIGURES_AFTER)
+        await pilot.pause()
 
 
 def main() -> None:
