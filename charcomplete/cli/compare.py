@@ -136,7 +136,7 @@ def eval_line(label: str, row: dict) -> str:
     model = label.removesuffix(" (notebook)")
     line = (f"{model:<9} step {row['step']:>5} epoch {row['epoch']:5.2f}  train {_f(row.get('train_bpc'))} "
             f"val {_f(row.get('val_bpc'))} bpc  acc {_f(row.get('val_acc'))} {row['elapsed']:6.1f}s")
-    if model != label or "leaky_val_acc" in row:
+    if model != label:
         line += (f"\n{'':<9} (the notebook's method; its own split: val loss {_f(row.get('leaky_val_loss'))} nats, "
                  f"acc {_f(row.get('leaky_val_acc'))})")
     return line
