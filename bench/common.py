@@ -70,6 +70,15 @@ def sample(texts: list[tuple[str, str]], chars_per_file: int, max_files: int) ->
     return [(p, t[:chars_per_file]) for p, t in long_enough[:max_files]]
 
 
+def policy_with(base, spec: str):
+    """`base` (a completion.Policy) with FIELD=VALUE[,FIELD=VALUE] of `spec`, each value read as
+    the field's own type (e.g. "start_chars=0,show_threshold=0.12")."""
+    from dataclasses import replace
+
+    fields = dict(kv.split("=", 1) for kv in spec.split(",") if kv)
+    return replace(base, **{k: type(getattr(base, k))(v) for k, v in fields.items()})
+
+
 def one_thread() -> None:
     import torch
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from common import REPO, SHARED, command_line, one_thread, sample, tails
+from common import REPO, SHARED, command_line, one_thread, policy_with, sample, tails
 
 from charcomplete.completion import Policy, load_completer
 from charcomplete.evaluate import measure_latency
@@ -91,8 +91,7 @@ def main() -> None:
     shipped = c.policy if args.first_chars is None else replace(c.policy, first_chars=args.first_chars)
     rows = [("shipped policy, max 16 chars", replace(shipped, max_chars=16))]
     for spec in args.policy:  # other policies, measured alternately with the shipped one
-        fields = dict(kv.split("=", 1) for kv in spec.split(",") if kv)
-        pol = replace(shipped, **{"max_chars": 16, **{k: type(getattr(shipped, k))(v) for k, v in fields.items()}})
+        pol = policy_with(replace(shipped, max_chars=16), spec)
         rows.append((f"shipped, but {spec}", pol))
     rows.append(("forced 16-char greedy continuation", Policy(max_chars=16, min_chars=1, threshold=0.0, boundary="phrase")))
     runs = {label: [] for label, _ in rows}

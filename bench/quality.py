@@ -50,6 +50,7 @@ libpresage-dev` (7z; text2ngram and libpresage.so). Without them those columns r
 Presage's databases and the primed archive sizes are cached in ~/.cache/charcomplete-bench.
 
     python bench/quality.py [--model prose --model code ...] [--texts 5] [--bpc-chars 3000] [--ksr-chars 800]
+    python bench/quality.py --model prose --no-peers --policy start_chars=0   # the models alone, another suggestion policy
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import peers
-from common import REPO, SHARED, command_line, one_thread, tails
+from common import REPO, SHARED, command_line, one_thread, policy_with, tails
 
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.completion import load_completer
@@ -154,12 +155,14 @@ def texts_bpc(completer, texts: list[str]) -> float:
     return bits / n
 
 
-def model_rows(name: str, texts: list[str], ksr_texts: list[str]) -> dict:
-    """bpc (as the editor runs, without adaptation, network alone), KSR and precision of a model."""
+def model_rows(name: str, texts: list[str], ksr_texts: list[str], policy: str = "") -> dict:
+    """bpc (as the editor runs, without adaptation, network alone), KSR and precision of a model
+    (its suggestion policy changed by `policy`, FIELD=VALUE[,...], when given)."""
     def bpc(c) -> float:
         return texts_bpc(c, texts)
 
     editor = load_completer(name, adapt=AdaptiveModel())
+    editor.policy = policy_with(editor.policy, policy)
     out = {"editor": bpc(editor)}
     m = completion_metrics(editor, ksr_texts, 0)
     out["ksr"], out["precision"] = m["ksr"], m["precision"]
@@ -199,6 +202,9 @@ def main() -> None:
     ap.add_argument("--bpc-chars", type=int, default=3000, help="characters per text for bpc and PPMd")
     ap.add_argument("--ksr-chars", type=int, default=800, help="characters per text for KSR and precision (the first ones)")
     ap.add_argument("--only", action="append", help="only these kinds of text (repeatable)")
+    ap.add_argument("--no-peers", action="store_true",
+                    help="the models' rows alone (no PPMd, Presage or keyword: they need the generated corpus folders)")
+    ap.add_argument("--policy", default="", help="the models' suggestion policy with FIELD=VALUE[,FIELD=VALUE], e.g. start_chars=0")
     args = ap.parse_args()
     one_thread()
     t_start = time.time()
@@ -206,19 +212,19 @@ def main() -> None:
     sets = eval_sets(args.texts, args.bpc_chars)
     if args.only:
         sets = {k: v for k, v in sets.items() if k in args.only}
-    train = training_texts()
+    train = {} if args.no_peers else training_texts()
     train_of = {k: ("code" if k == "Python code" else "prose") for k in sets}
     # PPMd runs in the background (7z is a separate process) while the models are measured
     pool = ThreadPoolExecutor(max_workers=1)
     ppmd = {}
-    if peers.have_7z():
+    if peers.have_7z() and train:
         sizes = {k: pool.submit(peers.ppmd_train_size, train[k]) for k in set(train_of.values())}
         for label, texts in sets.items():
             tr = train[train_of[label]]
             ppmd[label] = [pool.submit(lambda tr=tr, t=t, k=train_of[label]: peers.ppmd_bits(tr, t, sizes[k].result()))
                            for _, t in texts]
-    words = {k: WordIndex(train[k]) for k in set(train_of.values())}
-    presage_db = {k: peers.presage_database(train[k]) for k in set(train_of.values())} if peers.have_presage() else {}
+    words = {k: WordIndex(train[k]) for k in set(train_of.values())} if train else {}
+    presage_db = {k: peers.presage_database(train[k]) for k in set(train_of.values())} if peers.have_presage() and train else {}
 
     print(f"# quality, side by side with PPMd, Presage and keyword completion\n\n`{command_line()}`\n")
     for label, texts in sets.items():
@@ -226,7 +232,7 @@ def main() -> None:
         ksr_bodies = [t[: args.ksr_chars] for t in bodies]
         nchars = sum(len(t) - 1 for t in bodies)
         ksr_chars = sum(len(t) for t in ksr_bodies)
-        kw_ksr, kw_prec = keyword_ksr(words[train_of[label]], ksr_bodies)
+        kw_ksr, kw_prec = keyword_ksr(words[train_of[label]], ksr_bodies) if words else (None, None)
         pres = presage_ksr(presage_db[train_of[label]], ksr_bodies) if train_of[label] in presage_db else {}
         best = max(pres, key=lambda s: pres[s][0]) if pres else None
         pres_ksr = pres[best][0] if pres else None
@@ -234,18 +240,18 @@ def main() -> None:
         print(f"## {label}\n")
         print(f"{len(texts)} texts, {nchars:,} characters for bpc, {ksr_chars:,} for KSR: "
               + (", ".join(p for p, _ in texts) if len(texts) <= 12 else f"{texts[0][0]} to {texts[-1][0].rsplit(', ', 1)[-1]}")
-              + f". Peers primed with the `{train_of[label]}` model's training text "
-              f"({len(train[train_of[label]]) / 1e6:.1f} M characters).\n")
+              + (f". Peers primed with the `{train_of[label]}` model's training text "
+                 f"({len(train[train_of[label]]) / 1e6:.1f} M characters).\n" if train else ". No peers (--no-peers).\n"))
         print("| model | bpc, as the editor runs | bpc, no adaptation | bpc, network alone | PPMd bpc | ÷ PPMd | "
               "KSR | precision | KSR ÷ keyword | KSR ÷ Presage |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for name in models:
-            r = model_rows(name, bodies, ksr_bodies)
+            r = model_rows(name, bodies, ksr_bodies, args.policy)
             print(f"| {name}{'' if r['memory'] else ' (no memory)'} | {r['editor']:.3f} | {r['static']:.3f} | {r['net']:.3f} | "
                   f"{fmt(ppmd_bpc)} | {ratio(r['editor'], ppmd_bpc)} | {r['ksr']:.3f} | {fmt(r['precision'])} | "
                   f"{ratio(r['ksr'], kw_ksr)} | {ratio(r['ksr'], pres_ksr)} |", flush=True)
         print(f"| PPMd o=8, primed | | | | {fmt(ppmd_bpc)} | 1.00 | | | | |")
-        print(f"| keyword completion | | | | | | {kw_ksr:.3f} | {fmt(kw_prec)} | 1.00 | {ratio(kw_ksr, pres_ksr)} |")
+        print(f"| keyword completion | | | | | | {fmt(kw_ksr)} | {fmt(kw_prec)} | 1.00 | {ratio(kw_ksr, pres_ksr)} |")
         for space in (False, True):
             if space in pres:
                 k, p = pres[space]

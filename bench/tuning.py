@@ -20,6 +20,7 @@ document per text), KSR and precision.
     python bench/tuning.py prose path/to/other.safetensors ...
     python bench/tuning.py --code code path/to/other.safetensors ...
     python bench/tuning.py prose other.safetensors --only "everyday sentences"   # one set
+    python bench/tuning.py prose --policy start_chars=0 --policy show_threshold=0.12   # other policies, as rows of their own
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ import argparse
 import re
 from pathlib import Path
 
-from common import REPO, SHARED, command_line, git, one_thread, tails
+from common import REPO, SHARED, command_line, git, one_thread, policy_with, tails
 from quality import SITE, readme_text
 
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.completion import load_completer
+from charcomplete.errors import CorpusError
 from charcomplete.evaluate import completion_metrics, sequential_bpc
 
 
@@ -71,14 +73,24 @@ def numpy_scripts(mirror: Path, n: int = 8, chars: int = 1500) -> list[str]:
 
 
 def tuning_sets(code: bool = False, mirror: Path = Path("/work/.mirror")) -> dict[str, list[str]]:
+    """The sets by name; those from a generated corpus folder that is missing (novels, gov-blogs,
+    sentences, python-pkgs: written by bench/*_corpus.py) are left out, with a line that says so."""
     if code:
-        sets = {"pytest modules": modules("_pytest"), "textual modules": modules("textual"),
-                "python-src tails": middles("python-src", long_only=True), "python-pkgs tails": middles("python-pkgs", long_only=True),
-                "numpy scripts": numpy_scripts(mirror)}
-        return {k: v for k, v in sets.items() if v}
-    return {"README sentences": readme_sentences(), "plays": middles("shakespeare"), "Python docs": middles("python-docs"),
-            "novels": middles("novels"), "blogs": middles("gov-blogs"), "short sentences": short_sentences(),
-            "everyday sentences": (REPO / "bench" / "data" / "tuning-sentences.txt").read_text().splitlines()}
+        sets = {"pytest modules": lambda: modules("_pytest"), "textual modules": lambda: modules("textual"),
+                "python-src tails": lambda: middles("python-src", long_only=True),
+                "python-pkgs tails": lambda: middles("python-pkgs", long_only=True), "numpy scripts": lambda: numpy_scripts(mirror)}
+    else:
+        sets = {"README sentences": readme_sentences, "plays": lambda: middles("shakespeare"),
+                "Python docs": lambda: middles("python-docs"), "novels": lambda: middles("novels"),
+                "blogs": lambda: middles("gov-blogs"), "short sentences": short_sentences,
+                "everyday sentences": lambda: (REPO / "bench" / "data" / "tuning-sentences.txt").read_text().splitlines()}
+    out = {}
+    for name, texts in sets.items():
+        try:
+            out[name] = texts()
+        except CorpusError as e:
+            print(f"(left out: {name}, {e})")
+    return {k: v for k, v in out.items() if v}
 
 
 def short_sentences(n: int = 100) -> list[str]:
@@ -93,19 +105,25 @@ def main() -> None:
     ap.add_argument("--code", action="store_true", help="the Python sets (for code models)")
     ap.add_argument("--only", action="append", default=[], help="only this set (repeatable)")
     ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror"), help="snapshots (for the numpy scripts)")
+    ap.add_argument("--policy", action="append", default=[],
+                    help="also each model with its policy's FIELD=VALUE[,FIELD=VALUE] (repeatable), e.g. start_chars=0")
     args = ap.parse_args()
     one_thread()
     sets = {k: v for k, v in tuning_sets(args.code, args.mirror).items() if not args.only or k in args.only}
     print(f"`{command_line()}`\n\n| model | tuning text | bpc as the editor runs | KSR | precision |\n|---|---|---|---|---|")
     for model in args.models:
         c = load_completer(model, adapt=AdaptiveModel())
+        shipped = c.policy
         for name, texts in sets.items():
             bits = chars = 0
             for t in texts:
-                r = sequential_bpc(c, t)
+                r = sequential_bpc(c, t)  # (the policy shapes the ghosts, not the bits)
                 bits, chars = bits + r["bpc"] * r["chars"], chars + r["chars"]
-            m = completion_metrics(c, texts, 0)
-            print(f"| {model} | {name} | {bits / chars:.4f} | {m['ksr']:.4f} | {m['precision']:.3f} |", flush=True)
+            for spec in ["", *args.policy]:
+                c.policy = policy_with(shipped, spec)
+                m = completion_metrics(c, texts, 0)
+                label = f"{model}, {spec}" if spec else model
+                print(f"| {label} | {name} | {bits / chars:.4f} | {m['ksr']:.4f} | {m['precision']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ class Policy:
     boundary: str = "savings"  # "savings": keep the length k with the most expected savings less reading (read_cost);
     #                            "word": end after the word being typed (with its trailing space); "phrase": no word stop
     show_threshold: float = 0.11  # "savings": show nothing less likely than this (0.05 -> 0.1 -> 0.12 with first_chars 2 -> 0.11 with lookahead 1; tune_policy.py)
+    start_chars: int = 150  # "savings": a context shorter than this is a document's start (a short note, a message), where
+    start_threshold: float = 0.14  # ghosts must be this likely instead: with nothing of the document learned yet they are right
+    #                                less often (precision 0.32 -> 0.36 on short texts for 2 % of their KSR: bench/tuning.py --policy)
     memory_chars: int = 4  # the corpus memory is asked for this many characters of a suggestion (the rest: latency)
     first_chars: int = 2  # "savings": grow from up to this many likeliest first characters, keep the best (1: greedy only; 2: KSR +2-5 %)
     read_cost: float = 0.05  # "savings": each shown character costs this much (reading it): keep the length k
@@ -453,9 +456,11 @@ class Completer:
             return Suggestion("", 0.0, latency_ms=(time.perf_counter() - t0) * 1000)
         st = self._state_for(context)
         p0 = self._probs(st, _tail(context))  # the next character's distribution, asked once
-        s = self._continue(st, context, None, max_chars, p0=p0)
-        if self.policy.boundary == "savings" and self.policy.first_chars > 1:
-            s = self._other_starts(st, context, s, max_chars, p0)
+        pol = self.policy
+        show = pol.start_threshold if len(context) < pol.start_chars else pol.show_threshold
+        s = self._continue(st, context, None, max_chars, p0=p0, show_threshold=show)
+        if pol.boundary == "savings" and pol.first_chars > 1:
+            s = self._other_starts(st, context, s, max_chars, p0, show)
         self._attach_attention(s, st, context)
         s.latency_ms = (time.perf_counter() - t0) * 1000
         return s
@@ -465,7 +470,7 @@ class Completer:
         return (s.confidence - self.policy.read_cost) * (len(s.text) - 1) if s.text else 0.0
 
     def _other_starts(self, st: StepState, context: str, best: Suggestion, max_chars: int | None,
-                      p0: np.ndarray) -> Suggestion:
+                      p0: np.ndarray, show: float) -> Suggestion:
         """The greedy continuation can miss the likeliest long suggestion by its first character
         (a word the model is split on): grow from the next likeliest first characters too, and
         keep the one with the most savings (a try is skipped when its first character alone
@@ -478,9 +483,9 @@ class Completer:
             p = float(p0[i])
             if i == greedy:
                 continue
-            if p < pol.show_threshold or (p - pol.read_cost) * (limit - 1) <= score:
+            if p < show or (p - pol.read_cost) * (limit - 1) <= score:
                 break  # the rest are less likely still
-            s = self._continue(st, context, int(i), max_chars, p0=p0, beat=score)
+            s = self._continue(st, context, int(i), max_chars, p0=p0, beat=score, show_threshold=show)
             if self._savings(s) > score:
                 best, score = s, self._savings(s)
         return best

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -185,11 +187,11 @@ def test_savings_policy_keeps_the_length_with_most_expected_savings(tiny_checkpo
     grown = c.suggest(ctx)
     cum = np.cumprod(grown.char_probs)
     k = int(np.argmax(cum * np.arange(len(cum)))) + 1
-    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0, read_cost=0.0, first_chars=1, lookahead=0)
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.0, start_chars=0, read_cost=0.0, first_chars=1, lookahead=0)
     kept = c.suggest(ctx)
     assert kept.text == grown.text[:k]
     assert abs(kept.confidence - cum[k - 1]) < 1e-6
-    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3), read_cost=0.0,
+    c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=min(1.0, cum[k - 1] + 1e-3), start_chars=0, read_cost=0.0,
                       first_chars=1, lookahead=0)
     assert c.suggest(ctx).text == ""
 
@@ -203,7 +205,7 @@ def test_read_cost_keeps_the_length_with_most_savings_less_reading(tiny_checkpoi
     cum = np.cumprod(c.suggest(ctx).char_probs)
     lengths = []
     for cost in (0.0, float(cum[len(cum) // 2]), float(cum[1]) + 1e-3):
-        c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, read_cost=cost, first_chars=1,
+        c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, start_chars=0, read_cost=cost, first_chars=1,
                           lookahead=0)
         want = int(np.argmax((cum - cost) * np.arange(len(cum)))) + 1
         kept = c.suggest(ctx).text
@@ -228,7 +230,7 @@ def test_lookahead_stops_growing_past_the_best_length(tiny_checkpoints):
                     best, best_k = values[k - 1], k
                 if ahead and k - best_k >= ahead:
                     break
-            c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, read_cost=0.05, first_chars=1,
+            c.policy = Policy(max_chars=16, threshold=0.001, boundary="savings", show_threshold=0.0, start_chars=0, read_cost=0.05, first_chars=1,
                               lookahead=ahead)
             got = c.suggest(ctx).text
             assert len(got) == (best_k if best_k >= 2 else 0), (ctx, ahead)
@@ -297,7 +299,7 @@ def test_savings_stops_growing_early_with_the_same_result(tiny_checkpoints):
             if grown.text:
                 k = int(np.argmax((cum - cost) * np.arange(len(cum)))) + 1
                 want = grown.text[:k] if cum[k - 1] >= 0.1 and k >= 2 else ""
-            c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.1, read_cost=cost, first_chars=1,
+            c.policy = Policy(max_chars=16, threshold=0.02, boundary="savings", show_threshold=0.1, start_chars=0, read_cost=cost, first_chars=1,
                               lookahead=0)
             assert c.suggest(ctx).text == want, (cost, ctx)
             shown += bool(want)
@@ -377,15 +379,36 @@ def test_other_first_characters_are_tried_and_the_most_savings_kept(tiny_checkpo
         ctx = text[:end]
         p = c.probs(ctx).copy()
         p[0] = 0.0
-        c.policy = Policy(show_threshold=0.05, read_cost=0.0, first_chars=1)
+        c.policy = Policy(show_threshold=0.05, start_chars=0, read_cost=0.0, first_chars=1)
         greedy = c.suggest(ctx)
         tries = [c._continue(c._state_for(ctx), ctx, int(i), None) for i in np.argsort(-p)[:3]]
         want = max([greedy] + tries, key=c._savings)
-        c.policy = Policy(show_threshold=0.05, read_cost=0.0, first_chars=3)
+        c.policy = Policy(show_threshold=0.05, start_chars=0, read_cost=0.0, first_chars=3)
         got = c.suggest(ctx)
         assert c._savings(got) == pytest.approx(c._savings(want)), ctx
         better += c._savings(got) > c._savings(greedy) + 1e-9
     assert better >= 1  # the tiny model's greedy path is beaten somewhere
+
+
+@pytest.mark.parametrize("first_chars", [1, 2])
+def test_a_documents_start_asks_more_of_a_ghost(tiny_checkpoints, first_chars):
+    """While the context is shorter than start_chars (a note's first characters, nothing of it
+    learned yet) a ghost must be start_threshold likely, not show_threshold; from there on the
+    same ghost is shown again."""
+    c = load_completer(tiny_checkpoints["attention"])
+    ctx = "the quick brown fox jumps over the lazy dog. the qu"
+    pol = Policy(show_threshold=0.0, start_chars=0, read_cost=0.0, first_chars=first_chars)
+    c.policy = pol
+    ghost = c.suggest(ctx)
+    assert ghost.text
+    above = min(1.0, ghost.confidence + 1e-3)
+    c.policy = replace(pol, start_chars=len(ctx) + 1, start_threshold=above)
+    assert c.suggest(ctx).text == ""  # at the start: not likely enough
+    c.policy = replace(pol, start_chars=len(ctx) + 1, start_threshold=ghost.confidence - 1e-3)
+    assert c.suggest(ctx).text == ghost.text
+    c.policy = replace(pol, start_chars=len(ctx), start_threshold=above)  # a context as long as start_chars: past the start
+    assert c.suggest(ctx).text == ghost.text
+    assert Policy().start_threshold > Policy().show_threshold  # the shipped policy asks more at the start
 
 
 @pytest.mark.parametrize("kind", ["lstm", "attention"])
@@ -412,7 +435,7 @@ def test_states_kept_along_suggestions_give_what_a_fresh_completer_gives(tiny_ch
     network's over the text and the suggestions are a fresh completer's."""
     c = load_completer(tiny_checkpoints[kind])
     fresh = load_completer(tiny_checkpoints[kind])
-    pol = Policy(show_threshold=0.05, read_cost=0.0, first_chars=3)
+    pol = Policy(show_threshold=0.05, start_chars=0, read_cost=0.0, first_chars=3)
     c.policy = fresh.policy = pol
     rng = np.random.default_rng(0)
     ctx, reused, steps = "the lazy dog sleeps while the ", 0, []
