@@ -18,9 +18,9 @@ For each kind of held-out text, each text a fresh document (no user history):
 
 "The training text" of a kind of text is what the model `edit` picks for it learned from
 (the first 95 % of every file, as the trainer and `charcomplete memory` split them): prose
-sets: shakespeare + python-docs + tech-prose + novels + gov-blogs + sentences (the network and the
-memory; novels, gov-blogs and sentences are written by bench/novels_corpus.py, bench/blogs_corpus.py
-and bench/sentences_corpus.py); Python code: shakespeare + python-docs (the network) +
+sets: shakespeare + python-docs + tech-prose + novels + gov-blogs + sentences + readmes (the network and the
+memory; novels, gov-blogs, sentences and readmes are written by bench/novels_corpus.py, bench/blogs_corpus.py,
+bench/sentences_corpus.py and bench/readmes_corpus.py); Python code: shakespeare + python-docs (the network) +
 python-src + python-pkgs (the network's fine-tuning and the memory; python-pkgs is written by
 bench/code_corpus.py). The other models' rows are compared with the same peers.
 
@@ -85,7 +85,11 @@ SENTENCES = "modern English, one sentence at a time"
 
 def readme_text(metadata: Path) -> str:
     """The long description of a METADATA file, without code blocks, HTML and badge lines."""
-    body = metadata.read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[-1]
+    return clean_readme(metadata.read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[-1])
+
+
+def clean_readme(body: str) -> str:
+    """A README without code blocks, HTML and badge lines."""
     out, fenced = [], False
     for line in body.splitlines():
         s = line.strip()
@@ -125,17 +129,20 @@ def eval_sets(n: int, chars: int) -> dict[str, list[tuple[str, str]]]:
     return {k: [(p, normalize_newlines(t)) for p, t in v] for k, v in sets.items()}
 
 
-def training_texts() -> dict[str, str]:
-    """The training text behind each shipped model (the first 95 % of every file)."""
-    for folder, script in (("novels", "novels_corpus.py"), ("gov-blogs", "blogs_corpus.py"), ("sentences", "sentences_corpus.py"),
-                           ("python-pkgs", "code_corpus.py")):
+PROSE_TRAIN = ("shakespeare", "python-docs", "tech-prose", "novels", "gov-blogs", "sentences", "readmes")
+CODE_TRAIN = ("shakespeare", "python-docs", "python-src", "python-pkgs")
+WRITTEN_BY = {"novels": "novels_corpus.py", "gov-blogs": "blogs_corpus.py", "sentences": "sentences_corpus.py",
+              "readmes": "readmes_corpus.py", "python-pkgs": "code_corpus.py"}
+
+
+def training_texts(kinds=("prose", "code")) -> dict[str, str]:
+    """The training text behind each shipped model of `kinds` (the first 95 % of every file)."""
+    folders = {"prose": PROSE_TRAIN, "code": CODE_TRAIN}
+    for folder in dict.fromkeys(f for k in kinds for f in folders[k]):
         if not (SHARED / folder).is_dir():
-            raise SystemExit(f"{SHARED / folder} is missing: write it with bench/{script} (a shipped model's training text)")
-    part = {f: tails(SHARED / f)[1] for f in ("shakespeare", "python-docs", "tech-prose", "novels", "gov-blogs", "sentences",
-                                              "python-src", "python-pkgs")}
-    net = part["shakespeare"] + part["python-docs"]
-    return {"prose": net + part["tech-prose"] + part["novels"] + part["gov-blogs"] + part["sentences"],
-            "code": net + part["python-src"] + part["python-pkgs"]}
+            raise SystemExit(f"{SHARED / folder} is missing: write it with bench/{WRITTEN_BY.get(folder, '?')} (a shipped model's training text)")
+    part = {f: tails(SHARED / f)[1] for f in dict.fromkeys(f for k in kinds for f in folders[k])}
+    return {k: "".join(part[f] for f in folders[k]) for k in kinds}
 
 
 def fmt(x: float | None, spec: str = ".3f") -> str:
@@ -212,8 +219,8 @@ def main() -> None:
     sets = eval_sets(args.texts, args.bpc_chars)
     if args.only:
         sets = {k: v for k, v in sets.items() if k in args.only}
-    train = {} if args.no_peers else training_texts()
     train_of = {k: ("code" if k == "Python code" else "prose") for k in sets}
+    train = {} if args.no_peers else training_texts(sorted(set(train_of.values())))
     # PPMd runs in the background (7z is a separate process) while the models are measured
     pool = ThreadPoolExecutor(max_workers=1)
     ppmd = {}
