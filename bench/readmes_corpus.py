@@ -28,6 +28,7 @@ import hashlib
 import json
 import re
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -64,12 +65,26 @@ def license_of(info: dict) -> str | None:
 
 
 def fetch(name: str, version: str = "") -> dict | None:
-    url = f"https://pypi.org/pypi/{name}/{version + '/' if version else ''}json"
+    """The project's metadata from PyPI's JSON API (that version's, when given: from its own page,
+    or else the latest when it is still that version; a mirror of PyPI may serve only the latest)."""
+    info = _get(f"https://pypi.org/pypi/{name}/{version}/json") if version else None
+    if info is None:
+        info = _get(f"https://pypi.org/pypi/{name}/json")
+        if info is not None and version and info.get("version") != version:
+            return None
+    return info
+
+
+def _get(url: str) -> dict | None:
     for attempt in range(3):
         try:
             with urllib.request.urlopen(url, timeout=30) as r:
                 return json.load(r)["info"]
-        except Exception:  # a project gone or a hiccup: tried again, then left out
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None  # no such project or version
+            time.sleep(1 + attempt)
+        except Exception:  # a hiccup: tried again, then left out
             time.sleep(1 + attempt)
     return None
 
@@ -123,7 +138,9 @@ def main() -> None:
                                                                    encoding="utf-8")
     manifest = "name\tversion\tlicense\tchars\n" + "".join(f"{n}\t{v}\t{lic}\t{len(t)}\n" for n, v, lic, t in kept)
     (args.out / ".manifest.tsv").write_text(manifest, encoding="utf-8")
-    print(f"{len(kept):,} READMEs of {len(wanted):,} projects looked at, {total:,} characters in {args.out}")
+    missing = [name for (name, _), info in zip(wanted, infos) if info is None]
+    print(f"{len(kept):,} READMEs of {len(wanted):,} projects looked at, {total:,} characters in {args.out}"
+          + (f"; {len(missing)} not found on PyPI, or not at the manifest's version (e.g. {missing[0]})" if missing else ""))
 
 
 if __name__ == "__main__":
