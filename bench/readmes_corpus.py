@@ -6,8 +6,8 @@ as people write it about their software (what bench/quality.py's "modern English
 
 MIRROR holds a git snapshot of github.com/hugovk/top-pypi-packages (the most downloaded PyPI
 projects of 30 days, MIT) as MIRROR/hugovk+top-pypi-packages/repo, the layout the project's
-`fetch` tool writes. In download order, each project's long description (its README, from
-https://pypi.org/pypi/NAME/VERSION/json) is kept when its license is a permissive one (MIT, BSD,
+`fetch` tool writes. In download order, each project's long description (its README: its latest
+release's, https://pypi.org/pypi/NAME/json; with --manifest, the manifest's version) is kept when its license is a permissive one (MIT, BSD,
 Apache, PSF, ISC, MPL, Unlicense, CC0, zlib: by its license expression, license field or
 classifiers), it is English (the, and, to, of: at least 8 per 1,000 characters) and, cleaned as
 bench/quality.py cleans READMEs (code blocks, HTML, badges and tables dropped), at least 1,500
