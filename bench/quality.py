@@ -138,10 +138,11 @@ WRITTEN_BY = {"novels": "novels_corpus.py", "gov-blogs": "blogs_corpus.py", "sen
 def training_texts(kinds=("prose", "code")) -> dict[str, str]:
     """The training text behind each shipped model of `kinds` (the first 95 % of every file)."""
     folders = {"prose": PROSE_TRAIN, "code": CODE_TRAIN}
-    for folder in dict.fromkeys(f for k in kinds for f in folders[k]):
+    needed = dict.fromkeys(f for k in kinds for f in folders[k])  # each once, in order
+    for folder in needed:
         if not (SHARED / folder).is_dir():
             raise SystemExit(f"{SHARED / folder} is missing: write it with bench/{WRITTEN_BY.get(folder, '?')} (a shipped model's training text)")
-    part = {f: tails(SHARED / f)[1] for f in dict.fromkeys(f for k in kinds for f in folders[k])}
+    part = {f: tails(SHARED / f)[1] for f in needed}
     return {k: "".join(part[f] for f in folders[k]) for k in kinds}
 
 

@@ -30,9 +30,11 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
 from common import SHARED, git
 from context import LONG_READMES
 from mixer_text import README_TUNING
@@ -46,12 +48,8 @@ ENGLISH = 8  # the, and, to, of per 1,000 characters, at least
 LONGEST = 20_000  # a README's first this many characters (to a paragraph's end) are kept: past them come changelogs
 
 
-def norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def family(name: str) -> str:
-    return re.split(r"[-_.]", norm(name), maxsplit=1)[0]
+    return canonicalize_name(name).split("-", 1)[0]
 
 
 def license_of(info: dict) -> str | None:
@@ -110,11 +108,11 @@ def main() -> None:
         if not repo.is_dir():
             raise SystemExit(f"no snapshot of hugovk/top-pypi-packages in {args.mirror} (fetch github:hugovk/top-pypi-packages)")
         top = json.loads(git(repo, "show", "HEAD:top-pypi-packages.min.json"))["rows"]
-        left_out = {norm(n) for n in LEFT_OUT}
-        wanted = [(r["project"], "") for r in top[: args.candidates] if norm(r["project"]) not in left_out]
+        left_out = {canonicalize_name(n) for n in LEFT_OUT}
+        wanted = [(r["project"], "") for r in top[: args.candidates] if canonicalize_name(r["project"]) not in left_out]
     with ThreadPoolExecutor(8) as pool:
         infos = list(pool.map(lambda nv: fetch(*nv), wanted))
-    kept, seen, families, total = [], set(), {}, 0
+    kept, seen, families, total = [], set(), Counter(), 0
     for (name, _), info in zip(wanted, infos):
         if info is None or total >= args.chars:
             continue
@@ -123,11 +121,11 @@ def main() -> None:
             cut = text.rfind("\n\n", 0, LONGEST)
             text = text[: cut if cut > 0 else LONGEST]
         key = hashlib.sha256(text[:2000].encode()).hexdigest()
-        if not args.manifest and (lic is None or len(text) < 1500 or not english(text) or key in seen
-                                  or families.get(family(name), 0) >= FAMILY):
+        fam = family(name)
+        if not args.manifest and (lic is None or len(text) < 1500 or not english(text) or key in seen or families[fam] >= FAMILY):
             continue
         seen.add(key)
-        families[family(name)] = families.get(family(name), 0) + 1
+        families[fam] += 1
         kept.append((name, info["version"], lic or "", text))
         total += len(text)
     args.out.mkdir(parents=True, exist_ok=True)
