@@ -4,7 +4,7 @@ against today's document cache (fed by the ~1 KB context the editor passes), as 
 (a) typing the last --chars characters of long held-out documents, the rest of the document in
     the buffer: "previous" (the previous release: the attention network without corpus memory) vs
     "today" (contexts only) vs "whole buffer" (adapt.BufferLearner, and the network reading the
-    buffer's last 16 KB before typing starts: Completer.read). Two sets: the trainer's 5 %
+    buffer's last 16 KB before typing starts, a shorter one up to 4 times: Completer.read). Two sets: the trainer's 5 %
     tails of ../shared/corpus/shakespeare and python-docs (6-8 KB; text no shipped model trained
     on, but the rest of each play or page is in the corpus memory, so its names are known
     already), and long documents in no training text: the READMEs of torch, fonttools, ruff and
@@ -24,7 +24,7 @@ characters between keystrokes, as the model thread does between requests) until 
 before typing: the editor's model thread counts them while the user is idle).
 
     python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b] [--neighbours-first]
-    python bench/context.py --tuning     # the network reading the buffer or not, on text no table reports on
+    python bench/context.py --tuning [--short]   # the network reading the buffer or not, on text no table reports on
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import math
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,7 @@ LONG_READMES = ("torch", "fonttools", "ruff", "syrupy")
 
 NOT_READ = "whole buffer, not read by the network"  # --tuning's baseline: the buffer counted, not read (Completer.read)
 CACHE: dict = {}  # AdaptConfig fields to override (--max-order)
+READ = {"times": 1, "fields": {}}  # how the network reads the buffer: Completer.read calls, NetLearnConfig fields to override (--read-*)
 NEIGHBOURS_FIRST = False  # --neighbours-first: count the neighbouring files before typing, not while
 
 
@@ -141,10 +143,18 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
 
 def read_buffer(completer, buffer: str) -> None:
     """The network reads the buffer (Completer.read, the last 16 KB) before typing starts: as the
-    editor's model thread does in the first pauses (1,024 lessons of 16 characters for 16 KB)."""
-    completer.read(buffer)
-    while completer.network_reading:
-        completer.learn_network()
+    editor's model thread does in the first pauses (1,024 lessons of 16 characters for 16 KB).
+    --read-times, --read-lr, --read-chars, --read-passes: other ways of reading, tried (typed text learned as shipped)."""
+    learner = completer.net_learn
+    shipped = learner.learn_cfg if learner is not None else None
+    if learner is not None and READ["fields"]:
+        learner.learn_cfg = replace(shipped, **READ["fields"])
+    for _ in range(READ["times"]):
+        completer.read(buffer)
+        while completer.network_reading:
+            completer.learn_network()
+    if learner is not None:
+        learner.learn_cfg = shipped
 
 
 def summary(rows: list[dict]) -> tuple[float, float, float, float]:
@@ -181,7 +191,14 @@ def main() -> None:
     ap.add_argument("--tuning", action="store_true",
                     help="only the network reading the buffer, on tuning text (the READMEs of rich and plotext, 2 held-out "
                          "tails each of the novels and the blogs, their first 20,000 characters)")
+    ap.add_argument("--short", action="store_true",
+                    help="--tuning on short documents: the first 6,000 characters of 4 held-out tails each of tech-prose, the novels and "
+                         "the blogs, the last 1,500 typed")
     ap.add_argument("--max-order", type=int, default=None, help="the document cache's longest context (AdaptConfig.max_order)")
+    ap.add_argument("--read-times", type=int, default=1, help="times the buffer is given to Completer.read before typing (shipped: 1)")
+    ap.add_argument("--read-passes", type=int, default=None, help="NetLearnConfig.read_passes while reading (shipped: 4; 1 before 2026-12-05)")
+    ap.add_argument("--read-lr", type=float, default=None, help="the network's rate while reading the buffer (shipped: NetLearnConfig.lr)")
+    ap.add_argument("--read-chars", type=int, default=None, help="characters of the buffer's end read (shipped: NetLearnConfig.read_chars)")
     ap.add_argument("--neighbours-first", action="store_true",
                     help="(b): count the neighbouring files before typing starts (a user who looks a few seconds first)")
     args = ap.parse_args()
@@ -190,21 +207,31 @@ def main() -> None:
     NEIGHBOURS_FIRST = args.neighbours_first
     if args.max_order:
         CACHE.update(max_order=args.max_order)
+    READ["times"] = args.read_times
+    READ["fields"] = {k: v for k, v in (("lr", args.read_lr), ("read_chars", args.read_chars), ("read_passes", args.read_passes))
+                      if v is not None}
     print(command_line())
 
-    if args.tuning:
+    if args.tuning and args.short:
+        docs = []
+        for folder in ("tech-prose", "novels", "gov-blogs"):
+            val, _ = tails(SHARED / folder)
+            docs += [(Path(p).name, t[:6000]) for p, t in sorted((t for t in val if len(t[1]) >= 6000), key=lambda t: t[0])[:4]]
+    elif args.tuning:
         docs = [(pkg, readme_text(next(SITE.glob(f"{pkg}-*.dist-info/METADATA")))) for pkg in ("rich", "plotext")]
         for folder in ("novels", "gov-blogs"):
             val, _ = tails(SHARED / folder)
             docs += [(Path(p).name, t[:20_000]) for p, t in sorted((t for t in val if len(t[1]) >= 12_000), key=lambda t: len(t[1]))[:2]]
+    if args.tuning:
         results = {"today": [], NOT_READ: [], "whole buffer": []}
         for name, text in docs:
-            chars = min(args.chars, len(text) // 2)
+            chars = 1500 if args.short else min(args.chars, len(text) // 2)
             for mode in results:
                 results[mode].append(run("prose", text[:-chars], text[-chars:], mode))
             print(f"  {name}: {len(text) - chars} chars before, "
                   + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
-        table(f"typing the last {args.chars} characters (at most half) of {len(docs)} documents of tuning text (prose model)", results)
+        typed = "1500 characters" if args.short else f"{args.chars} characters (at most half)"
+        table(f"typing the last {typed} of {len(docs)} documents of tuning text (prose model)", results)
         return
     if not args.skip_a:
         tails_a, long_a = [], []

@@ -134,6 +134,7 @@ class Completer:
         self._reading = ""  # text the network is given to read (`read`: the buffer as opened), lesson by lesson
         self._read_done = 0  # how much of _reading the network has learned (read on while it is shorter)
         self._read_state = None  # netadapt.LessonState where the last reading lesson ended (the next goes on from it)
+        self._read_again = 0  # times the text being read is read again from its start once read through (a short one)
         self._typed_state = None  # (the last warmup characters it followed, LessonState) where the last typed lesson ended
         self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
@@ -154,7 +155,7 @@ class Completer:
     def _restore_network(self) -> None:
         """The network's own weights again (a new document; adaptation switched)."""
         self._stepper, self._net_typed = self._network, 0
-        self._reading, self._read_done, self._read_state, self._typed_state = "", 0, None, None
+        self._reading, self._read_done, self._read_state, self._typed_state, self._read_again = "", 0, None, None, 0
         if self.net_learn is not None:
             self.net_learn.reset()
 
@@ -171,15 +172,22 @@ class Completer:
     def read(self, text: str) -> None:
         """Give the network a document to read before (and while) the user types in it: its last
         `NetLearnConfig.read_chars` characters, learned a lesson at a time by `learn_network`
-        (the editor: the buffer as opened, in pauses in typing). Replaces what was left of the
-        last one. Nothing without network learning (adaptation off, no memory, not the CPU)."""
+        (the editor: the buffer as opened, in pauses in typing); a shorter one is read again, up to
+        `read_passes` times in all, within as many characters. Replaces what was left of the last
+        one. Nothing without network learning (adaptation off, no memory, not the CPU)."""
         if self.net_learn is None:
             return
         cfg, text = self.net_learn.learn_cfg, _text(text)
         # the end of the text, twice as long as read (a line break may be two characters), its line breaks made "\n"
         self._reading = normalize_newlines(text[-2 * cfg.read_chars :])[-cfg.read_chars :] if cfg.read_chars > 0 else ""
-        n = len(self._reading)  # the first lesson reads warmup + 1 characters for the state, then learns
-        self._read_done = cfg.warmup + 1 if n > cfg.warmup + 1 else min(1, n)
+        n = len(self._reading)
+        self._read_again = min(cfg.read_passes, cfg.read_chars // n) - 1 if n else 0
+        self._read_from_start()
+
+    def _read_from_start(self) -> None:
+        """The text being read, from its start: the first lesson reads warmup + 1 characters for the state, then learns."""
+        n, warmup = len(self._reading), self.net_learn.learn_cfg.warmup
+        self._read_done = warmup + 1 if n > warmup + 1 else min(1, n)
         self._read_state = None
 
     def learn_network(self, read: bool = True) -> bool:
@@ -211,6 +219,9 @@ class Completer:
         weights, after = self.net_learn.lesson(ids, n, state)
         if reading:
             self._read_state = after
+            if self._read_done >= len(self._reading) and self._read_again > 0:  # a short text: once more
+                self._read_again -= 1
+                self._read_from_start()
         else:  # the state after the lesson's inputs, all but the last character of the text
             self._typed_state = (text[:-1][-cfg.warmup :], after)
         self._stepper = Stepper(NumpyNet(self.net_learn.cfg, weights), self.device)

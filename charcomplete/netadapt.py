@@ -92,6 +92,7 @@ class NetLearnConfig:
     #                   from the state the last lesson ended in: a text's first, a typed one after an edit before it)
     max_segment: int = 64  # more typed while the editor was busy: the last this many are learned at once
     read_chars: int = 16384  # `Completer.read` (the buffer as the editor opened it): its last this many characters are learned
+    read_passes: int = 4  # a shorter text is read again, up to this many times in all, while the characters read stay within read_chars
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

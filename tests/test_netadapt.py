@@ -245,14 +245,18 @@ def test_lessons_go_on_from_the_state_the_last_one_ended_in(model_with_memory):
     c.read("quokka zebra " * 20)
     while c.learn_network():
         pass
-    assert calls[0] == (c.net_learn.learn_cfg.warmup + 17, 16, False)
-    assert len(calls) > 3 and all(k == n + 1 and carried for k, n, carried in calls[1:])
+    warmup = c.net_learn.learn_cfg.warmup
+    per_pass = -(-(260 - warmup - 1) // 16)
+    assert len(calls) == 4 * per_pass  # a short text is read 4 times, each from its start
+    for p in range(4):
+        read = calls[p * per_pass : (p + 1) * per_pass]
+        assert read[0] == (warmup + 17, 16, False) and all(k == n + 1 and carried for k, n, carried in read[1:])
 
 
 def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_with_memory):
     """Completer.read (the editor: the buffer as opened): the network learns the text in lessons of
-    segment characters (typed text first), only its last read_chars, and a new document
-    forgets it."""
+    segment characters (typed text first), only its last read_chars, a short text read_passes
+    times (within read_chars), and a new document forgets it."""
     text = "zebra quokka " * 40  # 520 characters
     c = load_completer(model_with_memory, adapt=AdaptiveModel())
     shipped, cfg = c._stepper, c.net_learn.learn_cfg
@@ -261,7 +265,8 @@ def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_wi
     lessons = 0
     while c.learn_network():
         lessons += 1
-    assert lessons == c.net_learn.lessons == -(-(len(text) - cfg.warmup - 1) // cfg.segment) and not c.network_reading
+    per_pass = -(-(len(text) - cfg.warmup - 1) // cfg.segment)
+    assert cfg.read_passes == 4 and lessons == c.net_learn.lessons == 4 * per_pass and not c.network_reading
     ctx, y = "zebra quo", c.vocab._index["k"]
     c.observe(ctx)
     learned = _softmax(c._stepper.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
@@ -277,6 +282,15 @@ def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_wi
     assert c.network_lesson_due and c.learn_network(read=False) and c._net_typed == 0
     assert c._read_done == cfg.warmup + 1  # the reading waited
     assert c.learn_network() and c._read_done == cfg.warmup + 1 + cfg.segment
+    while c.learn_network():  # a text of read_chars characters is read once
+        pass
+    assert c.net_learn.lessons == 1 + -(-(cfg.read_chars - cfg.warmup - 1) // cfg.segment)  # the typed lesson, then one pass
+    c.new_document()
+    c.read(text * 12)  # 6,240 characters: twice within 16,384
+    lessons = 0
+    while c.learn_network():
+        lessons += 1
+    assert lessons == 2 * -(-(12 * len(text) - cfg.warmup - 1) // cfg.segment)
     c.read("")  # a new text replaces what was left
     assert not c.network_reading
     with pytest.raises(TypeError):
@@ -299,7 +313,7 @@ async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_wi
     app.learn_neighbours = False
     cfg = c.net_learn.learn_cfg
     async with app.run_test() as pilot:
-        await until(pilot, lambda: c.net_learn.lessons == -(-(13 * 20 - cfg.warmup - 1) // cfg.segment))
+        await until(pilot, lambda: c.net_learn.lessons == 4 * -(-(13 * 20 - cfg.warmup - 1) // cfg.segment))  # a short text: 4 times
         assert c._reading == "zebra quokka\n" * 20 and c._stepper is not c._network and not c.network_reading
         other = load_completer(model_with_memory, adapt=AdaptiveModel(AdaptConfig(), None))
         await pilot.press("end", "x")
