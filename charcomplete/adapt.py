@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from charcomplete.history import History, shared_history, track_document
-from charcomplete.match import MatchIndex
+from charcomplete.match import DocumentMatch, MatchIndex
 from charcomplete.ngram import CharCounts, align
 from charcomplete.words import WORD_MAX, is_word
 
@@ -64,6 +64,7 @@ class AdaptiveModel:
         self.cfg = cfg or AdaptConfig()
         self.history = history  # None: the document only (no user history)
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
+        self.doc_match = DocumentMatch()  # the match model's index of the document learned (match.py)
         # the document text learned, as far as the contexts seen show it (edits spliced in; at
         # most 2 doc_window characters): new contexts are aligned with it, so that only what is
         # new in them is learned, whether the context grows, slides (the editor's window starts
@@ -87,11 +88,13 @@ class AdaptiveModel:
         if learner is not self.learner:
             self.learner = learner
             self.doc = learner.doc if learner is not None else CharCounts(self.cfg.min_order, self.cfg.max_order)
+            self.doc_match = learner.doc_match if learner is not None else DocumentMatch()
 
     def new_document(self) -> None:
         """Start over for a new document (the history stays)."""
         self.learner = None
         self.doc = CharCounts(self.cfg.min_order, self.cfg.max_order)
+        self.doc_match = DocumentMatch()
         self._learned = self._last = ""
         self._behind = False
         self.weights[:], self._pending = self.cfg.mix_init, None
@@ -112,7 +115,7 @@ class AdaptiveModel:
         whole = self.learner is not None  # the buffer's counts are kept by the learner: the history only
         if not learned:  # the document as first shown
             if not whole:
-                self.doc.add(text, max(0, len(text) - cfg.doc_window))
+                self._learn_doc(text, max(0, len(text) - cfg.doc_window), len(text))
             self._learned = text[-2 * cfg.doc_window :]
             return
         t0, l0, m = (0, 0, len(learned)) if text.startswith(learned) else align(text, learned)
@@ -122,16 +125,26 @@ class AdaptiveModel:
         if len(text) - start <= cfg.typed_chars:
             end = len(text)
             if not whole:
-                self.doc.add(text, start)
+                self._learn_doc(text, start, end)
             if self.history is not None:
                 self.history.learn(text, start, end)
         else:
             first = max(start, len(text) - cfg.doc_window)
             end = min(len(text), first + cfg.learn_per_call)
             if not whole:
-                self.doc.add(text, first, end)
+                self._learn_doc(text, first, end)
             self._behind = end < len(text)  # the next call, even with the same text, learns on
         self._learned = (learned[:l0] + text[t0:end] + learned[l0 + m :])[-2 * cfg.doc_window :]
+
+    def _learn_doc(self, text: str, start: int, end: int) -> None:
+        """The document level learns text[start:end] (the contexts' own: no BufferLearner attached)."""
+        self.doc.add(text, start, end)
+        self.doc_match.add(text[max(0, start - 64) : start], text[start:end])
+
+    def match(self, tail: str) -> tuple[str | None, int]:
+        """The document's match model (match.DocumentMatch): the character after the latest earlier
+        occurrence of the longest of its contexts of `tail` that the document still holds, and its rank."""
+        return self.doc_match.find(tail, self.doc.table, self.cfg.max_order)
 
     def mix(self, p_net: np.ndarray, tail: str, index: dict) -> np.ndarray:
         """The mixed next-character distribution after `tail` (its last max_order characters
@@ -220,14 +233,15 @@ class BufferLearner:
         self.min_order, self.max_order = cfg.min_order, cfg.max_order
         self.max_contexts = max_contexts
         self.doc = CharCounts(cfg.min_order, cfg.max_order)
+        self.doc_match = DocumentMatch()  # the match model's index of the buffer: as opened, then each insertion (match.py)
         self.neighbours = CharCounts(cfg.min_order, cfg.max_order)
         self.match = MatchIndex()  # the neighbouring files' text for the match model (match.py), indexed ahead of the counting
         self.neighbours_on = True
         self.files = 0  # neighbouring files counted (in part, when the bound was reached)
         self.unit = "file"  # what one is, for the status bar ("commit": messages, in a .git folder)
         self.doc_chars = 0  # length of the buffer as opened
-        self._jobs: deque = deque()  # document jobs: None (start over) or [text, pos, end, sign]
-        self._files: deque = deque()  # neighbouring texts waiting to be counted: [text, pos, end, 1]
+        self._jobs: deque = deque()  # document jobs: None (start over) or [text, pos, end, sign, indexed up to (the match model)]
+        self._files: deque = deque()  # neighbouring texts waiting to be counted: [text, pos, end, 1, 0]
         self._to_index: deque = deque()  # and to be indexed for the match model: [text, pos, offset in self.match.text]
         self._snapshot: list | None = None  # the job counting the buffer as opened
         self._clear = False  # the neighbours were turned off: drop their counts (in the counting thread)
@@ -239,7 +253,7 @@ class BufferLearner:
         """Count `text` (the whole buffer) from scratch."""
         with self._lock:
             self.doc_chars = len(text)
-            self._snapshot = [text, 0, len(text), 1]
+            self._snapshot = [text, 0, len(text), 1, len(text)]
             self._jobs.append(None)
             self._jobs.append(self._snapshot)
 
@@ -262,13 +276,13 @@ class BufferLearner:
         after = after[: max(self.max_order, run + 1)]
         old, new = before + removed + after, before + inserted + after
         with self._lock:
-            self._jobs.append([old, len(before), len(old), -1])
-            self._jobs.append([new, len(before), len(new), 1])
+            self._jobs.append([old, len(before), len(old), -1, 0])
+            self._jobs.append([new, len(before), len(new), 1, len(before) + len(inserted)])
 
     def add_file(self, text: str) -> None:
         with self._lock:
             if self.neighbours_on:
-                self._files.append([text, 0, len(text), 1])
+                self._files.append([text, 0, len(text), 1, 0])
                 self._to_index.append([text, 0, None])
 
     def set_neighbours(self, on: bool) -> None:
@@ -301,9 +315,11 @@ class BufferLearner:
                     if queue:  # start over
                         queue.popleft()
                         self.doc.clear()  # in place: the AdaptiveModels attached hold it
+                        self.doc_match.clear()
+                        self.doc_match.reserve(self.doc_chars)
                         continue
                     break
-            text, pos, end, sign = job
+            text, pos, end, sign, indexed = job
             counts = self.doc if queue is self._jobs else self.neighbours
             if counts is self.neighbours and len(counts) >= self.max_contexts:
                 with self._lock:
@@ -314,6 +330,8 @@ class BufferLearner:
             # removals are cheap and must not be split from their additions for long: do them whole
             n = end - pos if sign < 0 else min(budget, end - pos)
             counts.update(text, pos, pos + n, sign)
+            if pos < indexed:  # the text as opened, or inserted (not what follows an edit, recounted)
+                self.doc_match.add(text[max(0, pos - 64) : pos], text[pos : min(pos + n, indexed)])
             job[1] = pos + n
             budget -= n
             if job[1] >= end:

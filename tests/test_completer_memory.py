@@ -191,6 +191,47 @@ def test_a_line_of_a_neighbouring_file_is_predicted_by_the_match_model(model_wit
     assert learner.neighbour_match() is None and len(learner.match) == 0
 
 
+def test_a_line_earlier_in_the_document_is_predicted_by_the_match_model(model_with_memory):
+    """The match model over the document itself (match.DocumentMatch): typing a line the document
+    already holds, the rest is likelier with it than with the same counts without it; with the
+    whole buffer learned (BufferLearner) and with the contexts only; never without adaptation."""
+    from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
+
+    line = "a brazen fox quirks the lazy tax quiz at the zoo. "
+    earlier = RARE * 3 + line + RARE * 2
+    typed = earlier + RARE + line[:30]
+    ids = load_completer(model_with_memory).vocab.encode(line[30:40])
+
+    def probs(c, k: int, match: bool):
+        ctx = typed + line[30 : 30 + k]
+        c.observe(ctx)
+        if not match:
+            c.adapt.doc_match.clear()
+        return c.probs(ctx)[ids[k]]
+
+    for whole in (False, True):
+        pair = []
+        for match in (True, False):
+            c = load_completer(model_with_memory, adapt=AdaptiveModel(AdaptConfig(), None))
+            if whole:
+                learner = BufferLearner(AdaptConfig())
+                learner.open(typed)
+                while learner.work(1 << 16):
+                    pass
+                c.adapt.attach(learner)
+            c.observe(typed)
+            pair.append(c)
+        assert pair[0].adapt.match(typed) == (line[30], 4), whole
+        for k in range(10):  # the next ten characters, each likelier with the match model
+            if whole and k:
+                for c in pair:
+                    c.adapt.learner.edit(typed[-64:] + line[30 : 29 + k], "", line[29 + k], "")
+                    c.adapt.learner.work()
+            assert probs(pair[0], k, True) > probs(pair[1], k, False), (whole, k)
+    off = load_completer(model_with_memory, adapt=False)
+    assert off.adapt is None  # no adaptation: nothing of the document, no match model
+
+
 def test_the_memory_command_learns_the_mixers_start_and_every_document_begins_there(model_with_memory, tmp_path):
     """`memory` learns the mixer's starting weights on held-out text (here --mixer-text; by default
     the corpus's tails) and stores them in the memory's file; the Completer starts every document

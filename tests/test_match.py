@@ -7,7 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from charcomplete.match import MATCH_EPS, MatchIndex, match_expert
+from charcomplete.match import MATCH_EPS, DocumentMatch, MatchIndex, match_expert
+from charcomplete.ngram import CharCounts
 
 WORDS = "def self return import from click context option value name the of and to ñ é —".split()
 
@@ -89,3 +90,79 @@ def test_the_expert_puts_most_mass_on_the_match_and_a_constant_without_one():
     assert q[3] == pytest.approx(1 - MATCH_EPS + 0.2 * MATCH_EPS) and q.sum() == pytest.approx(1.0)
     assert p[3] == 0.2  # the mixture is not changed
     assert match_expert(p, None, flat) is flat
+
+
+# --- the document's own match model ----------------------------------------------------------
+
+
+def _brute_latest(text: str, tail: str, lengths) -> tuple[str | None, int]:
+    """The latest occurrence in `text`, followed by a character there, of the longest of tail's contexts."""
+    for r in range(len(lengths) - 1, -1, -1):
+        L = lengths[r]
+        if len(tail) < L:
+            continue
+        i = text.rfind(tail[-L:], 0, len(text) - 1)
+        if i >= 0:
+            return text[i + L], r + 1
+    return None, 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_document_match_finds_the_latest_occurrence_when_added_in_pieces(seed):
+    rng = random.Random(seed)
+    doc = DocumentMatch(lengths=(3, 8, 16))
+    doc.reserve(1 << 19)  # big tables for this text: no slot is shared
+    text = "".join(_texts(seed))
+    pos = 0
+    while pos < len(text):  # keys typed (indexed in Python) and pastes (numpy), each after its context
+        step = rng.choice([1, 1, 2, 5, rng.randint(9, 900)])
+        doc.add(text[max(0, pos - 64) : pos], text[pos : pos + step])
+        pos += step
+    assert len(doc) == len(text)  # each piece followed the last: no context was copied
+    counts = CharCounts(2, 6)
+    counts.add(text, 0)
+    hits = 0
+    for _ in range(400):
+        i = rng.randint(0, len(text))
+        tail = text[max(0, i - rng.randint(0, 30)) : i] + rng.choice(["", "x", " the", "qq"])
+        want = _brute_latest(text, tail, doc.lengths)
+        assert doc.find(tail, counts.table, 6) == want, (tail, want)
+        hits += want[1] > 0
+    assert hits > 100
+
+
+def test_the_document_match_grows_its_tables_and_stops_at_its_bound():
+    text = "".join(_texts(3)) * 12  # more characters than half the first tables' slots
+    doc = DocumentMatch()
+    doc.add("", text[:1000])
+    first = doc.bits
+    for i in range(1000, len(text), 5000):
+        doc.add(text[i - 64 : i], text[i : i + 5000])
+    assert len(text) * 2 > 1 << first and doc.bits > first  # indexed again with more slots
+    counts = CharCounts(2, 6)
+    counts.add(text, 0)
+    tail = text[-40:-1]
+    assert doc.find(tail, counts.table, 6) == _brute_latest(text, tail, doc.lengths)
+    small = DocumentMatch(max_chars=120)  # (room is kept for a context copied before an addition: 24)
+    small.add("", "a" * 80)
+    small.add("a" * 10, "b" * 80)  # past the bound: not kept
+    assert len(small) == 80
+
+
+def test_a_match_the_document_no_longer_holds_is_passed_over():
+    """The counts are the document as it is now: a match into deleted text is not used."""
+    doc = DocumentMatch()
+    text = "the brazen fox quirks at noon. a calm day. the brazen fox sleeps."
+    doc.add("", text)
+    counts = CharCounts(2, 6)
+    counts.add(text, 0)
+    assert doc.find("... the brazen fox ", counts.table, 6) == ("s", 3)  # the latest occurrence: "sleeps"
+    counts = CharCounts(2, 6)
+    counts.add(text.replace(" sleeps.", "."), 0)  # "sleeps" deleted
+    assert doc.find("... the brazen fox ", counts.table, 6) == (None, 0)
+    assert doc.find("at noon. a calm", counts.table, 6) == (" ", 2)  # the rest still answers
+    lone = "a lone surrogate \udc80 is kept as its code point"  # (the editor can hold one)
+    doc.add("x", lone)
+    assert len(doc) == len(text) + 1 + len(lone)  # (its context, "x", copied before it)
+    doc.clear()
+    assert len(doc) == 0 and doc.find(text, CharCounts(2, 6).table, 6) == (None, 0)

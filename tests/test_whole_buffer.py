@@ -68,6 +68,38 @@ def test_learner_stays_true_to_random_edits():
     assert learner.doc.table == recount(text)
     assert learner.doc.words == recount(text, words=True)  # the partial words too (the edit window covers them)
     assert learner.label() == "doc"
+    found = 0
+    for i in range(0, len(text), 7):  # the match model's answers are the buffer's as it is now
+        ch, rank = learner.doc_match.find(text[:i][-30:], learner.doc.table, 6)
+        if ch is not None:
+            found += 1
+            assert text[:i][-6:] + ch in text
+    assert found > 50
+
+
+def test_the_match_model_learns_the_buffer_and_what_is_typed_and_forgets_what_is_deleted():
+    line = "the brazen fox quirks at the zoo. "
+    filler = "".join(random.Random(2).choice("abc d\n") for _ in range(3000))
+    buffer = filler + line + filler
+    learner = BufferLearner()
+    learner.open(buffer)
+    while learner.work(700):  # in pieces, as the model thread counts
+        pass
+    assert len(learner.doc_match) == len(buffer)
+    assert learner.doc_match.find("xx the brazen fox", learner.doc.table, 6) == (" ", 2)
+    typed = "\nthe brazen ox came. "  # typed at the end, a key at a time
+    for i, ch in enumerate(typed):
+        learner.edit((buffer + typed[:i])[-learner.edit_window :], "", ch, "")
+        learner.work(64)
+    assert learner.doc_match.find("a brazen ox", learner.doc.table, 6) == (" ", 1)
+    start = len(filler)
+    learner.edit(buffer[start - 41 : start], line, "", buffer[start + len(line) : start + len(line) + 41])  # deleted
+    while learner.work(700):
+        pass
+    assert learner.doc_match.find("xx the brazen fox", learner.doc.table, 6) == (None, 0)
+    learner.open("something else entirely")  # a new buffer: the old one is gone
+    learner.work(1 << 16)
+    assert len(learner.doc_match) == len("something else entirely")
 
 
 def test_attached_model_suggests_a_name_from_the_top_of_a_long_buffer(tiny_checkpoints):
