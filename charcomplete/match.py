@@ -102,6 +102,7 @@ class MatchIndex:
 
 DOC_MATCH_CHARS = 1 << 22  # the document's index keeps at most this many characters (4 M: a 1 MB file and 3 M more typed or pasted)
 DOC_BITS = (16, 20)  # its tables' slots: 2^16 each for a short document, doubled as it grows (a slot per two characters) up to 2^20
+REINDEX_STEP = 4096  # after the tables grew, characters of the older text indexed again per addition (~6 ms: a paste never holds a key up long)
 
 
 class DocumentMatch:
@@ -123,6 +124,7 @@ class DocumentMatch:
         self._tail = ""  # its last lengths[-1] characters
         self.bits = DOC_BITS[0]
         self._tables: list[array] | None = None  # per length: 2^bits int32, the position after the context + 1 (0: empty)
+        self._old = self._redone = 0  # after the tables grew: the text before _old is indexed again, up to _redone so far
 
     def reserve(self, chars: int) -> None:
         """Size the tables for a document of `chars` characters before any is added (the buffer as
@@ -139,27 +141,41 @@ class DocumentMatch:
         ctx = before[-L:]
         if ctx and not self._tail.endswith(ctx):
             self._extend(ctx, index=False)
+        grow = (len(self) + len(text)) * 2 > 1 << self.bits and self.bits < DOC_BITS[1]
+        if grow:  # more slots: what is indexed so far goes into the new tables a step at a time, under the newer text
+            self.bits = min(DOC_BITS[1], ((len(self) + len(text)) * 2 - 1).bit_length())
+            self._tables, self._old, self._redone = None, len(self), 0
         if self._tables is None:
             self._tables = [array("i", bytes(4 << self.bits)) for _ in self.lengths]
         self._extend(text, index=True)
-        if len(self) * 2 > 1 << self.bits and self.bits < DOC_BITS[1]:  # more slots: index it all again
-            self.bits = min(DOC_BITS[1], (len(self) * 2 - 1).bit_length())
-            whole = self._text.decode("utf-32-le", "surrogatepass")
-            self._text, self._tail = bytearray(), ""
-            self._tables = [array("i", bytes(4 << self.bits)) for _ in self.lengths]
-            self._extend(whole, index=True)
+        if self._redone < self._old:
+            self._reindex(REINDEX_STEP)
 
     def _extend(self, text: str, index: bool) -> None:
-        """Append `text`; with `index`, point each length's table at its positions (the later wins)."""
+        """Append `text`; with `index`, point each length's table at its positions (the latest wins)."""
         data = text.encode("utf-32-le", "surrogatepass")
         if index:
-            mask, start, off = (1 << self.bits) - 1, len(self), len(self._tail)
-            full = self._tail.encode("utf-32-le", "surrogatepass") + data
-            for L, table in zip(self.lengths, self._tables):
-                for q in range(max(L, off), len(full) // 4):  # q: the position in `full` (its context: the L characters before it)
-                    table[crc32(full[4 * (q - L) : 4 * q]) & mask] = start + q - off + 1
+            self._point(self._tail.encode("utf-32-le", "surrogatepass") + data, len(self._tail), len(self))
         self._text += data
         self._tail = (self._tail + text)[-self.lengths[-1] :]
+
+    def _reindex(self, step: int) -> None:
+        """Index the next `step` characters of the text held before the tables last grew."""
+        lo, hi = self._redone, min(self._old, self._redone + step)
+        first = max(0, lo - self.lengths[-1])  # (the context of its first characters)
+        self._point(bytes(self._text[4 * first : 4 * hi]), lo - first, lo, under=self._old)
+        self._redone = hi
+
+    def _point(self, full: bytes, off: int, start: int, under: int = 0) -> None:
+        """Point each length's table at the characters of `full` (UTF-32) from its `off`-th on, the
+        first of them at position `start` (those before: their context); with `under`, only at
+        slots empty or holding a position before `under` (re-indexing never covers newer text)."""
+        mask = (1 << self.bits) - 1
+        for L, table in zip(self.lengths, self._tables):
+            for q in range(max(L, off), len(full) // 4):  # q: the character's index in `full`, its context the L before it
+                slot = crc32(full[4 * (q - L) : 4 * q]) & mask
+                if not under or table[slot] <= under:
+                    table[slot] = start + q - off + 1
 
     def find(self, tail: str, counts: dict, order: int) -> tuple[str | None, int]:
         """(the character after the latest occurrence of the longest of the lengths' contexts of

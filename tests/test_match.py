@@ -132,7 +132,7 @@ def test_the_document_match_finds_the_latest_occurrence_when_added_in_pieces(see
 
 
 def test_the_document_match_grows_its_tables_and_stops_at_its_bound():
-    text = "".join(_texts(3)) * 12  # more characters than half the first tables' slots
+    text = "".join("".join(_texts(s)) for s in range(3, 15))  # more characters than half the first tables' slots
     doc = DocumentMatch()
     doc.add("", text[:1000])
     first = doc.bits
@@ -143,6 +143,16 @@ def test_the_document_match_grows_its_tables_and_stops_at_its_bound():
     counts.add(text, 0)
     tail = text[-40:-1]
     assert doc.find(tail, counts.table, 6) == _brute_latest(text, tail, doc.lengths)
+    # the older text goes into the grown tables a step at a time and never over newer text: once
+    # done, the tables are those of the whole text indexed at once (the latest occurrence in each slot)
+    doc = DocumentMatch()
+    for i in range(0, len(text), 300):
+        doc.add(text[max(0, i - 64) : i], text[i : i + 300])
+    assert doc.bits > 16 and doc._redone == doc._old > 0
+    ref = DocumentMatch()
+    ref.bits = doc.bits
+    ref.add("", text)
+    assert all(a == b for a, b in zip(doc._tables, ref._tables))
     small = DocumentMatch(max_chars=120)  # (room is kept for a context copied before an addition: 24)
     small.add("", "a" * 80)
     small.add("a" * 10, "b" * 80)  # past the bound: not kept
