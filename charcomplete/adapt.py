@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from charcomplete.history import History, shared_history, track_document
-from charcomplete.match import DocumentMatch, MatchIndex
+from charcomplete.match import MATCH_LENGTHS, DocumentMatch, MatchIndex
 from charcomplete.ngram import CharCounts, align
 from charcomplete.words import WORD_MAX, is_word
 
@@ -143,8 +143,10 @@ class AdaptiveModel:
 
     def match(self, tail: str) -> tuple[str | None, int]:
         """The document's match model (match.DocumentMatch): the character after the latest earlier
-        occurrence of the longest of its contexts of `tail` that the document still holds, and its rank."""
-        return self.doc_match.find(tail, self.doc.table, self.cfg.max_order)
+        occurrence of the longest of its contexts of `tail` that the document still holds, and its
+        rank among the neighbouring files' lengths (match.MATCH_LENGTHS: the mixer's key), or (None, 0)."""
+        ch, r = self.doc_match.find(tail, self.doc.table, self.cfg.max_order)
+        return (ch, MATCH_LENGTHS.index(self.doc_match.lengths[r - 1]) + 1) if ch is not None else (None, 0)
 
     def mix(self, p_net: np.ndarray, tail: str, index: dict) -> np.ndarray:
         """The mixed next-character distribution after `tail` (its last max_order characters

@@ -35,8 +35,6 @@ WORD_END = set(" \t\n.,;:!?)]}\"'‘’“”")  # characters that end a word
 START = "\n\n"  # what a document's first characters are read after (_tail)
 TAIL = 64  # characters before the cursor that the adaptive model, the memory and the mixer's keys read
 WORD_LEVELS = 1024  # the corpus memory's partial-word answers kept, ready to blend (the latest)
-DOC_MATCH_RANK = 2  # the document's own match model counts from this rank on, its context of 12 characters (8: Python docs
-#                    typed as fresh documents lost 1.5 % of bpc; docs/benchmarks.md "The match model over the document")
 TRAIL = 64  # states kept for the last characters stepped through (Backspace goes back to one: no recompute)
 
 
@@ -382,7 +380,7 @@ class Completer:
         ch, rank = near.find(short) if near is not None else (None, 0)
         if doc and doc >= self.adapt.cfg.max_order:  # the document's own match, when at least as long (the nearer text); none
             mine, mine_rank = self.adapt.match(short)  # without the cache's longest context (most keys: no lookup)
-            if mine_rank >= max(rank, DOC_MATCH_RANK) and mine is not None:
+            if mine is not None and mine_rank >= rank:
                 ch, rank = mine, mine_rank
         p_match = match_expert(p, None if ch is None else self._index.get(ch, 0), self._flat)
         return self.mixer.mix((p_net, p, p_mem, p_word, p_match), default_keys(info, doc, seen, rank),

@@ -22,8 +22,8 @@ with the first file (zeroed pages count towards the resident size only once writ
 insertion after it, appended as it comes; the latest occurrence of a context wins (the nearest
 one), and a match counts only while the document's n-gram counts still hold its last characters
 and the character after, so text the user deleted stops being predicted. At most
-DOC_MATCH_CHARS characters (16 MB as code points) and 4 tables of 2^16 to 2^20 int32 (1 to 16 MB,
-growing with the document).
+DOC_MATCH_CHARS characters (16 MB as code points) and 3 tables (12, 16 and 24 characters) of 2^16
+to 2^20 int32 (0.75 to 12 MB, growing with the document).
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ class MatchIndex:
         return None, 0
 
 
+DOC_MATCH_LENGTHS = MATCH_LENGTHS[1:]  # the document's contexts: from 12 characters (from 8, Python docs typed as fresh
+#                                       documents lost 1.5 % of bpc; docs/benchmarks.md "The match model over the document")
 DOC_MATCH_CHARS = 1 << 22  # the document's index keeps at most this many characters (4 M: a 1 MB file and 3 M more typed or pasted)
 DOC_BITS = (16, 20)  # its tables' slots: 2^16 each for a short document, doubled as it grows (a slot per two characters) up to 2^20
 REINDEX_STEP = 4096  # after the tables grew, characters of the older text indexed again per addition (~6 ms: a paste never holds a key up long)
@@ -111,7 +113,7 @@ class DocumentMatch:
     context's bytes to the position after its latest occurrence. zlib computes the CRC in C: a key
     typed costs about 3 µs to index and 2 µs to look up (a hash loop in Python: 26 and 17)."""
 
-    def __init__(self, lengths: tuple[int, ...] = MATCH_LENGTHS, max_chars: int = DOC_MATCH_CHARS):
+    def __init__(self, lengths: tuple[int, ...] = DOC_MATCH_LENGTHS, max_chars: int = DOC_MATCH_CHARS):
         self.lengths = tuple(lengths)
         self.max_chars = max_chars
         self.clear()
