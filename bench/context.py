@@ -75,33 +75,9 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(**CACHE), None), memory=memory)
     if not memory:
         completer.net_adapt = None  # the previous release's network did not adapt (netadapt.py came later)
-    learner = None
     reads = mode not in ("today", "previous", NOT_READ)  # the network reads the buffer (Completer.read)
-    if mode not in ("today", "previous"):
-        learner = BufferLearner(AdaptConfig(**CACHE))
-        learner.open(buffer)
-        while learner.work(1 << 16):
-            pass
-        for t in neighbours:
-            learner.add_file(t)  # counted while typing (below), or now with --neighbours-first
-        while NEIGHBOURS_FIRST and learner.work(1 << 16):
-            pass
-        completer.adapt.attach(learner)
-        if reads:
-            read_buffer(completer, buffer)
-    state = {"text": buffer}
-
-    def sync(full: str) -> str:
-        """The buffer is now `full` (an extension of the last one): tell the learner, give the context."""
-        old = state["text"]
-        if learner is not None and len(full) > len(old):
-            learner.edit(old[-learner.edit_window:], "", full[len(old):], "")
-            learner.work(LEARN_BEFORE, neighbours=False)  # as the editor before each request: the buffer only
-            learner.work(512)  # the model thread's idle step between keys (the neighbours, while any wait)
-        state["text"] = full
-        return editor_context(full)
-
-    LEARN_BEFORE = 64
+    learner = whole_buffer(completer, buffer, neighbours, reads, NEIGHBOURS_FIRST) if mode not in ("today", "previous") else None
+    sync = Typist(buffer, learner)
     # KSR: as evaluate.keystroke_savings, the editor's context per key
     typed = normalize_newlines(typed)
     n, pos, keys, lat, shown, taken = len(typed), 0, 0, [], 0, 0
@@ -121,16 +97,8 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     if not memory:
         completer2.net_adapt = None
     if learner is not None:
-        learner = BufferLearner(AdaptConfig(**CACHE))
-        learner.open(buffer)
-        for t in neighbours:
-            learner.add_file(t)
-        while learner.work(1 << 16):
-            pass
-        completer2.adapt.attach(learner)
-        if reads:
-            read_buffer(completer2, buffer)
-    state["text"] = buffer
+        learner = whole_buffer(completer2, buffer, neighbours, reads, neighbours_first=True)
+    sync = Typist(buffer, learner)
     ids = completer2.vocab.encode(typed)
     nll = 0.0
     for i in range(n):
@@ -139,6 +107,44 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
         nll -= math.log(max(float(completer2.probs(ctx)[int(ids[i])]), 1e-12))
         completer2.learn_network()
     return {"keys": keys, "chars": n, "nll": nll, "lat": lat, "shown": shown, "taken": taken}
+
+
+def whole_buffer(completer, buffer: str, neighbours=(), reads: bool = True, neighbours_first: bool = False) -> BufferLearner:
+    """The editor's whole-buffer level for `completer`: a BufferLearner that counted (and indexed)
+    `buffer`, with `neighbours` added (counted now with neighbours_first, else while typing), and
+    the network having read the buffer (`reads`: Completer.read, as in the editor's first pauses)."""
+    learner = BufferLearner(AdaptConfig(**CACHE))
+    learner.open(buffer)
+    while learner.work(1 << 16):
+        pass
+    for t in neighbours:
+        learner.add_file(t)
+    while neighbours_first and learner.work(1 << 16):
+        pass
+    completer.adapt.attach(learner)
+    if reads:
+        read_buffer(completer, buffer)
+    return learner
+
+
+class Typist:
+    """Text typed at the end of a buffer, as the editor tells the whole-buffer level: called with
+    the buffer as it is now (an extension of the last), it passes the new text to the learner,
+    lets it count as the editor does, and returns the editor's context."""
+
+    LEARN_BEFORE = 64  # counted before each request, as the editor does (the buffer only)
+
+    def __init__(self, buffer: str, learner: BufferLearner | None):
+        self.text, self.learner = buffer, learner
+
+    def __call__(self, full: str) -> str:
+        learner, old = self.learner, self.text
+        if learner is not None and len(full) > len(old):
+            learner.edit(old[-learner.edit_window:], "", full[len(old):], "")
+            learner.work(self.LEARN_BEFORE, neighbours=False)
+            learner.work(512)  # the model thread's idle step between keys (the neighbours, while any wait)
+        self.text = full
+        return editor_context(full)
 
 
 def read_buffer(completer, buffer: str) -> None:
@@ -179,6 +185,29 @@ def table(title: str, results: dict[str, list[dict]]) -> None:
         print(f"| {mode} | {ksr:.3f}{rel} | {vs} | {precision:.3f} | {bpc:.3f} | {p99:.2f} ms |")
 
 
+def tuning_docs(short: bool = False) -> list[tuple[str, str]]:
+    """--tuning's documents (text no table reports on): the READMEs of rich and plotext and 2
+    held-out tails each of the novels and the blogs, their first 20,000 characters; short: the
+    first 6,000 characters of 4 held-out tails each of tech-prose, the novels and the blogs."""
+    if short:
+        docs = []
+        for folder in ("tech-prose", "novels", "gov-blogs"):
+            val, _ = tails(SHARED / folder)
+            docs += [(Path(p).name, t[:6000]) for p, t in sorted((t for t in val if len(t[1]) >= 6000), key=lambda t: t[0])[:4]]
+        return docs
+    docs = [(pkg, readme_text(next(SITE.glob(f"{pkg}-*.dist-info/METADATA")))) for pkg in ("rich", "plotext")]
+    for folder in ("novels", "gov-blogs"):
+        val, _ = tails(SHARED / folder)
+        docs += [(Path(p).name, t[:20_000]) for p, t in sorted((t for t in val if len(t[1]) >= 12_000), key=lambda t: len(t[1]))[:2]]
+    return docs
+
+
+def long_readmes(chars: int = 30_000) -> list[tuple[str, str]]:
+    """(a)'s long documents in no training text: the first `chars` characters of the READMEs of LONG_READMES."""
+    return [(f"{pkg} README", readme_text(meta)[:chars])
+            for pkg in LONG_READMES for meta in sorted(SITE.glob(f"{pkg}-*.dist-info/METADATA"))[:1]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chars", type=int, default=3000)
@@ -212,17 +241,8 @@ def main() -> None:
                       if v is not None}
     print(command_line())
 
-    if args.tuning and args.short:
-        docs = []
-        for folder in ("tech-prose", "novels", "gov-blogs"):
-            val, _ = tails(SHARED / folder)
-            docs += [(Path(p).name, t[:6000]) for p, t in sorted((t for t in val if len(t[1]) >= 6000), key=lambda t: t[0])[:4]]
-    elif args.tuning:
-        docs = [(pkg, readme_text(next(SITE.glob(f"{pkg}-*.dist-info/METADATA")))) for pkg in ("rich", "plotext")]
-        for folder in ("novels", "gov-blogs"):
-            val, _ = tails(SHARED / folder)
-            docs += [(Path(p).name, t[:20_000]) for p, t in sorted((t for t in val if len(t[1]) >= 12_000), key=lambda t: len(t[1]))[:2]]
     if args.tuning:
+        docs = tuning_docs(args.short)
         results = {"today": [], NOT_READ: [], "whole buffer": []}
         for name, text in docs:
             chars = 1500 if args.short else min(args.chars, len(text) // 2)
@@ -234,14 +254,12 @@ def main() -> None:
         table(f"typing the last {typed} of {len(docs)} documents of tuning text (prose model)", results)
         return
     if not args.skip_a:
-        tails_a, long_a = [], []
+        tails_a = []
         for folder in ("shakespeare", "python-docs"):
             val, _ = tails(SHARED / folder)
             long = sorted((t for t in val if len(t[1]) >= 2 * args.chars), key=lambda t: -len(t[1]))[: args.files]
             tails_a += [(Path(p).name, t) for p, t in long]
-        for pkg in LONG_READMES:
-            for meta in sorted(SITE.glob(f"{pkg}-*.dist-info/METADATA"))[:1]:
-                long_a.append((f"{pkg} README", readme_text(meta)[: args.long_chars]))
+        long_a = long_readmes(args.long_chars)
         for label, docs in (("held-out tails", tails_a), ("long READMEs in no training text", long_a)):
             results = {"previous": [], "today": [], "whole buffer": []}
             for name, text in docs:

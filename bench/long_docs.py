@@ -1,0 +1,160 @@
+"""What is left on long documents (issue 12 (a)): where the bits go, and whether reading the
+buffer helps the network. Two analyses, as bench/context.py's "whole buffer" row runs (the
+editor's context per key, the buffer counted and indexed, the network having read it):
+
+--bits     typing the last 3,000 characters (at most half) of each document, every character
+           predicted: bits per character by where the cursor is in a word (a word's first
+           character, inside one, what ends it; and whether the document already held that
+           word), and how often the likeliest character was right against its probability
+           (reliability of the final mixture: a calibrated model's rows agree).
+--reading  the network alone (no caches, no memory) on the buffer's last --hold characters,
+           held out of what it reads: before reading, after the shipped reading
+           (`Completer.read`), and after each of up to --passes readings of the rest at rate
+           --lr over its last --read-chars characters (bits per character, a state from the
+           256 characters before).
+
+The documents: --set tuning (bench/context.py --tuning's: the READMEs of rich and plotext, 2
+held-out tails each of the novels and the blogs) or --set readmes ((a)'s four long READMEs in
+no training text).
+
+    cd bench && python long_docs.py --bits [--set tuning|readmes]
+    cd bench && python long_docs.py --reading [--set tuning|readmes] [--hold 1024] [--lr 0.04] [--read-chars 32768] [--passes 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections import defaultdict
+from dataclasses import replace
+
+import numpy as np
+
+from common import command_line, one_thread
+from context import Typist, long_readmes, tuning_docs, whole_buffer
+
+from charcomplete.adapt import AdaptConfig, AdaptiveModel
+from charcomplete.completion import load_completer
+from charcomplete.vocab import normalize_newlines
+from charcomplete.words import is_word
+
+TYPED = 3000  # characters typed at the end of each document (at most half of it)
+
+
+def completer():
+    return load_completer("prose", adapt=AdaptiveModel(AdaptConfig(), None), memory=True)
+
+
+def category(full: str, typed: str, i: int) -> str:
+    """Where the character typed[i] stands, after the text `full`: in a word (its first
+    character, inside it, the one that ends it) or between words; and whether `full` held the word."""
+    j = len(full)
+    while j > 0 and is_word(full[j - 1]):
+        j -= 1
+    k = i
+    while k < len(typed) and is_word(typed[k]):
+        k += 1
+    prefix, word = full[j:], full[j:] + typed[i:k]
+    if not prefix and not is_word(typed[i]):
+        return "between words"
+    where = "a word's first character" if not prefix else "inside a word" if is_word(typed[i]) else "the character ending a word"
+    seen = re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", full[:j]) is not None
+    return f"{where}, {'a word the document holds' if seen else 'a new word'}"
+
+
+def bits(docs: list[tuple[str, str]]) -> None:
+    by_cat = defaultdict(lambda: [0, 0.0])  # category -> [characters, bits]
+    top = []  # (probability of the likeliest character, whether it was right)
+    for name, text in docs:
+        chars = min(TYPED, len(text) // 2)
+        buffer, typed = text[:-chars], normalize_newlines(text[-chars:])
+        c = completer()
+        sync = Typist(buffer, whole_buffer(c, buffer))
+        ids = c.vocab.encode(typed)
+        for i in range(len(typed)):
+            full = buffer + typed[:i]
+            ctx = sync(full)
+            c.observe(ctx)
+            p = c.probs(ctx)
+            best = int(p[1:].argmax()) + 1
+            top.append((float(p[best]), best == int(ids[i])))
+            cell = by_cat[category(full, typed, i)]
+            cell[0] += 1
+            cell[1] -= math.log2(max(float(p[int(ids[i])]), 1e-12))
+            c.learn_network()
+        print(f"  {name}: {len(buffer)} characters before, {len(typed)} typed", flush=True)
+    n, total = sum(v[0] for v in by_cat.values()), sum(v[1] for v in by_cat.values())
+    print(f"\nbits per character {total / n:.4f} over {n} characters\n")
+    print("| where | characters | bits | bits per character |\n|---|---|---|---|")
+    for cat, (k, b) in sorted(by_cat.items(), key=lambda kv: -kv[1][1]):
+        print(f"| {cat} | {k / n:.1%} | {b / total:.1%} | {b / k:.2f} |")
+    pr = np.array(top)
+    print("\n| likeliest character's probability | positions | mean probability | right |\n|---|---|---|---|")
+    for lo in np.arange(0.0, 1.0, 0.1):
+        sel = (pr[:, 0] >= lo) & (pr[:, 0] < lo + 0.1)
+        if sel.sum():
+            print(f"| {lo:.1f}–{lo + 0.1:.1f} | {int(sel.sum())} | {pr[sel, 0].mean():.3f} | {pr[sel, 1].mean():.3f} |")
+
+
+def network_loss(c, before: str, text: str) -> float:
+    """Bits per character of the completer's network alone (its weights now) on `text`, its state from `before`'s last 256 characters."""
+    fold = lambda s: [int(c._fold[int(i)]) for i in c.vocab.encode(s)]  # noqa: E731 (the network's own ids)
+    st, nll = c._stepper.recompute(np.array(fold(before[-256:]))), 0.0
+    for i in fold(text):
+        z = st.logits - st.logits.max()
+        nll -= float(z[i] - np.log(np.exp(z).sum()))
+        st = c._stepper.step(st, i)
+    return nll / len(text) / math.log(2)
+
+
+def read(c, text: str, **fields) -> None:
+    """The network reads `text` as the editor's pauses give it (Completer.read), with NetLearnConfig `fields` changed."""
+    shipped = c.net_learn.learn_cfg
+    c.net_learn.learn_cfg = replace(shipped, **fields)
+    c.read(text)
+    while c.network_reading:
+        c.learn_network()
+    c.net_learn.learn_cfg = shipped
+
+
+def reading(docs: list[tuple[str, str]], hold: int, lr: float, read_chars: int, passes: int) -> None:
+    print(f"| document | characters before | not read | read as shipped | {' | '.join(f'{k + 1}× at {lr}, last {read_chars}' for k in range(passes))} |")
+    print("|---" * (3 + passes) + "|---|")
+    for name, text in docs:
+        buffer = normalize_newlines(text[: -min(TYPED, len(text) // 2)])
+        rest, held = buffer[:-hold], buffer[-hold:]
+        c = completer()
+        row = [network_loss(c, rest, held)]
+        read(c, rest)
+        row.append(network_loss(c, rest, held))
+        c = completer()
+        for _ in range(passes):
+            read(c, rest, lr=lr, read_chars=read_chars, read_passes=1)
+            row.append(network_loss(c, rest, held))
+        print(f"| {name} | {len(rest)} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bits", action="store_true", help="bits per character by place in a word, and the top character's reliability")
+    ap.add_argument("--reading", action="store_true", help="the network alone on the buffer's held-out end, before and after reading")
+    ap.add_argument("--set", choices=("tuning", "readmes"), default="tuning")
+    ap.add_argument("--hold", type=int, default=1024, help="--reading: the buffer's last characters held out of the reading")
+    ap.add_argument("--lr", type=float, default=0.04, help="--reading: the rate of the harder reading")
+    ap.add_argument("--read-chars", type=int, default=32768, help="--reading: how much of the buffer's end the harder reading reads")
+    ap.add_argument("--passes", type=int, default=3, help="--reading: passes of the harder reading")
+    args = ap.parse_args()
+    one_thread()
+    print(command_line())
+    docs = tuning_docs() if args.set == "tuning" else long_readmes()
+    if args.bits:
+        bits(docs)
+    if args.reading:
+        reading(docs, args.hold, args.lr, args.read_chars, args.passes)
+    if not (args.bits or args.reading):
+        ap.error("choose --bits or --reading")
+
+
+if __name__ == "__main__":
+    main()
