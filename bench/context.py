@@ -66,17 +66,17 @@ def editor_context(text: str) -> str:
     return text[s:]
 
 
-def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = ()) -> dict:
+def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = (), reader=None) -> dict:
     """KSR, bpc and suggest latency of typing `typed` at the end of `buffer`. mode "previous":
     the previous release's editor (the `attention` network, no corpus memory, the context-fed
-    document cache)."""
+    document cache). reader(completer, buffer): how the network reads the buffer (default `read_buffer`)."""
     memory = mode != "previous"
     model = model if memory else "attention"
     completer = load_completer(model, adapt=AdaptiveModel(AdaptConfig(**CACHE), None), memory=memory)
     if not memory:
         completer.net_adapt = None  # the previous release's network did not adapt (netadapt.py came later)
     reads = mode not in ("today", "previous", NOT_READ)  # the network reads the buffer (Completer.read)
-    learner = whole_buffer(completer, buffer, neighbours, reads, NEIGHBOURS_FIRST) if mode not in ("today", "previous") else None
+    learner = whole_buffer(completer, buffer, neighbours, reads, NEIGHBOURS_FIRST, reader) if mode not in ("today", "previous") else None
     sync = Typist(buffer, learner)
     # KSR: as evaluate.keystroke_savings, the editor's context per key
     typed = normalize_newlines(typed)
@@ -97,7 +97,7 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     if not memory:
         completer2.net_adapt = None
     if learner is not None:
-        learner = whole_buffer(completer2, buffer, neighbours, reads, neighbours_first=True)
+        learner = whole_buffer(completer2, buffer, neighbours, reads, True, reader)
     sync = Typist(buffer, learner)
     ids = completer2.vocab.encode(typed)
     nll = 0.0
@@ -109,10 +109,12 @@ def run(model: str, buffer: str, typed: str, mode: str, neighbours: list[str] = 
     return {"keys": keys, "chars": n, "nll": nll, "lat": lat, "shown": shown, "taken": taken}
 
 
-def whole_buffer(completer, buffer: str, neighbours=(), reads: bool = True, neighbours_first: bool = False) -> BufferLearner:
+def whole_buffer(completer, buffer: str, neighbours=(), reads: bool = True, neighbours_first: bool = False,
+                 reader=None) -> BufferLearner:
     """The editor's whole-buffer level for `completer`: a BufferLearner that counted (and indexed)
     `buffer`, with `neighbours` added (counted now with neighbours_first, else while typing), and
-    the network having read the buffer (`reads`: Completer.read, as in the editor's first pauses)."""
+    the network having read the buffer (`reads`: Completer.read, as in the editor's first pauses;
+    or as `reader(completer, buffer)` does)."""
     learner = BufferLearner(AdaptConfig(**CACHE))
     learner.open(buffer)
     while learner.work(1 << 16):
@@ -123,7 +125,7 @@ def whole_buffer(completer, buffer: str, neighbours=(), reads: bool = True, neig
         pass
     completer.adapt.attach(learner)
     if reads:
-        read_buffer(completer, buffer)
+        (reader or read_buffer)(completer, buffer)
     return learner
 
 

@@ -12,6 +12,12 @@ editor's context per key, the buffer counted and indexed, the network having rea
            (`Completer.read`), and after each of up to --passes readings of the rest at rate
            --lr over its last --read-chars characters (bits per character, a state from the
            256 characters before).
+--validated  a way of reading tried, not shipped: the network reads the buffer less its last
+           --hold characters at rate --lr over its last --read-chars, again while each pass lowers
+           the network's bits on that held-out end by at least 1 % (up to --passes), and keeps the
+           best weights (the shipped network when the first pass already hurts); then types as
+           `context.py`'s "whole buffer" row: KSR / precision / bits per character against the
+           shipped reading, and the passes kept per document.
 
 The documents: --set tuning (bench/context.py --tuning's: the READMEs of rich and plotext, 2
 held-out tails each of the novels and the blogs) or --set readmes ((a)'s four long READMEs in
@@ -19,6 +25,7 @@ no training text).
 
     cd bench && python long_docs.py --bits [--set tuning|readmes]
     cd bench && python long_docs.py --reading [--set tuning|readmes] [--hold 1024] [--lr 0.04] [--read-chars 32768] [--passes 3]
+    cd bench && python long_docs.py --validated [--set tuning|readmes] [the same options]
 """
 
 from __future__ import annotations
@@ -32,10 +39,11 @@ from dataclasses import replace
 import numpy as np
 
 from common import command_line, one_thread
-from context import Typist, long_readmes, tuning_docs, whole_buffer
+from context import Typist, long_readmes, run, summary, tuning_docs, whole_buffer
 
 from charcomplete.adapt import AdaptConfig, AdaptiveModel
 from charcomplete.completion import load_completer
+from charcomplete.stepper import NumpyNet, Stepper
 from charcomplete.vocab import normalize_newlines
 from charcomplete.words import is_word
 
@@ -135,10 +143,57 @@ def reading(docs: list[tuple[str, str]], hold: int, lr: float, read_chars: int, 
         print(f"| {name} | {len(rest)} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
 
 
+class ValidatedReading:
+    """`context.run`'s reader for --validated: reads, checks the held-out end after each pass, keeps the best."""
+
+    MIN_GAIN = 0.01  # a pass must lower the held-out end's bits by this share to count (and to go on)
+
+    def __init__(self, hold: int, lr: float, read_chars: int, passes: int):
+        self.hold, self.lr, self.read_chars, self.passes = hold, lr, read_chars, passes
+        self.kept = []  # passes kept, per buffer read
+
+    def __call__(self, c, buffer: str) -> None:
+        buffer = normalize_newlines(buffer)
+        if len(buffer) < 4 * self.hold:  # too short to hold any out: as shipped
+            read(c, buffer)
+            self.kept.append("short")
+            return
+        rest, held = buffer[: -self.hold], buffer[-self.hold :]
+        best, best_weights, kept = network_loss(c, rest, held), None, 0
+        for k in range(1, self.passes + 1):
+            read(c, rest, lr=self.lr, read_chars=self.read_chars, read_passes=1)
+            loss = network_loss(c, rest, held)
+            if loss >= best * (1 - self.MIN_GAIN):
+                break
+            best, best_weights, kept = loss, {n: w.copy() for n, w in c.net_learn.weights.items()}, k
+        if best_weights is None:
+            c._restore_network()  # the shipped network: reading only hurt the held-out end
+        else:
+            c.net_learn.weights = best_weights
+            c._stepper = Stepper(NumpyNet(c.net_learn.cfg, best_weights), c.device)
+        self.kept.append(kept)
+
+
+def validated(docs: list[tuple[str, str]], hold: int, lr: float, read_chars: int, passes: int) -> None:
+    reader = ValidatedReading(hold, lr, read_chars, passes)
+    rows = {"read as shipped": [], f"validated ({passes}× at most, {lr}, last {read_chars})": []}
+    for name, text in docs:
+        chars = min(TYPED, len(text) // 2)
+        for label, how in zip(rows, (None, reader)):
+            rows[label].append(run("prose", text[:-chars], text[-chars:], "whole buffer", reader=how))
+        print(f"  {name}: " + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in rows.items()), flush=True)
+    print(f"\npasses kept (KSR run, then bpc run): {reader.kept}\n")
+    print("| reading | KSR | precision | bits/char |\n|---|---|---|---|")
+    for label, r in rows.items():
+        ksr, bpc, _, precision = summary(r)
+        print(f"| {label} | {ksr:.4f} | {precision:.3f} | {bpc:.4f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bits", action="store_true", help="bits per character by place in a word, and the top character's reliability")
     ap.add_argument("--reading", action="store_true", help="the network alone on the buffer's held-out end, before and after reading")
+    ap.add_argument("--validated", action="store_true", help="typing after a reading validated on the buffer's held-out end (tried)")
     ap.add_argument("--set", choices=("tuning", "readmes"), default="tuning")
     ap.add_argument("--hold", type=int, default=1024, help="--reading: the buffer's last characters held out of the reading")
     ap.add_argument("--lr", type=float, default=0.04, help="--reading: the rate of the harder reading")
@@ -152,8 +207,10 @@ def main() -> None:
         bits(docs)
     if args.reading:
         reading(docs, args.hold, args.lr, args.read_chars, args.passes)
-    if not (args.bits or args.reading):
-        ap.error("choose --bits or --reading")
+    if args.validated:
+        validated(docs, args.hold, args.lr, args.read_chars, args.passes)
+    if not (args.bits or args.reading or args.validated):
+        ap.error("choose --bits, --reading or --validated")
 
 
 if __name__ == "__main__":
