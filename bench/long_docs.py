@@ -1,5 +1,5 @@
 """What is left on long documents (issue 12 (a)): where the bits go, and whether reading the
-buffer helps the network. Two analyses, as bench/context.py's "whole buffer" row runs (the
+buffer helps the network. Three analyses, as bench/context.py's "whole buffer" row runs (the
 editor's context per key, the buffer counted and indexed, the network having read it):
 
 --bits     typing the last 3,000 characters (at most half) of each document, every character
@@ -195,10 +195,10 @@ def main() -> None:
     ap.add_argument("--reading", action="store_true", help="the network alone on the buffer's held-out end, before and after reading")
     ap.add_argument("--validated", action="store_true", help="typing after a reading validated on the buffer's held-out end (tried)")
     ap.add_argument("--set", choices=("tuning", "readmes"), default="tuning")
-    ap.add_argument("--hold", type=int, default=1024, help="--reading: the buffer's last characters held out of the reading")
-    ap.add_argument("--lr", type=float, default=0.04, help="--reading: the rate of the harder reading")
-    ap.add_argument("--read-chars", type=int, default=32768, help="--reading: how much of the buffer's end the harder reading reads")
-    ap.add_argument("--passes", type=int, default=3, help="--reading: passes of the harder reading")
+    ap.add_argument("--hold", type=int, default=1024, help="--reading, --validated: the buffer's last characters held out of the reading")
+    ap.add_argument("--lr", type=float, default=0.04, help="--reading, --validated: the rate of the harder reading")
+    ap.add_argument("--read-chars", type=int, default=32768, help="--reading, --validated: how much of the buffer's end the harder reading reads")
+    ap.add_argument("--passes", type=int, default=3, help="--reading, --validated: passes of the harder reading (at most)")
     args = ap.parse_args()
     one_thread()
     print(command_line())
