@@ -149,15 +149,17 @@ class Typist:
         return editor_context(full)
 
 
-def read_buffer(completer, buffer: str) -> None:
+def read_buffer(completer, buffer: str, fields: dict | None = None, times: int | None = None) -> None:
     """The network reads the buffer (Completer.read, the last 16 KB) before typing starts: as the
     editor's model thread does in the first pauses (1,024 lessons of 16 characters for 16 KB).
-    --read-times, --read-lr, --read-chars, --read-passes: other ways of reading, tried (typed text learned as shipped)."""
+    `fields` (NetLearnConfig's, while reading) and `times` (Completer.read calls) default to
+    --read-lr, --read-chars, --read-passes and --read-times: other ways of reading, tried (typed text learned as shipped)."""
+    fields = READ["fields"] if fields is None else fields
     learner = completer.net_learn
     shipped = learner.learn_cfg if learner is not None else None
-    if learner is not None and READ["fields"]:
-        learner.learn_cfg = replace(shipped, **READ["fields"])
-    for _ in range(READ["times"]):
+    if learner is not None and fields:
+        learner.learn_cfg = replace(shipped, **fields)
+    for _ in range(READ["times"] if times is None else times):
         completer.read(buffer)
         while completer.network_reading:
             completer.learn_network()

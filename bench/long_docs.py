@@ -34,12 +34,11 @@ import argparse
 import math
 import re
 from collections import defaultdict
-from dataclasses import replace
 
 import numpy as np
 
 from common import command_line, one_thread
-from context import Typist, long_readmes, run, summary, tuning_docs, whole_buffer
+from context import Typist, long_readmes, read_buffer, run, summary, tuning_docs, whole_buffer
 
 from charcomplete.adapt import AdaptConfig, AdaptiveModel
 from charcomplete.completion import load_completer
@@ -117,13 +116,8 @@ def network_loss(c, before: str, text: str) -> float:
 
 
 def read(c, text: str, **fields) -> None:
-    """The network reads `text` as the editor's pauses give it (Completer.read), with NetLearnConfig `fields` changed."""
-    shipped = c.net_learn.learn_cfg
-    c.net_learn.learn_cfg = replace(shipped, **fields)
-    c.read(text)
-    while c.network_reading:
-        c.learn_network()
-    c.net_learn.learn_cfg = shipped
+    """The network reads `text` once as the editor's pauses give it (Completer.read), with NetLearnConfig `fields` changed."""
+    read_buffer(c, text, fields, times=1)
 
 
 def reading(docs: list[tuple[str, str]], hold: int, lr: float, read_chars: int, passes: int) -> None:
