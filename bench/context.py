@@ -4,7 +4,7 @@ against today's document cache (fed by the ~1 KB context the editor passes), as 
 (a) typing the last --chars characters of long held-out documents, the rest of the document in
     the buffer: "previous" (the previous release: the attention network without corpus memory) vs
     "today" (contexts only) vs "whole buffer" (adapt.BufferLearner, and the network reading the
-    buffer's last 16 KB before typing starts, a shorter one up to 4 times: Completer.read). Two sets: the trainer's 5 %
+    buffer before typing starts: Completer.read, a long one judged on its held-out end). Two sets: the trainer's 5 %
     tails of ../shared/corpus/shakespeare and python-docs (6-8 KB; text no shipped model trained
     on, but the rest of each play or page is in the corpus memory, so its names are known
     already), and long documents in no training text: the READMEs of torch, fonttools, ruff and
@@ -150,10 +150,12 @@ class Typist:
 
 
 def read_buffer(completer, buffer: str, fields: dict | None = None, times: int | None = None) -> None:
-    """The network reads the buffer (Completer.read, the last 16 KB) before typing starts: as the
-    editor's model thread does in the first pauses (1,024 lessons of 16 characters for 16 KB).
-    `fields` (NetLearnConfig's, while reading) and `times` (Completer.read calls) default to
-    --read-lr, --read-chars, --read-passes and --read-times: other ways of reading, tried (typed text learned as shipped)."""
+    """The network reads the buffer (Completer.read: the last 16 KB, a short one up to 4 times; a
+    longer one's last 32 KB before its held-out last 1 KB, again while that end says it helps)
+    before typing starts, as the editor's model thread does in the first pauses (1,024 lessons of
+    16 characters for 16 KB). `fields` (NetLearnConfig's, while reading) and `times`
+    (Completer.read calls) default to --read-lr, --read-chars, --read-passes, --read-check and
+    --read-times: other ways of reading, tried (typed text learned as shipped)."""
     fields = READ["fields"] if fields is None else fields
     learner = completer.net_learn
     shipped = learner.learn_cfg if learner is not None else None
@@ -230,7 +232,11 @@ def main() -> None:
     ap.add_argument("--max-order", type=int, default=None, help="the document cache's longest context (AdaptConfig.max_order)")
     ap.add_argument("--read-times", type=int, default=1, help="times the buffer is given to Completer.read before typing (shipped: 1)")
     ap.add_argument("--read-passes", type=int, default=None, help="NetLearnConfig.read_passes while reading (shipped: 4; 1 before 2026-12-05)")
-    ap.add_argument("--read-lr", type=float, default=None, help="the network's rate while reading the buffer (shipped: NetLearnConfig.lr)")
+    ap.add_argument("--read-lr", type=float, default=None,
+                    help="the network's rate while reading the buffer (shipped: NetLearnConfig.read_lr, a short buffer .lr)")
+    ap.add_argument("--read-check", type=int, default=None,
+                    help="NetLearnConfig.read_check while reading (shipped: 1024, a buffer over 17 KB judged; 0: never judged, as "
+                         "before 2026-12-05, late)")
     ap.add_argument("--read-chars", type=int, default=None, help="characters of the buffer's end read (shipped: NetLearnConfig.read_chars)")
     ap.add_argument("--neighbours-first", action="store_true",
                     help="(b): count the neighbouring files before typing starts (a user who looks a few seconds first)")
@@ -241,7 +247,8 @@ def main() -> None:
     if args.max_order:
         CACHE.update(max_order=args.max_order)
     READ["times"] = args.read_times
-    READ["fields"] = {k: v for k, v in (("lr", args.read_lr), ("read_chars", args.read_chars), ("read_passes", args.read_passes))
+    READ["fields"] = {k: v for k, v in (("lr", args.read_lr), ("read_lr", args.read_lr), ("read_chars", args.read_chars),
+                                        ("read_passes", args.read_passes), ("read_check", args.read_check))
                       if v is not None}
     print(command_line())
 

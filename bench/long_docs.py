@@ -8,24 +8,24 @@ editor's context per key, the buffer counted and indexed, the network having rea
            word), and how often the likeliest character was right against its probability
            (reliability of the final mixture: a calibrated model's rows agree).
 --reading  the network alone (no caches, no memory) on the buffer's last --hold characters,
-           held out of what it reads: before reading, after the shipped reading
-           (`Completer.read`), and after each of up to --passes readings of the rest at rate
-           --lr over its last --read-chars characters (bits per character, a state from the
-           256 characters before).
---validated  a way of reading tried, not shipped: the network reads the buffer less its last
-           --hold characters at rate --lr over its last --read-chars, again while each pass lowers
-           the network's bits on that held-out end by at least 1 % (up to --passes), and keeps the
-           best weights (the shipped network when the first pass already hurts); then types as
-           `context.py`'s "whole buffer" row: KSR / precision / bits per character against the
-           shipped reading, and the passes kept per document.
+           held out of what it reads: before reading, after the reading never judged (the last
+           16 KB, a short buffer up to 4 times), after the shipped reading (over 17 KB judged: it
+           holds out another 1 KB of its own), and after each of up to --passes readings of the
+           rest at rate --lr over its last --read-chars characters, never judged (bits per
+           character, a state from the 256 characters before).
+--judged   typing as `context.py`'s "whole buffer" row after the shipped reading (Completer.read:
+           a buffer over 17 KB judged on its held-out end) and after the reading never judged (the
+           last 16 KB, a short buffer up to 4 times; shipped before): KSR / precision / bits per
+           character, and the passes the judged reading kept per document.
 
 The documents: --set tuning (bench/context.py --tuning's: the READMEs of rich and plotext, 2
-held-out tails each of the novels and the blogs) or --set readmes ((a)'s four long READMEs in
-no training text).
+held-out tails each of the novels and the blogs), --set readmes ((a)'s four long READMEs in
+no training text) or --set long (the first 30,000 characters of the 2 longest held-out tails each
+of the novels and the blogs: long text like what the network trained on).
 
-    cd bench && python long_docs.py --bits [--set tuning|readmes]
-    cd bench && python long_docs.py --reading [--set tuning|readmes] [--hold 1024] [--lr 0.04] [--read-chars 32768] [--passes 3]
-    cd bench && python long_docs.py --validated [--set tuning|readmes] [the same options]
+    cd bench && python long_docs.py --bits [--set tuning|readmes|long]
+    cd bench && python long_docs.py --reading [--set tuning|readmes|long] [--hold 1024] [--lr 0.04] [--read-chars 32768] [--passes 3]
+    cd bench && python long_docs.py --judged [--set tuning|readmes|long]
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ from collections import defaultdict
 
 import numpy as np
 
-from common import command_line, one_thread
+from pathlib import Path
+
+from common import SHARED, command_line, one_thread, tails
 from context import Typist, long_readmes, read_buffer, run, summary, tuning_docs, whole_buffer
 
 from charcomplete.adapt import AdaptConfig, AdaptiveModel
 from charcomplete.completion import load_completer
-from charcomplete.stepper import NumpyNet, Stepper
 from charcomplete.vocab import normalize_newlines
 from charcomplete.words import is_word
 
@@ -121,90 +122,82 @@ def read(c, text: str, **fields) -> None:
 
 
 def reading(docs: list[tuple[str, str]], hold: int, lr: float, read_chars: int, passes: int) -> None:
-    print(f"| document | characters before | not read | read as shipped | {' | '.join(f'{k + 1}× at {lr}, last {read_chars}' for k in range(passes))} |")
-    print("|---" * (3 + passes) + "|---|")
+    harder = " | ".join(f"{k + 1}× at {lr}, last {read_chars}" for k in range(passes))
+    print(f"| document | characters before | not read | read as before | judged (shipped) | {harder} |")
+    print("|---" * (4 + passes) + "|---|")
     for name, text in docs:
         buffer = normalize_newlines(text[: -min(TYPED, len(text) // 2)])
         rest, held = buffer[:-hold], buffer[-hold:]
         c = completer()
         row = [network_loss(c, rest, held)]
+        read(c, rest, **BEFORE)
+        row.append(network_loss(c, rest, held))
+        c = completer()
         read(c, rest)
         row.append(network_loss(c, rest, held))
         c = completer()
         for _ in range(passes):
-            read(c, rest, lr=lr, read_chars=read_chars, read_passes=1)
+            read(c, rest, lr=lr, read_chars=read_chars, read_passes=1, read_check=0)
             row.append(network_loss(c, rest, held))
         print(f"| {name} | {len(rest)} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
 
 
-class ValidatedReading:
-    """`context.run`'s reader for --validated: reads, checks the held-out end after each pass, keeps the best."""
-
-    MIN_GAIN = 0.01  # a pass must lower the held-out end's bits by this share to count (and to go on)
-
-    def __init__(self, hold: int, lr: float, read_chars: int, passes: int):
-        self.hold, self.lr, self.read_chars, self.passes = hold, lr, read_chars, passes
-        self.kept = []  # passes kept, per buffer read
-
-    def __call__(self, c, buffer: str) -> None:
-        buffer = normalize_newlines(buffer)
-        if len(buffer) < 4 * self.hold:  # too short to hold any out: as shipped
-            read(c, buffer)
-            self.kept.append("short")
-            return
-        rest, held = buffer[: -self.hold], buffer[-self.hold :]
-        best, best_weights, kept = network_loss(c, rest, held), None, 0
-        for k in range(1, self.passes + 1):
-            read(c, rest, lr=self.lr, read_chars=self.read_chars, read_passes=1)
-            loss = network_loss(c, rest, held)
-            if loss >= best * (1 - self.MIN_GAIN):
-                break
-            best, best_weights, kept = loss, {n: w.copy() for n, w in c.net_learn.weights.items()}, k
-        if best_weights is None:
-            c._restore_network()  # the shipped network: reading only hurt the held-out end
-        else:
-            c.net_learn.weights = best_weights
-            c._stepper = Stepper(NumpyNet(c.net_learn.cfg, best_weights), c.device)
-        self.kept.append(kept)
+BEFORE = {"read_check": 0}  # the reading never judged (shipped before): the last 16 KB, a short text up to 4 times
 
 
-def validated(docs: list[tuple[str, str]], hold: int, lr: float, read_chars: int, passes: int) -> None:
-    reader = ValidatedReading(hold, lr, read_chars, passes)
-    rows = {"read as shipped": [], f"validated ({passes}× at most, {lr}, last {read_chars})": []}
+def judged(docs: list[tuple[str, str]]) -> None:
+    kept = []
+
+    def shipped(c, buffer: str) -> None:
+        read(c, buffer)
+        kept.append(c.read_kept)
+
+    rows = {"read as before (16 KB, never judged)": [], "read as shipped (over 17 KB: judged on its last 1 KB)": []}
     for name, text in docs:
         chars = min(TYPED, len(text) // 2)
-        for label, how in zip(rows, (None, reader)):
+        for label, how in zip(rows, (lambda c, b: read(c, b, **BEFORE), shipped)):
             rows[label].append(run("prose", text[:-chars], text[-chars:], "whole buffer", reader=how))
         print(f"  {name}: " + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in rows.items()), flush=True)
-    print(f"\npasses kept (KSR run, then bpc run): {reader.kept}\n")
+    print(f"\npasses kept (KSR run, then bpc run; None: a short buffer, not judged): {kept}\n")
     print("| reading | KSR | precision | bits/char |\n|---|---|---|---|")
     for label, r in rows.items():
         ksr, bpc, _, precision = summary(r)
         print(f"| {label} | {ksr:.4f} | {precision:.3f} | {bpc:.4f} |")
 
 
+def long_tails() -> list[tuple[str, str]]:
+    """--set long: text like what the network trained on, long enough to be judged: the first
+    30,000 characters of the 2 longest held-out tails each of the novels and the blogs (no table
+    but this one reports on them)."""
+    docs = []
+    for folder in ("novels", "gov-blogs"):
+        val, _ = tails(SHARED / folder)
+        docs += [(Path(p).name, t[:30_000]) for p, t in sorted(val, key=lambda t: -len(t[1]))[:2]]
+    return docs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bits", action="store_true", help="bits per character by place in a word, and the top character's reliability")
     ap.add_argument("--reading", action="store_true", help="the network alone on the buffer's held-out end, before and after reading")
-    ap.add_argument("--validated", action="store_true", help="typing after a reading validated on the buffer's held-out end (tried)")
-    ap.add_argument("--set", choices=("tuning", "readmes"), default="tuning")
-    ap.add_argument("--hold", type=int, default=1024, help="--reading, --validated: the buffer's last characters held out of the reading")
-    ap.add_argument("--lr", type=float, default=0.04, help="--reading, --validated: the rate of the harder reading")
-    ap.add_argument("--read-chars", type=int, default=32768, help="--reading, --validated: how much of the buffer's end the harder reading reads")
-    ap.add_argument("--passes", type=int, default=3, help="--reading, --validated: passes of the harder reading (at most)")
+    ap.add_argument("--judged", action="store_true", help="typing after the shipped (judged) reading and the one before it")
+    ap.add_argument("--set", choices=("tuning", "readmes", "long"), default="tuning")
+    ap.add_argument("--hold", type=int, default=1024, help="--reading: the buffer's last characters held out of the reading")
+    ap.add_argument("--lr", type=float, default=0.04, help="--reading: the rate of the harder reading")
+    ap.add_argument("--read-chars", type=int, default=32768, help="--reading: how much of the buffer's end the harder reading reads")
+    ap.add_argument("--passes", type=int, default=3, help="--reading: passes of the harder reading (at most)")
     args = ap.parse_args()
     one_thread()
     print(command_line())
-    docs = tuning_docs() if args.set == "tuning" else long_readmes()
+    docs = {"tuning": tuning_docs, "readmes": long_readmes, "long": long_tails}[args.set]()
     if args.bits:
         bits(docs)
     if args.reading:
         reading(docs, args.hold, args.lr, args.read_chars, args.passes)
-    if args.validated:
-        validated(docs, args.hold, args.lr, args.read_chars, args.passes)
-    if not (args.bits or args.reading or args.validated):
-        ap.error("choose --bits, --reading or --validated")
+    if args.judged:
+        judged(docs)
+    if not (args.bits or args.reading or args.judged):
+        ap.error("choose --bits, --reading or --judged")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 
 from charcomplete.match import match_expert
 from charcomplete.mixer import Mixer, MixerConfig, default_keys, doc_match_order
-from charcomplete.netadapt import NetAdapter, NetLearnConfig, NetworkLearner
+from charcomplete.netadapt import NetAdapter, NetLearnConfig, NetworkLearner, ReadCheck
 from charcomplete.stepper import NumpyNet, Stepper, StepState
 from charcomplete.vocab import Vocab, curly_quotes, fold_quotes, normalize_newlines, quote_fold
 from charcomplete.words import blend, partial_word, prepared
@@ -135,6 +135,8 @@ class Completer:
         self._read_done = 0  # how much of _reading the network has learned (read on while it is shorter)
         self._read_state = None  # netadapt.LessonState where the last reading lesson ended (the next goes on from it)
         self._read_again = 0  # times the text being read is read again from its start once read through (a short one)
+        self._check: ReadCheck | None = None  # a longer text's reading, judged on its held-out end (netadapt.ReadCheck)
+        self.read_kept: int | None = None  # passes whose weights stayed after the last judged reading (None: none finished)
         self._typed_state = None  # (the last warmup characters it followed, LessonState) where the last typed lesson ended
         self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
@@ -156,6 +158,7 @@ class Completer:
         """The network's own weights again (a new document; adaptation switched)."""
         self._stepper, self._net_typed = self._network, 0
         self._reading, self._read_done, self._read_state, self._typed_state, self._read_again = "", 0, None, None, 0
+        self._check, self.read_kept = None, None
         if self.net_learn is not None:
             self.net_learn.reset()
 
@@ -166,20 +169,33 @@ class Completer:
 
     @property
     def network_reading(self) -> bool:
-        """The network has text left to read (`read`; `learn_network` goes on with it)."""
-        return self.net_learn is not None and self._read_done < len(self._reading)
+        """The network has text left to read, or its reading to judge (`read`; `learn_network` goes on with it)."""
+        return self.net_learn is not None and (self._read_done < len(self._reading) or self._check is not None)
 
     def read(self, text: str) -> None:
-        """Give the network a document to read before (and while) the user types in it: its last
-        `NetLearnConfig.read_chars` characters, learned a lesson at a time by `learn_network`
-        (the editor: the buffer as opened, in pauses in typing); a shorter one is read again, up to
-        `read_passes` times in all, within as many characters. Replaces what was left of the last
-        one. Nothing without network learning (adaptation off, no memory, not the CPU)."""
+        """Give the network a document to read before (and while) the user types in it, learned a
+        lesson at a time by `learn_network` (the editor: the buffer as opened, in pauses in
+        typing): its last `NetLearnConfig.read_chars` characters, a shorter one read again, up to
+        `read_passes` times in all within as many characters. A longer one (over `read_chars` +
+        `read_check`) is judged: its last `read_check` characters are held out, its last
+        `judge_chars` before them read at `read_lr`, again (up to `read_more` times) while each pass
+        lowers the network's bits on the held-out end, and then the best weights stay — the
+        network's own when reading only hurt (netadapt.ReadCheck). Replaces what was left of the
+        last one. Nothing without network learning (adaptation off, no memory, not the CPU)."""
         if self.net_learn is None:
             return
         cfg, text = self.net_learn.learn_cfg, _text(text)
-        # the end of the text, twice as long as read (a line break may be two characters), its line breaks made "\n"
-        self._reading = normalize_newlines(text[-2 * cfg.read_chars :])[-cfg.read_chars :] if cfg.read_chars > 0 else ""
+        hold = cfg.read_check if cfg.read_chars > 0 else 0
+        # the end of the text, twice as long as used (a line break may be two characters), its line breaks made "\n"
+        text = normalize_newlines(text[-2 * (max(cfg.read_chars, cfg.judge_chars) + hold) :]) if cfg.read_chars > 0 else ""
+        self._check, self.read_kept = None, None
+        if hold > 0 and len(text) > cfg.read_chars + hold:
+            self._reading = text[:-hold][-cfg.judge_chars :]
+            self._read_again = 0
+            self._check = ReadCheck(self._ids(text[-hold:]), self._ids(self._reading[-self.context_chars :]), cfg)
+            self._read_done, self._read_state = len(self._reading), None  # judged before it is read
+            return
+        self._reading = text[-cfg.read_chars :]
         n = len(self._reading)
         self._read_again = min(cfg.read_passes, cfg.read_chars // n) - 1 if n else 0
         self._read_from_start()
@@ -201,6 +217,8 @@ class Completer:
             return False
         cfg, state = self.net_learn.learn_cfg, None
         reading = not self.network_lesson_due
+        if reading and self._check is not None and self._read_done >= len(self._reading):
+            return self._judge_reading()
         if not reading:  # what was typed first: the user's own text, going on from the last typed lesson's
             n, self._net_typed = min(self._net_typed, cfg.max_segment), 0  # state when it follows the same text
             text = normalize_newlines(self._observed)
@@ -216,15 +234,40 @@ class Completer:
             ids = self._ids(self._reading[max(0, done - 1 - (0 if state else cfg.warmup)) : end])
         if len(ids) < n + 1:
             return False
-        weights, after = self.net_learn.lesson(ids, n, state)
+        judged = reading and self._check is not None
+        weights, after = self.net_learn.lesson(ids, n, state, lr=cfg.read_lr if judged else None)
         if reading:
             self._read_state = after
-            if self._read_done >= len(self._reading) and self._read_again > 0:  # a short text: once more
-                self._read_again -= 1
-                self._read_from_start()
+            if self._read_done >= len(self._reading):
+                if judged:  # read through: judged next
+                    self._check.passes += 1
+                elif self._read_again > 0:  # a short text: once more
+                    self._read_again -= 1
+                    self._read_from_start()
         else:  # the state after the lesson's inputs, all but the last character of the text
             self._typed_state = (text[:-1][-cfg.warmup :], after)
         self._stepper = Stepper(NumpyNet(self.net_learn.cfg, weights), self.device)
+        return True
+
+    def _judge_reading(self) -> bool:
+        """A step of judging the reading on the held-out end (ReadCheck.STEP characters); once
+        through, read the text again or keep the best weights."""
+        check, learner = self._check, self.net_learn
+        bits = check.step(self._stepper)
+        if bits is None:
+            return True
+        if check.judge(bits, None if learner.weights is learner.base else learner.weights):
+            self._read_from_start()
+            return True
+        if check.kept < check.passes:  # a pass made it worse: back to the best weights
+            best = check.best[1]
+            if best is None:
+                learner.reset()
+                self._stepper = self._network
+            else:
+                learner.weights = best
+                self._stepper = Stepper(NumpyNet(learner.cfg, best), self.device)
+        self._check, self.read_kept = None, check.kept
         return True
 
     @property

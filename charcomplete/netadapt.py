@@ -93,6 +93,13 @@ class NetLearnConfig:
     max_segment: int = 64  # more typed while the editor was busy: the last this many are learned at once
     read_chars: int = 16384  # `Completer.read` (the buffer as the editor opened it): its last this many characters are learned
     read_passes: int = 4  # a shorter text is read again, up to this many times in all, while the characters read stay within read_chars
+    read_check: int = 1024  # a text longer than read_chars + this: its last this many characters are held out of the reading
+    #                         to judge it (ReadCheck; 0: never)
+    judge_chars: int = 32768  # a text so judged: its last this many characters before the held-out end are read
+    read_more: int = 3  # ... at most this many times: again while a pass lowers the network's bits on its held-out end
+    #                     by read_gain; then the best weights stay (the network's own when reading only hurt)
+    read_gain: float = 0.01
+    read_lr: float = 0.04  # the rate of a judged reading's lessons (docs/benchmarks.md, "What is left on long documents")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -125,16 +132,17 @@ class NetworkLearner:
     def reset(self) -> None:
         self.weights, self.lessons = self.base, 0
 
-    def lesson(self, ids: np.ndarray, n: int, state: "LessonState | None" = None) -> tuple[dict[str, np.ndarray], "LessonState"]:
-        """One SGD step on the mean log-loss of predicting the last `n` of `ids` (int, n + 1 or
-        more) from the ones before them; the characters before the last n + 1 only set the state,
-        which starts from `state` (the one a previous lesson ended in; None: zeros). Returns the
-        learned weights and the state after the lesson's inputs (a text read lesson by lesson
-        carries it on, as Krause et al. do)."""
+    def lesson(self, ids: np.ndarray, n: int, state: "LessonState | None" = None,
+               lr: float | None = None) -> tuple[dict[str, np.ndarray], "LessonState"]:
+        """One SGD step (at `lr`, else NetLearnConfig.lr) on the mean log-loss of predicting the
+        last `n` of `ids` (int, n + 1 or more) from the ones before them; the characters before the
+        last n + 1 only set the state, which starts from `state` (the one a previous lesson ended
+        in; None: zeros). Returns the learned weights and the state after the lesson's inputs (a
+        text read lesson by lesson carries it on, as Krause et al. do)."""
         if self.weights is self.base:
             self.weights = {k: v.copy() for k, v in self.base.items()}
         grads, after = self.gradients(ids, n, state)
-        lr = np.float32(self.learn_cfg.lr)
+        lr = np.float32(self.learn_cfg.lr if lr is None else lr)
         for name, g in grads.items():
             self.weights[name] -= lr * g
         self.lessons += 1
@@ -249,3 +257,50 @@ class NetworkLearner:
             np.add.at(de, inputs, dz_all @ wi)
             grads["embedding.weight"] = de
         return {k: v.astype(np.float32, copy=False) for k, v in grads.items()}, after
+
+
+class ReadCheck:
+    """Judges the network's reading of a text (Completer.read) on the text's held-out end: the
+    network's bits per character there before reading and after each pass, stepped a few
+    characters per call (a pause never waits for more than a lesson's time), and the best
+    weights so far. On text the network trained on the rest of, reading only drifts it away (a
+    novel's held-out end 1.93 -> 1.98 bits read once, 2.13 three times); on text no training saw
+    it learns a great deal (a README's 3.41 -> 1.03): bench/long_docs.py --reading."""
+
+    STEP = 64  # characters of the end stepped per call
+
+    def __init__(self, held: np.ndarray, before: np.ndarray, cfg: NetLearnConfig):
+        self.held, self.before, self.cfg = held.tolist(), before, cfg  # the end's ids; the ids before it (the state)
+        self.best: tuple[float, dict | None] | None = None  # (bits, the weights that gave them; None: the network's own)
+        self.passes = 0  # passes read so far
+        self.kept = 0  # the passes read when the best weights were
+        self._restart()
+
+    def _restart(self) -> None:
+        self._pos, self._state, self._nll = 0, None, 0.0
+
+    def step(self, stepper) -> float | None:
+        """Go on stepping the held-out end with `stepper` (the weights now): its bits per
+        character once stepped through, else None (more calls to come)."""
+        if self._state is None:
+            self._state = stepper.recompute(self.before)  # (as a jump's recompute: the characters before the end)
+            return None
+        st, nll, end = self._state, self._nll, min(len(self.held), self._pos + self.STEP)
+        for i in self.held[self._pos : end]:
+            z = st.logits - st.logits.max()  # (V,)
+            nll -= float(z[i] - np.log(np.exp(z).sum()))
+            st = stepper.step(st, i)
+        self._pos, self._state, self._nll = end, st, nll
+        if end < len(self.held):
+            return None
+        return nll / len(self.held) / math.log(2)
+
+    def judge(self, bits: float, weights: dict | None) -> bool:
+        """The check after a pass (the first: before any): True to read the text again. `weights`:
+        the learned weights now (None: the network's own), copied when they are the best."""
+        improved = self.best is None or bits < self.best[0] * (1 - self.cfg.read_gain)
+        if improved:
+            self.best = (bits, None if weights is None else {k: v.copy() for k, v in weights.items()})
+            self.kept = self.passes
+        self._restart()
+        return improved and self.passes < self.cfg.read_more

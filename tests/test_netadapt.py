@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 import shutil
+from dataclasses import replace
 
 import pytest
 
 from charcomplete.adapt import AdaptiveModel
 from charcomplete.completion import _softmax, load_completer
 from charcomplete.memory import MemoryConfig, build_memory
-from charcomplete.netadapt import NetAdapter, NetAdaptConfig
+from charcomplete.netadapt import NetAdapter, NetAdaptConfig, ReadCheck
 from charcomplete.registry import memory_path_for
 
 V, H = 12, 8
@@ -220,7 +221,7 @@ def test_lessons_go_on_from_the_state_the_last_one_ended_in(model_with_memory):
     again. A text being read goes on from lesson to lesson the same way."""
     c = load_completer(model_with_memory, adapt=AdaptiveModel())
     calls, real = [], c.net_learn.lesson
-    c.net_learn.lesson = lambda ids, n, state=None: calls.append((len(ids), n, state is not None)) or real(ids, n, state)
+    c.net_learn.lesson = lambda ids, n, state=None, lr=None: calls.append((len(ids), n, state is not None)) or real(ids, n, state, lr)
     typed = "zebra quokka " * 8
     for i in range(1, 65):
         c.observe(typed[:i])
@@ -271,26 +272,33 @@ def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_wi
     c.observe(ctx)
     learned = _softmax(c._stepper.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
     assert learned > _softmax(shipped.step(c._state_for(ctx[:-1]), c.vocab._index["o"]).logits)[y]
-    # what is typed is learned before the rest of a text being read
+    # what is typed is learned before the rest of a text being read (a longer one: judged first, then read)
     c.new_document()
     assert c._stepper is shipped and not c.network_reading  # a new document: nothing left to read
+    c.net_learn.learn_cfg = cfg = replace(cfg, read_chars=2048, read_check=256, judge_chars=2048)  # (a test's sizes)
     c.read("x" * 20_000 + text)
-    assert len(c._reading) == cfg.read_chars and c._reading.endswith(text)
+    assert len(c._reading) == cfg.judge_chars and ("x" * 20_000 + text)[: -cfg.read_check].endswith(c._reading)
     typed = "quokka zebra quokka zebra"
     for i in range(1, len(typed) + 1):
         c.observe(typed[:i])
     assert c.network_lesson_due and c.learn_network(read=False) and c._net_typed == 0
-    assert c._read_done == cfg.warmup + 1  # the reading waited
+    assert c._read_done == len(c._reading) and c.network_reading  # the reading waited, to be judged first
+    judging = 1 + -(-cfg.read_check // ReadCheck.STEP)  # a recompute, then the held-out end STEP characters a call
+    for _ in range(judging):
+        assert c.learn_network() and c.net_learn.lessons == 1
+    assert c._read_done == cfg.warmup + 1  # judged: now read
     assert c.learn_network() and c._read_done == cfg.warmup + 1 + cfg.segment
-    while c.learn_network():  # a text of read_chars characters is read once
+    while c.learn_network():
         pass
-    assert c.net_learn.lessons == 1 + -(-(cfg.read_chars - cfg.warmup - 1) // cfg.segment)  # the typed lesson, then one pass
+    per_pass = -(-(cfg.read_chars - cfg.warmup - 1) // cfg.segment)
+    assert 0 <= c.read_kept <= cfg.read_more and c.net_learn.lessons in [1 + k * per_pass for k in range(cfg.read_more + 1)]
     c.new_document()
-    c.read(text * 12)  # 6,240 characters: twice within 16,384
+    assert c.read_kept is None
+    c.read(text)  # 520 characters, not over read_chars + read_check: not judged, read 3 times within 2,048
     lessons = 0
     while c.learn_network():
         lessons += 1
-    assert lessons == 2 * -(-(12 * len(text) - cfg.warmup - 1) // cfg.segment)
+    assert lessons == 3 * -(-(len(text) - cfg.warmup - 1) // cfg.segment) and c.read_kept is None
     c.read("")  # a new text replaces what was left
     assert not c.network_reading
     with pytest.raises(TypeError):
@@ -298,6 +306,68 @@ def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_wi
     off = load_completer(model_with_memory, adapt=False)
     off.read(text)  # --no-adapt: nothing is learned
     assert not off.network_reading and not off.learn_network()
+
+
+
+def _network_bits(c, before: str, text: str) -> float:
+    """The completer's network alone (its weights now) on `text` after `before`: bits per character."""
+    st, nll = c._stepper.recompute(c._ids(before)), 0.0
+    for i in c._ids(text).tolist():
+        z = st.logits - st.logits.max()
+        nll -= float(z[i] - np.log(np.exp(z).sum()))
+        st = c._stepper.step(st, i)
+    return nll / len(text) / np.log(2)
+
+
+def test_a_longer_text_is_read_again_while_its_held_out_end_says_it_helps(model_with_memory):
+    """A text longer than read_chars + read_check: its end is held out; the network reads the
+    rest (its last judge_chars), again while each pass lowers its bits on the end by read_gain, up to read_more times,
+    and the best weights stay. A repeated text it has not seen: every pass helps until it knows it."""
+    text = "the quokka jumps over the zebra; " * 80  # 2,640 characters, none of them the network's training text
+    c = load_completer(model_with_memory, adapt=AdaptiveModel())
+    shipped = c._stepper
+    c.net_learn.learn_cfg = cfg = replace(c.net_learn.learn_cfg, read_chars=2048, read_check=256, judge_chars=2048)
+    rest, held = text[: -cfg.read_check], text[-cfg.read_check :]
+    before = _network_bits(c, rest[-200:], held)
+    c.read(text)
+    per_pass = -(-(len(c._reading) - cfg.warmup - 1) // cfg.segment)
+    calls = 0
+    while c.learn_network():
+        calls += 1
+    kept = c.read_kept
+    assert kept >= 1 and c._stepper is not shipped and not c.network_reading
+    assert c.net_learn.lessons in [k * per_pass for k in range(kept, cfg.read_more + 1)]
+    judging = 1 + -(-cfg.read_check // ReadCheck.STEP)
+    assert calls == c.net_learn.lessons + judging * (c.net_learn.lessons // per_pass + 1)  # judged before reading and after each pass
+    assert _network_bits(c, rest[-200:], held) < before * (1 - cfg.read_gain)  # the end held out is predicted better
+
+
+def test_a_reading_that_only_hurts_the_held_out_end_is_undone(model_with_memory):
+    """A reading whose first pass makes the network worse on the held-out end (the rest of the
+    text unlike its end) leaves the network as it was: its own weights, its own predictions; and
+    judging takes at most ReadCheck.STEP characters a call (a pause never waits for more)."""
+    text = "zq " * 1000 + "the quokka jumps over the zebra; " * 8
+    c = load_completer(model_with_memory, adapt=AdaptiveModel())
+    fresh = load_completer(model_with_memory, adapt=AdaptiveModel())
+    shipped = c._stepper
+    c.net_learn.learn_cfg = cfg = replace(c.net_learn.learn_cfg, read_chars=2048, read_check=256, judge_chars=2048)
+    c.read(text)
+    steps = []
+    real_step = shipped.step
+    shipped.step = lambda st, i: steps.append(i) or real_step(st, i)
+    assert c.learn_network() and len(steps) <= 1  # the state before the end: a recompute (its last character stepped)
+    steps.clear()
+    assert c.learn_network() and len(steps) == ReadCheck.STEP  # then STEP characters of the end
+    del shipped.step
+    while c.learn_network():
+        pass
+    assert c.read_kept == 0 and c._stepper is shipped and c.net_learn.weights is c.net_learn.base
+    assert c.net_learn.lessons == 0  # (reset: the lessons of the pass undone)
+    ctx = "the quokka jumps over the ze"
+    c.observe(ctx)
+    fresh.observe(ctx)
+    np.testing.assert_allclose(c.probs(ctx), fresh.probs(ctx), rtol=1e-6, atol=1e-9)
+    assert cfg.read_more > 1  # (it stopped after one pass: the first already hurt)
 
 
 async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_with_memory, tmp_path):
@@ -330,3 +400,26 @@ async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_wi
             assert app.editor._learn_wait(100.0, 100.1) == pytest.approx(TYPING_QUIET - 0.1)
             other._net_typed = 0
     assert p.read_bytes() == b"zebra quokka\r\n" * 20  # reading never writes the file
+
+
+async def test_the_editor_judges_a_long_buffers_reading_in_its_pauses(model_with_memory, tmp_path):
+    """A buffer over read_chars + read_check opened in the editor: its reading is judged in the
+    pauses (ReadCheck) to the end, while typing works, and the file is never written."""
+    from charcomplete.adapt import AdaptConfig
+    from charcomplete.document import Document
+    from charcomplete.tui.app import EditorApp
+    from pilot_helpers import until
+
+    p = tmp_path / "long.txt"
+    body = "the quokka jumps over the zebra;\n" * 90  # 2,970 characters: over 2,048 + 256
+    p.write_text(body)
+    c = load_completer(model_with_memory, adapt=AdaptiveModel(AdaptConfig(), None))
+    c.net_learn.learn_cfg = replace(c.net_learn.learn_cfg, read_chars=2048, read_check=256, judge_chars=2048)
+    app = EditorApp(Document.open(p), c)
+    app.learn_neighbours = False
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: c.read_kept is not None and not c.network_reading)
+        assert c._reading == body[:-256][-2048:] and 0 <= c.read_kept <= c.net_learn.learn_cfg.read_more
+        await pilot.press("ctrl+end", "t", "h")
+        assert app.editor.text.endswith("th")
+    assert p.read_text() == body

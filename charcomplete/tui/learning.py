@@ -16,7 +16,7 @@ LEARN_IDLE = 512  # characters counted per step while no request waits (a few ms
 LEARN_BEFORE = 64  # and before each request (the edits just made; a little of a long count of the buffer, not of the neighbours)
 LEARN_GAP = 0.003  # seconds the model thread waits between idle steps: the counting (pure Python) lets go of the GIL,
 #                    so the UI thread is never queued behind it (without it: key -> ghost p50 x2.5 on a 1 MB file)
-READ_KEEP = 1 << 16  # characters of the buffer kept for a network to read (more than it reads: NetLearnConfig.read_chars)
+READ_KEEP = 1 << 16  # characters of the buffer kept for a network to read (more than it reads: NetLearnConfig.judge_chars + read_check)
 TYPING_QUIET = 0.15  # no idle steps until this long after the last request: while the user types, only LEARN_BEFORE
 READ_QUIET = 0.5  # the network reads the buffer (a lesson, about 6 ms) only this long after the last request: in a real
 #                   pause, so that a key typed at a typist's pace never waits for one (key -> ghost p99 +3-5 ms at 0.15 s)
