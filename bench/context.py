@@ -235,7 +235,7 @@ def main() -> None:
     ap.add_argument("--read-lr", type=float, default=None,
                     help="the network's rate while reading the buffer (shipped: NetLearnConfig.read_lr, a short buffer .lr)")
     ap.add_argument("--read-check", type=int, default=None,
-                    help="NetLearnConfig.read_check while reading (shipped: 1024, a buffer over 17 KB judged; 0: never judged, as "
+                    help="NetLearnConfig.read_check while reading (shipped: 1024, a buffer over 9 KB judged; 0: never judged, as "
                          "before 2026-12-05, late)")
     ap.add_argument("--read-chars", type=int, default=None, help="characters of the buffer's end read (shipped: NetLearnConfig.read_chars)")
     ap.add_argument("--neighbours-first", action="store_true",

@@ -9,12 +9,12 @@ editor's context per key, the buffer counted and indexed, the network having rea
            (reliability of the final mixture: a calibrated model's rows agree).
 --reading  the network alone (no caches, no memory) on the buffer's last --hold characters,
            held out of what it reads: before reading, after the reading never judged (the last
-           16 KB, a short buffer up to 4 times), after the shipped reading (over 17 KB judged: it
+           16 KB, a short buffer up to 4 times), after the shipped reading (over 9 KB judged: it
            holds out another 1 KB of its own), and after each of up to --passes readings of the
            rest at rate --lr over its last --read-chars characters, never judged (bits per
            character, a state from the 256 characters before).
 --judged   typing as `context.py`'s "whole buffer" row after the shipped reading (Completer.read:
-           a buffer over 17 KB judged on its held-out end) and after the reading never judged (the
+           a buffer over 9 KB judged on its held-out end) and after the reading never judged (the
            last 16 KB, a short buffer up to 4 times; shipped before): KSR / precision / bits per
            character, and the passes the judged reading kept per document.
 
@@ -152,7 +152,7 @@ def judged(docs: list[tuple[str, str]]) -> None:
         read(c, buffer)
         kept.append(c.read_kept)
 
-    rows = {"read as before (16 KB, never judged)": [], "read as shipped (over 17 KB: judged on its last 1 KB)": []}
+    rows = {"read as before (16 KB, never judged)": [], "read as shipped (over 9 KB: judged on its last 1 KB)": []}
     for name, text in docs:
         chars = min(TYPED, len(text) // 2)
         for label, how in zip(rows, (lambda c, b: read(c, b, **BEFORE), shipped)):

@@ -176,7 +176,7 @@ class Completer:
         """Give the network a document to read before (and while) the user types in it, learned a
         lesson at a time by `learn_network` (the editor: the buffer as opened, in pauses in
         typing): its last `NetLearnConfig.read_chars` characters, a shorter one read again, up to
-        `read_passes` times in all within as many characters. A longer one (over `read_chars` +
+        `read_passes` times in all within as many characters. A longer one (over `judge_from` +
         `read_check`) is judged: its last `read_check` characters are held out, its last
         `judge_chars` before them read at `read_lr`, again (up to `read_more` times) while each pass
         lowers the network's bits on the held-out end, and then the best weights stay — the
@@ -189,7 +189,7 @@ class Completer:
         # the end of the text, twice as long as used (a line break may be two characters), its line breaks made "\n"
         text = normalize_newlines(text[-2 * (max(cfg.read_chars, cfg.judge_chars) + hold) :]) if cfg.read_chars > 0 else ""
         self._check, self.read_kept = None, None
-        if hold > 0 and len(text) > cfg.read_chars + hold:
+        if hold > 0 and len(text) > cfg.judge_from + hold:
             self._reading = text[:-hold][-cfg.judge_chars :]
             self._read_again = 0
             self._check = ReadCheck(self._ids(text[-hold:]), self._ids(self._reading[-self.context_chars :]), cfg)

@@ -275,7 +275,7 @@ def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_wi
     # what is typed is learned before the rest of a text being read (a longer one: judged first, then read)
     c.new_document()
     assert c._stepper is shipped and not c.network_reading  # a new document: nothing left to read
-    c.net_learn.learn_cfg = cfg = replace(cfg, read_chars=2048, read_check=256, judge_chars=2048)  # (a test's sizes)
+    c.net_learn.learn_cfg = cfg = replace(cfg, read_chars=2048, judge_from=1024, read_check=256, judge_chars=2048)  # (a test's sizes)
     c.read("x" * 20_000 + text)
     assert len(c._reading) == cfg.judge_chars and ("x" * 20_000 + text)[: -cfg.read_check].endswith(c._reading)
     typed = "quokka zebra quokka zebra"
@@ -294,7 +294,7 @@ def test_the_network_reads_a_document_lesson_by_lesson_typed_text_first(model_wi
     assert 0 <= c.read_kept <= cfg.read_more and c.net_learn.lessons in [1 + k * per_pass for k in range(cfg.read_more + 1)]
     c.new_document()
     assert c.read_kept is None
-    c.read(text)  # 520 characters, not over read_chars + read_check: not judged, read 3 times within 2,048
+    c.read(text)  # 520 characters, not over judge_from + read_check: not judged, read 3 times within 2,048
     lessons = 0
     while c.learn_network():
         lessons += 1
@@ -320,13 +320,13 @@ def _network_bits(c, before: str, text: str) -> float:
 
 
 def test_a_longer_text_is_read_again_while_its_held_out_end_says_it_helps(model_with_memory):
-    """A text longer than read_chars + read_check: its end is held out; the network reads the
+    """A text longer than judge_from + read_check: its end is held out; the network reads the
     rest (its last judge_chars), again while each pass lowers its bits on the end by read_gain, up to read_more times,
     and the best weights stay. A repeated text it has not seen: every pass helps until it knows it."""
     text = "the quokka jumps over the zebra; " * 80  # 2,640 characters, none of them the network's training text
     c = load_completer(model_with_memory, adapt=AdaptiveModel())
     shipped = c._stepper
-    c.net_learn.learn_cfg = cfg = replace(c.net_learn.learn_cfg, read_chars=2048, read_check=256, judge_chars=2048)
+    c.net_learn.learn_cfg = cfg = replace(c.net_learn.learn_cfg, read_chars=2048, judge_from=1024, read_check=256, judge_chars=2048)
     rest, held = text[: -cfg.read_check], text[-cfg.read_check :]
     before = _network_bits(c, rest[-200:], held)
     c.read(text)
@@ -350,7 +350,7 @@ def test_a_reading_that_only_hurts_the_held_out_end_is_undone(model_with_memory)
     c = load_completer(model_with_memory, adapt=AdaptiveModel())
     fresh = load_completer(model_with_memory, adapt=AdaptiveModel())
     shipped = c._stepper
-    c.net_learn.learn_cfg = cfg = replace(c.net_learn.learn_cfg, read_chars=2048, read_check=256, judge_chars=2048)
+    c.net_learn.learn_cfg = cfg = replace(c.net_learn.learn_cfg, read_chars=2048, judge_from=1024, read_check=256, judge_chars=2048)
     c.read(text)
     steps = []
     real_step = shipped.step
@@ -403,7 +403,7 @@ async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_wi
 
 
 async def test_the_editor_judges_a_long_buffers_reading_in_its_pauses(model_with_memory, tmp_path):
-    """A buffer over read_chars + read_check opened in the editor: its reading is judged in the
+    """A buffer over judge_from + read_check opened in the editor: its reading is judged in the
     pauses (ReadCheck) to the end, while typing works, and the file is never written."""
     from charcomplete.adapt import AdaptConfig
     from charcomplete.document import Document
@@ -411,10 +411,10 @@ async def test_the_editor_judges_a_long_buffers_reading_in_its_pauses(model_with
     from pilot_helpers import until
 
     p = tmp_path / "long.txt"
-    body = "the quokka jumps over the zebra;\n" * 90  # 2,970 characters: over 2,048 + 256
+    body = "the quokka jumps over the zebra;\n" * 90  # 2,970 characters: over 1,024 + 256
     p.write_text(body)
     c = load_completer(model_with_memory, adapt=AdaptiveModel(AdaptConfig(), None))
-    c.net_learn.learn_cfg = replace(c.net_learn.learn_cfg, read_chars=2048, read_check=256, judge_chars=2048)
+    c.net_learn.learn_cfg = replace(c.net_learn.learn_cfg, read_chars=2048, judge_from=1024, read_check=256, judge_chars=2048)
     app = EditorApp(Document.open(p), c)
     app.learn_neighbours = False
     async with app.run_test() as pilot:
@@ -423,3 +423,14 @@ async def test_the_editor_judges_a_long_buffers_reading_in_its_pauses(model_with
         await pilot.press("ctrl+end", "t", "h")
         assert app.editor.text.endswith("th")
     assert p.read_text() == body
+
+
+def test_only_a_text_longer_than_judge_from_and_its_held_out_end_is_judged(model_with_memory):
+    """A text the unjudged reading would read only once is judged; one up to judge_from +
+    read_check characters is read as before (again, within read_chars)."""
+    c = load_completer(model_with_memory, adapt=AdaptiveModel())
+    c.net_learn.learn_cfg = cfg = replace(c.net_learn.learn_cfg, read_chars=2048, judge_from=1024, read_check=256, judge_chars=2048)
+    c.read(("ab " * 500)[: cfg.judge_from + cfg.read_check])
+    assert c._check is None and c._reading == ("ab " * 500)[: cfg.judge_from + cfg.read_check] and c._read_again == 0
+    c.read(("ab " * 500)[: cfg.judge_from + cfg.read_check + 1])
+    assert c._check is not None and len(c._reading) == cfg.judge_from + 1  # the held-out end not read
