@@ -20,12 +20,13 @@ editor's context per key, the buffer counted and indexed, the network having rea
 
 The documents: --set tuning (bench/context.py --tuning's: the READMEs of rich and plotext, 2
 held-out tails each of the novels and the blogs), --set readmes ((a)'s four long READMEs in
-no training text) or --set long (the first 30,000 characters of the 2 longest held-out tails each
-of the novels and the blogs: long text like what the network trained on).
+no training text), --set long (the first 30,000 characters of the 2 longest held-out tails each
+of the novels and the blogs: long text like what the network trained on) or --set ourdocs (this
+repository's docs at a fixed commit: unfamiliar text, like a user's own notes).
 
-    cd bench && python long_docs.py --bits [--set tuning|readmes|long]
-    cd bench && python long_docs.py --reading [--set tuning|readmes|long] [--hold 1024] [--lr 0.04] [--read-chars 32768] [--passes 3]
-    cd bench && python long_docs.py --judged [--set tuning|readmes|long]
+    cd bench && python long_docs.py --bits [--set tuning|readmes|long|ourdocs]
+    cd bench && python long_docs.py --reading [--set tuning|readmes|long|ourdocs] [--hold 1024] [--lr 0.04] [--read-chars 32768] [--passes 3]
+    cd bench && python long_docs.py --judged [--set tuning|readmes|long|ourdocs] [--fields read_lr=0.06,read_more=4] [--no-before]
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import subprocess
 from collections import defaultdict
 
 import numpy as np
 
 from pathlib import Path
 
-from common import SHARED, command_line, one_thread, tails
+from common import REPO, SHARED, command_line, one_thread, tails
 from context import Typist, long_readmes, read_buffer, run, summary, tuning_docs, whole_buffer
 
 from charcomplete.adapt import AdaptConfig, AdaptiveModel
@@ -145,17 +147,19 @@ def reading(docs: list[tuple[str, str]], hold: int, lr: float, read_chars: int, 
 BEFORE = {"read_check": 0}  # the reading never judged (shipped before): the last 16 KB, a short text up to 4 times
 
 
-def judged(docs: list[tuple[str, str]]) -> None:
+def judged(docs: list[tuple[str, str]], fields: dict, before: bool = True) -> None:
     kept = []
 
     def shipped(c, buffer: str) -> None:
-        read(c, buffer)
+        read(c, buffer, **fields)
         kept.append(c.read_kept)
 
-    rows = {"read as before (16 KB, never judged)": [], "read as shipped (over 9 KB: judged on its last 1 KB)": []}
+    label = "read as shipped (over 9 KB: judged on its last 1 KB)" + (f", {fields}" if fields else "")
+    rows = ({"read as before (16 KB, never judged)": []} if before else {}) | {label: []}
+    readers = ([lambda c, b: read(c, b, **BEFORE)] if before else []) + [shipped]
     for name, text in docs:
         chars = min(TYPED, len(text) // 2)
-        for label, how in zip(rows, (lambda c, b: read(c, b, **BEFORE), shipped)):
+        for label, how in zip(rows, readers):
             rows[label].append(run("prose", text[:-chars], text[-chars:], "whole buffer", reader=how))
         print(f"  {name}: " + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in rows.items()), flush=True)
     print(f"\npasses kept (KSR run, then bpc run; None: a short buffer, not judged): {kept}\n")
@@ -176,12 +180,28 @@ def long_tails() -> list[tuple[str, str]]:
     return docs
 
 
+OUR_DOCS = "8b02624"  # --set ourdocs: this repository's docs at this commit
+
+
+def our_docs() -> list[tuple[str, str]]:
+    """--set ourdocs: text like a user's own notes, which no training saw: this repository's docs
+    at commit OUR_DOCS (training.md and editor.md whole, the first 30,000 characters of
+    reliability.md, characters 100,000-130,000 of benchmarks.md; 14-27 KB before the typed 3,000).
+    For tuning how the network reads a buffer; no table but this one reports on them."""
+    show = lambda path: subprocess.run(["git", "-C", str(REPO), "show", f"{OUR_DOCS}:{path}"],  # noqa: E731
+                                       check=True, capture_output=True, text=True).stdout
+    return [("training.md", show("docs/training.md")), ("editor.md", show("docs/editor.md")),
+            ("reliability.md", show("docs/reliability.md")[:30_000]), ("benchmarks.md", show("docs/benchmarks.md")[100_000:130_000])]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bits", action="store_true", help="bits per character by place in a word, and the top character's reliability")
     ap.add_argument("--reading", action="store_true", help="the network alone on the buffer's held-out end, before and after reading")
     ap.add_argument("--judged", action="store_true", help="typing after the shipped (judged) reading and the one before it")
-    ap.add_argument("--set", choices=("tuning", "readmes", "long"), default="tuning")
+    ap.add_argument("--set", choices=("tuning", "readmes", "long", "ourdocs"), default="tuning")
+    ap.add_argument("--fields", default="", help="--judged: NetLearnConfig fields for the judged reading, e.g. read_lr=0.06,read_more=4")
+    ap.add_argument("--no-before", action="store_true", help="--judged: only the judged reading's row")
     ap.add_argument("--hold", type=int, default=1024, help="--reading: the buffer's last characters held out of the reading")
     ap.add_argument("--lr", type=float, default=0.04, help="--reading: the rate of the harder reading")
     ap.add_argument("--read-chars", type=int, default=32768, help="--reading: how much of the buffer's end the harder reading reads")
@@ -189,13 +209,15 @@ def main() -> None:
     args = ap.parse_args()
     one_thread()
     print(command_line())
-    docs = {"tuning": tuning_docs, "readmes": long_readmes, "long": long_tails}[args.set]()
+    docs = {"tuning": tuning_docs, "readmes": long_readmes, "long": long_tails, "ourdocs": our_docs}[args.set]()
     if args.bits:
         bits(docs)
     if args.reading:
         reading(docs, args.hold, args.lr, args.read_chars, args.passes)
     if args.judged:
-        judged(docs)
+        fields = {k: (int(v) if k in ("read_more", "read_check", "judge_chars", "judge_from") else float(v))
+                  for k, v in (f.split("=") for f in args.fields.split(",") if f)}
+        judged(docs, fields, not args.no_before)
     if not (args.bits or args.reading or args.judged):
         ap.error("choose --bits, --reading or --judged")
 
