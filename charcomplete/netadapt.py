@@ -93,8 +93,8 @@ class NetLearnConfig:
     max_segment: int = 64  # more typed while the editor was busy: the last this many are learned at once
     read_chars: int = 16384  # `Completer.read` (the buffer as the editor opened it): its last this many characters are learned
     read_passes: int = 4  # a shorter text is read again, up to this many times in all, while the characters read stay within read_chars
-    judge_from: int = 8192  # a text with more than this many characters before its held-out end (one read_chars reads only
-    #                         once) is judged as it is read instead:
+    judge_from: int = 8192  # a text with more than this many characters before its held-out end (half of read_chars: one
+    #                         the reading above covers only once) is judged as it is read instead:
     read_check: int = 1024  # its last this many characters are held out of the reading to judge it (ReadCheck; 0: never)
     judge_chars: int = 32768  # its last this many characters before the held-out end are read
     read_more: int = 3  # ... at most this many times: again while a pass lowers the network's bits on its held-out end
