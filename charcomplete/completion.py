@@ -137,6 +137,7 @@ class Completer:
         self._read_again = 0  # times the text being read is read again from its start once read through (a short one)
         self._check: ReadCheck | None = None  # a longer text's reading, judged on its held-out end (netadapt.ReadCheck)
         self.read_kept: int | None = None  # passes whose weights stayed after the last judged reading (None: none finished)
+        self._typed_lr: float | None = None  # the rate of typed lessons (None: NetLearnConfig.lr; read_lr once a judged reading kept a pass)
         self._typed_state = None  # (the last warmup characters it followed, LessonState) where the last typed lesson ended
         self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
@@ -158,7 +159,7 @@ class Completer:
         """The network's own weights again (a new document; adaptation switched)."""
         self._stepper, self._net_typed = self._network, 0
         self._reading, self._read_done, self._read_state, self._typed_state, self._read_again = "", 0, None, None, 0
-        self._check, self.read_kept = None, None
+        self._check, self.read_kept, self._typed_lr = None, None, None
         if self.net_learn is not None:
             self.net_learn.reset()
 
@@ -188,7 +189,7 @@ class Completer:
         hold = cfg.read_check if cfg.read_chars > 0 else 0
         # the end of the text, twice as long as used (a line break may be two characters), its line breaks made "\n"
         text = normalize_newlines(text[-2 * (max(cfg.read_chars, cfg.judge_chars) + hold) :]) if cfg.read_chars > 0 else ""
-        self._check, self.read_kept = None, None
+        self._check, self.read_kept, self._typed_lr = None, None, None
         if hold > 0 and len(text) > cfg.judge_from + hold:
             self._reading = text[:-hold][-cfg.judge_chars :]
             self._read_again = 0
@@ -235,7 +236,8 @@ class Completer:
         if len(ids) < n + 1:
             return False
         judged = reading and self._check is not None
-        weights, after = self.net_learn.lesson(ids, n, state, lr=cfg.read_lr if judged else None)
+        lr = cfg.read_lr if judged else self._typed_lr if not reading else None  # (None: NetLearnConfig.lr)
+        weights, after = self.net_learn.lesson(ids, n, state, lr=lr)
         if reading:
             self._read_state = after
             if self._read_done >= len(self._reading):
@@ -268,6 +270,8 @@ class Completer:
                 learner.weights = best
                 self._stepper = Stepper(NumpyNet(learner.cfg, best), self.device)
         self._check, self.read_kept = None, check.kept
+        if check.kept:  # text the network learns from (its own held-out end said so): what is typed in it too, at that rate
+            self._typed_lr = learner.learn_cfg.read_lr
         return True
 
     @property

@@ -100,7 +100,8 @@ class NetLearnConfig:
     read_more: int = 3  # ... at most this many times: again while a pass lowers the network's bits on its held-out end
     #                     by read_gain; then the best weights stay (the network's own when reading only hurt)
     read_gain: float = 0.01
-    read_lr: float = 0.04  # the rate of a judged reading's lessons (docs/benchmarks.md, "What is left on long documents")
+    read_lr: float = 0.04  # the rate of a judged reading's lessons, and of typed text's once it kept a pass (docs/benchmarks.md,
+    #                        "A long file judged as the network reads it")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

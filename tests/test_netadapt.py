@@ -319,6 +319,17 @@ def _network_bits(c, before: str, text: str) -> float:
     return nll / len(text) / np.log(2)
 
 
+def _typed_lesson_rate(c, typed: str):
+    """The `lr` the completer gives the network's next lesson of typed text (None: NetLearnConfig.lr)."""
+    rates, real = [], c.net_learn.lesson
+    c.net_learn.lesson = lambda ids, n, state=None, lr=None: rates.append(lr) or real(ids, n, state, lr)
+    for i in range(1, len(typed) + 1):
+        c.observe(typed[:i])
+    assert c.network_lesson_due and c.learn_network(read=False)
+    del c.net_learn.lesson
+    return rates[-1]
+
+
 def test_a_longer_text_is_read_again_while_its_held_out_end_says_it_helps(model_with_memory):
     """A text longer than judge_from + read_check: its end is held out; the network reads the
     rest (its last judge_chars), again while each pass lowers its bits on the end by read_gain, up to read_more times,
@@ -340,6 +351,10 @@ def test_a_longer_text_is_read_again_while_its_held_out_end_says_it_helps(model_
     judging = 1 + -(-cfg.read_check // ReadCheck.STEP)
     assert calls == c.net_learn.lessons + judging * (c.net_learn.lessons // per_pass + 1)  # judged before reading and after each pass
     assert _network_bits(c, rest[-200:], held) < before * (1 - cfg.read_gain)  # the end held out is predicted better
+    # what is typed in a text the network learned from is learned at the reading's rate; a new document: the usual one
+    assert _typed_lesson_rate(c, text[:40]) == cfg.read_lr
+    c.new_document()
+    assert _typed_lesson_rate(c, text[:40]) is None
 
 
 def test_a_reading_that_only_hurts_the_held_out_end_is_undone(model_with_memory):
@@ -368,6 +383,7 @@ def test_a_reading_that_only_hurts_the_held_out_end_is_undone(model_with_memory)
     fresh.observe(ctx)
     np.testing.assert_allclose(c.probs(ctx), fresh.probs(ctx), rtol=1e-6, atol=1e-9)
     assert cfg.read_more > 1  # (it stopped after one pass: the first already hurt)
+    assert _typed_lesson_rate(c, "the quokka jumps over the zebra; a") is None  # no pass kept: typed text at the usual rate
 
 
 async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_with_memory, tmp_path):
