@@ -137,7 +137,8 @@ class Completer:
         self._read_again = 0  # times the text being read is read again from its start once read through (a short one)
         self._check: ReadCheck | None = None  # a longer text's reading, judged on its held-out end (netadapt.ReadCheck)
         self.read_kept: int | None = None  # passes whose weights stayed after the last judged reading (None: none finished)
-        self._typed_lr: float | None = None  # the rate of typed lessons (None: NetLearnConfig.lr; read_lr once a judged reading kept a pass)
+        self._typed_lr: float | None = None  # the rate of typed lessons (None: NetLearnConfig.lr; read_lr once a judged reading
+        #                                      kept a pass, and the output layer's NetAdapter.rate read_lr / lr with it)
         self._typed_state = None  # (the last warmup characters it followed, LessonState) where the last typed lesson ended
         self.set_adaptive(self.adapt)
         self._observed = ""  # the last context observed
@@ -190,6 +191,8 @@ class Completer:
         # the end of the text, twice as long as used (a line break may be two characters), its line breaks made "\n"
         text = normalize_newlines(text[-2 * (max(cfg.read_chars, cfg.judge_chars) + hold) :]) if cfg.read_chars > 0 else ""
         self._check, self.read_kept, self._typed_lr = None, None, None
+        if self.net_adapt is not None:
+            self.net_adapt.rate = 1.0
         if hold > 0 and len(text) > cfg.judge_from + hold:
             self._reading = text[:-hold][-cfg.judge_chars :]
             self._read_again = 0
@@ -272,6 +275,8 @@ class Completer:
         self._check, self.read_kept = None, check.kept
         if check.kept:  # text the network learns from (its own held-out end said so): what is typed in it too, at that rate
             self._typed_lr = learner.learn_cfg.read_lr
+            if self.net_adapt is not None:  # and the output layer's correction as much faster
+                self.net_adapt.rate = learner.learn_cfg.read_lr / learner.learn_cfg.lr
         return True
 
     @property

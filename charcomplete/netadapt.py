@@ -40,12 +40,13 @@ class NetAdapter:
         self.dW = np.zeros((V, H), np.float32)  # (V, H)
         self.db = np.zeros(V, np.float32)  # (V,)
         self.steps = 0  # updates since the document began (0: the network as it is)
+        self.rate = 1.0  # cfg.lr times this, for this document (Completer: higher once its judged reading kept a pass)
         self._last = None  # (h, p) of the prediction update() learns from
 
     def reset(self) -> None:
         self.dW[:] = 0.0
         self.db[:] = 0.0
-        self.steps, self._last = 0, None
+        self.steps, self.rate, self._last = 0, 1.0, None
 
     def logits(self, logits: np.ndarray, h: np.ndarray) -> np.ndarray:
         """The corrected (V,) logits of a state with the network's `logits` and LSTM output `h` (H,)."""
@@ -71,7 +72,7 @@ class NetAdapter:
         self._last = None
         g = p.astype(np.float32)  # (V,) d loss / d logits = p - onehot(actual)
         g[actual] -= 1.0
-        g *= -self.cfg.lr
+        g *= -self.cfg.lr * self.rate
         rows = (np.abs(g) >= self.cfg.min_step).nonzero()[0]  # (R,) the characters the step moves (a few)
         self.dW[rows] += g[rows, None] * h  # (R, H): their outer product with h
         self.db += g

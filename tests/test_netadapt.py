@@ -353,8 +353,9 @@ def test_a_longer_text_is_read_again_while_its_held_out_end_says_it_helps(model_
     assert _network_bits(c, rest[-200:], held) < before * (1 - cfg.read_gain)  # the end held out is predicted better
     # what is typed in a text the network learned from is learned at the reading's rate; a new document: the usual one
     assert _typed_lesson_rate(c, text[:40]) == cfg.read_lr
+    assert c.net_adapt.rate == cfg.read_lr / cfg.lr  # the output layer's correction as much faster
     c.new_document()
-    assert _typed_lesson_rate(c, text[:40]) is None
+    assert _typed_lesson_rate(c, text[:40]) is None and c.net_adapt.rate == 1.0
 
 
 def test_a_reading_that_only_hurts_the_held_out_end_is_undone(model_with_memory):
@@ -384,6 +385,7 @@ def test_a_reading_that_only_hurts_the_held_out_end_is_undone(model_with_memory)
     np.testing.assert_allclose(c.probs(ctx), fresh.probs(ctx), rtol=1e-6, atol=1e-9)
     assert cfg.read_more > 1  # (it stopped after one pass: the first already hurt)
     assert _typed_lesson_rate(c, "the quokka jumps over the zebra; a") is None  # no pass kept: typed text at the usual rate
+    assert c.net_adapt.rate == 1.0
 
 
 async def test_the_editor_network_reads_the_buffer_as_opened_in_a_pause(model_with_memory, tmp_path):
