@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from charcomplete.mixer import _log_softmax
+
 
 @dataclass
 class NetAdaptConfig:
@@ -290,8 +292,7 @@ class ReadCheck:
             return None
         st, nll, end = self._state, self._nll, min(len(self.held), self._pos + self.STEP)
         for i in self.held[self._pos : end]:
-            z = st.logits - st.logits.max()  # (V,)
-            nll -= float(z[i] - np.log(np.exp(z).sum()))
+            nll -= float(_log_softmax(st.logits)[i])  # (V,) log-probabilities
             st = stepper.step(st, i)
         self._pos, self._state, self._nll = end, st, nll
         if end < len(self.held):
