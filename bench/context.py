@@ -23,7 +23,7 @@ characters between keystrokes, as the model thread does between requests) until 
 --neighbours-first, all of them before the first keystroke (a user who looks a few seconds
 before typing: the editor's model thread counts them while the user is idle).
 
-    python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b] [--neighbours-first]
+    python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b] [--neighbours-first] [--model PATH]
     python bench/context.py --tuning [--short]   # the network reading the buffer or not, on text no table reports on
 """
 
@@ -220,6 +220,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=3, help="documents per corpus folder in (a)")
     ap.add_argument("--modules", type=int, default=3, help="modules typed in (b)")
     ap.add_argument("--package", default="click")
+    ap.add_argument("--model", default="prose", help="(a) and --tuning: the prose model typed with (a name or a checkpoint path)")
     ap.add_argument("--long-chars", type=int, default=30_000, help="characters of each long README in (a)")
     ap.add_argument("--skip-a", action="store_true", help="only (b)")
     ap.add_argument("--skip-b", action="store_true", help="only (a)")
@@ -258,11 +259,11 @@ def main() -> None:
         for name, text in docs:
             chars = 1500 if args.short else min(args.chars, len(text) // 2)
             for mode in results:
-                results[mode].append(run("prose", text[:-chars], text[-chars:], mode))
+                results[mode].append(run(args.model, text[:-chars], text[-chars:], mode))
             print(f"  {name}: {len(text) - chars} chars before, "
                   + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
         typed = "1500 characters" if args.short else f"{args.chars} characters (at most half)"
-        table(f"typing the last {typed} of {len(docs)} documents of tuning text (prose model)", results)
+        table(f"typing the last {typed} of {len(docs)} documents of tuning text ({args.model} model)", results)
         return
     if not args.skip_a:
         tails_a = []
@@ -276,10 +277,10 @@ def main() -> None:
             for name, text in docs:
                 buffer, typed = text[: -args.chars], text[-args.chars :]
                 for mode in results:
-                    results[mode].append(run("prose", buffer, typed, mode))
+                    results[mode].append(run(args.model, buffer, typed, mode))
                 print(f"  (a) {name}: {len(buffer)} chars before, "
                       + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
-            table(f"(a) typing the last {args.chars} characters of {len(docs)} {label} (prose model)", results)
+            table(f"(a) typing the last {args.chars} characters of {len(docs)} {label} ({args.model} model)", results)
 
     if args.skip_b:
         return
