@@ -50,10 +50,11 @@ from charcomplete.vocab import normalize_newlines
 from charcomplete.words import is_word
 
 TYPED = 3000  # characters typed at the end of each document (at most half of it)
+MODEL = {"name": "prose"}  # --model: the prose model typed with (a name or a checkpoint path)
 
 
 def completer():
-    return load_completer("prose", adapt=AdaptiveModel(AdaptConfig(), None), memory=True)
+    return load_completer(MODEL["name"], adapt=AdaptiveModel(AdaptConfig(), None), memory=True)
 
 
 def category(full: str, typed: str, i: int) -> str:
@@ -160,7 +161,7 @@ def judged(docs: list[tuple[str, str]], fields: dict, before: bool = True) -> No
     for name, text in docs:
         chars = min(TYPED, len(text) // 2)
         for label, how in zip(rows, readers):
-            rows[label].append(run("prose", text[:-chars], text[-chars:], "whole buffer", reader=how))
+            rows[label].append(run(MODEL["name"], text[:-chars], text[-chars:], "whole buffer", reader=how))
         print(f"  {name}: " + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in rows.items()), flush=True)
     print(f"\npasses kept (KSR run, then bpc run; None: a short buffer, not judged): {kept}\n")
     print("| reading | KSR | precision | bits/char |\n|---|---|---|---|")
@@ -202,12 +203,14 @@ def main() -> None:
     ap.add_argument("--set", choices=("tuning", "readmes", "long", "ourdocs"), default="tuning")
     ap.add_argument("--fields", default="", help="--judged: NetLearnConfig fields for the judged reading, e.g. read_lr=0.06,read_more=4")
     ap.add_argument("--no-before", action="store_true", help="--judged: only the judged reading's row")
+    ap.add_argument("--model", default="prose", help="the prose model typed with (a name or a checkpoint path)")
     ap.add_argument("--hold", type=int, default=1024, help="--reading: the buffer's last characters held out of the reading")
     ap.add_argument("--lr", type=float, default=0.04, help="--reading: the rate of the harder reading")
     ap.add_argument("--read-chars", type=int, default=32768, help="--reading: how much of the buffer's end the harder reading reads")
     ap.add_argument("--passes", type=int, default=3, help="--reading: passes of the harder reading (at most)")
     args = ap.parse_args()
     one_thread()
+    MODEL["name"] = args.model
     print(command_line())
     docs = {"tuning": tuning_docs, "readmes": long_readmes, "long": long_tails, "ourdocs": our_docs}[args.set]()
     if args.bits:
