@@ -32,13 +32,13 @@ def tree(repo: Path) -> list[tuple[str, int | None]]:
     return out
 
 
-def snapshots(folder: str, repos: list[str]) -> tuple[dict[str, Path], Path]:
+def snapshots(folder: str, repos: list[str], default: Path | None = None) -> tuple[dict[str, Path], Path]:
     """The command line of a corpus script, `MIRROR [OUT]`: the snapshot of each of `repos`
     (OWNER/NAME, at MIRROR/OWNER+NAME/repo, the layout the project's `fetch` tool writes) and the
-    output folder (default ../shared/corpus/FOLDER, created); one line and exit if one is missing."""
+    output folder (default `default`, else ../shared/corpus/FOLDER; created); one line and exit if one is missing."""
     ap = argparse.ArgumentParser()
     ap.add_argument("mirror", type=Path, help="folder of the snapshots (MIRROR/OWNER+NAME/repo)")
-    ap.add_argument("out", type=Path, nargs="?", default=SHARED / folder)
+    ap.add_argument("out", type=Path, nargs="?", default=default or SHARED / folder)
     args = ap.parse_args()
     found = {name: args.mirror / name.replace("/", "+") / "repo" for name in repos}
     missing = [n for n, r in found.items() if not r.is_dir()]

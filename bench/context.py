@@ -9,7 +9,9 @@ against today's document cache (fed by the ~1 KB context the editor passes), as 
     on, but the rest of each play or page is in the corpus memory, so its names are known
     already), and long documents in no training text: the READMEs of torch, fonttools, ruff and
     syrupy from the dev venv's METADATA (BSD-3 / MIT / MIT / Apache-2.0; bench/quality.py's
-    cleaning), the first --long-chars characters of each.
+    cleaning), the first --long-chars characters of each. With --set plays, a third set: five
+    long plays in no training text and in no peer's priming (Webster, Jonson, Marlowe, Wilde ×2;
+    bench/plays_corpus.py writes them beside the corpus), the first --long-chars characters of each.
 (b) typing the first --chars characters of modules of a real package (click, BSD-3-Clause; not
     in the training corpus) into an empty buffer, the package's other files beside it: "today" vs
     "whole buffer" vs "+ neighbours" (neighbours.read_neighbours with its default caps).
@@ -24,6 +26,7 @@ characters between keystrokes, as the model thread does between requests) until 
 before typing: the editor's model thread counts them while the user is idle).
 
     python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b] [--neighbours-first] [--model PATH]
+    python bench/context.py --set plays --skip-b     # (a) on five long plays in no training text (bench/plays_corpus.py)
     python bench/context.py --tuning [--short]   # the network reading the buffer or not, on text no table reports on
 """
 
@@ -214,6 +217,15 @@ def long_readmes(chars: int = 30_000) -> list[tuple[str, str]]:
             for pkg in LONG_READMES for meta in sorted(SITE.glob(f"{pkg}-*.dist-info/METADATA"))[:1]]
 
 
+def long_plays(chars: int = 30_000) -> list[tuple[str, str]]:
+    """(a)'s long plays in no training text (bench/plays_corpus.py's, beside the corpus): the first `chars` characters of each."""
+    folder = SHARED.parent / "unseen-plays"
+    plays = sorted(folder.glob("*.md"))
+    if not plays:
+        raise SystemExit(f"no plays in {folder}: run python bench/plays_corpus.py MIRROR first")
+    return [(p.stem, normalize_newlines(p.read_text(encoding="utf-8"))[:chars]) for p in plays]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chars", type=int, default=3000)
@@ -222,6 +234,9 @@ def main() -> None:
     ap.add_argument("--package", default="click")
     ap.add_argument("--model", default="prose", help="(a) and --tuning: the prose model typed with (a name or a checkpoint path)")
     ap.add_argument("--long-chars", type=int, default=30_000, help="characters of each long README in (a)")
+    ap.add_argument("--set", action="append", choices=("tails", "readmes", "plays"),
+                    help="(a)'s documents (repeatable; default tails and readmes): the held-out tails, the long READMEs, or the "
+                         "five long plays in no training text of bench/plays_corpus.py (the first --long-chars characters of each)")
     ap.add_argument("--skip-a", action="store_true", help="only (b)")
     ap.add_argument("--skip-b", action="store_true", help="only (a)")
     ap.add_argument("--tuning", action="store_true",
@@ -271,8 +286,10 @@ def main() -> None:
             val, _ = tails(SHARED / folder)
             long = sorted((t for t in val if len(t[1]) >= 2 * args.chars), key=lambda t: -len(t[1]))[: args.files]
             tails_a += [(Path(p).name, t) for p, t in long]
-        long_a = long_readmes(args.long_chars)
-        for label, docs in (("held-out tails", tails_a), ("long READMEs in no training text", long_a)):
+        sets = {"tails": ("held-out tails", tails_a), "readmes": ("long READMEs in no training text", long_readmes(args.long_chars))}
+        if "plays" in (args.set or ()):
+            sets["plays"] = ("long plays in no training text", long_plays(args.long_chars))
+        for label, docs in (sets[s] for s in (args.set or ("tails", "readmes"))):
             results = {"previous": [], "today": [], "whole buffer": []}
             for name, text in docs:
                 buffer, typed = text[: -args.chars], text[-args.chars :]

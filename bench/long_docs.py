@@ -21,12 +21,13 @@ editor's context per key, the buffer counted and indexed, the network having rea
 The documents: --set tuning (bench/context.py --tuning's: the READMEs of rich and plotext, 2
 held-out tails each of the novels and the blogs), --set readmes ((a)'s four long READMEs in
 no training text), --set long (the first 30,000 characters of the 2 longest held-out tails each
-of the novels and the blogs: long text like what the network trained on) or --set ourdocs (this
+of the novels and the blogs: long text like what the network trained on), --set plays ((a)'s five
+long plays in no training text: bench/plays_corpus.py) or --set ourdocs (this
 repository's docs at a fixed commit: unfamiliar text, like a user's own notes).
 
-    cd bench && python long_docs.py --bits [--set tuning|readmes|long|ourdocs]
-    cd bench && python long_docs.py --reading [--set tuning|readmes|long|ourdocs] [--hold 1024] [--lr 0.04] [--read-chars 32768] [--passes 3]
-    cd bench && python long_docs.py --judged [--set tuning|readmes|long|ourdocs] [--fields read_lr=0.06,read_more=4] [--no-before]
+    cd bench && python long_docs.py --bits [--set tuning|readmes|long|ourdocs|plays]
+    cd bench && python long_docs.py --reading [--set tuning|readmes|long|ourdocs|plays] [--hold 1024] [--lr 0.04] [--read-chars 32768] [--passes 3]
+    cd bench && python long_docs.py --judged [--set tuning|readmes|long|ourdocs|plays] [--fields read_lr=0.06,read_more=4] [--no-before]
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 from pathlib import Path
 
 from common import REPO, SHARED, command_line, one_thread, tails
-from context import Typist, long_readmes, read_buffer, run, summary, tuning_docs, whole_buffer
+from context import Typist, long_plays, long_readmes, read_buffer, run, summary, tuning_docs, whole_buffer
 
 from charcomplete.adapt import AdaptConfig, AdaptiveModel
 from charcomplete.completion import load_completer
@@ -200,7 +201,7 @@ def main() -> None:
     ap.add_argument("--bits", action="store_true", help="bits per character by place in a word, and the top character's reliability")
     ap.add_argument("--reading", action="store_true", help="the network alone on the buffer's held-out end, before and after reading")
     ap.add_argument("--judged", action="store_true", help="typing after the shipped (judged) reading and the one before it")
-    ap.add_argument("--set", choices=("tuning", "readmes", "long", "ourdocs"), default="tuning")
+    ap.add_argument("--set", choices=("tuning", "readmes", "long", "ourdocs", "plays"), default="tuning")
     ap.add_argument("--fields", default="", help="--judged: NetLearnConfig fields for the judged reading, e.g. read_lr=0.06,read_more=4")
     ap.add_argument("--no-before", action="store_true", help="--judged: only the judged reading's row")
     ap.add_argument("--model", default="prose", help="the prose model typed with (a name or a checkpoint path)")
@@ -212,7 +213,7 @@ def main() -> None:
     one_thread()
     MODEL["name"] = args.model
     print(command_line())
-    docs = {"tuning": tuning_docs, "readmes": long_readmes, "long": long_tails, "ourdocs": our_docs}[args.set]()
+    docs = {"tuning": tuning_docs, "readmes": long_readmes, "long": long_tails, "ourdocs": our_docs, "plays": long_plays}[args.set]()
     if args.bits:
         bits(docs)
     if args.reading:
