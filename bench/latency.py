@@ -8,9 +8,17 @@ policies: the shipped one with max_chars=16, and a forced 16-character greedy co
 Medians over repeats of p50 and p99.
 
     python bench/latency.py [--model prose] [--repeats 3] [--adapt] [--first-chars 1] [--policy lookahead=0,show_threshold=0.12]
+    python bench/latency.py --model code --adapt --neighbours PATH/TO/click/core.py
 
 --adapt: as the editor runs (observe + suggest per key, the document cache learning, the
 corpus memory mixed in when the model has one; no user history), each repeat a fresh document.
+
+--neighbours FILE (with --adapt): instead, typing the first --chars characters of FILE into an
+empty buffer as the editor does with the files beside it (neighbours.read_neighbours, as `edit
+FILE` reads them: counted and indexed for the match model before the first key, as the model
+thread does while the user looks) against the same typing without them, alternating; observe +
+suggest per key, the editor's own context (bench/context.py's Typist: the whole-buffer level
+told of each key, its counting outside the timing).
 """
 
 from __future__ import annotations
@@ -19,12 +27,14 @@ import argparse
 import statistics
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from common import REPO, SHARED, command_line, one_thread, policy_with, sample, tails
 
 from charcomplete.completion import Policy, load_completer
 from charcomplete.evaluate import measure_latency
+from charcomplete.vocab import normalize_newlines
 
 
 def steps_per_key(c, text: str) -> float:
@@ -63,6 +73,40 @@ def backspace_ms(c, text: str, every: int = 10) -> list[float]:
     return out
 
 
+def neighbours_ms(c, text: str, files: list[str]) -> list[float]:
+    """observe + suggest times (ms) typing `text` into an empty buffer, the whole-buffer level
+    attached as the editor runs it, with `files` (neighbouring texts) counted before the first key."""
+    from context import Typist, whole_buffer
+
+    c.new_document()
+    sync = Typist("", whole_buffer(c, "", files, reads=False, neighbours_first=True))
+    out = []
+    for i in range(1, len(text) + 1):
+        ctx = sync(text[:i])  # (the level counting the key: the model thread's work, not timed)
+        t0 = time.perf_counter()
+        c.observe(ctx)
+        c.suggest(ctx, max_chars=16)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def neighbours_table(c, path: Path, chars: int, repeats: int) -> None:
+    from charcomplete.neighbours import read_neighbours
+
+    text = normalize_newlines(path.read_text(encoding="utf-8"))[:chars]
+    files = [t for _, t in read_neighbours(path)]
+    print(f"typing the first {len(text):,} characters of {path.name}, {len(files)} files beside it "
+          f"({sum(map(len, files)):,} characters)\n")
+    print("| | typing p50 ms | typing p99 ms |\n|---|---|---|")
+    runs = {"without the files beside it": [], "with them counted": []}
+    for _ in range(repeats):  # alternating: a slower stretch of the machine hits both
+        for label, near in zip(runs, ([], files)):
+            times = neighbours_ms(c, text, near)
+            runs[label].append((float(np.percentile(times, 50)), float(np.percentile(times, 99))))
+    for label, r in runs.items():
+        print(f"| {label} | {statistics.median(x[0] for x in r):.3f} | {statistics.median(x[1] for x in r):.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="attention", help="model name or path (default: attention, the network alone, as the figures that give no --model were measured)")
@@ -72,7 +116,11 @@ def main() -> None:
     ap.add_argument("--first-chars", type=int, default=None, help="Policy.first_chars (default: the shipped policy's)")
     ap.add_argument("--policy", action="append", default=[],
                     help="another row: the shipped policy with FIELD=VALUE[,FIELD=VALUE] (repeatable), e.g. lookahead=0,show_threshold=0.12")
+    ap.add_argument("--neighbours", type=Path, default=None,
+                    help="with --adapt: type this file's first --chars characters with the files beside it counted, and without")
     args = ap.parse_args()
+    if args.neighbours and not args.adapt:
+        ap.error("--neighbours needs --adapt")
     one_thread()
     text = (REPO / "bench" / "data" / "modern-prose.txt").read_text()
     if SHARED.exists():
@@ -86,6 +134,8 @@ def main() -> None:
     memory = f", corpus memory ({'C' if c.memory._native is not None else 'Python'})" if c.memory else ""  # load_memory readied it
     print(f"# suggestion latency, model {c.name} ({c.kind}{memory}), {mode}1 thread, {len(text):,} characters typed, "
           f"{args.repeats} repeats\n\n`{command_line()}`\n")
+    if args.neighbours:
+        return neighbours_table(c, args.neighbours, args.chars, args.repeats)
     print("| policy | typing p50 ms | typing p99 ms | after a jump p50 ms | after a jump p99 ms | Backspace p50 / p99 ms "
           "| network steps per key, typing |\n|---|---|---|---|---|---|---|")
     shipped = c.policy if args.first_chars is None else replace(c.policy, first_chars=args.first_chars)

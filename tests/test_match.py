@@ -83,6 +83,24 @@ def test_nothing_indexed_finds_nothing_and_clear_forgets():
     assert len(index) == 0 and index.find("\nfrom pathlib import ") == (None, 0)
 
 
+def test_answers_kept_between_keys_follow_the_index_as_it_grows():
+    # find keeps its latest answers (a suggestion's contexts are asked again on the next keys): a
+    # context asked before the text holding it was indexed is found once it is, and an answer
+    # asked again is the same one
+    index = MatchIndex()
+    first = "def helper(value):\n    return value\n"
+    index.index(index.append(first), first, 0, len(first))
+    tail = "\nresult = compute_total(items, "
+    assert index.find(tail) == (None, 0)
+    assert index.find("def helper(value):\n    ") == ("r", 3) == index.find("def helper(value):\n    ")
+    second = "result = compute_total(items, discount=0.2)\n"
+    base = index.append(second)
+    assert index.find(tail) == (None, 0)  # appended, not indexed yet
+    index.index(base, second, 0, len(second))
+    assert index.find(tail) == ("d", 4)  # the 24-character context, now indexed
+    assert index.find("def helper(value):\n    ") == ("r", 3)
+
+
 def test_the_expert_puts_most_mass_on_the_match_and_a_constant_without_one():
     p = np.full(5, 0.2)
     flat = np.ones(5)
