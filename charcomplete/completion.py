@@ -52,6 +52,8 @@ class Policy:
     start_threshold: float = 0.14  # ghosts must be this likely instead: with nothing of the document learned yet they are right
     #                                less often (precision 0.32 -> 0.36 on short texts for 2 % of their KSR: bench/tuning.py --policy)
     memory_chars: int = 4  # the corpus memory is asked for this many characters of a suggestion (the rest: latency)
+    other_memory_chars: int = 2  # ... and of the other first characters' continuations (first_chars > 1): 4 -> 2, typing p99
+    #                              9 % lower, KSR and precision the same or better on tuning text (bench/tuning.py --policy)
     first_chars: int = 2  # "savings": grow from up to this many likeliest first characters, keep the best (1: greedy only; 2: KSR +2-5 %)
     read_cost: float = 0.05  # "savings": each shown character costs this much (reading it): keep the length k
     #                          that maximises (P(k chars right) - read_cost) * (k - 1) (0 -> 0.05: precision up on five held-out kinds, KSR within ±0.01; tune_policy.py)
@@ -552,7 +554,8 @@ class Completer:
                 continue
             if p < show or (p - pol.read_cost) * (limit - 1) <= score:
                 break  # the rest are less likely still
-            s = self._continue(st, context, int(i), max_chars, p0=p0, beat=score, show_threshold=show)
+            s = self._continue(st, context, int(i), max_chars, p0=p0, beat=score, show_threshold=show,
+                               memory_chars=pol.other_memory_chars)
             if self._savings(s) > score:
                 best, score = s, self._savings(s)
         return best
@@ -585,7 +588,7 @@ class Completer:
 
     def _continue(self, st: StepState, context: str, first: int | None, max_chars: int | None,
                   threshold: float | None = None, show_threshold: float | None = None,
-                  p0: np.ndarray | None = None, beat: float = 0.0) -> Suggestion:
+                  p0: np.ndarray | None = None, beat: float = 0.0, memory_chars: int | None = None) -> Suggestion:
         """Greedy continuation from `st` under the policy (first character forced if given; p0: the
         first character's distribution when already asked; beat: "savings" stops growing once it
         cannot reach more than this, another suggestion's savings)."""
@@ -601,8 +604,9 @@ class Completer:
         best = beat  # "savings": the best (P(first k right) - read_cost) * (k - 1) so far (or to beat)
         own = (0.0, 0.0, 1)  # "savings": (value, P, length) of the length this continuation would keep so far
         show = pol.show_threshold if show_threshold is None else show_threshold
+        memory_chars = pol.memory_chars if memory_chars is None else memory_chars
         while len(text) < limit:
-            p = p0 if p0 is not None and not text else self._probs(st, tail, memory=len(text) < pol.memory_chars)
+            p = p0 if p0 is not None and not text else self._probs(st, tail, memory=len(text) < memory_chars)
             i = int(p[1:].argmax()) + 1 if first is None or text else first  # never <unk> (id 0)
             p_true = float(p[i])
             if conf * p_true < threshold:

@@ -63,6 +63,45 @@ def test_with_adaptation_the_mixer_learns_from_what_is_typed(model_with_memory):
     assert all(np.array_equal(a, b) for a, b in zip(before, c.mixer.weights))  # a new document starts afresh
 
 
+@pytest.mark.parametrize("memory_chars,other", [(4, 2), (3, 1), (2, 4)])
+def test_the_memory_is_asked_for_the_policys_characters_of_each_candidate(model_with_memory, memory_chars, other):
+    """The greedy continuation asks the corpus memory for its first `memory_chars` characters, the
+    other first characters' continuations (first_chars > 1) for `other_memory_chars` (latency)."""
+    from dataclasses import replace
+
+    from charcomplete.completion import _tail
+
+    c = load_completer(model_with_memory, adapt=False)
+    c.policy = replace(c.policy, memory_chars=memory_chars, other_memory_chars=other, first_chars=3, show_threshold=0.0,
+                       start_chars=0, read_cost=0.0, lookahead=0, threshold=0.0, max_chars=8)
+    asked = []  # (candidate's first character forced or not, characters grown so far, memory asked)
+    probs, grow = c._probs, c._continue
+
+    def continue_(st, context, first, *a, **k):
+        asked.append(("other" if first is not None else "greedy", None, None))
+        return grow(st, context, first, *a, **k)
+
+    def probs_(st, tail, memory=True):
+        kind = asked[-1][0] if asked else "first"
+        asked.append((kind, tail, memory))
+        return probs(st, tail, memory)
+
+    c._probs, c._continue = probs_, continue_
+    text = "a quiz for the brazen zebra, the lazy one. "
+    grown = {"greedy": [], "other": []}
+    for end in range(1, len(text)):
+        ctx = text[:end]
+        asked.clear()
+        c.suggest(ctx)
+        base = len(_tail(ctx))  # what the first character is predicted from: a continuation's tail grows by its characters
+        for k, tail, memory in asked:
+            if k in grown and tail is not None:
+                grown[k].append((len(tail) - base, memory))
+    for kind, limit in (("greedy", memory_chars), ("other", other)):
+        assert {n for n, _ in grown[kind]} >= {1, 2, 3, 4}, kind  # long enough continuations of both kinds were grown
+        assert all(memory == (n < limit) for n, memory in grown[kind]), (kind, grown[kind])
+
+
 def test_a_damaged_memory_is_one_line(model_with_memory):
     memory_path_for(model_with_memory).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
     r = CliRunner().invoke(cli, ["complete", "--model", str(model_with_memory), "the qu"])
