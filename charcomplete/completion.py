@@ -53,7 +53,7 @@ class Policy:
     #                                less often (precision 0.32 -> 0.36 on short texts for 2 % of their KSR: bench/tuning.py --policy)
     memory_chars: int = 4  # the corpus memory is asked for this many characters of a suggestion (the rest: latency)
     other_memory_chars: int = 2  # ... and of the other first characters' continuations (first_chars > 1): 4 -> 2, typing p99
-    #                              9 % lower, KSR and precision the same or better on tuning text (bench/tuning.py --policy)
+    #                              9-14 % lower, KSR and precision the same or better on tuning text (bench/tuning.py --policy)
     first_chars: int = 2  # "savings": grow from up to this many likeliest first characters, keep the best (1: greedy only; 2: KSR +2-5 %)
     read_cost: float = 0.05  # "savings": each shown character costs this much (reading it): keep the length k
     #                          that maximises (P(k chars right) - read_cost) * (k - 1) (0 -> 0.05: precision up on five held-out kinds, KSR within ±0.01; tune_policy.py)
