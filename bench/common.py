@@ -10,6 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "corpus"
+UNSEEN_PLAYS = SHARED.parent / "unseen-plays"  # bench/plays_corpus.py's plays: beside the corpus, so that no training reads them
 sys.path.insert(0, str(REPO))
 
 from charcomplete.corpus import read_corpus, split_text  # noqa: E402

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import SHARED, command_line, one_thread, tails
+from common import SHARED, UNSEEN_PLAYS, command_line, one_thread, tails
 from quality import SITE, readme_text
 
 from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
@@ -217,12 +217,21 @@ def long_readmes(chars: int = 30_000) -> list[tuple[str, str]]:
             for pkg in LONG_READMES for meta in sorted(SITE.glob(f"{pkg}-*.dist-info/METADATA"))[:1]]
 
 
+def held_out_tails(chars: int, files: int) -> list[tuple[str, str]]:
+    """(a)'s held-out tails: the `files` longest of shakespeare's and python-docs' (at least 2 x `chars` characters)."""
+    out = []
+    for folder in ("shakespeare", "python-docs"):
+        val, _ = tails(SHARED / folder)
+        long = sorted((t for t in val if len(t[1]) >= 2 * chars), key=lambda t: -len(t[1]))[:files]
+        out += [(Path(p).name, t) for p, t in long]
+    return out
+
+
 def long_plays(chars: int = 30_000) -> list[tuple[str, str]]:
     """(a)'s long plays in no training text (bench/plays_corpus.py's, beside the corpus): the first `chars` characters of each."""
-    folder = SHARED.parent / "unseen-plays"
-    plays = sorted(folder.glob("*.md"))
+    plays = sorted(UNSEEN_PLAYS.glob("*.md"))
     if not plays:
-        raise SystemExit(f"no plays in {folder}: run python bench/plays_corpus.py MIRROR first")
+        raise SystemExit(f"no plays in {UNSEEN_PLAYS}: run python bench/plays_corpus.py MIRROR first")
     return [(p.stem, normalize_newlines(p.read_text(encoding="utf-8"))[:chars]) for p in plays]
 
 
@@ -281,15 +290,11 @@ def main() -> None:
         table(f"typing the last {typed} of {len(docs)} documents of tuning text ({args.model} model)", results)
         return
     if not args.skip_a:
-        tails_a = []
-        for folder in ("shakespeare", "python-docs"):
-            val, _ = tails(SHARED / folder)
-            long = sorted((t for t in val if len(t[1]) >= 2 * args.chars), key=lambda t: -len(t[1]))[: args.files]
-            tails_a += [(Path(p).name, t) for p, t in long]
-        sets = {"tails": ("held-out tails", tails_a), "readmes": ("long READMEs in no training text", long_readmes(args.long_chars))}
-        if "plays" in (args.set or ()):
-            sets["plays"] = ("long plays in no training text", long_plays(args.long_chars))
-        for label, docs in (sets[s] for s in (args.set or ("tails", "readmes"))):
+        sets = {"tails": ("held-out tails", lambda: held_out_tails(args.chars, args.files)),
+                "readmes": ("long READMEs in no training text", lambda: long_readmes(args.long_chars)),
+                "plays": ("long plays in no training text", lambda: long_plays(args.long_chars))}
+        for label, documents in (sets[s] for s in (args.set or ("tails", "readmes"))):
+            docs = documents()  # (only the sets asked for are read)
             results = {"previous": [], "today": [], "whole buffer": []}
             for name, text in docs:
                 buffer, typed = text[: -args.chars], text[-args.chars :]

@@ -1,5 +1,5 @@
 """Write ../shared/unseen-plays: five plays that no shipped model, memory or peer has read, for
-issue 12 (a) on long plays (bench/context.py --plays): names and phrases defined early in a play,
+issue 12 (a) on long plays (bench/context.py --set plays): names and phrases defined early in a play,
 typed again near its end, that only the document itself can teach.
 
     python bench/plays_corpus.py MIRROR [OUT]
@@ -27,8 +27,9 @@ import html
 import re
 from pathlib import Path
 
-from common import SHARED, snapshots
+from common import UNSEEN_PLAYS, git, snapshots
 from novels_corpus import FRONT_AND_BACK, TYPED, git_show
+from sentences_corpus import LEFT_OUT as CV_LEFT_OUT
 
 PLAYS = [
     "john-webster_the-duchess-of-malfi",
@@ -122,14 +123,13 @@ def common_voice_lines(mirror: Path) -> set[str] | None:
     repo = mirror / "mozilla+voice-web" / "repo"
     if not repo.is_dir():
         return None
-    from common import git
-
-    names = git(repo, "ls-tree", "--name-only", "HEAD", "server/data/en/").split()  # (wiki.en.txt: not in the snapshot)
-    return {plain(line) for n in names if n.endswith(".txt") and not n.endswith("wiki.en.txt") for line in git_show(repo, n).splitlines()}
+    names = git(repo, "ls-tree", "--name-only", "HEAD", "server/data/en/").split()
+    # the files bench/sentences_corpus.py reads into the memory
+    return {plain(line) for n in names if n.endswith(".txt") and Path(n).name not in CV_LEFT_OUT for line in git_show(repo, n).splitlines()}
 
 
 def main() -> None:
-    repos, out = snapshots("unseen-plays", [f"standardebooks/{p}" for p in PLAYS], default=SHARED.parent / "unseen-plays")
+    repos, out = snapshots("unseen-plays", [f"standardebooks/{p}" for p in PLAYS], default=UNSEEN_PLAYS)
     cv = common_voice_lines(next(iter(repos.values())).parent.parent)
     for name in PLAYS:
         text = play_text(repos[f"standardebooks/{name}"])
