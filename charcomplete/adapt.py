@@ -35,6 +35,7 @@ import numpy as np
 
 from charcomplete.history import History, shared_history, track_document
 from charcomplete.match import MATCH_LENGTHS, DocumentMatch, MatchIndex
+from charcomplete.native import library
 from charcomplete.ngram import CharCounts, align
 from charcomplete.words import WORD_MAX, is_word
 
@@ -79,6 +80,7 @@ class AdaptiveModel:
         # the editor's whole-buffer counts and neighbouring files (a BufferLearner), when attached:
         # then its counts are the document level and observe() learns only the history from contexts
         self.learner: BufferLearner | None = None
+        self.native = library("adapt")  # adapt.c's mix (native.py), or None: Python mixes every character
         track_document(self)
 
     def attach(self, learner: "BufferLearner | None") -> None:
@@ -159,6 +161,11 @@ class AdaptiveModel:
         near = self.learner.neighbour_table() if self.learner is not None else None
         if near:  # the neighbouring files: between the history and the document
             levels.insert(len(levels) - 1, near)
+        if not root and self.native is not None:  # a later character: the same in C (adapt.c), no weight learned
+            p = np.empty(len(p_net))
+            bucket = self.native.mix(levels, tail, index, self.weights, p_net, p, cfg.min_order, cfg.max_order,
+                                     cfg.discount, cfg.strength, cfg.cutoff)
+            return p_net if bucket < 0 else p
         nodes, top = [], 0  # hit nodes, lowest level first (each level's base is the one before it); longest hit
         for k in range(cfg.min_order, min(cfg.max_order, len(tail)) + 1):
             ctx = tail[-k:]

@@ -34,6 +34,7 @@ from zlib import crc32
 import numpy as np
 
 from charcomplete.memory import _finalise, context_keys, iter_window_hashes
+from charcomplete.native import library
 
 MATCH_LENGTHS = (8, 12, 16, 24)  # context lengths looked up, increasing (the longest found wins)
 TABLE_BITS = 21  # each length's table has 2^TABLE_BITS slots (a neighbour text of up to 4 MB: some are shared)
@@ -103,7 +104,8 @@ class MatchIndex:
         return found
 
     def _find(self, tail: str) -> tuple[str | None, int]:
-        keys = context_keys([ord(c) for c in tail], self.lengths)
+        native = library("adapt")
+        keys = native.match_keys(tail, self.lengths) if native is not None else context_keys([ord(c) for c in tail], self.lengths)
         for r in range(len(keys) - 1, -1, -1):
             L = self.lengths[r]
             p = int(self._tables[r][keys[r] & self.mask]) - 1

@@ -1,4 +1,5 @@
-"""Two hot loops in C, compiled on first use: the corpus memory's lookups and the network's step.
+"""Three hot loops in C, compiled on first use: the corpus memory's lookups, the network's step and
+the document cache's mixture for a suggestion's later characters.
 
 A suggestion asks the corpus memory about every character it grows, and at a word's first letter
 most of those questions are new: in Python each answer takes 20-55 µs, a fifth to a third of the
@@ -6,13 +7,15 @@ slowest keys' time (bench/slow_keys.py). charcomplete/memory.c does the same loo
 arithmetic in the same order (the same doubles: tests/test_native.py), in 2-17 µs (warm or cold
 caches). charcomplete/network.c steps the network (stepper.py) with its weights in int8 where the
 CPU has AVX2 or AVX-512 (x86) or NEON (64-bit ARM): a step's time is the time to read its weights.
+charcomplete/adapt.c mixes the document cache's counts (Python dicts, read through Python's C API:
+an extension module, built with this Python's headers) as adapt.py does, in 1-3 µs instead of 10-18.
 
 The first time a process needs one, the C file shipped in the package is compiled with the
 machine's C compiler (`$CC`, which may hold a wrapper such as ccache and flags, else `cc`) into
 the cache folder, named by the source's SHA-256, its flags and the platform (and the CPU, for a
 build with -march=native), and loaded with ctypes; later processes load that file. Without a
 compiler, or if anything fails, Python and numpy answer as before (nothing else changes).
-CHARCOMPLETE_NO_NATIVE=1 turns both off (=memory or =network one of them). Nothing is
+CHARCOMPLETE_NO_NATIVE=1 turns all three off (=memory, =network or =adapt, or a comma list, some). Nothing is
 downloaded: the libraries are built from the package's own source, on this machine.
 """
 
@@ -26,6 +29,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 from pathlib import Path
@@ -48,8 +52,17 @@ def network_flags(machine: str) -> list[str]:
     return ["-O3"] + ([] if arm else ["-march=native"]) + ["-shared", "-fPIC"]
 
 
+def extension_flags() -> list[str]:
+    """adapt.c's flags: memory.c's, with this Python's headers (and on macOS its symbols left to
+    the interpreter that loads it)."""
+    include = sysconfig.get_paths().get("include") or ""
+    return FLAGS + [f"-I{include}"] + (["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else [])
+
+
 NETWORK_FLAGS = network_flags(platform.machine())
-SOURCES = {"memory": (SOURCE, FLAGS), "network": (SOURCE.with_name("network.c"), NETWORK_FLAGS)}  # each library's source and flags
+SOURCES = {"memory": (SOURCE, FLAGS), "network": (SOURCE.with_name("network.c"), NETWORK_FLAGS),
+           "adapt": (SOURCE.with_name("adapt.c"), extension_flags())}  # each library's source and flags
+EXTENSIONS = {"adapt": "_adapt"}  # the Python extension modules among them, and their module names
 COMPILE_TIMEOUT_S = 60
 _loaded: dict[str, ctypes.PyDLL | None] = {}  # per library: loaded, or None (unavailable); absent: not tried yet in this process
 _building = threading.Lock()
@@ -91,6 +104,8 @@ def library_path(name: str = "memory", flags: list[str] | None = None) -> Path:
     source, default = SOURCES[name]
     flags = default if flags is None else flags
     key = source.read_bytes() + " ".join(flags).encode() + (_cpu().encode() if "-march=native" in flags else b"")
+    if name in EXTENSIONS:  # built for this Python (its version and build) only
+        key += f"{sys.implementation.cache_tag} {sysconfig.get_config_var('EXT_SUFFIX')} {sys.version}".encode()
     return cache_dir() / "native" / f"{name}-{hashlib.sha256(key).hexdigest()[:16]}-{sys.platform}-{platform.machine()}.so"
 
 
@@ -118,37 +133,49 @@ def _check_owner(path: Path) -> None:
 
 
 def turned_off(name: str) -> bool:
-    """CHARCOMPLETE_NO_NATIVE: 1 turns every library off; "memory", "network" or both (a comma
-    list) only those."""
+    """CHARCOMPLETE_NO_NATIVE: 1 turns every library off; "memory", "network", "adapt" or a comma
+    list of them only those."""
     value = os.environ.get("CHARCOMPLETE_NO_NATIVE", "").strip()
     names = {part.strip() for part in value.split(",")}
     return value not in ("", "0") and (name in names or not names <= set(SOURCES))
 
 
-def _load(name: str) -> ctypes.PyDLL:
-    """Load a library, built the first time."""
+def _load(name: str):
+    """Load a library (a ctypes.PyDLL) or an extension module, built the first time."""
     source, flags = SOURCES[name]
     path = library_path(name)
     if not path.exists():
         _compile(path, source, flags)
     _check_owner(path)
+    if name in EXTENSIONS:
+        from importlib.machinery import ExtensionFileLoader
+        from importlib.util import module_from_spec, spec_from_file_location
+
+        module_name = f"charcomplete.{EXTENSIONS[name]}"
+        loader = ExtensionFileLoader(module_name, str(path))
+        module = module_from_spec(spec_from_file_location(module_name, str(path), loader=loader))
+        loader.exec_module(module)
+        return module
     lib = ctypes.PyDLL(str(path))  # PyDLL: the GIL is kept (callers' scratch arrays are shared; 2 µs a call)
     for fn, (argtypes, restype) in SIGNATURES[name].items():
         getattr(lib, fn).argtypes, getattr(lib, fn).restype = argtypes, restype
     return lib
 
 
-def library(name: str = "memory") -> ctypes.PyDLL | None:
-    """A compiled library, memory.c or network.c (built the first time), or None: turned off, no
-    compiler, or it failed."""
+def library(name: str = "memory"):
+    """A compiled library, memory.c or network.c (a ctypes.PyDLL), or adapt.c (an extension module),
+    built the first time; or None: turned off, no compiler (or Python headers), or it failed."""
+    if name in _loaded:  # (asked on every key: no lock once known)
+        return _loaded[name]
     with _building:  # a thread that asks while another builds waits for that build, not numpy for good
         if name not in _loaded:
-            _loaded[name] = None
+            lib = None  # (set once known: the check above, without the lock, never sees a build under way)
             if not turned_off(name):
                 try:
-                    _loaded[name] = _load(name)
-                except (OSError, ValueError, subprocess.SubprocessError, AttributeError):  # ValueError: an unparsable $CC
+                    lib = _load(name)
+                except (OSError, ValueError, subprocess.SubprocessError, AttributeError, ImportError):  # ValueError: an unparsable $CC
                     pass
+            _loaded[name] = lib
         return _loaded[name]
 
 

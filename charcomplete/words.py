@@ -16,12 +16,14 @@ neighbours, then document — on top of a base distribution (the caches' own mix
     p(c) = max(n(c) - d, 0) / (N + b)  +  (b + d T) / (N + b) * p_below(c)
 
 The mixer (mixer.py) weighs the result as its fourth expert, keyed by how often the document
-has seen the prefix. Numpy and the standard library only.
+has seen the prefix. `blend` runs in C where adapt.c is built (native.py): the same numbers.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from charcomplete.native import library
 
 WORD_MAX = 40  # longer partial words are not looked up (nor counted)
 DISCOUNT = 0.05  # d (chosen by measurement: docs/benchmarks.md "The partial-word model"; 0.3 -> 0.05)
@@ -87,7 +89,18 @@ def blend(base: np.ndarray, levels: list, index: dict) -> np.ndarray:
     [total, {char: count}] (unknown characters count for <unk>, id 0), (ids, counts) arrays
     (the memory's table) or those `prepared`. Walked from the top down, as adapt.py's cache: what
     each level adds, and the mass left for the levels below it (a few small operations: this runs
-    on every key)."""
+    on every key). In C (adapt.c) when `base` is float64 and the levels are nodes or `prepared`."""
+    d, b = DISCOUNT, STRENGTH
+    native = library("adapt")
+    if native is not None and base.dtype == np.float64 and all(isinstance(lv, list) or len(lv) == 3 for lv in levels):
+        p = np.empty(len(base))
+        native.blend(base, levels, index, d, b, p)
+        return p
+    return blend_python(base, levels, index)
+
+
+def blend_python(base: np.ndarray, levels: list, index: dict) -> np.ndarray:
+    """`blend` in Python and numpy (what adapt.c's blend does: the same numbers)."""
     d, b = DISCOUNT, STRENGTH
     scale, adds = 1.0, []  # mass left below the levels walked; (ids, values) each level adds
     for level in reversed(levels):

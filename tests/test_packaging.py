@@ -70,7 +70,7 @@ def test_the_wheel_contains_the_shipped_checkpoints(wheel):
     for name in shipped:
         assert f"charcomplete/checkpoints/{name}" in names, names
     assert "charcomplete/cli/__init__.py" in names and "charcomplete/__main__.py" in names
-    assert "charcomplete/memory.c" in names and "charcomplete/network.c" in names  # C code compiled on first use (native.py)
+    assert all(f"charcomplete/{c}.c" in names for c in ("memory", "network", "adapt"))  # C code compiled on first use (native.py)
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "charcomplete = charcomplete.cli:cli" in zipfile.ZipFile(whl).read(entry_points).decode()

@@ -1,0 +1,448 @@
+/* AdaptiveModel.mix (charcomplete/adapt.py) in C, for a suggestion's later characters: the same
+ * lookups in the same count tables (the Python dicts themselves, read through Python's C API) and
+ * the same arithmetic in the same order, so the same doubles come out (tests/test_adapt_native.py
+ * checks it bit for bit). In Python a call took 10-18 µs (more with the neighbouring files' level),
+ * a sixth of a slow key's time; here 1-3 µs.
+ *
+ * A Python extension module, compiled on first use by charcomplete/native.py with the machine's C
+ * compiler and this Python's headers; without them the Python code runs. It holds the GIL from
+ * start to end and calls no Python code (only dict and str lookups), so the tables cannot change
+ * under it.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define MAX_NODES 64     /* hit nodes kept: (max_order - min_order + 1) x levels, at most */
+#define MAX_SLOTS 4096   /* distinct next characters in one mix (the tables' nodes together) */
+#define DIRECT 65536     /* code points below this find their slot in one look */
+
+static int16_t slot_of[DIRECT];  /* code point -> its slot in this call (-1: none); reset after each call */
+static int slot_of_ready = 0;
+static Py_UCS4 slot_cp[MAX_SLOTS];     /* each slot's character */
+static PyObject *slot_key[MAX_SLOTS];  /* and its str (borrowed from a counts dict, for the index lookup) */
+static double slot_extra[MAX_SLOTS];   /* the extra mass the nodes give it: adapt.py's `extra` */
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Buffer;
+
+/* A C-contiguous 1-d buffer of doubles ('d') or floats ('f', when floats_ok) of obj; 0 on success. */
+static int get_buffer(PyObject *obj, Buffer *b, int writable, int floats_ok, const char *name) {
+    if (PyObject_GetBuffer(obj, &b->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    b->held = 1;
+    const char *f = b->view.format ? b->view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    int ok = b->view.ndim == 1 && f[1] == '\0' && (f[0] == 'd' || (floats_ok && f[0] == 'f'));
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "%s must be a 1-d array of float64%s", name, floats_ok ? " or float32" : "");
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Buffer *b) {
+    if (b->held)
+        PyBuffer_Release(&b->view);
+    b->held = 0;
+}
+
+/* A node [total, {char: count}]: its total and counts dict (borrowed), or -1 with an error set. */
+static int read_node(PyObject *node, double *total, PyObject **counts) {
+    if (!PyList_Check(node) || PyList_GET_SIZE(node) != 2 || !PyDict_Check(PyList_GET_ITEM(node, 1))) {
+        PyErr_SetString(PyExc_TypeError, "a node must be [total, {char: count}]");
+        return -1;
+    }
+    *total = PyLong_AsDouble(PyList_GET_ITEM(node, 0));  /* as Python's int + float: correctly rounded */
+    *counts = PyList_GET_ITEM(node, 1);
+    return *total == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* The slot of one-character str `key` (a new one, its extra 0.0, if unseen), or -1 with an error set. */
+static int slot(PyObject *key, int *used) {
+    if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) != 1) {
+        PyErr_SetString(PyExc_TypeError, "counts must be keyed by single characters");
+        return -1;
+    }
+    Py_UCS4 cp = PyUnicode_READ_CHAR(key, 0);
+    if (cp < DIRECT) {
+        if (slot_of[cp] >= 0)
+            return slot_of[cp];
+    } else {
+        for (int s = 0; s < *used; s++)
+            if (slot_cp[s] == cp)
+                return s;
+    }
+    if (*used >= MAX_SLOTS) {
+        PyErr_SetString(PyExc_ValueError, "too many distinct characters");
+        return -1;
+    }
+    int s = (*used)++;
+    slot_cp[s] = cp;
+    slot_key[s] = key;
+    slot_extra[s] = 0.0;
+    if (cp < DIRECT)
+        slot_of[cp] = (int16_t)s;
+    return s;
+}
+
+/* mix(levels, tail, index, weights, p_net, out, min_order, max_order, discount, strength, cutoff)
+ *
+ * AdaptiveModel.mix's prediction for a later character (not the one typed next: no weight is
+ * learned from it). levels: the count tables (dicts context -> [total, {char: count}]), lowest
+ * first; tail: the text before (its last max_order characters matter); index: char -> id (others:
+ * id 0); weights: (3,) float64, the blend's weight by how often the longest context was seen;
+ * p_net: (V,) float32 or float64, the network's; out: (V,) float64, written with the mixture.
+ * Returns the weight's bucket (0-2), or -1 when no table holds any context (out not written:
+ * the answer is p_net). */
+static PyObject *mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "mix takes 11 arguments");
+        return NULL;
+    }
+    PyObject *levels = args[0], *tail = args[1], *index = args[2];
+    if (!PyList_Check(levels) || !PyUnicode_Check(tail) || !PyDict_Check(index)) {
+        PyErr_SetString(PyExc_TypeError, "levels, tail and index must be a list, a str and a dict");
+        return NULL;
+    }
+    Py_ssize_t lo = PyLong_AsSsize_t(args[6]), hi = PyLong_AsSsize_t(args[7]);
+    double d = PyFloat_AsDouble(args[8]), b = PyFloat_AsDouble(args[9]), cutoff = PyFloat_AsDouble(args[10]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_ssize_t n_levels = PyList_GET_SIZE(levels), n = PyUnicode_GET_LENGTH(tail);
+    if (hi > n)
+        hi = n;
+    if (lo < 1 || (hi - lo + 1) * n_levels > MAX_NODES) {
+        PyErr_SetString(PyExc_ValueError, "orders out of range");
+        return NULL;
+    }
+    for (Py_ssize_t j = 0; j < n_levels; j++)
+        if (!PyDict_Check(PyList_GET_ITEM(levels, j))) {
+            PyErr_SetString(PyExc_TypeError, "every level must be a dict");
+            return NULL;
+        }
+    if (!slot_of_ready) {
+        memset(slot_of, 0xff, sizeof slot_of);
+        slot_of_ready = 1;
+    }
+    /* the hit nodes, lowest level first; for k = lo..hi, the contexts tail[-k:] */
+    PyObject *nodes[MAX_NODES];
+    int n_nodes = 0;
+    for (Py_ssize_t k = lo; k <= hi; k++) {
+        PyObject *ctx = PyUnicode_Substring(tail, n - k, n);
+        if (ctx == NULL)
+            return NULL;
+        int hit = 0;
+        for (Py_ssize_t j = 0; j < n_levels; j++) {
+            PyObject *node = PyDict_GetItemWithError(PyList_GET_ITEM(levels, j), ctx);
+            if (node != NULL) {
+                nodes[n_nodes++] = node;
+                hit = 1;
+            } else if (PyErr_Occurred()) {
+                Py_DECREF(ctx);
+                return NULL;
+            }
+        }
+        Py_DECREF(ctx);
+        if (!hit)
+            break;  /* a longer context was never seen either */
+    }
+    if (n_nodes == 0)
+        return PyLong_FromLong(-1);
+
+    Buffer wb = {0}, pb = {0}, ob = {0};
+    PyObject *result = NULL;
+    int used = 0;
+    if (get_buffer(args[3], &wb, 0, 0, "weights") < 0 || get_buffer(args[4], &pb, 0, 1, "p_net") < 0
+        || get_buffer(args[5], &ob, 1, 0, "out") < 0)
+        goto done;
+    Py_ssize_t V = pb.view.len / pb.view.itemsize;
+    if (wb.view.len / (Py_ssize_t)sizeof(double) != 3 || ob.view.len / (Py_ssize_t)sizeof(double) != V) {
+        PyErr_SetString(PyExc_ValueError, "weights must hold 3 and out as many as p_net");
+        goto done;
+    }
+    /* walk down from the top level: the extra mass per character, and the mass left below */
+    double scale = 1.0, top_total = 0.0;
+    for (int j = n_nodes - 1; j >= 0; j--) {
+        double total;
+        PyObject *counts, *key, *value;
+        if (read_node(nodes[j], &total, &counts) < 0)
+            goto done;
+        if (j == n_nodes - 1)
+            top_total = total;
+        if (scale < cutoff)
+            break;  /* the levels below would add almost nothing */
+        double denom = total + b, w = scale / denom;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(counts, &pos, &key, &value)) {
+            int s = slot(key, &used);
+            double count = PyLong_AsDouble(value);
+            if (s < 0 || (count == -1.0 && PyErr_Occurred()))
+                goto done;
+            slot_extra[s] = slot_extra[s] + w * (count - d);
+        }
+        scale *= (b + d * (double)PyDict_GET_SIZE(counts)) / denom;
+    }
+    int bucket = top_total == 1.0 ? 0 : top_total <= 3.0 ? 1 : 2;
+    double w = ((const double *)wb.view.buf)[bucket];
+    double factor = 1.0 - w + w * scale;  /* p = p_net + w (p_blend - p_net), p_blend = scale * p_net + extra */
+    double *out = (double *)ob.view.buf;
+    if (pb.view.itemsize == sizeof(float)) {
+        const float *p = (const float *)pb.view.buf;
+        for (Py_ssize_t i = 0; i < V; i++)
+            out[i] = (double)p[i] * factor;
+    } else {
+        const double *p = (const double *)pb.view.buf;
+        for (Py_ssize_t i = 0; i < V; i++)
+            out[i] = p[i] * factor;
+    }
+    for (int s = 0; s < used; s++) {  /* in the order the characters were first seen, as the dict `extra` */
+        PyObject *id_obj = PyDict_GetItemWithError(index, slot_key[s]);
+        Py_ssize_t id = 0;  /* unknown characters add to <unk>, id 0, in turn */
+        if (id_obj != NULL) {
+            id = PyLong_AsSsize_t(id_obj);
+            if (id == -1 && PyErr_Occurred())
+                goto done;
+        } else if (PyErr_Occurred()) {
+            goto done;
+        }
+        if (id < 0 || id >= V) {
+            PyErr_SetString(PyExc_IndexError, "a character's id is outside p_net");
+            goto done;
+        }
+        out[id] += w * slot_extra[s];
+    }
+    result = PyLong_FromLong(bucket);
+done:
+    for (int s = 0; s < used; s++)
+        if (slot_cp[s] < DIRECT)
+            slot_of[slot_cp[s]] = -1;
+    release(&wb);
+    release(&pb);
+    release(&ob);
+    return result;
+}
+
+/* Element i of an integer buffer (the memory's next-character ids), or -1 for a format it does not read. */
+static Py_ssize_t int_at(const Py_buffer *v, Py_ssize_t i) {
+    const char *f = v->format ? v->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    if (f[0] == '\0' || f[1] != '\0')
+        return -1;
+    const char *at = (const char *)v->buf + i * v->itemsize;
+    switch (f[0]) {
+    case 'B': return *(const uint8_t *)at;
+    case 'H': return *(const uint16_t *)at;
+    case 'I': return *(const uint32_t *)at;
+    case 'i': return *(const int32_t *)at;
+    case 'l': case 'q': case 'n': return v->itemsize == 8 ? (Py_ssize_t)*(const int64_t *)at : *(const int32_t *)at;
+    default: return -1;
+    }
+}
+
+#define HASH_P 0x9E3779B97F4A7C15ULL  /* memory.py's _P, _M1, _M2 and _finalise's order constant (as memory.c) */
+#define HASH_M1 0xBF58476D1CE4E5B9ULL
+#define HASH_M2 0x94D049BB133111EBULL
+#define HASH_ORDER 0xD6E8FEB86659FD93ULL
+
+/* match_keys(tail, lengths): memory.context_keys of tail's code points (match.MatchIndex's keys):
+ * for each length in `lengths` (increasing) that tail is long enough for, the 32-bit key of its
+ * last that many characters. */
+static PyObject *match_keys(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "match_keys takes a str and a tuple of lengths");
+        return NULL;
+    }
+    PyObject *tail = args[0], *lengths = args[1];
+    Py_ssize_t n = PyUnicode_GET_LENGTH(tail), k = 0;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    uint64_t h = 0, power = 1;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(lengths); j++) {
+        Py_ssize_t order = PyLong_AsSsize_t(PyTuple_GET_ITEM(lengths, j));
+        if (order == -1 && PyErr_Occurred()) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (order > n)
+            break;
+        for (; k < order; k++) {  /* extend by the character k back from the end */
+            h += ((uint64_t)PyUnicode_READ_CHAR(tail, n - 1 - k) + 1) * power;
+            power *= HASH_P;
+        }
+        uint64_t x = h ^ ((uint64_t)order * HASH_ORDER);
+        x = (x ^ (x >> 30)) * HASH_M1;
+        x = (x ^ (x >> 27)) * HASH_M2;
+        PyObject *key = PyLong_FromUnsignedLong((unsigned long)(uint32_t)((x ^ (x >> 31)) >> 32));
+        if (key == NULL || PyList_Append(out, key) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(key);
+    }
+    return out;
+}
+
+#define MAX_LEVELS 8
+
+typedef struct {
+    PyObject *counts;  /* a node's {char: count}, or NULL: the memory's prepared (ids, total, less) */
+    PyObject *ids, *less;  /* lists, or arrays (then held in the buffers below) */
+    Buffer ids_b, less_b;
+    Py_ssize_t n;  /* entries */
+    double w;  /* scale / (total + b) when the level is walked */
+} Level;
+
+/* blend(base, levels, index, discount, strength, out): words.blend for a float64 `base`, into `out`
+ * (V,) float64. levels: lowest first, each a node [total, {char: count}] or the memory's
+ * `prepared` (ids, total, counts - discount), as lists or as arrays (ids of unsigned or signed
+ * integers, float64 counts). The same walk from the top down and the same additions in the same
+ * order as words.blend. */
+static PyObject *blend(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "blend takes 6 arguments");
+        return NULL;
+    }
+    PyObject *levels = args[1], *index = args[2];
+    double d = PyFloat_AsDouble(args[3]), b = PyFloat_AsDouble(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyList_Check(levels) || !PyDict_Check(index) || PyList_GET_SIZE(levels) > MAX_LEVELS) {
+        PyErr_SetString(PyExc_TypeError, "levels must be a list (of at most 8) and index a dict");
+        return NULL;
+    }
+    Level lv[MAX_LEVELS];
+    memset(lv, 0, sizeof lv);
+    int n_levels = (int)PyList_GET_SIZE(levels), ok = 0;
+    Buffer base = {0}, out = {0};
+    PyObject *result = NULL;
+    if (get_buffer(args[0], &base, 0, 0, "base") < 0 || get_buffer(args[5], &out, 1, 0, "out") < 0)
+        goto done;
+    Py_ssize_t V = base.view.len / (Py_ssize_t)sizeof(double);
+    if (out.view.len != base.view.len) {
+        PyErr_SetString(PyExc_ValueError, "out must hold as many as base");
+        goto done;
+    }
+    double scale = 1.0;
+    for (int j = n_levels - 1; j >= 0; j--) {  /* from the top down: what each level adds, the mass left below */
+        PyObject *item = PyList_GET_ITEM(levels, j);
+        Level *L = &lv[j];
+        double total;
+        if (PyList_Check(item)) {
+            if (read_node(item, &total, &L->counts) < 0)
+                goto done;
+            L->n = PyDict_GET_SIZE(L->counts);
+        } else if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 3) {
+            L->ids = PyTuple_GET_ITEM(item, 0);
+            L->less = PyTuple_GET_ITEM(item, 2);
+            total = PyFloat_AsDouble(PyTuple_GET_ITEM(item, 1));
+            if (total == -1.0 && PyErr_Occurred())
+                goto done;
+            if (PyList_Check(L->ids) != PyList_Check(L->less)) {
+                PyErr_SetString(PyExc_TypeError, "ids and counts must both be lists or both arrays");
+                goto done;
+            }
+            if (PyList_Check(L->ids)) {
+                L->n = PyList_GET_SIZE(L->ids);
+                if (PyList_GET_SIZE(L->less) != L->n) {
+                    PyErr_SetString(PyExc_ValueError, "ids and counts differ in length");
+                    goto done;
+                }
+            } else {
+                if (PyObject_GetBuffer(L->ids, &L->ids_b.view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+                    goto done;
+                L->ids_b.held = 1;
+                if (get_buffer(L->less, &L->less_b, 0, 0, "counts") < 0)
+                    goto done;
+                L->n = L->ids_b.view.len / L->ids_b.view.itemsize;
+                if (L->ids_b.view.ndim != 1 || L->less_b.view.len / (Py_ssize_t)sizeof(double) != L->n) {
+                    PyErr_SetString(PyExc_ValueError, "ids and counts differ in length");
+                    goto done;
+                }
+            }
+        } else {
+            PyErr_SetString(PyExc_TypeError, "a level must be a node or prepared (ids, total, counts)");
+            goto done;
+        }
+        L->w = scale / (total + b);
+        scale *= (b + d * (double)L->n) / (total + b);
+    }
+    double *p = (double *)out.view.buf;
+    const double *q = (const double *)base.view.buf;
+    for (Py_ssize_t i = 0; i < V; i++)
+        p[i] = q[i] * scale;
+    for (int j = n_levels - 1; j >= 0; j--) {
+        Level *L = &lv[j];
+        if (L->counts != NULL) {  /* a node: (characters outside the vocabulary all count for <unk>, id 0) */
+            Py_ssize_t pos = 0;
+            PyObject *key, *value;
+            while (PyDict_Next(L->counts, &pos, &key, &value)) {
+                PyObject *id_obj = PyDict_GetItemWithError(index, key);
+                Py_ssize_t id = 0;
+                double count = PyLong_AsDouble(value);
+                if (count == -1.0 && PyErr_Occurred())
+                    goto done;
+                if (id_obj != NULL)
+                    id = PyLong_AsSsize_t(id_obj);
+                if (PyErr_Occurred())
+                    goto done;
+                if (id < 0 || id >= V) {
+                    PyErr_SetString(PyExc_IndexError, "a character's id is outside base");
+                    goto done;
+                }
+                p[id] += L->w * (count - d);
+            }
+            continue;
+        }
+        for (Py_ssize_t k = 0; k < L->n; k++) {
+            Py_ssize_t id;
+            double less;
+            if (L->ids_b.held) {
+                id = int_at(&L->ids_b.view, k);
+                less = ((const double *)L->less_b.view.buf)[k];
+            } else {
+                id = PyLong_AsSsize_t(PyList_GET_ITEM(L->ids, k));
+                less = PyFloat_AsDouble(PyList_GET_ITEM(L->less, k));
+                if (PyErr_Occurred())
+                    goto done;
+            }
+            if (id < 0 || id >= V) {
+                PyErr_SetString(PyExc_IndexError, "an id is outside base (or of a type not read)");
+                goto done;
+            }
+            p[id] += L->w * less;
+        }
+    }
+    ok = 1;
+done:
+    for (int j = 0; j < n_levels; j++) {
+        release(&lv[j].ids_b);
+        release(&lv[j].less_b);
+    }
+    release(&base);
+    release(&out);
+    if (ok)
+        result = Py_NewRef(Py_None);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"mix", (PyCFunction)(void (*)(void))mix, METH_FASTCALL, "AdaptiveModel.mix for a later character (adapt.c)."},
+    {"blend", (PyCFunction)(void (*)(void))blend, METH_FASTCALL, "words.blend for a float64 base (adapt.c)."},
+    {"match_keys", (PyCFunction)(void (*)(void))match_keys, METH_FASTCALL, "memory.context_keys of a str's code points (adapt.c)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_adapt", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__adapt(void) {
+    return PyModule_Create(&module);
+}

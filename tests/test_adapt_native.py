@@ -1,0 +1,145 @@
+"""adapt.c (native.py): the document cache's mixture, the partial words' blend and the match
+model's keys in C give the Python code's answers bit for bit, and without a compiler (or turned
+off) Python answers."""
+
+from __future__ import annotations
+
+import os
+import random
+import shlex
+import shutil
+
+import numpy as np
+import pytest
+from test_words import model_with_memory  # noqa: F401  (a fixture)
+
+from charcomplete import native
+from charcomplete.adapt import AdaptiveModel, BufferLearner
+from charcomplete.completion import load_completer
+from charcomplete.memory import context_keys
+from charcomplete.ngram import CharCounts
+from charcomplete.words import blend, blend_python, prepared
+
+HAS_CC = shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]) is not None
+needs_cc = pytest.mark.skipif(not HAS_CC, reason="no C compiler: Python answers (test_without_a_compiler_python_answers)")
+INDEX = {ch: i + 1 for i, ch in enumerate("abcdefghij .,\n")}  # char -> id; others (k-z, é, 𝔘): <unk>, id 0
+V = len(INDEX) + 1
+
+
+def random_text(rng: random.Random, n: int) -> str:
+    """Mostly known characters, some unknown (one outside the BMP), with repeats to count."""
+    alphabet = "abcdefghij .,\n" * 4 + "klmé𝔘"
+    words = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(2, 7))) for _ in range(30)]
+    return "".join(rng.choice(words) + rng.choice(" .,\n") for _ in range(n))
+
+
+def mixes(model: AdaptiveModel, p_net: np.ndarray, tail: str) -> np.ndarray:
+    model._fresh = False  # a later character (not the one typed next)
+    return model.mix(p_net, tail, INDEX)
+
+
+@needs_cc
+@pytest.mark.parametrize("cutoff", [0.05, 0.0])
+def test_the_mixture_in_c_is_the_pythons_bit_for_bit(cutoff):
+    rng = random.Random(1)
+    model = AdaptiveModel()
+    model.cfg.cutoff = cutoff
+    assert model.native is not None
+    learner = BufferLearner(model.cfg)
+    text = random_text(rng, 400)
+    learner.open(text)
+    learner.add_file(random_text(rng, 300))
+    while learner.work(1 << 16):
+        pass
+    model.attach(learner)
+    assert any(len(node[1]) > 8 for node in learner.neighbours.table.values())  # the many-characters path too
+    hits = 0
+    for t in range(1500):
+        end = rng.randrange(len(text) + 1)
+        tail = text[max(0, end - rng.randrange(1, 12)) : end] if t % 5 else random_text(rng, 2)[:6]
+        p_net = rng.choice([np.float32, np.float64])(np.random.default_rng(t).dirichlet(np.ones(V)))
+        p = mixes(model, p_net, tail)
+        nat, model.native = model.native, None
+        q = mixes(model, p_net, tail)
+        model.native = nat
+        assert p.dtype == q.dtype and np.array_equal(p, q), tail
+        hits += p is not p_net
+    assert hits > 1000  # most tails were in the tables
+
+
+@needs_cc
+def test_the_blend_in_c_is_the_pythons_bit_for_bit():
+    rng = random.Random(2)
+    counts = CharCounts(2, 6)
+    counts.add(random_text(rng, 300) + " ".join("ab" + x for x in "abcdefghijklmé𝔘"), 0)  # after "ab": many
+    nodes = list(counts.words.values())
+    assert native.library("adapt") is not None and any(len(n[1]) > 8 for n in nodes)
+    for t in range(500):
+        ids = np.array(sorted(rng.sample(range(V), rng.randrange(1, V))), np.uint8)
+        cnts = np.array([rng.randrange(1, 200) for _ in ids], np.uint8)
+        levels = [prepared(ids, cnts)] if t % 3 else []
+        levels += rng.sample(nodes, rng.randrange(0, 3))
+        base = np.random.default_rng(t).dirichlet(np.ones(V))
+        p = blend(base, levels, INDEX)
+        q = blend_python(base, levels, INDEX)
+        assert p.dtype == q.dtype and np.array_equal(p, q)
+        base32 = base.astype(np.float32)  # a float32 base: Python blends it (its own rounding)
+        assert np.array_equal(blend(base32, levels, INDEX), blend_python(base32, levels, INDEX))
+
+
+@needs_cc
+def test_the_match_keys_in_c_are_the_pythons():
+    rng = random.Random(3)
+    lib = native.library("adapt")
+    for t in range(3000):
+        tail = "".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0x80, 0xD7FF), rng.randrange(0x10000, 0x10FFFF)]))
+                       for _ in range(rng.randrange(0, 30)))
+        lengths = (8, 12, 16, 24) if t % 2 else (1, 3, 5)
+        assert lib.match_keys(tail, lengths) == context_keys([ord(c) for c in tail], lengths)
+
+
+@needs_cc
+def test_ghosts_with_the_c_code_are_the_pythons(model_with_memory):  # noqa: F811
+    """Typing with the whole buffer and a neighbouring file attached, as the editor does: the same
+    ghosts and the same probabilities with adapt.c and without it."""
+    text = "the quick brown zanzibarqux jumps over the lazy dog. the quolorbex and the zanzibarqux. " * 2
+
+    def typed(use_c: bool) -> list:
+        native._loaded["adapt"] = native.library("adapt") if use_c else None
+        c = load_completer(model_with_memory, adapt=AdaptiveModel(history=None))
+        assert (c.adapt.native is not None) == use_c
+        learner = BufferLearner(c.adapt.cfg)
+        learner.open("")
+        learner.add_file("a quolorbex, the quolorbex and the brown dog.\n" * 3)
+        while learner.work(1 << 16):
+            pass
+        c.adapt.attach(learner)
+        out = []
+        for i in range(1, len(text) + 1):
+            learner.edit(text[max(0, i - 1 - learner.edit_window) : i - 1], "", text[i - 1], "")
+            learner.work()
+            c.observe(text[:i])
+            s = c.suggest(text[:i])
+            out.append((s.text, s.confidence, c.probs(text[:i]).tolist()))
+        return out
+
+    with_c = typed(True)
+    assert with_c == typed(False)
+    assert sum(len(g) for g, _, _ in with_c) > 100  # ghosts were shown: the later characters were mixed
+
+
+def test_without_a_compiler_python_answers(monkeypatch, tmp_path):
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    model = AdaptiveModel()
+    assert model.native is None and native.library("adapt") is None
+    model.observe("abc abd abc ab")
+    p = mixes(model, np.full(V, 1 / V), "abc ab")
+    assert abs(p.sum() - 1) < 1e-12 and not native.library_path("adapt").exists()
+
+
+def test_charcomplete_no_native_adapt_turns_it_off_alone(monkeypatch):
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setenv("CHARCOMPLETE_NO_NATIVE", "adapt")
+    assert AdaptiveModel().native is None and native.library("adapt") is None
+    assert not native.turned_off("memory") and native.turned_off("adapt")
