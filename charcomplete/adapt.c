@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 
 #define MAX_NODES 64     /* hit nodes kept: (max_order - min_order + 1) x levels, at most */
 #define MAX_SLOTS 4096   /* distinct next characters in one mix (the tables' nodes together) */
@@ -88,21 +89,25 @@ static int slot(PyObject *key, int *used) {
     return s;
 }
 
-/* mix(levels, tail, index, weights, p_net, out, min_order, max_order, discount, strength, cutoff)
+/* mix(levels, tail, index, weights, p_net, out, min_order, max_order, discount, strength, cutoff, extra)
  *
- * AdaptiveModel.mix's prediction for a later character (not the one typed next: no weight is
- * learned from it). levels: the count tables (dicts context -> [total, {char: count}]), lowest
+ * AdaptiveModel.mix: levels: the count tables (dicts context -> [total, {char: count}]), lowest
  * first; tail: the text before (its last max_order characters matter); index: char -> id (others:
  * id 0); weights: (3,) float64, the blend's weight by how often the longest context was seen;
  * p_net: (V,) float32 or float64, the network's; out: (V,) float64, written with the mixture.
  * Returns the weight's bucket (0-2), or -1 when no table holds any context (out not written:
- * the answer is p_net). */
+ * the answer is p_net); with `extra` true (the prediction a weight learns from), a hit returns
+ * (bucket, scale, extra): the mass left for the network and the dict char -> extra mass, as
+ * adapt.py's. */
 static PyObject *mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "mix takes 11 arguments");
+    if (nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "mix takes 12 arguments");
         return NULL;
     }
+    int want_extra = PyObject_IsTrue(args[11]);
+    if (want_extra < 0)
+        return NULL;
     PyObject *levels = args[0], *tail = args[1], *index = args[2];
     if (!PyList_Check(levels) || !PyUnicode_Check(tail) || !PyDict_Check(index)) {
         PyErr_SetString(PyExc_TypeError, "levels, tail and index must be a list, a str and a dict");
@@ -215,7 +220,23 @@ static PyObject *mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         }
         out[id] += w * slot_extra[s];
     }
-    result = PyLong_FromLong(bucket);
+    if (!want_extra) {
+        result = PyLong_FromLong(bucket);
+        goto done;
+    }
+    PyObject *extra = PyDict_New();
+    if (extra == NULL)
+        goto done;
+    for (int s = 0; s < used; s++) {
+        PyObject *v = PyFloat_FromDouble(slot_extra[s]);
+        if (v == NULL || PyDict_SetItem(extra, slot_key[s], v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(extra);
+            goto done;
+        }
+        Py_DECREF(v);
+    }
+    result = Py_BuildValue("(idN)", bucket, scale, extra);
 done:
     for (int s = 0; s < used; s++)
         if (slot_cp[s] < DIRECT)
@@ -434,7 +455,66 @@ done:
     return result;
 }
 
+/* net_update(dW, db, h, p, actual, rate, min_step): NetAdapter.update's SGD step (netadapt.py)
+ * in float32, as numpy does it: g = float32(p); g[actual] -= 1; g *= float32(rate); the rows of
+ * dW (V, H) float32 whose |g| >= float32(min_step) get g[r] * h added, db (V,) all of g. p: (V,)
+ * float32 or float64, h: (H,) float32. */
+static PyObject *net_update(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "net_update takes 7 arguments");
+        return NULL;
+    }
+    Py_ssize_t actual = PyLong_AsSsize_t(args[4]);
+    double rate = PyFloat_AsDouble(args[5]), min_step = PyFloat_AsDouble(args[6]);
+    if (PyErr_Occurred())
+        return NULL;
+    Buffer dw = {0}, db = {0}, hb = {0}, pb = {0};
+    PyObject *result = NULL;
+    if (PyObject_GetBuffer(args[0], &dw.view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        goto done;
+    dw.held = 1;
+    if (PyObject_GetBuffer(args[1], &db.view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        goto done;
+    db.held = 1;
+    if (PyObject_GetBuffer(args[2], &hb.view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto done;
+    hb.held = 1;
+    if (get_buffer(args[3], &pb, 0, 1, "p") < 0)
+        goto done;
+    Py_ssize_t V = pb.view.len / pb.view.itemsize, H = hb.view.len / (Py_ssize_t)sizeof(float);
+    int floats = dw.view.itemsize == 4 && db.view.itemsize == 4 && hb.view.itemsize == 4 && dw.view.ndim == 2
+                 && db.view.ndim == 1 && hb.view.ndim == 1;
+    if (!floats || dw.view.shape[0] != V || dw.view.shape[1] != H || db.view.shape[0] != V || actual < 0 || actual >= V) {
+        PyErr_SetString(PyExc_ValueError, "dW (V, H), db (V,) and h (H,) must be float32, and actual an id");
+        goto done;
+    }
+    float *W = (float *)dw.view.buf, *b = (float *)db.view.buf;
+    const float *h = (const float *)hb.view.buf;
+    float step = (float)rate, least = (float)min_step;
+    for (Py_ssize_t r = 0; r < V; r++) {
+        float g = pb.view.itemsize == 4 ? ((const float *)pb.view.buf)[r] : (float)((const double *)pb.view.buf)[r];
+        if (r == actual)
+            g -= 1.0f;
+        g *= step;
+        if (fabsf(g) >= least) {
+            float *row = W + r * H;
+            for (Py_ssize_t j = 0; j < H; j++)
+                row[j] += g * h[j];
+        }
+        b[r] += g;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release(&dw);
+    release(&db);
+    release(&hb);
+    release(&pb);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"net_update", (PyCFunction)(void (*)(void))net_update, METH_FASTCALL, "NetAdapter.update's step (adapt.c)."},
     {"mix", (PyCFunction)(void (*)(void))mix, METH_FASTCALL, "AdaptiveModel.mix for a later character (adapt.c)."},
     {"blend", (PyCFunction)(void (*)(void))blend, METH_FASTCALL, "words.blend for a float64 base (adapt.c)."},
     {"match_keys", (PyCFunction)(void (*)(void))match_keys, METH_FASTCALL, "memory.context_keys of a str's code points (adapt.c)."},

@@ -161,11 +161,16 @@ class AdaptiveModel:
         near = self.learner.neighbour_table() if self.learner is not None else None
         if near:  # the neighbouring files: between the history and the document
             levels.insert(len(levels) - 1, near)
-        if not root and self.native is not None:  # a later character: the same in C (adapt.c), no weight learned
+        if self.native is not None:  # the same in C (adapt.c)
             p = np.empty(len(p_net))
-            bucket = self.native.mix(levels, tail, index, self.weights, p_net, p, cfg.min_order, cfg.max_order,
-                                     cfg.discount, cfg.strength, cfg.cutoff)
-            return p_net if bucket < 0 else p
+            got = self.native.mix(levels, tail, index, self.weights, p_net, p, cfg.min_order, cfg.max_order,
+                                  cfg.discount, cfg.strength, cfg.cutoff, root)
+            if got == -1:
+                return p_net
+            if root:  # remember it, to learn the weight from the character that comes
+                bucket, scale, extra = got
+                self._pending = (self._last, bucket, p_net, scale, extra, index)
+            return p
         nodes, top = [], 0  # hit nodes, lowest level first (each level's base is the one before it); longest hit
         for k in range(cfg.min_order, min(cfg.max_order, len(tail)) + 1):
             ctx = tail[-k:]

@@ -688,8 +688,9 @@ def _blank(context: str) -> bool:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max())
-    return z / z.sum()
+    z = np.exp(logits - np.maximum.reduce(logits))  # (the ufuncs' reductions: ndarray.max / sum without their Python wrappers)
+    z /= np.add.reduce(z)
+    return z
 
 
 def load_completer(model: str | Path | None = None, device: str = "cpu", **kwargs) -> Completer:

@@ -184,9 +184,9 @@ class Mixer:
         # speculative: the second layer's sum of log q_s is the sum of the sets' logits up to a constant,
         # so the final distribution is one softmax of (w2 @ W) @ logp (the same numbers, a third of the work)
         y = (W[0] if len(keys) == 1 else self.w2 @ W) @ logp  # (V,)
-        y -= y.max()
+        y -= np.maximum.reduce(y)  # (y.max() and q.sum() without their Python wrappers)
         q = np.exp(y, out=y)
-        q /= q.sum()
+        q /= np.add.reduce(q)
         return q
 
     def discard(self) -> None:

@@ -17,6 +17,7 @@ from charcomplete import native
 from charcomplete.adapt import AdaptiveModel, BufferLearner
 from charcomplete.completion import load_completer
 from charcomplete.memory import context_keys
+from charcomplete.netadapt import NetAdapter
 from charcomplete.ngram import CharCounts
 from charcomplete.words import blend, blend_python, prepared
 
@@ -33,8 +34,8 @@ def random_text(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(words) + rng.choice(" .,\n") for _ in range(n))
 
 
-def mixes(model: AdaptiveModel, p_net: np.ndarray, tail: str) -> np.ndarray:
-    model._fresh = False  # a later character (not the one typed next)
+def mixes(model: AdaptiveModel, p_net: np.ndarray, tail: str, root: bool = False) -> np.ndarray:
+    model._fresh, model._pending = root, None  # root: the prediction for the character typed next (a weight learns from it)
     return model.mix(p_net, tail, INDEX)
 
 
@@ -58,11 +59,14 @@ def test_the_mixture_in_c_is_the_pythons_bit_for_bit(cutoff):
         end = rng.randrange(len(text) + 1)
         tail = text[max(0, end - rng.randrange(1, 12)) : end] if t % 5 else random_text(rng, 2)[:6]
         p_net = rng.choice([np.float32, np.float64])(np.random.default_rng(t).dirichlet(np.ones(V)))
-        p = mixes(model, p_net, tail)
+        root = t % 3 == 0
+        p = mixes(model, p_net, tail, root)
+        pending = model._pending
         nat, model.native = model.native, None
-        q = mixes(model, p_net, tail)
+        q = mixes(model, p_net, tail, root)
         model.native = nat
         assert p.dtype == q.dtype and np.array_equal(p, q), tail
+        assert repr(pending) == repr(model._pending) and (pending is not None) == (root and p is not p_net)
         hits += p is not p_net
     assert hits > 1000  # most tails were in the tables
 
@@ -96,6 +100,27 @@ def test_the_match_keys_in_c_are_the_pythons():
                        for _ in range(rng.randrange(0, 30)))
         lengths = (8, 12, 16, 24) if t % 2 else (1, 3, 5)
         assert lib.match_keys(tail, lengths) == context_keys([ord(c) for c in tail], lengths)
+
+
+@needs_cc
+def test_the_output_layers_step_in_c_is_numpys_bit_for_bit():
+    rng = np.random.default_rng(4)
+    V, H = 37, 24
+    a, b = NetAdapter(V, H), NetAdapter(V, H)
+    b._native = None
+    assert a._native is not None
+    for t in range(300):
+        h = rng.standard_normal(H).astype(np.float32)
+        p = rng.dirichlet(np.full(V, 0.3)).astype(np.float64 if t % 2 else np.float32)
+        p[rng.integers(V)] = 1e-4 / 0.005 * 0.9999999  # a step near min_step
+        a.rate = b.rate = 1.0 + (t % 4)
+        actual = int(rng.integers(V)) if t % 5 else 0
+        for m in (a, b):
+            m.remember(h, p)
+            m.update(actual)
+        assert np.array_equal(a.dW, b.dW) and np.array_equal(a.db, b.db) and a.steps == b.steps
+        if t == 0:
+            assert 0 < np.count_nonzero(a.dW.any(axis=1)) < V  # the step left some rows alone (min_step)
 
 
 @needs_cc
