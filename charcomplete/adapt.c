@@ -1,8 +1,11 @@
-/* AdaptiveModel.mix (charcomplete/adapt.py) in C, for a suggestion's later characters: the same
- * lookups in the same count tables (the Python dicts themselves, read through Python's C API) and
- * the same arithmetic in the same order, so the same doubles come out (tests/test_adapt_native.py
- * checks it bit for bit). In Python a call took 10-18 µs (more with the neighbouring files' level),
- * a sixth of a slow key's time; here 1-3 µs.
+/* The per-key work of the models that learn the document, in C: AdaptiveModel.mix (adapt.py), the
+ * partial words' blend (words.py), the match model's keys (match.py), the output layer's SGD step
+ * (netadapt.py) and the mixer (mixer.py). The first four do the same lookups in the same tables
+ * (the Python dicts themselves, read through Python's C API) and the same arithmetic in the same
+ * order, so the same numbers come out (tests/test_adapt_native.py checks it bit for bit); the
+ * mixer uses libm's exp and log and sums in order, numpy's numbers to ~1e-15. In Python and numpy
+ * they were most of a key's time beside the network's step (docs/benchmarks.md, "The per-key
+ * work in C": bench/latency.py).
  *
  * A Python extension module, compiled on first use by charcomplete/native.py with the machine's C
  * compiler and this Python's headers; without them the Python code runs. It holds the GIL from
@@ -28,20 +31,25 @@ typedef struct {
     int held;
 } Buffer;
 
-/* A C-contiguous 1-d buffer of doubles ('d') or floats ('f', when floats_ok) of obj; 0 on success. */
-static int get_buffer(PyObject *obj, Buffer *b, int writable, int floats_ok, const char *name) {
+/* A C-contiguous buffer of doubles ('d') or floats ('f', when floats_ok) of obj, of `ndim` dimensions
+ * (1 where not said: get_buffer); 0 on success. */
+static int get_array(PyObject *obj, Buffer *b, int writable, int floats_ok, const char *name, int ndim) {
     if (PyObject_GetBuffer(obj, &b->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
         return -1;
     b->held = 1;
     const char *f = b->view.format ? b->view.format : "B";
     if (*f == '<' || *f == '=' || *f == '@')
         f++;
-    int ok = b->view.ndim == 1 && f[1] == '\0' && (f[0] == 'd' || (floats_ok && f[0] == 'f'));
+    int ok = b->view.ndim == ndim && f[1] == '\0' && (f[0] == 'd' || (floats_ok && f[0] == 'f'));
     if (!ok) {
-        PyErr_Format(PyExc_TypeError, "%s must be a 1-d array of float64%s", name, floats_ok ? " or float32" : "");
+        PyErr_Format(PyExc_TypeError, "%s must be a %d-d array of float64%s", name, ndim, floats_ok ? " or float32" : "");
         return -1;
     }
     return 0;
+}
+
+static int get_buffer(PyObject *obj, Buffer *b, int writable, int floats_ok, const char *name) {
+    return get_array(obj, b, writable, floats_ok, name, 1);
 }
 
 static void release(Buffer *b) {
@@ -513,7 +521,267 @@ done:
     return result;
 }
 
+#define MAX_SETS 8     /* the mixer's keys (weight sets) */
+#define MAX_EXPERTS 16 /* its experts */
+#define TINY 1e-30     /* mixer.py's TINY */
+
+/* The weight rows keys select: weights[s][keys[s]] (M,) for each set s, into rows; also the
+ * buffers, released by the caller. 0, or -1 with an error set. */
+static int weight_rows(PyObject *weights, PyObject *keys, Buffer *held, double **rows, Py_ssize_t M, int writable) {
+    Py_ssize_t S = PyList_GET_SIZE(weights);
+    for (Py_ssize_t s = 0; s < S; s++) {
+        PyObject *w = PyList_GET_ITEM(weights, s);
+        if (PyObject_GetBuffer(w, &held[s].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+            return -1;
+        held[s].held = 1;
+        Py_buffer *v = &held[s].view;
+        if (v->ndim != 2 || v->itemsize != 8 || v->shape[1] != M) {
+            PyErr_SetString(PyExc_TypeError, "the mixer's weights must be (K, M) float64");
+            return -1;
+        }
+        Py_ssize_t k = PyLong_AsSsize_t(PyTuple_GET_ITEM(keys, s));
+        if (k == -1 && PyErr_Occurred())
+            return -1;
+        if (k < 0 || k >= v->shape[0]) {
+            PyErr_Format(PyExc_ValueError, "key %zd out of range: %zd", s, k);
+            return -1;
+        }
+        rows[s] = (double *)v->buf + k * M;
+    }
+    return 0;
+}
+
+/* The log-softmax of x[0..n) in place (x - max, minus the log of the sum of the exponentials). */
+static void log_softmax(double *x, Py_ssize_t n) {
+    double top = x[0], sum = 0.0;
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (x[i] > top || x[i] != x[i])
+            top = x[i];
+    for (Py_ssize_t i = 0; i < n; i++)
+        sum += exp(x[i] - top);
+    double lse = log(sum);
+    for (Py_ssize_t i = 0; i < n; i++)
+        x[i] = (x[i] - top) - lse;
+}
+
+/* mixer_mix(probs, weights, keys, w2, out, logp, logq, final): Mixer.mix (mixer.py) in C.
+ * probs: M arrays (V,) float32 or float64; weights: S arrays (K_s, M) float64; keys: S ints;
+ * w2: (S,) float64; out: (V,) float64, written with the mixture; logp: (M, V) float64 scratch,
+ * written with the floored log-probabilities. logq (S, V) and final (V,) float64: the learned
+ * prediction's (update() reads them), or None for a speculative one (one softmax of
+ * (w2 @ W) @ logp). Libm's exp and log, sums in order: the same as numpy's to ~1e-15. */
+static PyObject *mixer_mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 8 || !PyTuple_Check(args[0]) || !PyList_Check(args[1]) || !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "mixer_mix takes (tuple of probs, list of weights, tuple of keys, w2, out, logp, logq, final)");
+        return NULL;
+    }
+    Py_ssize_t M = PyTuple_GET_SIZE(args[0]), S = PyList_GET_SIZE(args[1]);
+    int learn = args[6] != Py_None;
+    if (M < 1 || M > MAX_EXPERTS || S < 1 || S > MAX_SETS || PyTuple_GET_SIZE(args[2]) != S) {
+        PyErr_SetString(PyExc_ValueError, "experts or keys out of range");
+        return NULL;
+    }
+    Buffer pb[MAX_EXPERTS], wb[MAX_SETS], w2b = {0}, ob = {0}, lb = {0}, qb = {0}, fb = {0};
+    memset(pb, 0, sizeof pb);
+    memset(wb, 0, sizeof wb);
+    double *rows[MAX_SETS];
+    PyObject *result = NULL;
+    Py_ssize_t V = -1;
+    for (Py_ssize_t m = 0; m < M; m++) {
+        if (get_buffer(PyTuple_GET_ITEM(args[0], m), &pb[m], 0, 1, "probs") < 0)
+            goto done;
+        Py_ssize_t n = pb[m].view.len / pb[m].view.itemsize;
+        if (V >= 0 && n != V) {
+            PyErr_SetString(PyExc_ValueError, "the experts' distributions differ in length");
+            goto done;
+        }
+        V = n;
+    }
+    if (weight_rows(args[1], args[2], wb, rows, M, 0) < 0 || get_buffer(args[3], &w2b, 0, 0, "w2") < 0
+        || get_buffer(args[4], &ob, 1, 0, "out") < 0 || get_array(args[5], &lb, 1, 0, "logp", 2) < 0)
+        goto done;
+    if (learn && (get_array(args[6], &qb, 1, 0, "logq", 2) < 0 || get_buffer(args[7], &fb, 1, 0, "final") < 0))
+        goto done;
+    if (w2b.view.len != S * 8 || ob.view.len != V * 8 || lb.view.len != M * V * 8
+        || (learn && (qb.view.len != S * V * 8 || fb.view.len != V * 8))) {
+        PyErr_SetString(PyExc_ValueError, "the mixer's arrays do not fit its experts and keys");
+        goto done;
+    }
+    double *logp = (double *)lb.view.buf, *out = (double *)ob.view.buf;
+    const double *w2 = (const double *)w2b.view.buf;
+    for (Py_ssize_t m = 0; m < M; m++) {  /* logp = log(max(p, TINY)) (NaN stays NaN, as np.maximum) */
+        double *row = logp + m * V;
+        for (Py_ssize_t v = 0; v < V; v++) {
+            double x = pb[m].view.itemsize == 4 ? (double)((const float *)pb[m].view.buf)[v] : ((const double *)pb[m].view.buf)[v];
+            row[v] = log(x < TINY ? TINY : x);
+        }
+    }
+    if (!learn) {  /* one softmax of (w2 @ W) @ logp */
+        double c[MAX_EXPERTS];
+        for (Py_ssize_t m = 0; m < M; m++) {
+            c[m] = 0.0;
+            for (Py_ssize_t s = 0; s < S; s++)
+                c[m] += (S == 1 ? 1.0 : w2[s]) * rows[s][m];
+        }
+        double top = -INFINITY, sum = 0.0;
+        for (Py_ssize_t v = 0; v < V; v++) {
+            double y = 0.0;
+            for (Py_ssize_t m = 0; m < M; m++)
+                y += c[m] * logp[m * V + v];
+            out[v] = y;
+            if (y > top || y != y)
+                top = y;
+        }
+        for (Py_ssize_t v = 0; v < V; v++)
+            sum += (out[v] = exp(out[v] - top));
+        for (Py_ssize_t v = 0; v < V; v++)
+            out[v] /= sum;
+    } else {  /* each set's log q_s (S, V), then the second layer's log-softmax of w2 @ logq */
+        double *logq = (double *)qb.view.buf, *final = (double *)fb.view.buf;
+        for (Py_ssize_t s = 0; s < S; s++) {
+            double *q = logq + s * V;
+            for (Py_ssize_t v = 0; v < V; v++) {
+                double z = 0.0;
+                for (Py_ssize_t m = 0; m < M; m++)
+                    z += rows[s][m] * logp[m * V + v];
+                q[v] = z;
+            }
+            log_softmax(q, V);
+        }
+        for (Py_ssize_t v = 0; v < V; v++) {
+            double f = 0.0;
+            if (S == 1)
+                f = logq[v];
+            else
+                for (Py_ssize_t s = 0; s < S; s++)
+                    f += w2[s] * logq[s * V + v];
+            final[v] = f;
+        }
+        if (S > 1)
+            log_softmax(final, V);
+        for (Py_ssize_t v = 0; v < V; v++)
+            out[v] = exp(final[v]);
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (Py_ssize_t m = 0; m < MAX_EXPERTS; m++)
+        release(&pb[m]);
+    for (Py_ssize_t s = 0; s < MAX_SETS; s++)
+        release(&wb[s]);
+    release(&w2b);
+    release(&ob);
+    release(&lb);
+    release(&qb);
+    release(&fb);
+    return result;
+}
+
+static double clip(double w, double lo, double hi) {  /* np.minimum(np.maximum(w, lo), hi): NaN stays NaN */
+    w = w < lo ? lo : w;
+    return w > hi ? hi : w;
+}
+
+/* mixer_update(logp, logq, final, weights, keys, updates, w2, actual, lr, lr2, lr_decay, w_min, w_max):
+ * Mixer.update in C: each selected weight set a gradient step on its own log-loss of `actual`,
+ * the second layer one on the final one's (more than one set), all kept in [w_min, w_max];
+ * updates: S arrays (K_s,) int64, each set's steps taken. */
+static PyObject *mixer_update(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 13 || !PyList_Check(args[3]) || !PyTuple_Check(args[4]) || !PyList_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "mixer_update takes 13 arguments");
+        return NULL;
+    }
+    Py_ssize_t S = PyList_GET_SIZE(args[3]), actual = PyLong_AsSsize_t(args[7]);
+    double lr = PyFloat_AsDouble(args[8]), lr2 = PyFloat_AsDouble(args[9]), decay = PyFloat_AsDouble(args[10]);
+    double lo = PyFloat_AsDouble(args[11]), hi = PyFloat_AsDouble(args[12]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (S < 1 || S > MAX_SETS || PyTuple_GET_SIZE(args[4]) != S || PyList_GET_SIZE(args[5]) != S) {
+        PyErr_SetString(PyExc_ValueError, "keys out of range");
+        return NULL;
+    }
+    Buffer lb = {0}, qb = {0}, fb = {0}, w2b = {0}, wb[MAX_SETS], ub[MAX_SETS];
+    memset(wb, 0, sizeof wb);
+    memset(ub, 0, sizeof ub);
+    double *rows[MAX_SETS];
+    PyObject *result = NULL;
+    if (get_array(args[0], &lb, 0, 0, "logp", 2) < 0 || get_array(args[1], &qb, 0, 0, "logq", 2) < 0
+        || get_buffer(args[2], &fb, 0, 0, "final") < 0 || get_buffer(args[6], &w2b, 1, 0, "w2") < 0)
+        goto done;
+    Py_ssize_t V = fb.view.len / 8, M = V ? lb.view.len / 8 / V : 0;
+    if (M < 1 || M > MAX_EXPERTS || lb.view.len != M * V * 8 || qb.view.len != S * V * 8 || w2b.view.len != S * 8
+        || actual < 0 || actual >= V) {
+        PyErr_SetString(PyExc_ValueError, "the mixer's arrays do not fit, or actual is not an id");
+        goto done;
+    }
+    if (weight_rows(args[3], args[4], wb, rows, M, 1) < 0)
+        goto done;
+    const double *logp = (const double *)lb.view.buf, *logq = (const double *)qb.view.buf, *final = (const double *)fb.view.buf;
+    double *w2 = (double *)w2b.view.buf;
+    for (Py_ssize_t s = 0; s < S; s++) {
+        PyObject *u = PyList_GET_ITEM(args[5], s);
+        if (PyObject_GetBuffer(u, &ub[s].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+            goto done;
+        ub[s].held = 1;
+        if (ub[s].view.itemsize != 8 || ub[s].view.len / 8 != wb[s].view.shape[0]) {
+            PyErr_SetString(PyExc_TypeError, "the steps taken must be (K,) int64");
+            goto done;
+        }
+    }
+    double *probs = PyMem_Malloc(V * sizeof(double));  /* (V,) q_s, then the final distribution */
+    if (probs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t s = 0; s < S; s++) {
+        const double *q = logq + s * V;
+        double grad[MAX_EXPERTS];
+        for (Py_ssize_t v = 0; v < V; v++)
+            probs[v] = exp(q[v]);
+        for (Py_ssize_t m = 0; m < M; m++) {  /* d log q_s(actual) / d w = log p_m(actual) - E_q_s[log p_m] */
+            double e = 0.0;
+            for (Py_ssize_t v = 0; v < V; v++)
+                e += logp[m * V + v] * probs[v];
+            grad[m] = logp[m * V + actual] - e;
+        }
+        Py_ssize_t k = PyLong_AsSsize_t(PyTuple_GET_ITEM(args[4], s));
+        int64_t *n = (int64_t *)ub[s].view.buf + k;
+        double rate = decay != 0.0 ? lr / sqrt(1.0 + decay * (double)*n) : lr;
+        for (Py_ssize_t m = 0; m < M; m++)
+            rows[s][m] = clip(rows[s][m] + rate * grad[m], lo, hi);
+        *n += 1;
+    }
+    if (S > 1) {
+        double grad2[MAX_SETS];
+        for (Py_ssize_t v = 0; v < V; v++)
+            probs[v] = exp(final[v]);
+        for (Py_ssize_t s = 0; s < S; s++) {
+            double e = 0.0;
+            for (Py_ssize_t v = 0; v < V; v++)
+                e += logq[s * V + v] * probs[v];
+            grad2[s] = logq[s * V + actual] - e;
+        }
+        for (Py_ssize_t s = 0; s < S; s++)
+            w2[s] = clip(w2[s] + lr2 * grad2[s], lo, hi);
+    }
+    PyMem_Free(probs);
+    result = Py_NewRef(Py_None);
+done:
+    release(&lb);
+    release(&qb);
+    release(&fb);
+    release(&w2b);
+    for (Py_ssize_t s = 0; s < MAX_SETS; s++) {
+        release(&wb[s]);
+        release(&ub[s]);
+    }
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"mixer_mix", (PyCFunction)(void (*)(void))mixer_mix, METH_FASTCALL, "Mixer.mix (adapt.c)."},
+    {"mixer_update", (PyCFunction)(void (*)(void))mixer_update, METH_FASTCALL, "Mixer.update (adapt.c)."},
     {"net_update", (PyCFunction)(void (*)(void))net_update, METH_FASTCALL, "NetAdapter.update's step (adapt.c)."},
     {"mix", (PyCFunction)(void (*)(void))mix, METH_FASTCALL, "AdaptiveModel.mix for a later character (adapt.c)."},
     {"blend", (PyCFunction)(void (*)(void))blend, METH_FASTCALL, "words.blend for a float64 base (adapt.c)."},

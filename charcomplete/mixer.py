@@ -15,7 +15,8 @@ character y, one gradient step on its log loss, d(-log p(y))/dw_i = E_p[log p_i]
 Two layers (`MixerConfig.key_sizes` with more than one entry): every key selects a weight set
 of its own in the first layer, each giving a distribution; a second, unkeyed set of weights
 mixes those the same way. Each layer-1 set learns from its own output's loss, the second layer
-from the final one. Numpy only, deterministic, a few tens of microseconds per character.
+from the final one. Deterministic; in C where adapt.c is built (native.py: libm's exp and log, the
+same numbers as numpy's to ~1e-15, the same ghosts), else numpy; a few microseconds per character.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
+
+from charcomplete.native import library
 
 TINY = 1e-30  # probabilities are floored here before the log (an expert's zero is not -inf)
 
@@ -147,6 +150,7 @@ class Mixer:
         self.updates = [np.zeros(n, np.int64) for n in cfg.key_sizes]  # per key: (K_s,) steps taken per set
         self.w2 = self.start.second.astype(np.float64)  # (S,) layer-2 weights (two layers only)
         self._last = None  # what the last mix() computed, for update()
+        self.native = library("adapt")  # adapt.c's mixer_mix and mixer_update (native.py), or None: numpy
 
     def reset(self) -> None:
         """Back to the starting weights (a new document)."""
@@ -168,6 +172,8 @@ class Mixer:
         keys = (keys,) if isinstance(keys, (int, np.integer)) else tuple(keys)
         if len(keys) != len(self.weights):
             raise ValueError(f"need {len(self.weights)} keys, got {len(keys)}")
+        if self.native is not None and len(probs) == self.cfg.n_inputs and isinstance(probs, (tuple, list)):
+            return self._mix_native(tuple(probs), keys, learn)
         logp = np.array(probs, dtype=np.float64)  # (M, V), a copy: floored and logged in place
         np.log(np.maximum(logp, TINY, out=logp), out=logp)
         for s, k in enumerate(keys):
@@ -189,6 +195,18 @@ class Mixer:
         q /= np.add.reduce(q)
         return q
 
+    def _mix_native(self, probs: tuple, keys: tuple, learn: bool) -> np.ndarray:
+        """`mix` in C (adapt.c: libm's exp and log, sums in order; numpy's to ~1e-15)."""
+        V = len(probs[0])
+        out, logp = np.empty(V), np.empty((len(probs), V))  # (V,), (M, V)
+        if learn:
+            logq, final = np.empty((len(keys), V)), np.empty(V)  # (S, V), (V,)
+            self.native.mixer_mix(probs, self.weights, keys, self.w2, out, logp, logq, final)
+            self._last = (logp, keys, logq, final)
+        else:
+            self.native.mixer_mix(probs, self.weights, keys, self.w2, out, logp, None, None)
+        return out
+
     def discard(self) -> None:
         """Forget the last prediction without learning (the text moved on some other way)."""
         self._last = None
@@ -200,6 +218,10 @@ class Mixer:
         cfg = self.cfg
         logp, keys, logq, final = self._last
         self._last = None
+        if self.native is not None:
+            self.native.mixer_update(logp, logq, final, self.weights, keys, self.updates, self.w2, actual,
+                                     cfg.lr, cfg.lr2, cfg.lr_decay, cfg.w_min, cfg.w_max)
+            return
         # (np.clip's wrapper costs more than its work here: maximum then minimum, the same numbers; once per key)
         lo, hi = cfg.w_min, cfg.w_max
         actual_logp = logp[:, actual]  # (M,) log p_m(actual)

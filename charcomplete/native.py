@@ -1,5 +1,5 @@
-"""Three hot loops in C, compiled on first use: the corpus memory's lookups, the network's step and
-the document cache's mixture for a suggestion's later characters.
+"""Hot loops in C, compiled on first use: the corpus memory's lookups, the network's step and the
+per-key work of the models that learn the document.
 
 A suggestion asks the corpus memory about every character it grows, and at a word's first letter
 most of those questions are new: in Python each answer takes 20-55 µs, a fifth to a third of the
@@ -7,13 +7,16 @@ slowest keys' time (bench/slow_keys.py). charcomplete/memory.c does the same loo
 arithmetic in the same order (the same doubles: tests/test_native.py), in 2-17 µs (warm or cold
 caches). charcomplete/network.c steps the network (stepper.py) with its weights in int8 where the
 CPU has AVX2 or AVX-512 (x86) or NEON (64-bit ARM): a step's time is the time to read its weights.
-charcomplete/adapt.c mixes the document cache's counts (Python dicts, read through Python's C API:
-an extension module, built with this Python's headers) as adapt.py does, in 1-3 µs instead of 10-18.
+charcomplete/adapt.c does the per-key work of the models that learn the document (the document
+cache's mixture over its Python dicts, read through Python's C API, the partial words' blend, the
+match model's keys, the output layer's step and the mixer): an extension module, built with this
+Python's headers.
 
 The first time a process needs one, the C file shipped in the package is compiled with the
 machine's C compiler (`$CC`, which may hold a wrapper such as ccache and flags, else `cc`) into
 the cache folder, named by the source's SHA-256, its flags and the platform (and the CPU, for a
-build with -march=native), and loaded with ctypes; later processes load that file. Without a
+build with -march=native; for adapt.c, the Python), and loaded (ctypes; adapt.c as an extension
+module); later processes load that file. Without a
 compiler, or if anything fails, Python and numpy answer as before (nothing else changes).
 CHARCOMPLETE_NO_NATIVE=1 turns all three off (=memory, =network or =adapt, or a comma list, some). Nothing is
 downloaded: the libraries are built from the package's own source, on this machine.

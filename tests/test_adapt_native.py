@@ -1,6 +1,6 @@
-"""adapt.c (native.py): the document cache's mixture, the partial words' blend and the match
-model's keys in C give the Python code's answers bit for bit, and without a compiler (or turned
-off) Python answers."""
+"""adapt.c (native.py): the document cache's mixture, the partial words' blend, the match model's
+keys and the output layer's step in C give the Python code's answers bit for bit, the mixer
+numpy's to ~1e-15 (libm's exp and log), and without a compiler (or turned off) Python answers."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from charcomplete import native
 from charcomplete.adapt import AdaptiveModel, BufferLearner
 from charcomplete.completion import load_completer
 from charcomplete.memory import context_keys
+from charcomplete.mixer import Mixer, MixerConfig
 from charcomplete.netadapt import NetAdapter
 from charcomplete.ngram import CharCounts
 from charcomplete.words import blend, blend_python, prepared
@@ -124,9 +125,37 @@ def test_the_output_layers_step_in_c_is_numpys_bit_for_bit():
 
 
 @needs_cc
+@pytest.mark.parametrize("key_sizes", [(7,), (6, 4, 5)])
+def test_the_mixer_in_c_is_numpys_to_rounding(key_sizes):
+    rng = np.random.default_rng(5)
+    cfg = MixerConfig(n_inputs=4, key_sizes=key_sizes, init=(0.5, 0.3, 0.2, 0.1), lr_decay=0.01)
+    a, b = Mixer(cfg), Mixer(cfg)
+    b.native = None
+    assert a.native is not None
+    for t in range(400):
+        probs = tuple(rng.dirichlet(np.full(V, 0.2)).astype(np.float32 if m == 0 else np.float64) for m in range(4))
+        if t % 7 == 0:
+            probs = probs[:3] + (np.full(V, 1.0 / V),)  # a constant expert (the match model without a match)
+        keys = tuple(int(rng.integers(n)) for n in key_sizes)
+        learn = t % 3 != 0
+        p, q = a.mix(probs, keys, learn), b.mix(probs, keys, learn)
+        assert p.dtype == q.dtype and np.allclose(p, q, rtol=1e-12, atol=1e-300) and abs(p.sum() - 1) < 1e-12
+        if learn:
+            actual = int(rng.integers(V))
+            a.update(actual)
+            b.update(actual)
+    for wa, wb in zip(a.weights + [a.w2], b.weights + [b.w2]):
+        assert np.allclose(wa, wb, rtol=1e-9, atol=1e-12)
+    assert all(np.array_equal(ua, ub) for ua, ub in zip(a.updates, b.updates))
+    assert not np.allclose(a.weights[0], a.start.weights[0])  # the weights learned
+    with pytest.raises(ValueError):
+        a.mix(probs, tuple(n for n in key_sizes), True)  # a key out of range
+
+
+@needs_cc
 def test_ghosts_with_the_c_code_are_the_pythons(model_with_memory):  # noqa: F811
     """Typing with the whole buffer and a neighbouring file attached, as the editor does: the same
-    ghosts and the same probabilities with adapt.c and without it."""
+    ghosts and the same probabilities (to rounding) with adapt.c and without it."""
     text = "the quick brown zanzibarqux jumps over the lazy dog. the quolorbex and the zanzibarqux. " * 2
 
     def typed(use_c: bool) -> list:
@@ -148,8 +177,10 @@ def test_ghosts_with_the_c_code_are_the_pythons(model_with_memory):  # noqa: F81
             out.append((s.text, s.confidence, c.probs(text[:i]).tolist()))
         return out
 
-    with_c = typed(True)
-    assert with_c == typed(False)
+    with_c, without = typed(True), typed(False)
+    assert [g for g, _, _ in with_c] == [g for g, _, _ in without]  # the same ghosts
+    for (_, conf, p), (_, conf2, q) in zip(with_c, without):  # the mixer's libm exp and log: numpy's to ~1e-15
+        assert conf == pytest.approx(conf2, rel=1e-9, abs=1e-12) and np.allclose(p, q, rtol=1e-9, atol=1e-15)
     assert sum(len(g) for g, _, _ in with_c) > 100  # ghosts were shown: the later characters were mixed
 
 
