@@ -8,7 +8,8 @@ sentence of shared documentation) is predicted from its last 8, 12, 16 or 24 cha
 For each of those lengths a hash table maps the context to where it occurred (the position
 after it, in the text indexed so far); a lookup checks the text itself, so two contexts that
 share a slot only lose a match, never give a wrong one. The first text indexed into a slot
-keeps it (the files come best first: the same kind of text, the nearest). Numpy only.
+keeps it (the files come best first: the same kind of text, the nearest). Numpy; the keys of a
+lookup in C where adapt.c is built (native.py).
 
     index = MatchIndex()
     base = index.append(text)             # the text of one neighbouring file
