@@ -148,6 +148,8 @@ def _load(name: str):
     source, flags = SOURCES[name]
     path = library_path(name)
     if not path.exists():
+        if name in EXTENSIONS and not (Path(sysconfig.get_paths().get("include") or "") / "Python.h").is_file():
+            raise OSError("no Python headers to build against (a distribution's python3-dev)")  # not a compile per start
         _compile(path, source, flags)
     _check_owner(path)
     if name in EXTENSIONS:

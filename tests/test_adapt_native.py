@@ -194,6 +194,17 @@ def test_without_a_compiler_python_answers(monkeypatch, tmp_path):
     assert abs(p.sum() - 1) < 1e-12 and not native.library_path("adapt").exists()
 
 
+def test_without_python_headers_nothing_is_compiled(monkeypatch, tmp_path):
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setattr(native.sysconfig, "get_paths", lambda: {"include": str(tmp_path / "no-include")})
+
+    def no_compile(*args):
+        raise AssertionError("compiled without headers")
+
+    monkeypatch.setattr(native, "_compile", no_compile)
+    assert native.library("adapt") is None and AdaptiveModel().native is None
+
+
 def test_charcomplete_no_native_adapt_turns_it_off_alone(monkeypatch):
     monkeypatch.setattr(native, "_loaded", {})
     monkeypatch.setenv("CHARCOMPLETE_NO_NATIVE", "adapt")
