@@ -84,10 +84,8 @@ static int slot(PyObject *key, int *used) {
             if (slot_cp[s] == cp)
                 return s;
     }
-    if (*used >= MAX_SLOTS) {
-        PyErr_SetString(PyExc_ValueError, "too many distinct characters");
-        return -1;
-    }
+    if (*used >= MAX_SLOTS)
+        return -2;  /* more distinct characters than it holds (no error set: Python mixes) */
     int s = (*used)++;
     slot_cp[s] = cp;
     slot_key[s] = key;
@@ -104,7 +102,8 @@ static int slot(PyObject *key, int *used) {
  * id 0); weights: (3,) float64, the blend's weight by how often the longest context was seen;
  * p_net: (V,) float32 or float64, the network's; out: (V,) float64, written with the mixture.
  * Returns the weight's bucket (0-2), or -1 when no table holds any context (out not written:
- * the answer is p_net); with `extra` true (the prediction a weight learns from), a hit returns
+ * the answer is p_net), or -2 when it cannot (more orders, levels or distinct next characters than
+ * it holds: the caller mixes in Python); with `extra` true (the prediction a weight learns from), a hit returns
  * (bucket, scale, extra): the mass left for the network and the dict char -> extra mass, as
  * adapt.py's. */
 static PyObject *mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -128,10 +127,8 @@ static PyObject *mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t n_levels = PyList_GET_SIZE(levels), n = PyUnicode_GET_LENGTH(tail);
     if (hi > n)
         hi = n;
-    if (lo < 1 || (hi - lo + 1) * n_levels > MAX_NODES) {
-        PyErr_SetString(PyExc_ValueError, "orders out of range");
-        return NULL;
-    }
+    if (lo < 1 || (hi - lo + 1) * n_levels > MAX_NODES)
+        return PyLong_FromLong(-2);  /* orders or levels past what it holds: Python mixes */
     for (Py_ssize_t j = 0; j < n_levels; j++)
         if (!PyDict_Check(PyList_GET_ITEM(levels, j))) {
             PyErr_SetString(PyExc_TypeError, "every level must be a dict");
@@ -192,6 +189,10 @@ static PyObject *mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         Py_ssize_t pos = 0;
         while (PyDict_Next(counts, &pos, &key, &value)) {
             int s = slot(key, &used);
+            if (s == -2) {
+                result = PyLong_FromLong(-2);
+                goto done;
+            }
             double count = PyLong_AsDouble(value);
             if (s < 0 || (count == -1.0 && PyErr_Occurred()))
                 goto done;

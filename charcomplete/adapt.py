@@ -161,16 +161,17 @@ class AdaptiveModel:
         near = self.learner.neighbour_table() if self.learner is not None else None
         if near:  # the neighbouring files: between the history and the document
             levels.insert(len(levels) - 1, near)
-        if self.native is not None:  # the same in C (adapt.c)
+        if self.native is not None:  # the same in C (adapt.c), unless it says it cannot (-2)
             p = np.empty(len(p_net))
             got = self.native.mix(levels, tail, index, self.weights, p_net, p, cfg.min_order, cfg.max_order,
                                   cfg.discount, cfg.strength, cfg.cutoff, root)
             if got == -1:
                 return p_net
-            if root:  # remember it, to learn the weight from the character that comes
-                bucket, scale, extra = got
-                self._pending = (self._last, bucket, p_net, scale, extra, index)
-            return p
+            if got != -2:
+                if root:  # remember it, to learn the weight from the character that comes
+                    bucket, scale, extra = got
+                    self._pending = (self._last, bucket, p_net, scale, extra, index)
+                return p
         nodes, top = [], 0  # hit nodes, lowest level first (each level's base is the one before it); longest hit
         for k in range(cfg.min_order, min(cfg.max_order, len(tail)) + 1):
             ctx = tail[-k:]

@@ -29,6 +29,7 @@ import numpy as np
 from charcomplete.native import library
 
 TINY = 1e-30  # probabilities are floored here before the log (an expert's zero is not -inf)
+NATIVE_EXPERTS, NATIVE_SETS = 16, 8  # the most experts and keys adapt.c's mixer holds (its MAX_EXPERTS, MAX_SETS)
 
 
 # --- context keys ------------------------------------------------------------------------------
@@ -150,7 +151,8 @@ class Mixer:
         self.updates = [np.zeros(n, np.int64) for n in cfg.key_sizes]  # per key: (K_s,) steps taken per set
         self.w2 = self.start.second.astype(np.float64)  # (S,) layer-2 weights (two layers only)
         self._last = None  # what the last mix() computed, for update()
-        self.native = library("adapt")  # adapt.c's mixer_mix and mixer_update (native.py), or None: numpy
+        # adapt.c's mixer_mix and mixer_update (native.py), or None: numpy (also past the experts and keys it holds)
+        self.native = library("adapt") if M <= NATIVE_EXPERTS and S <= NATIVE_SETS else None
 
     def reset(self) -> None:
         """Back to the starting weights (a new document)."""

@@ -45,7 +45,7 @@ class NetAdapter:
         self.steps = 0  # updates since the document began (0: the network as it is)
         self.rate = 1.0  # cfg.lr times this, for this document (Completer: higher once its judged reading kept a pass)
         self._last = None  # (h, p) of the prediction update() learns from
-        self._native = library("adapt")  # adapt.c's net_update (native.py), or None: numpy steps
+        self.native = library("adapt")  # adapt.c's net_update (native.py), or None: numpy steps
 
     def reset(self) -> None:
         self.dW[:] = 0.0
@@ -74,8 +74,8 @@ class NetAdapter:
             return
         h, p = self._last
         self._last = None
-        if self._native is not None:  # the same step in C (adapt.c): the same float32 numbers
-            self._native.net_update(self.dW, self.db, h, p, actual, -self.cfg.lr * self.rate, self.cfg.min_step)
+        if self.native is not None:  # the same step in C (adapt.c): the same float32 numbers
+            self.native.net_update(self.dW, self.db, h, p, actual, -self.cfg.lr * self.rate, self.cfg.min_step)
             self.steps += 1
             return
         g = p.astype(np.float32)  # (V,) d loss / d logits = p - onehot(actual)

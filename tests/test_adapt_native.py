@@ -14,7 +14,7 @@ import pytest
 from test_words import model_with_memory  # noqa: F401  (a fixture)
 
 from charcomplete import native
-from charcomplete.adapt import AdaptiveModel, BufferLearner
+from charcomplete.adapt import AdaptConfig, AdaptiveModel, BufferLearner
 from charcomplete.completion import load_completer
 from charcomplete.memory import context_keys
 from charcomplete.mixer import Mixer, MixerConfig
@@ -73,6 +73,22 @@ def test_the_mixture_in_c_is_the_pythons_bit_for_bit(cutoff):
 
 
 @needs_cc
+def test_what_the_c_mixture_cannot_hold_python_mixes():
+    """More distinct next characters than adapt.c's slots, or more orders than its nodes: Python
+    answers, the same as with the C code off."""
+    many = "".join("ab" + chr(0x4E00 + i) for i in range(5000))  # after "ab": 5,000 characters
+    for cfg, tail in ((AdaptConfig(), "xab"), (AdaptConfig(max_order=80), many[-100:-1])):  # (the tail ends in "ab")
+        model = AdaptiveModel(cfg)
+        model.observe(many)
+        p_net = np.full(V, 1 / V)
+        p = mixes(model, p_net, tail, root=True)
+        pending = model._pending
+        model.native = None
+        assert np.array_equal(p, mixes(model, p_net, tail, root=True)) and p is not p_net
+        assert repr(pending) == repr(model._pending)
+
+
+@needs_cc
 def test_the_blend_in_c_is_the_pythons_bit_for_bit():
     rng = random.Random(2)
     counts = CharCounts(2, 6)
@@ -108,8 +124,8 @@ def test_the_output_layers_step_in_c_is_numpys_bit_for_bit():
     rng = np.random.default_rng(4)
     V, H = 37, 24
     a, b = NetAdapter(V, H), NetAdapter(V, H)
-    b._native = None
-    assert a._native is not None
+    b.native = None
+    assert a.native is not None
     for t in range(300):
         h = rng.standard_normal(H).astype(np.float32)
         p = rng.dirichlet(np.full(V, 0.3)).astype(np.float64 if t % 2 else np.float32)
