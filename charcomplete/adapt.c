@@ -23,7 +23,7 @@
 static int16_t slot_of[DIRECT];  /* code point -> its slot in this call (-1: none); reset after each call */
 static int slot_of_ready = 0;
 static Py_UCS4 slot_cp[MAX_SLOTS];     /* each slot's character */
-static PyObject *slot_key[MAX_SLOTS];  /* and its str (borrowed from a counts dict, for the index lookup) */
+static PyObject *slot_key[MAX_SLOTS];  /* and its str (a counts dict's key, held during the call: for the index lookup) */
 static double slot_extra[MAX_SLOTS];   /* the extra mass the nodes give it: adapt.py's `extra` */
 
 typedef struct {
@@ -88,7 +88,7 @@ static int slot(PyObject *key, int *used) {
         return -2;  /* more distinct characters than it holds (no error set: Python mixes) */
     int s = (*used)++;
     slot_cp[s] = cp;
-    slot_key[s] = key;
+    slot_key[s] = Py_NewRef(key);  /* (held: making the `extra` dict may collect garbage, which may run Python code) */
     slot_extra[s] = 0.0;
     if (cp < DIRECT)
         slot_of[cp] = (int16_t)s;
@@ -247,9 +247,11 @@ static PyObject *mix(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     }
     result = Py_BuildValue("(idN)", bucket, scale, extra);
 done:
-    for (int s = 0; s < used; s++)
+    for (int s = 0; s < used; s++) {
         if (slot_cp[s] < DIRECT)
             slot_of[slot_cp[s]] = -1;
+        Py_DECREF(slot_key[s]);
+    }
     release(&wb);
     release(&pb);
     release(&ob);
