@@ -75,8 +75,17 @@ SIGNATURES = {  # each library's functions: (argument types, result type)
     "network": {"net_build": ([], ctypes.c_char_p), "net_vectorised": ([], ctypes.c_int), "net_matrix_bytes": ([_I, _I], _I), "net_quantize": ([_I, _I, _P, _P], None),
                 "net_cell": ([_I] + [_P] * 9, None),
                 "net_layer": ([_I, _I, _P, _I] + [_P] * 7, None),
-                "net_head": ([_I, _I, _I, _P, _P, _P, ctypes.c_float, _P, _P, _P, _P, _P], None)},
+                "net_head": ([_I, _I, _I, _P, _P, _P, ctypes.c_float, _P, _P, _P, _P, _P], None),
+                "net_step1": ([_P, _I, _P, _P, _P, _P, _I], None)},
 }
+
+
+class Step1(ctypes.Structure):
+    """network.c's Step1: a one-layer network's constants for net_step1."""
+
+    _fields_ = [("H", ctypes.c_int64), ("Vp", ctypes.c_int64), ("x_table", ctypes.c_void_p), ("w_hh", ctypes.c_void_p),
+                ("w_k", ctypes.c_void_p), ("w_out", ctypes.c_void_p), ("b_out", ctypes.c_void_p),
+                ("cell_scratch", ctypes.c_void_p), ("head_scratch", ctypes.c_void_p), ("inv_sqrt_h", ctypes.c_float)]
 
 
 class _Memory(ctypes.Structure):

@@ -379,3 +379,24 @@ void net_head(int64_t H, int64_t V, int64_t M, float *values, const float *out, 
     memcpy(logits, b_out, sizeof(float) * V);
     vecmat(K, V, z, w_out, logits, acc);
 }
+
+/* A one-layer network's step (the shipped ones) in one call: net_cell on character id i's input
+ * row, then net_head, as stepper.py's _NativeNet.step calls them (one ctypes call instead of two,
+ * a dozen fewer arguments converted). The new h, c (H,) each and logits (Vp,) go into `block` in
+ * that order, the attention (M,) after them; values: the buffer of recent outputs (null: no
+ * attention, M 1). */
+typedef struct {
+    int64_t H, Vp;                      /* hidden size; the padded vocabulary */
+    const float *x_table;               /* (V, 4H) the input projections, biases folded in */
+    const weight_t *w_hh, *w_k, *w_out; /* net_quantize's blocks (w_k null without attention) */
+    const float *b_out;                 /* (Vp,) */
+    float *cell_scratch, *head_scratch; /* net_cell's g (9H + 16,), net_head's scratch */
+    float inv_sqrt_h;                   /* the attention's scale (0 without it) */
+} Step1;
+
+void net_step1(const Step1 *k, int64_t i, const float *h, const float *c, float *block, float *values, int64_t M) {
+    int64_t H = k->H;
+    net_cell(H, k->x_table + 4 * H * i, 0, 0, k->w_hh, h, c, block, block + H, k->cell_scratch);
+    net_head(H, k->Vp, M, values, block, k->w_k, k->inv_sqrt_h, k->w_out, k->b_out, block + 2 * H,
+             values ? block + 2 * H + k->Vp : 0, k->head_scratch);
+}

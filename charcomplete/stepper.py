@@ -14,6 +14,7 @@ than the CPU, or when a caller asks for the torch network (`Stepper.model`).
 
 from __future__ import annotations
 
+import ctypes
 import math
 
 import numpy as np
@@ -293,6 +294,15 @@ class _NativeNet:
         self._p_head = self._p_g + 4 * (9 * H + 16)
         self._cell, self._layer, self._head = lib.net_cell, lib.net_layer, lib.net_head
         self._size = 2 * L * H + Vp + stepper.W  # a step's new arrays in one block: h, c (L, H), logits (Vp,), attn (<= W,)
+        self._step1 = None  # one layer (the shipped networks): net_step1, the cell and the head in one call
+        if L == 1:
+            from charcomplete.native import Step1
+
+            attention = stepper.kind == "attention"
+            self._k = Step1(H, Vp, self._p_x, self._p_w_hh[0], self._p_w_k if attention else None, self._p_w_out,
+                            self._p_b_out, self._p_g, self._p_head, stepper._inv_sqrt_h if attention else 0.0)
+            self._p_k = ctypes.addressof(self._k)
+            self._step1 = lib.net_step1
 
     def step(self, st: StepState, i: int) -> StepState:
         s, H, L, V, Vp = self.stepper, self.stepper.H, self.stepper.layers, self.V, self.Vp
@@ -303,6 +313,8 @@ class _NativeNet:
         hp, cp = st.addresses
         block = np.empty(self._size, np.float32)
         a = block.ctypes.data
+        if self._step1 is not None:
+            return self._step_one_layer(st, i, hp[0], cp[0], block, a)
         hs, cs = [a + 4 * H * j for j in range(L)], [a + 4 * H * (L + j) for j in range(L)]
         x = None
         for j in range(L):
@@ -316,16 +328,32 @@ class _NativeNet:
         if s.kind != "attention":
             self._head(H, Vp, 1, None, x, None, 0.0, self._p_w_out, self._p_b_out, pl, None, self._p_head)
             return StepState(h, c, None, 0, logits, None, (hs, cs))
-        buf, end = st.buf, st.end
-        if end >= len(buf.values):  # full: carry the last W - 1 rows into a new buffer
-            buf = OutputBuffer(buf.values[end - (s.W - 1) : end])
-            end = s.W - 1
-        lo = max(0, end + 1 - s.W)
-        M = end + 1 - lo
+        buf, end, lo, M = self._window(st)
         self._head(H, Vp, M, buf.address + 4 * H * lo, x, self._p_w_k, s._inv_sqrt_h, self._p_w_out, self._p_b_out,
                    pl, pa, self._p_head)
         attn = block[2 * L * H + Vp : 2 * L * H + Vp + M]
         return StepState(h, c, buf, end + 1, logits, attn, (hs, cs))
+
+    def _window(self, st: StepState) -> tuple:
+        """The attention buffer a step after `st` writes to (a new one when full), where its output
+        row goes (end), and the rows it attends to: from lo, M of them."""
+        W, buf, end = self.stepper.W, st.buf, st.end
+        if end >= len(buf.values):  # full: carry the last W - 1 rows into a new buffer
+            buf = OutputBuffer(buf.values[end - (W - 1) : end])
+            end = W - 1
+        lo = max(0, end + 1 - W)
+        return buf, end, lo, end + 1 - lo
+
+    def _step_one_layer(self, st: StepState, i: int, hp: int, cp: int, block: np.ndarray, a: int) -> StepState:
+        """`step` for a one-layer network: the cell and the head in one call (net_step1), the same numbers."""
+        s, H, V, Vp = self.stepper, self.stepper.H, self.V, self.Vp
+        h, c, logits = [block[:H]], [block[H : 2 * H]], block[2 * H : 2 * H + V]
+        if s.kind != "attention":
+            self._step1(self._p_k, i, hp, cp, a, None, 1)
+            return StepState(h, c, None, 0, logits, None, ([a], [a + 4 * H]))
+        buf, end, lo, M = self._window(st)
+        self._step1(self._p_k, i, hp, cp, a, buf.address + 4 * H * lo, M)
+        return StepState(h, c, buf, end + 1, logits, block[2 * H + Vp : 2 * H + Vp + M], ([a], [a + 4 * H]))
 
     def layer(self, j: int, ids: np.ndarray, below: np.ndarray, h: np.ndarray, c: np.ndarray, out: np.ndarray) -> None:
         """Layer j's recurrence over n characters in one call: layer 0 reads the input rows of

@@ -168,6 +168,22 @@ def test_a_recompute_in_c_equals_stepping_in_c(kind, layers):
     assert all(np.array_equal(x, y) for x, y in zip(stepped.h + stepped.c, recomputed.h + recomputed.c))
 
 
+@pytest.mark.parametrize("kind", ["attention", "lstm"])
+def test_a_one_layer_step_in_one_call_is_the_two_calls(kind):
+    """net_step1 (the cell and the head in one call, for one-layer networks) gives the numbers of
+    net_cell then net_head, past the attention window."""
+    c_step_or_skip()
+    c = Stepper(network(kind, 48, 1))
+    assert c._c._step1 is not None
+    ids = np.random.default_rng(2).integers(0, 37, 80)
+    one = run(c, ids)
+    c._c._step1 = None
+    two = run(c, ids)
+    for a, b in zip(one, two):
+        assert np.array_equal(a.logits, b.logits) and all(np.array_equal(x, y) for x, y in zip(a.h + a.c, b.h + b.c))
+        assert (a.attn is None) == (kind == "lstm") and (a.attn is None or np.array_equal(a.attn, b.attn))
+
+
 def test_a_branch_stepped_from_a_kept_state_leaves_the_other_branches_alone():
     """A suggestion's branches fork the attention buffer; the C step writes only its own row."""
     c_step_or_skip()
