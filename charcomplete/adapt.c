@@ -31,12 +31,19 @@ typedef struct {
     int held;
 } Buffer;
 
-/* A C-contiguous buffer of doubles ('d') or floats ('f', when floats_ok) of obj, of `ndim` dimensions
- * (1 where not said: get_buffer); 0 on success. */
-static int get_array(PyObject *obj, Buffer *b, int writable, int floats_ok, const char *name, int ndim) {
+/* obj's C-contiguous buffer, of any type, held in b (release() lets it go); 0, or -1 with an error set. */
+static int hold(PyObject *obj, Buffer *b, int writable) {
     if (PyObject_GetBuffer(obj, &b->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
         return -1;
     b->held = 1;
+    return 0;
+}
+
+/* A C-contiguous buffer of doubles ('d') or floats ('f', when floats_ok) of obj, of `ndim` dimensions
+ * (1 where not said: get_buffer); 0 on success. */
+static int get_array(PyObject *obj, Buffer *b, int writable, int floats_ok, const char *name, int ndim) {
+    if (hold(obj, b, writable) < 0)
+        return -1;
     const char *f = b->view.format ? b->view.format : "B";
     if (*f == '<' || *f == '=' || *f == '@')
         f++;
@@ -389,10 +396,7 @@ static PyObject *blend(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
                     goto done;
                 }
             } else {
-                if (PyObject_GetBuffer(L->ids, &L->ids_b.view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
-                    goto done;
-                L->ids_b.held = 1;
-                if (get_buffer(L->less, &L->less_b, 0, 0, "counts") < 0)
+                if (hold(L->ids, &L->ids_b, 0) < 0 || get_buffer(L->less, &L->less_b, 0, 0, "counts") < 0)
                     goto done;
                 L->n = L->ids_b.view.len / L->ids_b.view.itemsize;
                 if (L->ids_b.view.ndim != 1 || L->less_b.view.len / (Py_ssize_t)sizeof(double) != L->n) {
@@ -482,16 +486,8 @@ static PyObject *net_update(PyObject *self, PyObject *const *args, Py_ssize_t na
         return NULL;
     Buffer dw = {0}, db = {0}, hb = {0}, pb = {0};
     PyObject *result = NULL;
-    if (PyObject_GetBuffer(args[0], &dw.view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
-        goto done;
-    dw.held = 1;
-    if (PyObject_GetBuffer(args[1], &db.view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
-        goto done;
-    db.held = 1;
-    if (PyObject_GetBuffer(args[2], &hb.view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
-        goto done;
-    hb.held = 1;
-    if (get_buffer(args[3], &pb, 0, 1, "p") < 0)
+    if (hold(args[0], &dw, 1) < 0 || hold(args[1], &db, 1) < 0 || hold(args[2], &hb, 0) < 0
+        || get_buffer(args[3], &pb, 0, 1, "p") < 0)
         goto done;
     Py_ssize_t V = pb.view.len / pb.view.itemsize, H = hb.view.len / (Py_ssize_t)sizeof(float);
     int floats = dw.view.itemsize == 4 && db.view.itemsize == 4 && hb.view.itemsize == 4 && dw.view.ndim == 2
@@ -534,9 +530,8 @@ static int weight_rows(PyObject *weights, PyObject *keys, Buffer *held, double *
     Py_ssize_t S = PyList_GET_SIZE(weights);
     for (Py_ssize_t s = 0; s < S; s++) {
         PyObject *w = PyList_GET_ITEM(weights, s);
-        if (PyObject_GetBuffer(w, &held[s].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        if (hold(w, &held[s], writable) < 0)
             return -1;
-        held[s].held = 1;
         Py_buffer *v = &held[s].view;
         if (v->ndim != 2 || v->itemsize != 8 || v->shape[1] != M) {
             PyErr_SetString(PyExc_TypeError, "the mixer's weights must be (K, M) float64");
@@ -724,9 +719,8 @@ static PyObject *mixer_update(PyObject *self, PyObject *const *args, Py_ssize_t 
     double *w2 = (double *)w2b.view.buf;
     for (Py_ssize_t s = 0; s < S; s++) {
         PyObject *u = PyList_GET_ITEM(args[5], s);
-        if (PyObject_GetBuffer(u, &ub[s].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        if (hold(u, &ub[s], 1) < 0)
             goto done;
-        ub[s].held = 1;
         if (ub[s].view.itemsize != 8 || ub[s].view.len / 8 != wb[s].view.shape[0]) {
             PyErr_SetString(PyExc_TypeError, "the steps taken must be (K,) int64");
             goto done;
