@@ -14,7 +14,8 @@ against today's document cache (fed by the ~1 KB context the editor passes), as 
     bench/plays_corpus.py writes them beside the corpus), the first --long-chars characters of each.
 (b) typing the first --chars characters of modules of a real package (click, BSD-3-Clause; not
     in the training corpus) into an empty buffer, the package's other files beside it: "today" vs
-    "whole buffer" vs "+ neighbours" (neighbours.read_neighbours with its default caps).
+    "whole buffer" vs "+ neighbours" (neighbours.read_neighbours with its default caps); --package
+    another installed package, --code-model another code model (`code-large`, as `edit --large` picks).
 
 Every document starts fresh, with no user history. The network learns what is typed (a lesson
 after each suggestion once due, as `evaluate` and the editor's pauses give them; the previous
@@ -26,6 +27,7 @@ characters between keystrokes, as the model thread does between requests) until 
 before typing: the editor's model thread counts them while the user is idle).
 
     python bench/context.py [--chars 3000] [--files 3] [--modules 3] [--skip-a | --skip-b] [--neighbours-first] [--model PATH]
+    python bench/context.py --skip-a --package tomlkit --code-model code-large   # (b) on tomlkit, as edit --large types it
     python bench/context.py --set plays --skip-b     # (a) on five long plays in no training text (bench/plays_corpus.py)
     python bench/context.py --tuning [--short]   # the network reading the buffer or not, on text no table reports on
 """
@@ -241,6 +243,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=3, help="documents per corpus folder in (a)")
     ap.add_argument("--modules", type=int, default=3, help="modules typed in (b)")
     ap.add_argument("--package", default="click")
+    ap.add_argument("--code-model", default="code", help="(b): the code model typed with (a name or a checkpoint path)")
     ap.add_argument("--model", default="prose", help="(a) and --tuning: the prose model typed with (a name or a checkpoint path)")
     ap.add_argument("--long-chars", type=int, default=30_000, help="characters of each long README in (a)")
     ap.add_argument("--set", action="append", choices=("tails", "readmes", "plays"),
@@ -319,11 +322,11 @@ def main() -> None:
             typed = normalize_newlines(module.read_text())[: args.chars]
             near = [t for _, t in read_neighbours(module)]
             for mode in results:
-                results[mode].append(run("code", "", typed, mode, near if mode == "+ neighbours" else ()))
+                results[mode].append(run(args.code_model, "", typed, mode, near if mode == "+ neighbours" else ()))
             print(f"  (b) {module.name}: {len(near)} neighbouring files, "
                   + ", ".join(f"{m} KSR {1 - r[-1]['keys'] / r[-1]['chars']:.3f}" for m, r in results.items()))
         table(f"(b) typing the first {args.chars} characters of {len(results['today'])} modules of "
-              f"{args.package} (code model), the package beside them", results)
+              f"{args.package} ({args.code_model} model), the package beside them", results)
 
 
 if __name__ == "__main__":
