@@ -55,6 +55,7 @@ class MatchIndex:
         self.text = ""  # every text appended, one after the other
         self._tables: list[np.ndarray] | None = None  # per length: (2^bits,) int32, position after the context + 1 (0: empty)
         self._found: dict[str, tuple[str | None, int]] = {}  # find's latest answers by context (the index as it is now)
+        self.native = library("adapt")  # adapt.c's match_keys (native.py), or None: the keys in Python
 
     def __len__(self) -> int:
         return len(self.text)
@@ -105,7 +106,7 @@ class MatchIndex:
         return found
 
     def _find(self, tail: str) -> tuple[str | None, int]:
-        native = library("adapt")
+        native = self.native
         keys = native.match_keys(tail, self.lengths) if native is not None else context_keys([ord(c) for c in tail], self.lengths)
         for r in range(len(keys) - 1, -1, -1):
             L = self.lengths[r]
